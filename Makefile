@@ -1,0 +1,151 @@
+# detector: `make` builds the CPU version, `make GPU=1 CUDNN=1` the CUDA one,
+# `make test` runs every test, `make asan` builds under AddressSanitizer.
+#   OPENCV=0   build without OpenCV (image I/O reports a clear error)
+#   ASAN=1     AddressSanitizer + UndefinedBehaviorSanitizer
+#   DEBUG=1    -O0 -g
+#   CUDA_ARCH  e.g. "80 90" (default: the local GPU's, else 80 90)
+GPU ?= 0
+CUDNN ?= 0
+OPENCV ?= 1
+ASAN ?= 0
+DEBUG ?= 0
+CUDA_PATH ?= /usr/local/cuda
+# -march: AVX-512 where the build machine has it. Override with ARCH=.
+ARCH ?= -march=native
+
+CC ?= cc
+CXX ?= c++
+NVCC ?= $(CUDA_PATH)/bin/nvcc
+PKG_CONFIG ?= pkg-config
+
+ifeq ($(ASAN),1)
+  BUILD ?= build-asan
+else ifeq ($(GPU),1)
+  BUILD ?= build-gpu
+else
+  BUILD ?= build
+endif
+
+OPT := -O3 $(ARCH)
+ifeq ($(DEBUG),1)
+  OPT := -O0 -g
+endif
+WARN := -Wall -Wextra -Wno-unused-parameter
+DEFS := -D_GNU_SOURCE
+INCS := -Iinclude -Isrc
+CFLAGS += $(OPT) -g $(WARN) -std=gnu11 -fopenmp $(DEFS) $(INCS) -MMD -MP
+CXXFLAGS += $(OPT) -g $(WARN) -std=c++17 -fopenmp $(DEFS) $(INCS) -MMD -MP
+LDLIBS := -ldnnl -linih -lcjson -lxml2 -lpthread -lm -fopenmp
+ifeq ($(ASAN),1)
+  SAN := -fsanitize=address,undefined -fno-omit-frame-pointer
+  CFLAGS += $(SAN)
+  CXXFLAGS += $(SAN)
+  LDFLAGS += $(SAN)
+endif
+CFLAGS += $(shell $(PKG_CONFIG) --cflags libxml-2.0 2>/dev/null)
+
+# --- what we found -----------------------------------------------------------
+FOUND :=
+ifeq ($(OPENCV),1)
+  OPENCV_CFLAGS := $(shell $(PKG_CONFIG) --cflags opencv4 2>/dev/null)
+  OPENCV_LIBS := $(shell $(PKG_CONFIG) --libs opencv4 2>/dev/null)
+  ifeq ($(OPENCV_LIBS),)
+    $(error OpenCV 4 not found by pkg-config (install libopencv-dev, or build with OPENCV=0))
+  endif
+  DEFS += -DDT_OPENCV
+  CXXFLAGS += $(OPENCV_CFLAGS)
+  LDLIBS += $(OPENCV_LIBS)
+  FOUND += opencv=$(shell $(PKG_CONFIG) --modversion opencv4)
+else
+  FOUND += opencv=off
+endif
+FOUND += onednn=$(shell grep -h 'define DNNL_VERSION_\(MAJOR\|MINOR\|PATCH\)' /usr/include/oneapi/dnnl/dnnl_version.h 2>/dev/null | awk '{printf "%s%s", sep, $$3; sep="."}')
+
+ifeq ($(GPU),1)
+  ifeq ($(wildcard $(NVCC)),)
+    $(error GPU=1 but nvcc not found at $(NVCC) (set CUDA_PATH))
+  endif
+  DEFS += -DDT_GPU
+  INCS += -I$(CUDA_PATH)/include
+  LDLIBS += -L$(CUDA_PATH)/lib64 -Wl,-rpath,$(CUDA_PATH)/lib64 -lcudart -lcublas -lcurand
+  # Architectures: explicit CUDA_ARCH, else the local GPU's, else Ampere + Hopper.
+  CUDA_ARCH ?= $(shell nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d '.')
+  ifeq ($(strip $(CUDA_ARCH)),)
+    CUDA_ARCH := 80 90
+  endif
+  GENCODE := $(foreach a,$(CUDA_ARCH),-gencode arch=compute_$(a),code=sm_$(a))
+  NVCCFLAGS := -O3 $(GENCODE) -std=c++17 -Xcompiler "-fopenmp -Wall -Wextra -Wno-unused-parameter" $(DEFS) $(INCS)
+  FOUND += cuda=$(shell $(NVCC) --version | sed -n 's/.*release \([0-9.]*\).*/\1/p') arch="$(CUDA_ARCH)"
+  ifeq ($(CUDNN),1)
+    DEFS += -DDT_CUDNN
+    LDLIBS += -lcudnn
+    FOUND += cudnn=on
+  endif
+endif
+
+# --- sources -------------------------------------------------------------------
+LIB_C := $(filter-out src/detector.c,$(wildcard src/*.c src/layers/*.c src/data/*.c))
+ifeq ($(OPENCV),1)
+  LIB_CXX := $(wildcard src/*.cpp)
+endif
+ifeq ($(GPU),1)
+  LIB_CU := $(wildcard src/*.cu src/layers/*.cu)
+endif
+LIB_OBJ := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cpp=$(BUILD)/%.o) $(LIB_CU:%.cu=$(BUILD)/%.o)
+LIB := $(BUILD)/libdetector.a
+
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_LIBS := -lcmocka
+
+BIN := detector
+ifneq ($(BUILD),build)
+  BIN := $(BUILD)/detector
+endif
+
+.PHONY: all test asan clean info bench tests
+all: info $(BIN)
+
+info:
+	@echo "detector build: $(BUILD) GPU=$(GPU) CUDNN=$(CUDNN) OPENCV=$(OPENCV) ASAN=$(ASAN) | found: $(FOUND)"
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEFS) -c $< -o $@
+
+$(BUILD)/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $(DEFS) -c $< -o $@
+
+$(BUILD)/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(BUILD)/src/detector.o $(LIB)
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(LIB) tests/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEFS) -Itests $< tests/testutil.c $(LIB) -o $@ $(LDFLAGS) $(TEST_LIBS) $(LDLIBS) -lstdc++
+
+tests: $(TEST_BIN) $(BIN)
+
+# Every test: C unit tests (cmocka), PyTorch parity, CLI checks. Prints
+# "N passed, N failed" last and exits non-zero on any failure.
+test: info tests
+	@BUILD=$(BUILD) BIN=$(BIN) sh tests/run_all.sh
+
+asan:
+	$(MAKE) ASAN=1 test
+
+bench: all
+	sh scripts/bench_cpu.sh
+
+clean:
+	rm -rf build build-asan build-gpu detector
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

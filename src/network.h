@@ -1,0 +1,215 @@
+// The network: an ordered list of layers built from a cfg, with every
+// parameter, gradient, optimizer moment and activation allocated once.
+//
+// Layout conventions (used by every layer, CPU and CUDA alike):
+//   activations: float32 NHWC, (B, H, W, C), C contiguous;
+//   conv weights: OIHW (PyTorch's order; also the weights file's order);
+//   connected weights: (out, in) row-major, as torch.nn.Linear;
+//   flatten: emits each image in C, H, W order, as torch.flatten on NCHW,
+//     so that a Linear after it imports from PyTorch unchanged.
+//   `delta` buffers hold dL/d(output) (true gradients, not Darknet's negative).
+#ifndef DT_NETWORK_H
+#define DT_NETWORK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cfg.h"
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DT_MAX_PARAMS 8
+#define DT_MAX_GROUPS 16
+#define DT_NAME_LEN 16
+
+typedef struct dt_layer dt_layer;
+typedef struct dt_network dt_network;
+
+// One parameter tensor of a layer. `w` and `g` point into the network's
+// single parameter and gradient allocations; `offset` is its place there.
+typedef struct {
+    char name[DT_NAME_LEN]; // "bias", "scale", "shift", "mean", "var", "weights"
+    int trainable;          // 0 for BN running statistics
+    int ndims;
+    int dims[4];
+    size_t n;
+    size_t offset;
+    float *w; // (n)
+    float *g; // (n) gradient; NULL in inference-only networks
+} dt_param;
+
+// The table entry of a layer type. Every layer type lives in its own file
+// under src/layers/ and is listed once in layers.c. GPU twins share the
+// signatures of the CPU functions and are NULL until the CUDA backend fills them.
+typedef struct dt_layer_ops {
+    const char *name; // cfg section name
+    // Reads the section's keys, sets the output shape, declares parameters
+    // (dt_layer_add_param) and buffers (dt_layer_add_buffer). 0 / -1.
+    int (*parse)(dt_layer *l, dt_cfg_section *s, dt_network *net);
+    // Called once buffers and parameters exist: build private state
+    // (e.g. oneDNN primitives). May be NULL. 0 / -1.
+    int (*setup)(dt_layer *l, dt_network *net);
+    // Fills the parameters with their initial values (net->rng). May be NULL.
+    void (*init)(dt_layer *l, dt_network *net);
+    void (*forward)(dt_layer *l, dt_network *net);
+    // Reads l->delta, writes parameter gradients (assigning, not adding) and
+    // the deltas of its inputs (assigning or adding per l->in_accum).
+    void (*backward)(dt_layer *l, dt_network *net);
+    void (*destroy)(dt_layer *l); // frees private state; may be NULL
+    void (*forward_gpu)(dt_layer *l, dt_network *net);
+    void (*backward_gpu)(dt_layer *l, dt_network *net);
+    // Text for the summary's "filters size" column, e.g. "64 3x3/2".
+    void (*describe)(const dt_layer *l, char *buf, size_t n);
+} dt_layer_ops;
+
+struct dt_layer {
+    const dt_layer_ops *ops;
+    int index;
+    int group;  // layer group for per-group lr and freezing
+    int frozen; // set by dt_net_freeze_to
+    dt_cfg_section *sec;
+
+    int batch;
+    int h, w, c;             // shape of input 0
+    int out_h, out_w, out_c; // output shape
+    size_t inputs, outputs;  // per-image element counts (h*w*c, out_h*out_w*out_c)
+
+    // Inputs: indices of producing layers, -1 = the network input.
+    int n_in;
+    int *in;
+    int *in_accum; // 1: backward adds into that input's delta, 0: assigns
+
+    float *output; // (B, out_h, out_w, out_c)
+    float *delta;  // (B, out_h, out_w, out_c) dL/doutput; NULL when not training
+
+    int n_params;
+    dt_param params[DT_MAX_PARAMS];
+
+    double flops; // forward FLOPs per image (multiply-add = 2)
+    void *priv;   // layer-type private state
+    int is_loss;  // writes net->loss and seeds the backward pass
+};
+
+typedef enum { DT_OPT_SGD = 0, DT_OPT_ADAM, DT_OPT_ADAMW } dt_opt_kind;
+
+typedef struct {
+    dt_opt_kind kind;
+    float lr;       // base learning rate
+    float momentum; // SGD
+    float decay;    // weight decay (L2 for SGD/Adam, decoupled for AdamW)
+    float beta1, beta2, eps;
+    long t; // steps taken since the last reset (Adam bias correction)
+} dt_optim;
+
+typedef struct {
+    float **dst;
+    size_t n;
+} dt_buffer_req;
+
+struct dt_network {
+    int batch;
+    int h, w, c; // input shape (B, H, W, C)
+    int n_layers;
+    dt_layer *layers;
+
+    float *input;       // (B, H, W, C)
+    float *input_delta; // (B, H, W, C) only if requested (tests), else NULL
+    float *truth;       // (B, truth_size) targets for loss layers
+    int truth_size;
+    float loss;
+
+    int train;      // 1: training mode (batch statistics, dropout)
+    int with_grads; // gradients, deltas and optimizer state allocated
+    int first_trainable; // backward stops here (earlier layers are frozen or have no params)
+
+    size_t n_params; // all parameter floats (trainable + running statistics)
+    size_t n_trainable;
+    float *params;  // (n_params)
+    float *grads;   // (n_params)
+    float *opt_m, *opt_v; // (n_params) optimizer moments
+    uint64_t weights_version; // bumped whenever parameters change
+
+    size_t n_act; // floats in the activation arena
+    float *arena;
+    dt_buffer_req *reqs;
+    int n_reqs, cap_reqs;
+    size_t workspace_n; // shared scratch floats (max over layers' requests)
+    float *workspace;
+
+    dt_optim opt;
+    int n_groups;
+    float group_lr[DT_MAX_GROUPS]; // absolute lr per group (set per stage)
+
+    uint64_t images_seen;
+    uint64_t seed;
+    dt_rng rng;
+    dt_cfg *cfg;
+    dt_cfg_section *net_sec; // the [net] section, for subsystems that read it
+    char *cfg_path;
+};
+
+typedef struct {
+    int batch;      // > 0 overrides [net] batch
+    int with_grads; // allocate deltas, gradients and optimizer state
+    int quiet;      // do not print the layer table
+} dt_net_opts;
+
+// Build a network from a cfg file / cfg text. NULL + dt_error on failure.
+dt_network *dt_net_load(const char *cfg_path, const dt_net_opts *o);
+dt_network *dt_net_from_cfg(dt_cfg *cfg, const char *name, const dt_net_opts *o);
+void dt_net_free(dt_network *net);
+
+void dt_net_forward(dt_network *net);  // input -> outputs (and loss if any)
+void dt_net_backward(dt_network *net); // needs a forward first
+void dt_net_set_train(dt_network *net, int train);
+void dt_net_freeze_to(dt_network *net, int n); // trains groups n.. (n<0 counts from the end)
+void dt_net_reset_optim(dt_network *net);
+void dt_net_set_lr(dt_network *net, float lr);  // every group
+void dt_net_step(dt_network *net);              // optimizer update from grads
+void dt_net_init_params(dt_network *net, uint64_t seed);
+float *dt_net_output(dt_network *net);
+dt_layer *dt_net_last(dt_network *net);
+
+// Summary table (index, type, filters, size/stride, input -> output,
+// params, GFLOPs) and totals.
+void dt_net_print_summary(const dt_network *net, FILE *f);
+
+// Weights file: returns 0 / -1 (dt_error names file and first differing layer).
+int dt_net_save_weights(const dt_network *net, const char *path);
+int dt_net_load_weights(dt_network *net, const char *path);
+
+// --- for layer implementations ------------------------------------------
+// Declare a parameter tensor (call from parse, in weights-file order).
+dt_param *dt_layer_add_param(dt_layer *l, const char *name, int trainable, int ndims,
+                             int d0, int d1, int d2, int d3);
+// Ask for a float buffer of n elements from the activation arena; *dst is set
+// before setup() runs.
+void dt_layer_add_buffer(dt_network *net, float **dst, size_t n);
+// Ask for shared scratch of at least n floats (net->workspace).
+void dt_net_need_workspace(dt_network *net, size_t n);
+// Set the layer's inputs (indices of earlier layers, -1 = network input).
+void dt_layer_set_inputs(dt_layer *l, const int *idx, int n);
+// Resolve a cfg layer reference (relative if negative, absolute otherwise)
+// from layer `l`; -2 + dt_error if it does not name an earlier layer.
+int dt_layer_ref(const dt_layer *l, const dt_cfg_section *s, const char *key, int ref);
+float *dt_layer_in(dt_network *net, const dt_layer *l, int k);
+float *dt_layer_in_delta(dt_network *net, const dt_layer *l, int k); // NULL: not needed
+void dt_layer_in_shape(const dt_network *net, const dt_layer *l, int k, int *h, int *w,
+                       int *c);
+// 1 when the layer runs in training mode (BN batch statistics); frozen
+// layers run in inference mode.
+int dt_layer_training(const dt_network *net, const dt_layer *l);
+// Reads the keys every layer may carry (group).
+int dt_layer_parse_common(dt_layer *l, dt_cfg_section *s, dt_network *net);
+
+// The registry (layers.c).
+const dt_layer_ops *dt_layer_find(const char *name);
+const char *dt_layer_names(void); // "a, b, c" for messages
+
+#ifdef __cplusplus
+}
+#endif
+#endif
