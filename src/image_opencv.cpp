@@ -1,0 +1,287 @@
+// OpenCV 4 behind the C API of image.h. Every entry point catches C++
+// exceptions and turns them into dt_error messages: nothing throws into C.
+#ifdef DT_OPENCV
+
+#include "image.h"
+
+#include "common.h"
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+struct dt_image_ctx {
+    std::vector<unsigned char> bytes; // file contents, reused
+    cv::Mat decoded;                  // BGR8, reused by imdecode
+    cv::Mat warped;                   // BGR8, network size
+};
+
+static cv::Mat as_mat(const dt_image *im) {
+    return cv::Mat(im->h, im->w, CV_8UC3, im->data, im->step);
+}
+
+static dt_image view_of(const cv::Mat &m) {
+    dt_image v;
+    v.w = m.cols;
+    v.h = m.rows;
+    v.step = m.step[0];
+    v.data = m.data;
+    v.owned = 0;
+    return v;
+}
+
+// Deep copy into malloc'ed memory that C can free.
+static int to_owned(const cv::Mat &m, dt_image *out) {
+    out->w = m.cols;
+    out->h = m.rows;
+    out->step = (size_t)m.cols * 3;
+    out->data = (unsigned char *)dt_malloc(out->step * (size_t)(m.rows ? m.rows : 1));
+    out->owned = 1;
+    for (int y = 0; y < m.rows; y++) memcpy(out->data + y * out->step, m.ptr(y), out->step);
+    return 0;
+}
+
+static int read_bytes(const char *path, std::vector<unsigned char> &buf) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        dt_error("cannot open image %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fseek(f, 0, SEEK_END) != 0) {
+        dt_error("cannot read image %s: %s", path, strerror(errno));
+        fclose(f);
+        return -1;
+    }
+    long n = ftell(f);
+    rewind(f);
+    if (n <= 0) {
+        fclose(f);
+        dt_error("image %s is empty (0 bytes)", path);
+        return -1;
+    }
+    buf.resize((size_t)n);
+    size_t got = fread(buf.data(), 1, (size_t)n, f);
+    fclose(f);
+    if (got != (size_t)n) {
+        dt_error("cannot read image %s: short read (%zu of %ld bytes)", path, got, n);
+        return -1;
+    }
+    return 0;
+}
+
+// libjpeg decodes a truncated file "successfully", filling the missing rows
+// with grey and only printing a warning; such an image would train on garbage.
+// A complete JPEG ends with the EOI marker (FF D9); cameras sometimes append
+// padding after it, so it is looked for in the last KiB.
+static bool jpeg_has_eoi(const std::vector<unsigned char> &b) {
+    size_t n = b.size();
+    size_t lo = n > 1024 ? n - 1024 : 0;
+    for (size_t i = n - 1; i > lo; i--)
+        if (b[i - 1] == 0xFF && b[i] == 0xD9) return true;
+    return false;
+}
+
+static int decode_bytes(const std::vector<unsigned char> &bytes, const char *path, int flags,
+                        cv::Mat &dst) {
+    int w = 0, h = 0, is_jpeg = 0;
+    if (dt_image_probe_size(bytes.data(), bytes.size(), &w, &h, &is_jpeg) == 0 && is_jpeg &&
+        !jpeg_has_eoi(bytes)) {
+        dt_error("image %s is truncated (JPEG without its end marker)", path);
+        return -1;
+    }
+    try {
+        cv::Mat raw(1, (int)bytes.size(), CV_8UC1, (void *)bytes.data());
+        cv::imdecode(raw, flags | cv::IMREAD_IGNORE_ORIENTATION, &dst);
+    } catch (const cv::Exception &e) {
+        dt_error("cannot decode image %s: %s", path, e.what());
+        return -1;
+    }
+    if (dst.empty()) {
+        dt_error("cannot decode image %s: not a JPEG/PNG/BMP OpenCV can read, or corrupt", path);
+        return -1;
+    }
+    if (dst.type() != CV_8UC3) {
+        dt_error("cannot decode image %s: unexpected pixel type %d", path, dst.type());
+        return -1;
+    }
+    return 0;
+}
+
+extern "C" {
+
+dt_image_ctx *dt_image_ctx_new(void) { return new dt_image_ctx(); }
+void dt_image_ctx_free(dt_image_ctx *c) { delete c; }
+
+int dt_image_available(void) { return 1; }
+
+void dt_image_set_threads(int n) { cv::setNumThreads(n); }
+
+int dt_image_ctx_decode(dt_image_ctx *c, const char *path, int want_w, int want_h,
+                        dt_image *out, float *scale, int *orig_w, int *orig_h) {
+    if (read_bytes(path, c->bytes) != 0) return -1;
+    int w = 0, h = 0, is_jpeg = 0;
+    int known = dt_image_probe_size(c->bytes.data(), c->bytes.size(), &w, &h, &is_jpeg) == 0;
+    // IMREAD_COLOR turns grey into 3 channels and drops alpha; 16-bit
+    // PNGs come down to 8 bits.
+    int flags = cv::IMREAD_COLOR;
+    float s = 1.0f;
+    if (known && is_jpeg && want_w > 0 && want_h > 0 && w >= 2 * want_w && h >= 2 * want_h) {
+        flags = cv::IMREAD_REDUCED_COLOR_2;
+        s = 0.5f;
+    }
+    if (decode_bytes(c->bytes, path, flags, c->decoded) != 0) return -1;
+    if (!known || s == 1.0f) {
+        // The decoder is the authority on size (a probe can misread odd files).
+        w = c->decoded.cols;
+        h = c->decoded.rows;
+        s = 1.0f;
+    }
+    *out = view_of(c->decoded);
+    *scale = s;
+    *orig_w = w;
+    *orig_h = h;
+    return 0;
+}
+
+int dt_image_ctx_warp(dt_image_ctx *c, const dt_image *src, const double m[6], int out_w,
+                      int out_h, int affine_only_scale, dt_image *out) {
+    try {
+        cv::Mat s = as_mat(src);
+        if (affine_only_scale) {
+            // resize maps dst centre x+0.5 to src (x+0.5)/fx - 0.5: exactly
+            // the affine m when m = scale only and covers the whole source.
+            cv::resize(s, c->warped, cv::Size(out_w, out_h), 0, 0, cv::INTER_LINEAR);
+        } else {
+            cv::Mat M = (cv::Mat_<double>(2, 3) << m[0], m[1], m[2], m[3], m[4], m[5]);
+            cv::warpAffine(s, c->warped, M, cv::Size(out_w, out_h), cv::INTER_LINEAR,
+                           cv::BORDER_REFLECT_101);
+        }
+    } catch (const cv::Exception &e) {
+        dt_error("image warp failed: %s", e.what());
+        return -1;
+    }
+    *out = view_of(c->warped);
+    return 0;
+}
+
+int dt_image_load(const char *path, dt_image *out) {
+    std::vector<unsigned char> bytes;
+    cv::Mat m;
+    if (read_bytes(path, bytes) != 0) return -1;
+    if (decode_bytes(bytes, path, cv::IMREAD_COLOR, m) != 0) return -1;
+    return to_owned(m, out);
+}
+
+int dt_image_new(int w, int h, dt_image *out) {
+    if (w <= 0 || h <= 0) {
+        dt_error("dt_image_new: bad size %dx%d", w, h);
+        return -1;
+    }
+    out->w = w;
+    out->h = h;
+    out->step = (size_t)w * 3;
+    out->data = (unsigned char *)dt_calloc(out->step * h, 1);
+    out->owned = 1;
+    return 0;
+}
+
+void dt_image_free(dt_image *im) {
+    if (im->owned) free(im->data);
+    im->data = NULL;
+    im->w = im->h = 0;
+}
+
+int dt_image_resize(const dt_image *src, int w, int h, dt_image *out) {
+    try {
+        cv::Mat d;
+        cv::resize(as_mat(src), d, cv::Size(w, h), 0, 0, cv::INTER_LINEAR);
+        return to_owned(d, out);
+    } catch (const cv::Exception &e) {
+        dt_error("image resize failed: %s", e.what());
+        return -1;
+    }
+}
+
+int dt_image_warp(const dt_image *src, const double m[6], int out_w, int out_h,
+                  dt_image *out) {
+    try {
+        cv::Mat d, M = (cv::Mat_<double>(2, 3) << m[0], m[1], m[2], m[3], m[4], m[5]);
+        cv::warpAffine(as_mat(src), d, M, cv::Size(out_w, out_h), cv::INTER_LINEAR,
+                       cv::BORDER_REFLECT_101);
+        return to_owned(d, out);
+    } catch (const cv::Exception &e) {
+        dt_error("image warp failed: %s", e.what());
+        return -1;
+    }
+}
+
+int dt_image_flip(const dt_image *src, dt_image *out) {
+    cv::Mat d;
+    cv::flip(as_mat(src), d, 1);
+    return to_owned(d, out);
+}
+
+void dt_image_paste(dt_image *dst, const dt_image *src, int x, int y) {
+    cv::Mat d = as_mat(dst), s = as_mat(src);
+    cv::Rect r = cv::Rect(x, y, src->w, src->h) & cv::Rect(0, 0, dst->w, dst->h);
+    if (r.empty()) return;
+    s(cv::Rect(r.x - x, r.y - y, r.width, r.height)).copyTo(d(r));
+}
+
+void dt_image_draw_rect(dt_image *im, int x1, int y1, int x2, int y2, const unsigned char bgr[3],
+                        int thickness) {
+    cv::Mat d = as_mat(im);
+    cv::rectangle(d, cv::Point(x1, y1), cv::Point(x2, y2), cv::Scalar(bgr[0], bgr[1], bgr[2]),
+                  thickness < 0 ? cv::FILLED : thickness, cv::LINE_8);
+}
+
+void dt_image_draw_label(dt_image *im, int x, int y, const char *text,
+                         const unsigned char bg[3], const unsigned char fg[3], double font_scale) {
+    cv::Mat d = as_mat(im);
+    int base = 0;
+    cv::Size ts = cv::getTextSize(text, cv::FONT_HERSHEY_SIMPLEX, font_scale, 1, &base);
+    int bw = ts.width + 4, bh = ts.height + base + 4;
+    if (x + bw > im->w) x = im->w - bw;
+    if (y + bh > im->h) y = im->h - bh;
+    if (x < 0) x = 0;
+    if (y < 0) y = 0;
+    cv::rectangle(d, cv::Rect(x, y, bw, bh), cv::Scalar(bg[0], bg[1], bg[2]), cv::FILLED);
+    cv::putText(d, text, cv::Point(x + 2, y + 2 + ts.height), cv::FONT_HERSHEY_SIMPLEX,
+                font_scale, cv::Scalar(fg[0], fg[1], fg[2]), 1, cv::LINE_AA);
+}
+
+int dt_image_write(const char *path, const dt_image *im, int quality, int progressive) {
+    std::vector<int> params;
+    std::string p(path);
+    size_t dot = p.find_last_of('.');
+    std::string ext = dot == std::string::npos ? "" : p.substr(dot);
+    for (auto &ch : ext) ch = (char)tolower((unsigned char)ch);
+    if (ext == ".jpg" || ext == ".jpeg") {
+        params = {cv::IMWRITE_JPEG_QUALITY, quality, cv::IMWRITE_JPEG_PROGRESSIVE,
+                  progressive ? 1 : 0};
+    } else if (ext != ".png") {
+        dt_error("cannot write image %s: use a .jpg, .jpeg or .png name", path);
+        return -1;
+    }
+    try {
+        if (!cv::imwrite(p, as_mat(im), params)) {
+            dt_error("cannot write image %s (does its folder exist?)", path);
+            return -1;
+        }
+    } catch (const cv::Exception &e) {
+        dt_error("cannot write image %s: %s", path, e.what());
+        return -1;
+    }
+    return 0;
+}
+
+} // extern "C"
+
+#endif // DT_OPENCV
