@@ -1,0 +1,81 @@
+// The batch loader: N worker threads build whole batches ahead of training
+// into a bounded ring of batch buffers (condition variables, no busy-wait)
+// and hand them out in order. Epochs run without replacement, shuffled by
+// (seed, epoch); every sample's randomness comes from (seed, epoch, index),
+// so the same seed gives the same batches whatever the thread count.
+#ifndef DT_DATA_LOADER_H
+#define DT_DATA_LOADER_H
+
+#include "data/data.h"
+#include "data/transform.h"
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    int n;             // images in this batch (the last one of an epoch may hold fewer)
+    int cap;           // images the buffers hold (the batch size)
+    int w, h;          // network input
+    int n_classes;
+    int epoch;         // 0-based
+    int index;         // batch number within the epoch
+    int last;          // 1 on the last batch of an epoch
+    float *images;     // (cap, h, w, 3) NHWC, RGB normalised with the ImageNet mean/std
+    int max_boxes;     // padded length of this batch's box lists (>= 1)
+    int *n_boxes;      // (cap,) boxes per image
+    float *boxes;      // (cap, max_boxes, 4) x1,y1,x2,y2 in [0,1]; padding 0
+    int *classes;      // (cap, max_boxes) class ids; padding -1
+    unsigned char *difficult; // (cap, max_boxes)
+    float *largest_box;       // (cap, 4) box of the largest object, [0,1]; 0 when none
+    int *largest_class;       // (cap,) its class, -1 when the image has no object
+    float *class_mask;        // (cap, n_classes) 1 for each class present (multi-label target)
+    int *orig_w, *orig_h;     // (cap,) stored image size
+    int *sample;              // (cap,) index into the dataset
+    const char **paths;       // (cap,) image files (owned by the dataset)
+    int box_cap;              // allocated max_boxes
+} dt_batch;
+
+typedef struct {
+    int batch;          // images per batch
+    int width, height;  // network input
+    int threads;        // worker threads; 0 = number of cores
+    int queue;          // batches ready ahead; 0 = threads + 2
+    uint64_t seed;
+    int shuffle;        // 1: a new order each epoch
+    int augment;        // 0: only resize + normalise (validation)
+    int epochs;         // 0: endless; else dt_loader_next returns NULL after them
+    dt_augment aug;
+} dt_loader_opts;
+
+void dt_loader_opts_defaults(dt_loader_opts *o);
+
+typedef struct dt_loader dt_loader;
+
+// The dataset must outlive the loader. Warnings about bad images go to `w`
+// (may be NULL: stderr only). NULL + dt_error on bad options.
+dt_loader *dt_loader_new(const dt_dataset *d, const dt_loader_opts *o, dt_warnings *w);
+// The next batch, in order. It stays valid until the next call (which hands
+// its buffer back to the workers). NULL after the last epoch. Images that
+// fail to load are warned about once, counted and left out of their batch.
+dt_batch *dt_loader_next(dt_loader *L);
+int dt_loader_batches_per_epoch(const dt_loader *L);
+int dt_loader_skipped(dt_loader *L); // distinct images that failed to load so far
+void dt_loader_free(dt_loader *L);
+
+// One sample, without threads (the workers call this too): decode, transform
+// and normalise into img (out_h, out_w, 3); its objects mapped into input
+// pixels, clipped, dropped when under a pixel, into objs (capacity >=
+// s->n_obj); *largest indexes objs (-1 if none). A declared size that
+// disagrees with the image is warned about when warn_size is set; the image
+// wins. 0, or -1 with dt_error naming the file.
+int dt_sample_load(dt_image_ctx *ctx, const dt_sample *s, const dt_augment *a, int augment,
+                   int out_w, int out_h, dt_rng *r, float *img, dt_object *objs, int *n_objs,
+                   int *largest, int *orig_w, int *orig_h, dt_warnings *w, int warn_size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
