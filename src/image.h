@@ -71,12 +71,18 @@ void dt_image_draw_label(dt_image *im, int x, int y, const char *text,
                          const unsigned char bg[3], const unsigned char fg[3], double font_scale);
 
 // Write by extension: .jpg/.jpeg (quality 1..100, `progressive` for a
-// progressive JPEG) or .png. 0 or -1 with dt_error naming the file.
-int dt_image_write(const char *path, const dt_image *im, int quality, int progressive);
+// progressive JPEG) or .png, with `channels` 3 (colour), 1 (grey: luma) or
+// 4 (colour + opaque alpha, PNG only). 0 or -1 with dt_error naming the file.
+int dt_image_write(const char *path, const dt_image *im, int quality, int progressive,
+                   int channels);
 
 // Width and height from the header bytes of a JPEG or PNG file, without
 // decoding. 0, or -1 when the bytes are neither (or too short).
 int dt_image_probe_size(const unsigned char *bytes, size_t n, int *w, int *h, int *is_jpeg);
+
+// Walk the marker structure of a JPEG held in memory: 0, or -1 with the
+// reason in `why` (truncated, stray bytes, no frame header).
+int dt_image_check_jpeg(const unsigned char *bytes, size_t n, char *why, size_t why_len);
 
 // Whether this build can decode images (0 when built with OPENCV=0).
 int dt_image_available(void);

@@ -102,7 +102,8 @@ void dt_image_draw_label(dt_image *im, int x, int y, const char *text,
     // No font renderer without OpenCV; labels are left out.
 }
 
-int dt_image_write(const char *path, const dt_image *im, int quality, int progressive) {
+int dt_image_write(const char *path, const dt_image *im, int quality, int progressive,
+                   int channels) {
     dt_error(NO_OPENCV ": cannot write image %s", path);
     return -1;
 }

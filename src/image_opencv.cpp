@@ -76,24 +76,12 @@ static int read_bytes(const char *path, std::vector<unsigned char> &buf) {
     return 0;
 }
 
-// libjpeg decodes a truncated file "successfully", filling the missing rows
-// with grey and only printing a warning; such an image would train on garbage.
-// A complete JPEG ends with the EOI marker (FF D9); cameras sometimes append
-// padding after it, so it is looked for in the last KiB.
-static bool jpeg_has_eoi(const std::vector<unsigned char> &b) {
-    size_t n = b.size();
-    size_t lo = n > 1024 ? n - 1024 : 0;
-    for (size_t i = n - 1; i > lo; i--)
-        if (b[i - 1] == 0xFF && b[i] == 0xD9) return true;
-    return false;
-}
-
 static int decode_bytes(const std::vector<unsigned char> &bytes, const char *path, int flags,
                         cv::Mat &dst) {
-    int w = 0, h = 0, is_jpeg = 0;
-    if (dt_image_probe_size(bytes.data(), bytes.size(), &w, &h, &is_jpeg) == 0 && is_jpeg &&
-        !jpeg_has_eoi(bytes)) {
-        dt_error("image %s is truncated (JPEG without its end marker)", path);
+    char why[256];
+    if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 &&
+        dt_image_check_jpeg(bytes.data(), bytes.size(), why, sizeof why) != 0) {
+        dt_error("cannot decode image %s: damaged JPEG (%s)", path, why);
         return -1;
     }
     try {
@@ -257,7 +245,8 @@ void dt_image_draw_label(dt_image *im, int x, int y, const char *text,
                 font_scale, cv::Scalar(fg[0], fg[1], fg[2]), 1, cv::LINE_AA);
 }
 
-int dt_image_write(const char *path, const dt_image *im, int quality, int progressive) {
+int dt_image_write(const char *path, const dt_image *im, int quality, int progressive,
+                   int channels) {
     std::vector<int> params;
     std::string p(path);
     size_t dot = p.find_last_of('.');
@@ -271,7 +260,15 @@ int dt_image_write(const char *path, const dt_image *im, int quality, int progre
         return -1;
     }
     try {
-        if (!cv::imwrite(p, as_mat(im), params)) {
+        cv::Mat m = as_mat(im), conv;
+        if (channels == 1) cv::cvtColor(m, conv, cv::COLOR_BGR2GRAY);
+        else if (channels == 4) cv::cvtColor(m, conv, cv::COLOR_BGR2BGRA);
+        else if (channels == 3) conv = m;
+        else {
+            dt_error("cannot write image %s: %d channels (1, 3 or 4 expected)", path, channels);
+            return -1;
+        }
+        if (!cv::imwrite(p, conv, params)) {
             dt_error("cannot write image %s (does its folder exist?)", path);
             return -1;
         }

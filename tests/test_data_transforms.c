@@ -303,7 +303,7 @@ static void test_sample_load_jpeg(void **state) {
     snprintf(path, sizeof path, "%s/r.jpg", dir);
     dt_image src;
     make_rect_image(640, 480, 201, 121, 421, 341, &src);
-    assert_int_equal(dt_image_write(path, &src, 95, 1), 0); // progressive
+    assert_int_equal(dt_image_write(path, &src, 95, 1, 3), 0); // progressive
     dt_object obj = {{201, 121, 421, 341}, 0, 0}, out_obj[1];
     dt_sample s = {path, NULL, 0, 640, 480, 0, 1, &obj};
     dt_augment a;

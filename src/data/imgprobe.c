@@ -3,6 +3,7 @@
 #include "image.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 static int probe_jpeg(const unsigned char *b, size_t n, int *w, int *h) {
@@ -48,5 +49,75 @@ int dt_image_probe_size(const unsigned char *b, size_t n, int *w, int *h, int *i
         *h = (int)hh;
         return 0;
     }
+    return -1;
+}
+
+// libjpeg decodes damaged files "successfully": it prints a warning ("Corrupt
+// JPEG data: N extraneous bytes before marker", "Premature end of JPEG file")
+// and fills in grey, and OpenCV returns the result. Such images would train
+// on garbage, so the marker structure is walked first: segments with their
+// lengths, a frame header before the first scan, entropy-coded data holding
+// only stuffed bytes and restart markers, and an end marker (anything after
+// it, as some cameras append, is ignored).
+int dt_image_check_jpeg(const unsigned char *b, size_t n, char *why, size_t why_len) {
+    size_t i = 2;
+    int have_sof = 0;
+    if (n < 4 || b[0] != 0xFF || b[1] != 0xD8) {
+        snprintf(why, why_len, "no JPEG start marker");
+        return -1;
+    }
+    while (i < n) {
+        if (b[i] != 0xFF) {
+            size_t j = i;
+            while (j < n && b[j] != 0xFF) j++;
+            snprintf(why, why_len, "%zu stray bytes before a marker at offset %zu", j - i, i);
+            return -1;
+        }
+        while (i < n && b[i] == 0xFF) i++; // fill bytes
+        if (i >= n) break;
+        unsigned m = b[i++];
+        if (m == 0xD9) return have_sof ? 0 : (snprintf(why, why_len, "no frame header"), -1);
+        if (m == 0x01 || (m >= 0xD0 && m <= 0xD7)) continue; // no length field
+        if (m == 0xD8 || m == 0x00) {
+            snprintf(why, why_len, "unexpected marker 0x%02X at offset %zu", m, i - 1);
+            return -1;
+        }
+        if (i + 2 > n) break;
+        size_t len = ((size_t)b[i] << 8) | b[i + 1];
+        if (len < 2) {
+            snprintf(why, why_len, "bad segment length at offset %zu", i);
+            return -1;
+        }
+        if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) have_sof = 1;
+        i += len;
+        if (m != 0xDA) continue;
+        if (!have_sof) {
+            snprintf(why, why_len, "scan before any frame header");
+            return -1;
+        }
+        // Entropy-coded data: up to the next marker that is not a stuffed
+        // 0xFF00 or a restart marker.
+        for (;;) {
+            const unsigned char *ff = i < n ? memchr(b + i, 0xFF, n - i) : NULL;
+            if (!ff) {
+                i = n;
+                break;
+            }
+            i = (size_t)(ff - b);
+            size_t k = i + 1;
+            while (k < n && b[k] == 0xFF) k++;
+            if (k >= n) {
+                i = n;
+                break;
+            }
+            if (b[k] == 0x00 || (b[k] >= 0xD0 && b[k] <= 0xD7)) {
+                i = k + 1;
+                continue;
+            }
+            i = k - 1; // at the 0xFF of a real marker
+            break;
+        }
+    }
+    snprintf(why, why_len, "truncated: the file ends before the JPEG end marker");
     return -1;
 }
