@@ -155,6 +155,7 @@ typedef struct {
     int batch;      // > 0 overrides [net] batch
     int with_grads; // allocate deltas, gradients and optimizer state
     int quiet;      // do not print the layer table
+    int with_input_delta; // also compute dL/d(input) (tests, gradient checks)
 } dt_net_opts;
 
 // Build a network from a cfg file / cfg text. NULL + dt_error on failure.
