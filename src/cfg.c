@@ -258,6 +258,19 @@ static int expand_includes(dt_cfg *c, int from, int depth) {
             free(sub.sec);
             return -1;
         }
+        // An included file may carry its own [net] (to run alone); the
+        // including file's [net] is the one that counts.
+        if (sub.n_sec && strcmp(sub.sec[0].name, "net") == 0) {
+            dt_cfg_section *ns = &sub.sec[0];
+            for (int j = 0; j < ns->n_kv; j++) {
+                free(ns->kv[j].key);
+                free(ns->kv[j].value);
+            }
+            free(ns->kv);
+            free(ns->name);
+            memmove(&sub.sec[0], &sub.sec[1], sizeof(dt_cfg_section) * (sub.n_sec - 1));
+            sub.n_sec--;
+        }
         // free the include section itself, splice sub's sections in its place
         for (int j = 0; j < s->n_kv; j++) {
             free(s->kv[j].key);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gpu.h"
 #include "network.h"
 
 static const char *arg_value(int argc, char **argv, const char *flag) {
@@ -105,7 +106,8 @@ static void usage(const char *prog) {
             "usage: %s <command> [args]\n"
             "commands:\n"
             "  summary <cfg> [-batch N]            layer table and totals\n"
-            "  bench <cfg> [-batch N] [-train]     images/s of inference or a training step\n",
+            "  bench <cfg> [-batch N] [-train]     images/s of inference or a training step\n"
+            "  gpuinfo                             GPUs, CUDA/cuDNN versions, self-test\n",
 
             prog);
 }
@@ -118,6 +120,16 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (strcmp(cmd, "summary") == 0) return cmd_summary(argc, argv);
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc, argv);
+    if (strcmp(cmd, "gpuinfo") == 0) {
+        dt_gpu_print_info(stdout);
+        if (dt_gpu_count() == 0) return 0;
+        if (dt_gpu_selftest() != 0) {
+            fprintf(stderr, "error: %s\n", dt_last_error());
+            return 1;
+        }
+        printf("GPU self-test passed\n");
+        return 0;
+    }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
         usage(argv[0]);
         return 0;
