@@ -342,6 +342,13 @@ void dt_net_freeze_to(dt_network *net, int n) {
 }
 
 float *dt_net_output(dt_network *net) { return net->layers[net->n_layers - 1].output; }
+float *dt_net_input(dt_network *net) { return net->input; }
+void dt_net_input_shape(const dt_network *net, int *b, int *h, int *w, int *c) {
+    *b = net->batch;
+    *h = net->h;
+    *w = net->w;
+    *c = net->c;
+}
 dt_layer *dt_net_last(dt_network *net) { return &net->layers[net->n_layers - 1]; }
 
 void dt_net_init_params(dt_network *net, uint64_t seed) {
