@@ -5,7 +5,9 @@
 // Syntax (Darknet-like): `[net]` first, then one section per layer;
 // `key=value`; `#` and `;` start comments; sections repeat; CRLF is fine.
 // `[include]` with `file=PATH` (relative to the including file) splices the
-// sections of another cfg in place: a backbone is written once.
+// sections of another cfg in place: a backbone is written once. The
+// included file's own [net] (if it starts with one, so it can run alone) is
+// skipped.
 #ifndef DT_CFG_H
 #define DT_CFG_H
 

@@ -16,6 +16,7 @@
 
 #include "cfg.h"
 #include "common.h"
+#include "detector.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -151,11 +152,7 @@ struct dt_network {
     char *cfg_path;
 };
 
-typedef struct {
-    int batch;      // > 0 overrides [net] batch
-    int with_grads; // allocate deltas, gradients and optimizer state
-    int quiet;      // do not print the layer table
-} dt_net_opts;
+// dt_net_opts comes from the public header (include/detector.h).
 
 // Build a network from a cfg file / cfg text. NULL + dt_error on failure.
 dt_network *dt_net_load(const char *cfg_path, const dt_net_opts *o);
@@ -171,6 +168,8 @@ void dt_net_set_lr(dt_network *net, float lr);  // every group
 void dt_net_step(dt_network *net);              // optimizer update from grads
 void dt_net_init_params(dt_network *net, uint64_t seed);
 float *dt_net_output(dt_network *net);
+float *dt_net_input(dt_network *net);
+void dt_net_input_shape(const dt_network *net, int *b, int *h, int *w, int *c);
 dt_layer *dt_net_last(dt_network *net);
 
 // Summary table (index, type, filters, size/stride, input -> output,

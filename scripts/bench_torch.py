@@ -1,0 +1,57 @@
+#!/usr/bin/python3
+"""PyTorch reference for scripts/bench_cpu.sh: images/s of a model at its
+best on this CPU (channels-last; the caller sets jemalloc and pinning).
+
+usage: bench_torch.py MODEL MODE BATCH THREADS ITERS
+  MODEL: resnet34 (torchvision body without avgpool/fc) or ssd (the lesson's
+         SSD head on that body)
+  MODE:  infer | train (forward + backward + Adam step)
+"""
+import sys
+import time
+
+import torch
+import torchvision
+
+
+def body():
+    m = torchvision.models.resnet34()
+    return torch.nn.Sequential(*list(m.children())[:-2])
+
+
+def build(name):
+    if name == "resnet34":
+        return body()
+    raise SystemExit(f"unknown model {name}")
+
+
+def main():
+    name, mode, batch, threads, iters = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = build(name).to(memory_format=torch.channels_last)
+    x = torch.randn(batch, 3, 224, 224).to(memory_format=torch.channels_last)
+    warm = 2
+    if mode == "infer":
+        model.eval()
+        with torch.no_grad():
+            for i in range(warm + iters):
+                if i == warm:
+                    t0 = time.perf_counter()
+                model(x)
+    else:
+        model.train()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+        for i in range(warm + iters):
+            if i == warm:
+                t0 = time.perf_counter()
+            opt.zero_grad(set_to_none=True)
+            y = model(x)
+            y.backward(torch.full_like(y, 1e-3))
+            opt.step()
+    dt = time.perf_counter() - t0
+    print(f"{iters * batch / dt:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Installs what detector needs from Debian's packages (run as root or with
+# sudo). Idempotent: packages already present are skipped by apt.
+set -eu
+PKGS="build-essential pkg-config libdnnl-dev libinih-dev libcjson-dev libxml2-dev
+libopencv-dev libcmocka-dev libjemalloc2 python3 python3-numpy python3-torch
+python3-torchvision"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    echo "installing:$missing"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi

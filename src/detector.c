@@ -1,0 +1,140 @@
+// ./detector <command> ...: one binary with subcommands, as Darknet.
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpu.h"
+#include "network.h"
+
+static const char *arg_value(int argc, char **argv, const char *flag) {
+    for (int i = 0; i < argc - 1; i++)
+        if (strcmp(argv[i], flag) == 0) return argv[i + 1];
+    return NULL;
+}
+
+static int arg_int(int argc, char **argv, const char *flag, int def) {
+    const char *v = arg_value(argc, argv, flag);
+    return v ? atoi(v) : def;
+}
+
+static int arg_flag(int argc, char **argv, const char *flag) {
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], flag) == 0) return 1;
+    return 0;
+}
+
+static void set_threads(int argc, char **argv) {
+    int t = arg_int(argc, argv, "-threads", 0);
+    if (t > 0) omp_set_num_threads(t);
+}
+
+static int cmd_summary(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s summary <cfg> [-batch N]\n", argv[0]);
+        return 2;
+    }
+    dt_net_opts o = {.batch = arg_int(argc, argv, "-batch", 0), .with_grads = 0, .quiet = 1};
+    dt_network *net = dt_net_load(argv[2], &o);
+    if (!net) {
+        fprintf(stderr, "error: %s\n", dt_last_error());
+        return 1;
+    }
+    dt_net_print_summary(net, stdout);
+    dt_net_free(net);
+    return 0;
+}
+
+// Times forward (inference) or forward + backward + optimizer step
+// (training) on random input; the gradient of the last layer's output is a
+// fixed random tensor, so any cfg can be timed, loss layer or not.
+static int cmd_bench(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr,
+                "usage: %s bench <cfg> [-batch N] [-iters N] [-warmup N] [-train] "
+                "[-threads N] [-weights W]\n",
+                argv[0]);
+        return 2;
+    }
+    set_threads(argc, argv);
+    int train = arg_flag(argc, argv, "-train");
+    int iters = arg_int(argc, argv, "-iters", 10), warm = arg_int(argc, argv, "-warmup", 2);
+    dt_net_opts o = {.batch = arg_int(argc, argv, "-batch", 0), .with_grads = train, .quiet = 1};
+    dt_network *net = dt_net_load(argv[2], &o);
+    if (!net) {
+        fprintf(stderr, "error: %s\n", dt_last_error());
+        return 1;
+    }
+    const char *w = arg_value(argc, argv, "-weights");
+    if (w && dt_net_load_weights(net, w) != 0) {
+        fprintf(stderr, "error: %s\n", dt_last_error());
+        dt_net_free(net);
+        return 1;
+    }
+    dt_net_set_train(net, train);
+    dt_rng r;
+    dt_rng_seed(&r, 1);
+    size_t nin = (size_t)net->batch * net->h * net->w * net->c;
+    for (size_t i = 0; i < nin; i++) net->input[i] = dt_rng_normal(&r);
+    for (int i = 0; i < net->batch * net->truth_size; i++) net->truth[i] = 0;
+    dt_layer *last = dt_net_last(net);
+    double t0 = 0;
+    for (int it = 0; it < warm + iters; it++) {
+        if (it == warm) t0 = dt_now();
+        dt_net_forward(net);
+        if (train) {
+            if (!last->is_loss)
+                for (size_t i = 0; i < last->outputs * net->batch; i++)
+                    last->delta[i] = 1e-3f * (float)((i * 2654435761u) % 1000) / 1000.0f;
+            dt_net_backward(net);
+            dt_net_step(net);
+        }
+    }
+    double dt = dt_now() - t0;
+    double ips = iters * net->batch / dt;
+    double flops = 0;
+    for (int i = 0; i < net->n_layers; i++) flops += net->layers[i].flops;
+    double gflops = ips * flops * (train ? 3.0 : 1.0) / 1e9;
+    printf("bench %s %s batch %d threads %d: %.2f img/s (%.1f ms/iter, ~%.0f GFLOP/s)\n",
+           argv[2], train ? "train" : "infer", net->batch, omp_get_max_threads(), ips,
+           1e3 * dt / iters, gflops);
+    dt_net_free(net);
+    return 0;
+}
+
+static void usage(const char *prog) {
+    fprintf(stderr,
+            "usage: %s <command> [args]\n"
+            "commands:\n"
+            "  summary <cfg> [-batch N]            layer table and totals\n"
+            "  bench <cfg> [-batch N] [-train]     images/s of inference or a training step\n"
+            "  gpuinfo                             GPUs, CUDA/cuDNN versions, self-test\n",
+
+            prog);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(argv[0]);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "summary") == 0) return cmd_summary(argc, argv);
+    if (strcmp(cmd, "bench") == 0) return cmd_bench(argc, argv);
+    if (strcmp(cmd, "gpuinfo") == 0) {
+        dt_gpu_print_info(stdout);
+        if (dt_gpu_count() == 0) return 0;
+        if (dt_gpu_selftest() != 0) {
+            fprintf(stderr, "error: %s\n", dt_last_error());
+            return 1;
+        }
+        printf("GPU self-test passed\n");
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
+        usage(argv[0]);
+        return 0;
+    }
+    fprintf(stderr, "error: unknown command '%s'\n", cmd);
+    usage(argv[0]);
+    return 2;
+}

@@ -1,0 +1,459 @@
+// Building a network from a parsed cfg, allocating everything once, and
+// running forward / backward over the layer list. Nothing here knows any
+// layer type: each one is reached through its dt_layer_ops.
+#include "network.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+
+// --- helpers for layer implementations -----------------------------------
+
+dt_param *dt_layer_add_param(dt_layer *l, const char *name, int trainable, int ndims, int d0,
+                             int d1, int d2, int d3) {
+    DT_ASSERT(l->n_params < DT_MAX_PARAMS);
+    dt_param *p = &l->params[l->n_params++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->trainable = trainable;
+    p->ndims = ndims;
+    int d[4] = {d0, d1, d2, d3};
+    p->n = 1;
+    for (int i = 0; i < 4; i++) {
+        p->dims[i] = i < ndims ? d[i] : 1;
+        if (i < ndims) p->n *= (size_t)d[i];
+    }
+    return p;
+}
+
+void dt_layer_add_buffer(dt_network *net, float **dst, size_t n) {
+    if (net->n_reqs == net->cap_reqs) {
+        net->cap_reqs = net->cap_reqs ? 2 * net->cap_reqs : 64;
+        net->reqs = dt_realloc(net->reqs, sizeof(dt_buffer_req) * net->cap_reqs);
+    }
+    net->reqs[net->n_reqs].dst = dst;
+    net->reqs[net->n_reqs].n = n;
+    net->n_reqs++;
+}
+
+void dt_net_need_workspace(dt_network *net, size_t n) {
+    if (n > net->workspace_n) net->workspace_n = n;
+}
+
+void dt_layer_set_inputs(dt_layer *l, const int *idx, int n) {
+    free(l->in);
+    free(l->in_accum);
+    l->n_in = n;
+    l->in = dt_malloc(sizeof(int) * (n ? n : 1));
+    l->in_accum = dt_calloc(n ? n : 1, sizeof(int));
+    memcpy(l->in, idx, sizeof(int) * n);
+}
+
+int dt_layer_ref(const dt_layer *l, const dt_cfg_section *s, const char *key, int ref) {
+    int idx = ref < 0 ? l->index + ref : ref;
+    if (idx < 0 || idx >= l->index) {
+        dt_cfg_kv *kv = dt_cfg_find((dt_cfg_section *)s, key);
+        dt_cfg_error_key(s, kv,
+                         "layer %d does not exist (this is layer %d; a reference names an "
+                         "earlier layer: 0..%d, or -1..-%d counting back)",
+                         ref, l->index, l->index - 1, l->index);
+        return -2;
+    }
+    return idx;
+}
+
+float *dt_layer_in(dt_network *net, const dt_layer *l, int k) {
+    int i = l->in[k];
+    return i < 0 ? net->input : net->layers[i].output;
+}
+
+float *dt_layer_in_delta(dt_network *net, const dt_layer *l, int k) {
+    int i = l->in[k];
+    if (i < 0) return net->input_delta;
+    if (!net->with_grads || i < net->first_trainable) return NULL;
+    return net->layers[i].delta;
+}
+
+void dt_layer_in_shape(const dt_network *net, const dt_layer *l, int k, int *h, int *w,
+                       int *c) {
+    int i = l->in[k];
+    if (i < 0) {
+        *h = net->h;
+        *w = net->w;
+        *c = net->c;
+    } else {
+        *h = net->layers[i].out_h;
+        *w = net->layers[i].out_w;
+        *c = net->layers[i].out_c;
+    }
+}
+
+int dt_layer_training(const dt_network *net, const dt_layer *l) {
+    return net->train && !l->frozen;
+}
+
+int dt_layer_parse_common(dt_layer *l, dt_cfg_section *s, dt_network *net) {
+    // `group` is sticky: a layer without it stays in the previous layer's group.
+    int def = l->index > 0 ? net->layers[l->index - 1].group : 0;
+    return dt_cfg_int(s, "group", def, 0, DT_MAX_GROUPS - 1, &l->group);
+}
+
+// --- building ------------------------------------------------------------------
+
+static const char *const opt_names[] = {"sgd", "adam", "adamw", NULL};
+
+static int parse_net_section(dt_network *net, dt_cfg_section *s, const dt_net_opts *o) {
+    int opt, seed;
+    if (dt_cfg_int(s, "batch", 1, 1, 1 << 16, &net->batch) ||
+        dt_cfg_int_req(s, "height", 1, 1 << 15, &net->h) ||
+        dt_cfg_int_req(s, "width", 1, 1 << 15, &net->w) ||
+        dt_cfg_int(s, "channels", 3, 1, 1 << 15, &net->c) ||
+        dt_cfg_choice(s, "optimizer", opt_names, DT_OPT_ADAM, &opt) ||
+        dt_cfg_float(s, "learning_rate", 1e-3f, 0, 1e3f, &net->opt.lr) ||
+        dt_cfg_float(s, "momentum", 0.9f, 0, 1, &net->opt.momentum) ||
+        dt_cfg_float(s, "decay", 0, 0, 1, &net->opt.decay) ||
+        dt_cfg_float(s, "beta1", 0.9f, 0, 1, &net->opt.beta1) ||
+        dt_cfg_float(s, "beta2", 0.999f, 0, 1, &net->opt.beta2) ||
+        dt_cfg_float(s, "eps", 1e-8f, 0, 1, &net->opt.eps) ||
+        dt_cfg_int(s, "seed", 0, 0, 1 << 30, &seed))
+        return -1;
+    net->opt.kind = (dt_opt_kind)opt;
+    net->seed = (uint64_t)seed;
+    if (o && o->batch > 0) net->batch = o->batch;
+    return 0;
+}
+
+// For every input edge, decide whether backward assigns or adds: backward
+// runs in reverse order, so the consumer that comes last in forward order
+// writes first (assigns) and the others add.
+static void compute_accumulation(dt_network *net) {
+    int n = net->n_layers;
+    char *written = dt_calloc((size_t)n + 1, 1); // [0] = network input
+    for (int i = n - 1; i >= 0; i--) {
+        dt_layer *l = &net->layers[i];
+        for (int k = 0; k < l->n_in; k++) {
+            int p = l->in[k] + 1;
+            l->in_accum[k] = written[p];
+            written[p] = 1;
+        }
+    }
+    free(written);
+}
+
+static void compute_first_trainable(dt_network *net) {
+    net->first_trainable = net->n_layers;
+    if (net->input_delta) {
+        net->first_trainable = 0;
+        return;
+    }
+    for (int i = 0; i < net->n_layers; i++) {
+        dt_layer *l = &net->layers[i];
+        if (l->frozen) continue;
+        for (int p = 0; p < l->n_params; p++)
+            if (l->params[p].trainable) {
+                net->first_trainable = i;
+                return;
+            }
+    }
+}
+
+static void allocate(dt_network *net) {
+    // parameters: one allocation, tensors in cfg order
+    size_t np = 0, nt = 0;
+    for (int i = 0; i < net->n_layers; i++)
+        for (int p = 0; p < net->layers[i].n_params; p++) {
+            dt_param *q = &net->layers[i].params[p];
+            q->offset = np;
+            np += (q->n + 15) & ~(size_t)15; // 64-byte aligned tensors
+            if (q->trainable) nt += q->n;
+        }
+    net->n_params = np;
+    net->n_trainable = nt;
+    net->params = dt_alloc_floats(np);
+    if (net->with_grads) {
+        net->grads = dt_alloc_floats(np);
+        net->opt_m = dt_alloc_floats(np);
+        net->opt_v = dt_alloc_floats(np);
+    }
+    for (int i = 0; i < net->n_layers; i++)
+        for (int p = 0; p < net->layers[i].n_params; p++) {
+            dt_param *q = &net->layers[i].params[p];
+            q->w = net->params + q->offset;
+            q->g = net->grads ? net->grads + q->offset : NULL;
+        }
+    // activations: one arena for every requested buffer
+    size_t na = 0;
+    for (int r = 0; r < net->n_reqs; r++) na += (net->reqs[r].n + 15) & ~(size_t)15;
+    na += (net->workspace_n + 15) & ~(size_t)15;
+    net->n_act = na;
+    net->arena = dt_alloc_floats(na);
+    size_t off = 0;
+    for (int r = 0; r < net->n_reqs; r++) {
+        *net->reqs[r].dst = net->arena + off;
+        off += (net->reqs[r].n + 15) & ~(size_t)15;
+    }
+    net->workspace = net->workspace_n ? net->arena + off : NULL;
+    free(net->reqs);
+    net->reqs = NULL;
+    net->n_reqs = net->cap_reqs = 0;
+}
+
+dt_network *dt_net_from_cfg(dt_cfg *cfg, const char *name, const dt_net_opts *o) {
+    if (cfg->n_sec == 0 || strcmp(cfg->sec[0].name, "net") != 0) {
+        if (cfg->n_sec == 0)
+            dt_error("%s: empty cfg (it must start with a [net] section)", name);
+        else
+            dt_cfg_error_sec(&cfg->sec[0], "the first section must be [net]");
+        return NULL;
+    }
+    dt_network *net = dt_calloc(1, sizeof *net);
+    net->cfg = cfg;
+    net->cfg_path = dt_strdup(name);
+    net->net_sec = &cfg->sec[0];
+    net->with_grads = o ? o->with_grads : 1;
+    if (parse_net_section(net, net->net_sec, o) != 0) goto fail;
+    if (dt_cfg_check_unused(net->net_sec) != 0) goto fail;
+
+    net->layers = dt_calloc((size_t)cfg->n_sec, sizeof(dt_layer));
+    for (int si = 1; si < cfg->n_sec; si++) {
+        dt_cfg_section *s = &cfg->sec[si];
+        if (strcmp(s->name, "net") == 0) {
+            dt_cfg_error_sec(s, "a second [net] section (only the first section is [net])");
+            goto fail;
+        }
+        const dt_layer_ops *ops = dt_layer_find(s->name);
+        if (!ops) {
+            dt_cfg_error_sec(s, "unknown section (known: net, include, %s)", dt_layer_names());
+            goto fail;
+        }
+        dt_layer *l = &net->layers[net->n_layers];
+        l->ops = ops;
+        l->index = net->n_layers;
+        l->sec = s;
+        l->batch = net->batch;
+        net->n_layers++; // counted now so that dt_net_free cleans it on failure
+        int prev = l->index - 1;
+        dt_layer_set_inputs(l, &prev, 1);
+        if (dt_layer_parse_common(l, s, net) != 0) goto fail;
+        dt_layer_in_shape(net, l, 0, &l->h, &l->w, &l->c);
+        l->inputs = (size_t)l->h * l->w * l->c;
+        if (ops->parse(l, s, net) != 0) goto fail;
+        if (dt_cfg_check_unused(s) != 0) goto fail;
+        if (l->out_h <= 0 || l->out_w <= 0 || l->out_c <= 0) {
+            dt_cfg_error_sec(s, "output would be empty (%d x %d x %d) for input %d x %d x %d",
+                             l->out_h, l->out_w, l->out_c, l->h, l->w, l->c);
+            goto fail;
+        }
+        l->outputs = (size_t)l->out_h * l->out_w * l->out_c;
+        dt_layer_add_buffer(net, &l->output, l->outputs * net->batch);
+        if (net->with_grads) dt_layer_add_buffer(net, &l->delta, l->outputs * net->batch);
+        if (l->group + 1 > net->n_groups) net->n_groups = l->group + 1;
+    }
+    if (net->n_layers == 0) {
+        dt_cfg_error_sec(net->net_sec, "the cfg has no layers after [net]");
+        goto fail;
+    }
+    dt_layer_add_buffer(net, &net->input, (size_t)net->batch * net->h * net->w * net->c);
+    if (net->with_grads && o && o->with_input_delta)
+        dt_layer_add_buffer(net, &net->input_delta,
+                            (size_t)net->batch * net->h * net->w * net->c);
+    size_t truth = (size_t)net->batch * (net->truth_size > 0 ? net->truth_size : 1);
+    dt_layer_add_buffer(net, &net->truth, truth);
+    compute_accumulation(net);
+    allocate(net);
+    compute_first_trainable(net);
+    for (int i = 0; i < net->n_layers; i++) {
+        dt_layer *l = &net->layers[i];
+        if (l->ops->setup && l->ops->setup(l, net) != 0) goto fail;
+    }
+    dt_net_init_params(net, net->seed);
+    dt_net_set_lr(net, net->opt.lr);
+    net->train = net->with_grads;
+    dt_log("%s: %d layers, %.2f M parameters (%.1f MiB), activations %.1f MiB%s\n", name,
+           net->n_layers, net->n_trainable / 1e6, net->n_params * 4.0 / 1048576.0,
+           net->n_act * 4.0 / 1048576.0,
+           net->with_grads ? ", gradients + optimizer state 3x parameters" : "");
+    return net;
+fail:
+    net->cfg = NULL; // the caller still owns cfg on failure
+    dt_net_free(net);
+    return NULL;
+}
+
+dt_network *dt_net_load(const char *cfg_path, const dt_net_opts *o) {
+    dt_cfg *cfg = dt_cfg_load(cfg_path);
+    if (!cfg) return NULL;
+    dt_network *net = dt_net_from_cfg(cfg, cfg_path, o);
+    if (!net) {
+        dt_cfg_free(cfg);
+        return NULL;
+    }
+    if (!(o && o->quiet) && dt_verbosity()) dt_net_print_summary(net, stderr);
+    return net;
+}
+
+void dt_net_free(dt_network *net) {
+    if (!net) return;
+    for (int i = 0; i < net->n_layers; i++) {
+        dt_layer *l = &net->layers[i];
+        if (l->ops && l->ops->destroy) l->ops->destroy(l);
+        free(l->in);
+        free(l->in_accum);
+    }
+    free(net->layers);
+    free(net->params);
+    free(net->grads);
+    free(net->opt_m);
+    free(net->opt_v);
+    free(net->arena);
+    free(net->reqs);
+    free(net->cfg_path);
+    dt_cfg_free(net->cfg);
+    free(net);
+}
+
+// --- running ---------------------------------------------------------------------
+
+void dt_net_forward(dt_network *net) {
+    net->loss = 0;
+    for (int i = 0; i < net->n_layers; i++) {
+        dt_layer *l = &net->layers[i];
+        l->ops->forward(l, net);
+    }
+}
+
+void dt_net_backward(dt_network *net) {
+    DT_ASSERT(net->with_grads);
+    for (int i = net->n_layers - 1; i >= net->first_trainable; i--) {
+        dt_layer *l = &net->layers[i];
+        l->ops->backward(l, net);
+    }
+}
+
+void dt_net_set_train(dt_network *net, int train) { net->train = train && net->with_grads; }
+
+void dt_net_freeze_to(dt_network *net, int n) {
+    if (n < 0) n += net->n_groups;
+    for (int i = 0; i < net->n_layers; i++) net->layers[i].frozen = net->layers[i].group < n;
+    compute_first_trainable(net);
+}
+
+float *dt_net_output(dt_network *net) { return net->layers[net->n_layers - 1].output; }
+float *dt_net_input(dt_network *net) { return net->input; }
+void dt_net_input_shape(const dt_network *net, int *b, int *h, int *w, int *c) {
+    *b = net->batch;
+    *h = net->h;
+    *w = net->w;
+    *c = net->c;
+}
+dt_layer *dt_net_last(dt_network *net) { return &net->layers[net->n_layers - 1]; }
+
+void dt_net_init_params(dt_network *net, uint64_t seed) {
+    dt_rng_seed(&net->rng, seed);
+    for (int i = 0; i < net->n_layers; i++) {
+        dt_layer *l = &net->layers[i];
+        if (l->ops->init) l->ops->init(l, net);
+    }
+    net->weights_version++;
+}
+
+// --- optimizers ------------------------------------------------------------------
+
+void dt_net_reset_optim(dt_network *net) {
+    if (!net->with_grads) return;
+    memset(net->opt_m, 0, net->n_params * sizeof(float));
+    memset(net->opt_v, 0, net->n_params * sizeof(float));
+    net->opt.t = 0;
+}
+
+void dt_net_set_lr(dt_network *net, float lr) {
+    net->opt.lr = lr;
+    for (int g = 0; g < DT_MAX_GROUPS; g++) net->group_lr[g] = lr;
+}
+
+static void step_tensor(const dt_optim *o, float lr, float *w, const float *g, float *m,
+                        float *v, size_t n) {
+    const float wd = o->decay;
+    if (o->kind == DT_OPT_SGD) {
+        const float mom = o->momentum;
+#pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            float gi = g[i] + wd * w[i];
+            m[i] = mom * m[i] + gi;
+            w[i] -= lr * m[i];
+        }
+        return;
+    }
+    // Adam / AdamW, written as torch.optim does it (same rounding order).
+    const float b1 = o->beta1, b2 = o->beta2, eps = o->eps;
+    const double bc1 = 1.0 - pow(b1, (double)o->t), bc2 = 1.0 - pow(b2, (double)o->t);
+    const float step = (float)(lr / bc1), sbc2 = (float)sqrt(bc2);
+    const int adamw = o->kind == DT_OPT_ADAMW;
+    const float l2 = adamw ? 0.0f : wd, shrink = adamw ? 1.0f - lr * wd : 1.0f;
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float wi = w[i] * shrink;
+        float gi = g[i] + l2 * w[i];
+        m[i] = b1 * m[i] + (1 - b1) * gi;
+        v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+        float denom = sqrtf(v[i]) / sbc2 + eps;
+        w[i] = wi - step * m[i] / denom;
+    }
+}
+
+void dt_net_step(dt_network *net) {
+    DT_ASSERT(net->with_grads);
+    net->opt.t++;
+    for (int i = net->first_trainable; i < net->n_layers; i++) {
+        dt_layer *l = &net->layers[i];
+        if (l->frozen) continue;
+        float lr = net->group_lr[l->group];
+        for (int p = 0; p < l->n_params; p++) {
+            dt_param *q = &l->params[p];
+            if (!q->trainable) continue;
+            step_tensor(&net->opt, lr, q->w, q->g, net->opt_m + q->offset,
+                        net->opt_v + q->offset, q->n);
+        }
+    }
+    net->weights_version++;
+    net->images_seen += (uint64_t)net->batch;
+}
+
+// --- summary -----------------------------------------------------------------------
+
+void dt_net_print_summary(const dt_network *net, FILE *f) {
+    fprintf(f, "%4s %-14s %-16s %-28s %12s %8s\n", "idx", "type", "filters size",
+            "input -> output (HxWxC)", "params", "GFLOPs");
+    double total_flops = 0;
+    size_t total_params = 0;
+    for (int i = 0; i < net->n_layers; i++) {
+        const dt_layer *l = &net->layers[i];
+        char desc[64] = "", shapes[64];
+        if (l->ops->describe) l->ops->describe(l, desc, sizeof desc);
+        snprintf(shapes, sizeof shapes, "%dx%dx%d -> %dx%dx%d", l->h, l->w, l->c, l->out_h,
+                 l->out_w, l->out_c);
+        size_t np = 0;
+        for (int p = 0; p < l->n_params; p++)
+            if (l->params[p].trainable) np += l->params[p].n;
+        total_params += np;
+        total_flops += l->flops;
+        fprintf(f, "%4d %-14s %-16s %-28s %12zu %8.3f\n", i, l->ops->name, desc, shapes, np,
+                l->flops / 1e9);
+    }
+    char num[32], *o = num + sizeof num - 1;
+    *o = 0;
+    size_t v = total_params;
+    int digits = 0;
+    do {
+        if (digits && digits % 3 == 0) *--o = ',';
+        *--o = (char)('0' + v % 10);
+        v /= 10;
+        digits++;
+    } while (v);
+    fprintf(f, "total: %d layers, %s trainable parameters, %.3f GFLOPs per image "
+               "(input %dx%dx%d, batch %d)\n",
+            net->n_layers, o, total_flops / 1e9, net->h, net->w, net->c, net->batch);
+}
