@@ -21,6 +21,7 @@
 #ifndef DT_DATA_TRANSFORM_H
 #define DT_DATA_TRANSFORM_H
 
+#include "cfg.h"
 #include "common.h"
 #include "data/data.h"
 #include "image.h"
@@ -47,12 +48,11 @@ typedef struct {
 
 void dt_augment_defaults(dt_augment *a);
 
-struct dt_cfg_section; // cfg.h
 // Reads the keys above from one cfg section ([net] or [augment]), marking them
 // used; absent keys keep the value already in *out, so call it on [net] and
 // then on [augment] after dt_augment_defaults. 0, or -1 with the cfg error
 // ("file:line: [section] key ...").
-int dt_augment_parse(struct dt_cfg_section *sec, dt_augment *out);
+int dt_augment_parse(dt_cfg_section *sec, dt_augment *out);
 
 // One sample's geometric choices.
 typedef struct {
