@@ -12,7 +12,7 @@ extern "C" {
 int dt_cmd_show_batch(int argc, char **argv);
 
 // detector bench_loader [file.data] [-size 224] [-batch 32] [-threads 1,2]
-//                       [-images 2000] [-augment 0|1]
+//                       [-images 2000] [-augment 0|1] [-split train|valid]
 // Prints loader throughput (images/s delivered) per thread count.
 int dt_cmd_bench_loader(int argc, char **argv);
 
