@@ -84,7 +84,7 @@ ifeq ($(GPU),1)
 endif
 
 # --- sources -------------------------------------------------------------------
-LIB_C := $(filter-out src/detector.c,$(wildcard src/*.c src/layers/*.c src/data/*.c))
+LIB_C := $(filter-out src/detector.c,$(wildcard src/*.c src/layers/*.c src/data/*.c src/detect/*.c))
 ifeq ($(OPENCV),1)
   LIB_CXX := $(wildcard src/*.cpp)
 endif

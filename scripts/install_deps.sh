@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential pkg-config libdnnl-dev libinih-dev libcjson-dev libxml2-dev
 libopencv-dev libcmocka-dev libjemalloc2 python3 python3-numpy python3-torch
-python3-torchvision"
+python3-torchvision python3-pip"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
@@ -14,4 +14,10 @@ if [ -n "$missing" ]; then
     echo "installing:$missing"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+# pycocotools (the COCO evaluator used as an outside reference) is not in
+# Debian: it comes from PyPI for Debian's python3.
+if ! /usr/bin/python3 -c "import pycocotools" 2>/dev/null; then
+    echo "installing pycocotools from PyPI"
+    /usr/bin/python3 -m pip install -q --break-system-packages pycocotools
 fi
