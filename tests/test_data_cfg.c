@@ -1,6 +1,6 @@
 // The cfg side of the data: dt_augment_parse on [net] and [augment], and the
 // show_batch command writing its 3x3 grid.
-#include "testutil.h"
+#include "data_testutil.h"
 
 #include "cfg.h"
 #include "common.h"

@@ -1,7 +1,7 @@
 // The threaded loader: same seed -> identical batches whatever the thread
 // count; epochs without replacement; padded ragged boxes; bad data warned
 // about (naming the file), counted and skipped while loading goes on.
-#include "testutil.h"
+#include "data_testutil.h"
 
 #include "common.h"
 #include "data/loader.h"

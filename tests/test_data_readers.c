@@ -5,7 +5,7 @@
 // Expected numbers were read from the files with Python's xml.etree / json
 // (counting <object> elements per split, summing per class), not with this
 // code: see each comment.
-#include "testutil.h"
+#include "data_testutil.h"
 
 #include "common.h"
 #include "data/data.h"

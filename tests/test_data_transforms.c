@@ -3,7 +3,7 @@
 // of the drawn pixels must match the transformed box within one pixel.
 // Also: flip twice is the identity, the lighting formula of SPEC.md (computed
 // here on its own), HSV and the half-scale JPEG decode.
-#include "testutil.h"
+#include "data_testutil.h"
 
 #include "common.h"
 #include "data/loader.h"
