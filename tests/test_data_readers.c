@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static int count_objects(const dt_dataset *d, int cls, int *difficult) {
     int n = 0, diff = 0;
@@ -361,6 +362,33 @@ static void test_datacfg_errors(void **state) {
     free(dir);
 }
 
+// A list file of image paths: the XML is found with JPEGImages -> Annotations.
+static void test_voc_list_file(void **state) {
+    char *dir = dt_test_tmpdir();
+    char cwd[4096], text[9000], p[4200];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    snprintf(text, sizeof text,
+             "%s/../shared/data/bccd/BCCD/JPEGImages/BloodImage_00001.jpg\n\n"
+             "%s/../shared/data/bccd/BCCD/JPEGImages/BloodImage_00000.jpg\n", cwd, cwd);
+    write_file(dir, "list.txt", text);
+    write_file(dir, "l.data", "train=list.txt\nformat=voc\n");
+    snprintf(p, sizeof p, "%s/l.data", dir);
+    dt_datacfg cfg;
+    dt_dataset d;
+    assert_int_equal(dt_datacfg_load(p, &cfg), 0);
+    assert_int_equal(dt_dataset_load(&cfg, "train", NULL, &d), 0);
+    assert_int_equal(d.n, 2);
+    assert_non_null(strstr(d.s[1].ann, "/BCCD/Annotations/BloodImage_00000.xml"));
+    // No names file: classes in order of first appearance (WBC, then RBC).
+    assert_string_equal(d.names[0], "WBC");
+    assert_string_equal(d.names[1], "RBC");
+    assert_int_equal(d.s[0].n_obj, 19);
+    dt_dataset_free(&d);
+    dt_datacfg_free(&cfg);
+    dt_test_rmtree(dir);
+    free(dir);
+}
+
 static void test_largest_ties(void **state) {
     dt_object o[3] = {{{0, 0, 2, 3}, 4, 0}, {{5, 5, 8, 7}, 1, 0}, {{1, 1, 2, 2}, 2, 0}};
     // Areas 6, 6, 1: the tie keeps the first.
@@ -376,7 +404,8 @@ int main(void) {
         cmocka_unit_test(test_bccd_voc),         cmocka_unit_test(test_microcontrollers_voc),
         cmocka_unit_test(test_voc2012_voc_and_coco), cmocka_unit_test(test_lesson_coco_json),
         cmocka_unit_test(test_lesson_csv),       cmocka_unit_test(test_yolo_txt),
-        cmocka_unit_test(test_datacfg_errors),   cmocka_unit_test(test_largest_ties),
+        cmocka_unit_test(test_datacfg_errors),   cmocka_unit_test(test_voc_list_file),
+        cmocka_unit_test(test_largest_ties),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

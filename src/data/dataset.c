@@ -382,18 +382,17 @@ static char *stem_of(const char *path) {
     return s;
 }
 
-// Replace the last "/from/" path component with "/to/"; NULL if absent.
+// Replace the last "from" path component (whole component) with "to"; NULL if absent.
 static char *swap_component(const char *path, const char *from, const char *to) {
-    char pat[64];
-    snprintf(pat, sizeof pat, "/%s/", from);
-    const char *hit = NULL, *p = path;
-    while ((p = strstr(p, pat)) != NULL) hit = p++;
-    if (!hit && strncmp(path, pat + 1, strlen(pat + 1)) == 0) hit = path - 1;
+    size_t fl = strlen(from);
+    const char *hit = NULL;
+    for (const char *p = path; (p = strstr(p, from)) != NULL; p++)
+        if ((p == path || p[-1] == '/') && p[fl] == '/') hit = p;
     if (!hit) return NULL;
-    size_t pre = (size_t)(hit + 1 - path);
-    char *r = dt_malloc(strlen(path) + strlen(to) + 2);
+    size_t pre = (size_t)(hit - path);
+    char *r = dt_malloc(strlen(path) + strlen(to) + 1);
     memcpy(r, path, pre);
-    sprintf(r + pre, "%s%s", to, hit + 1 + strlen(from));
+    sprintf(r + pre, "%s%s", to, hit + fl);
     return r;
 }
 

@@ -59,7 +59,9 @@ typedef struct dt_loader dt_loader;
 dt_loader *dt_loader_new(const dt_dataset *d, const dt_loader_opts *o, dt_warnings *w);
 // The next batch, in order. It stays valid until the next call (which hands
 // its buffer back to the workers). NULL after the last epoch. Images that
-// fail to load are warned about once, counted and left out of their batch.
+// fail to load are warned about once, counted and left out of their batch
+// (so b->n may be below the batch size); a batch left empty is not handed
+// out at all - an epoch's end is then seen as b->epoch changing.
 dt_batch *dt_loader_next(dt_loader *L);
 int dt_loader_batches_per_epoch(const dt_loader *L);
 int dt_loader_skipped(dt_loader *L); // distinct images that failed to load so far
