@@ -82,8 +82,11 @@ static double *acc_get(size_t n) {
 // the total exact to ~1e-7 over millions of rows.
 #define BN_BLOCK 32
 
-// sums over rows of x: s1[c] = sum x, s2[c] = sum x^2  (acc layout: per thread 2C)
+// sums over rows of x shifted by the first row k (so that E[x^2] - E[x]^2
+// does not cancel when |mean| >> std): s1[c] = sum (x - k), s2[c] = sum (x - k)^2
+// (acc layout: per thread 2C)
 static void channel_sums(const float *x, size_t M, int C, double *s1, double *s2) {
+    const float *k = x;
     int nt = omp_get_max_threads();
     double *acc = acc_get((size_t)nt * 2 * C);
 #pragma omp parallel num_threads(nt)
@@ -102,8 +105,9 @@ static void channel_sums(const float *x, size_t M, int C, double *s1, double *s2
                 const float *xr = x + r * C;
 #pragma omp simd
                 for (int c = 0; c < C; c++) {
-                    p1[c] += xr[c];
-                    p2[c] += xr[c] * xr[c];
+                    float d = xr[c] - k[c];
+                    p1[c] += d;
+                    p2[c] += d * d;
                 }
             }
             for (int c = 0; c < C; c++) {
@@ -151,8 +155,9 @@ void dt_bn_forward_train(const float *x, float *y, size_t M, int C, const float 
     float a[C], b[C];
     channel_sums(x, M, C, s1, s2);
     for (int c = 0; c < C; c++) {
-        double mean = s1[c] / M;
-        double var = s2[c] / M - mean * mean;
+        double d = s1[c] / M; // mean - x[0][c]
+        double mean = x[c] + d;
+        double var = s2[c] / M - d * d;
         if (var < 0) var = 0;
         double invstd = 1.0 / sqrt(var + eps);
         save_mean[c] = (float)mean;
