@@ -1,2 +1,0 @@
-// Placeholder: see testutil.h.
-#include "testutil.h"
