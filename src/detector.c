@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/cmd.h"
 #include "gpu.h"
 #include "network.h"
 
@@ -107,6 +108,8 @@ static void usage(const char *prog) {
             "commands:\n"
             "  summary <cfg> [-batch N]            layer table and totals\n"
             "  bench <cfg> [-batch N] [-train]     images/s of inference or a training step\n"
+            "  show_batch <cfg> [-data F] [-out F] a grid of augmented samples with boxes\n"
+            "  bench_loader ...                    data loader throughput (images/s)\n"
             "  gpuinfo                             GPUs, CUDA/cuDNN versions, self-test\n",
 
             prog);
@@ -120,6 +123,8 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (strcmp(cmd, "summary") == 0) return cmd_summary(argc, argv);
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc, argv);
+    if (strcmp(cmd, "show_batch") == 0) return dt_cmd_show_batch(argc, argv);
+    if (strcmp(cmd, "bench_loader") == 0) return dt_cmd_bench_loader(argc, argv);
     if (strcmp(cmd, "gpuinfo") == 0) {
         dt_gpu_print_info(stdout);
         if (dt_gpu_count() == 0) return 0;
