@@ -7,6 +7,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kernels.h"
 
@@ -201,6 +202,25 @@ static void allocate(dt_network *net) {
     net->n_reqs = net->cap_reqs = 0;
 }
 
+// A cfg can ask for shapes whose memory cannot exist (a typo, a garbled
+// file): refuse them with an error naming the section, before anything is
+// allocated for them. The limit is DT_MAX_MEM_GB, else the physical memory.
+static double mem_limit_bytes(void) {
+    const char *e = getenv("DT_MAX_MEM_GB");
+    if (e && atof(e) > 0) return atof(e) * 1073741824.0;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? (double)pages * page : 64.0 * 1073741824.0;
+}
+
+static int check_memory(const dt_cfg_section *s, const char *what, double bytes) {
+    double limit = mem_limit_bytes();
+    if (bytes <= limit) return 0;
+    dt_cfg_error_sec(s, "%s would need %.1f GiB, more than the %.1f GiB available (set "
+                        "DT_MAX_MEM_GB to allow more)",
+                     what, bytes / 1073741824.0, limit / 1073741824.0);
+    return -1;
+}
+
 dt_network *dt_net_from_cfg(dt_cfg *cfg, const char *name, const dt_net_opts *o) {
     if (cfg->n_sec == 0 || strcmp(cfg->sec[0].name, "net") != 0) {
         if (cfg->n_sec == 0)
@@ -215,7 +235,12 @@ dt_network *dt_net_from_cfg(dt_cfg *cfg, const char *name, const dt_net_opts *o)
     net->net_sec = &cfg->sec[0];
     net->with_grads = o ? o->with_grads : 1;
     if (parse_net_section(net, net->net_sec, o) != 0) goto fail;
+    dt_augment_defaults(&net->aug);
+    if (dt_augment_parse(net->net_sec, &net->aug) != 0) goto fail;
     if (dt_cfg_check_unused(net->net_sec) != 0) goto fail;
+    const double grads_x = net->with_grads ? 2 : 1; // deltas next to activations
+    double mem = 4.0 * net->batch * net->h * net->w * net->c * grads_x;
+    if (check_memory(net->net_sec, "the input", mem) != 0) goto fail;
 
     net->layers = dt_calloc((size_t)cfg->n_sec, sizeof(dt_layer));
     for (int si = 1; si < cfg->n_sec; si++) {
@@ -224,9 +249,14 @@ dt_network *dt_net_from_cfg(dt_cfg *cfg, const char *name, const dt_net_opts *o)
             dt_cfg_error_sec(s, "a second [net] section (only the first section is [net])");
             goto fail;
         }
+        if (strcmp(s->name, "augment") == 0) { // data augmentation, not a layer
+            if (dt_augment_parse(s, &net->aug) != 0 || dt_cfg_check_unused(s) != 0) goto fail;
+            continue;
+        }
         const dt_layer_ops *ops = dt_layer_find(s->name);
         if (!ops) {
-            dt_cfg_error_sec(s, "unknown section (known: net, include, %s)", dt_layer_names());
+            dt_cfg_error_sec(s, "unknown section (known: net, include, augment, %s)",
+                             dt_layer_names());
             goto fail;
         }
         dt_layer *l = &net->layers[net->n_layers];
@@ -240,6 +270,7 @@ dt_network *dt_net_from_cfg(dt_cfg *cfg, const char *name, const dt_net_opts *o)
         if (dt_layer_parse_common(l, s, net) != 0) goto fail;
         dt_layer_in_shape(net, l, 0, &l->h, &l->w, &l->c);
         l->inputs = (size_t)l->h * l->w * l->c;
+        if (check_memory(s, "the network up to this layer", mem) != 0) goto fail;
         if (ops->parse(l, s, net) != 0) goto fail;
         if (dt_cfg_check_unused(s) != 0) goto fail;
         if (l->out_h <= 0 || l->out_w <= 0 || l->out_c <= 0) {
@@ -247,6 +278,13 @@ dt_network *dt_net_from_cfg(dt_cfg *cfg, const char *name, const dt_net_opts *o)
                              l->out_h, l->out_w, l->out_c, l->h, l->w, l->c);
             goto fail;
         }
+        mem += 4.0 * net->batch * l->out_h * l->out_w * l->out_c * grads_x;
+        for (int p = 0; p < l->n_params; p++)
+            mem += 4.0 * (double)l->params[p].n * (net->with_grads ? 4 : 1);
+        char what[96];
+        snprintf(what, sizeof what, "this layer's output %dx%dx%d (batch %d) and parameters",
+                 l->out_h, l->out_w, l->out_c, net->batch);
+        if (check_memory(s, what, mem) != 0) goto fail;
         l->outputs = (size_t)l->out_h * l->out_w * l->out_c;
         dt_layer_add_buffer(net, &l->output, l->outputs * net->batch);
         if (net->with_grads) dt_layer_add_buffer(net, &l->delta, l->outputs * net->batch);

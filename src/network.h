@@ -16,6 +16,8 @@
 
 #include "cfg.h"
 #include "common.h"
+#include "data/loader.h"
+#include "data/transform.h"
 #include "detector.h"
 
 #ifdef __cplusplus
@@ -28,6 +30,14 @@ extern "C" {
 
 typedef struct dt_layer dt_layer;
 typedef struct dt_network dt_network;
+
+// One validation metric of a loss layer, e.g. {"mAP", 0.41, 1}.
+typedef struct {
+    char name[24];
+    double value;
+    int higher_is_better;
+} dt_metric;
+#define DT_MAX_METRICS 8
 
 // One parameter tensor of a layer. `w` and `g` point into the network's
 // single parameter and gradient allocations; `offset` is its place there.
@@ -64,6 +74,18 @@ typedef struct dt_layer_ops {
     void (*backward_gpu)(dt_layer *l, dt_network *net);
     // Text for the summary's "filters size" column, e.g. "64 3x3/2".
     void (*describe)(const dt_layer *l, char *buf, size_t n);
+
+    // Loss layers only (NULL elsewhere). Copy this layer's targets from a
+    // loader batch into net->truth (its rows beyond b->n zeroed): 0, or -1
+    // with dt_error when the batch does not fit (e.g. more boxes than the
+    // layer's capacity).
+    int (*set_truth)(dt_layer *l, dt_network *net, const dt_batch *b);
+    // Validation metrics, accumulated over batches after each forward:
+    // reset, add one batch, then read. The first metric is the one that
+    // selects the best checkpoint.
+    void (*metrics_reset)(dt_layer *l, dt_network *net);
+    void (*metrics_add)(dt_layer *l, dt_network *net, const dt_batch *b);
+    int (*metrics_get)(dt_layer *l, dt_network *net, dt_metric *out, int max);
 } dt_layer_ops;
 
 struct dt_layer {
@@ -149,6 +171,7 @@ struct dt_network {
     dt_rng rng;
     dt_cfg *cfg;
     dt_cfg_section *net_sec; // the [net] section, for subsystems that read it
+    dt_augment aug;          // data= and augmentation keys of [net] / [augment]
     char *cfg_path;
 };
 
