@@ -1,0 +1,582 @@
+// [convolutional]: 2-D convolution (+ bias) -> [batch norm] -> activation on
+// NHWC activations, with oneDNN doing the convolutions (PERF.md: the only
+// route fast enough here) and kernels.c the fused BN + activation.
+//
+// Keys:
+//   filters=N          output channels (required)
+//   size=K             kernel K x K (required, 1..15)
+//   stride=1
+//   pad=0              explicit zero padding in pixels on every side, as
+//                      PyTorch's Conv2d(padding=). NOT Darknet's pad=1
+//                      meaning "size/2": ResNet's 7x7 stem is pad=3.
+//   dilation=1, groups=1 (groups must divide channels and filters)
+//   bias=1             0: no conv bias (torchvision's convs before a BN)
+//   batch_normalize=0, momentum=0.1, eps=1e-5 (PyTorch's BatchNorm2d)
+//   activation=linear  linear, relu, leaky (0.1), tanh, sigmoid
+// Output: floor((H + 2 pad - dilation (size - 1) - 1) / stride) + 1.
+//
+// Parameters (weights-file order): bias (O) if bias=1; scale, shift, mean,
+// var (O) if batch_normalize=1; weights (O, I/groups, K, K) as PyTorch.
+//
+// Routes:
+//   no BN:          one primitive, conv + bias + activation (eltwise post-op).
+//   BN, training:   conv (+ bias) -> xbuf; BN (batch stats) + activation
+//                   fused in one pass into output.
+//   BN, inference (eval, or a frozen layer): BN folded into the weights and
+//                   bias from the running statistics, so the layer is one
+//                   primitive with the activation as post-op. Folded weights
+//                   are cached by net->weights_version.
+// Weights are reordered from OIHW to each primitive's preferred layout only
+// when net->weights_version moved (once per optimizer step).
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "network.h"
+#include "onednn.h"
+
+// Ask backward-weights for an OIHW diff directly instead of its preferred
+// layout + a reorder. Measured: oneDNN 2.6 has no optimised kernel for an OIHW
+// diff on NHWC data and falls back to ref:any (minutes for the stem), so 0.
+#ifndef CONV_BWD_WEIGHTS_OIHW
+#define CONV_BWD_WEIGHTS_OIHW 0
+#endif
+
+// Weights in one primitive's layout, refreshed from an OIHW source when the
+// parameters changed. `buf` is NULL when the primitive takes OIHW as it is.
+typedef struct {
+    float *buf;
+    dnnl_memory_t mem; // what the primitive reads: buf, or the source itself
+    dt_dnnl_reorder reorder;
+    uint64_t ver;
+    int valid;
+} conv_wcache;
+
+// One forward primitive and its fixed memory objects.
+typedef struct {
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t prim;
+    dnnl_memory_t src, bias, dst, scratch;
+    conv_wcache w;
+} conv_fwd;
+
+typedef struct {
+    int filters, size, stride, pad, dilation, groups, bias, bn;
+    float momentum, eps;
+    dt_act act;
+    int pb, ps, pt, pm, pv, pw; // indices into l->params, -1 when absent
+
+    float *xbuf;        // (B, out_h, out_w, O) conv output before BN; BN backward
+                        // writes dL/dxbuf over it, which is then diff_dst
+    float *save_mean;   // (O) batch (or running) statistics for backward
+    float *save_invstd; // (O)
+    float *fold_w;      // (O, I/G, K, K) weights * scale / sqrt(var + eps)
+    float *fold_b;      // (O) folded bias
+    uint64_t fold_ver;
+    int fold_valid;  // cleared by a training forward (running stats moved)
+    int last_folded; // the last forward took the folded route (no xbuf)
+
+    dnnl_memory_desc_t src_md, dst_md, wuser_md, bias_md; // our layouts
+    conv_fwd train; // BN only: conv (+ bias) -> xbuf, forward_training
+    conv_fwd main;  // no BN: conv + bias + act; BN: folded conv + act
+    conv_fwd *hint; // the forward_training pd the backward pds follow
+
+    dnnl_primitive_desc_t bd_pd; // backward data
+    dnnl_primitive_t bd_prim;
+    dnnl_memory_t bd_ddst, bd_dsrc, bd_scratch;
+    conv_wcache bd_w_own;
+    conv_wcache *bd_w; // &bd_w_own, or the hint's cache when the layouts agree
+
+    dnnl_primitive_desc_t bw_pd; // backward weights
+    dnnl_primitive_t bw_prim;
+    dnnl_memory_t bw_src, bw_ddst, bw_dw, bw_db, bw_scratch;
+    float *dw_buf; // diff weights in the primitive's layout (NULL: OIHW direct)
+    dt_dnnl_reorder dw_reorder;
+
+    size_t accum_n;   // floats of workspace for an accumulated input delta
+    size_t scratch_n; // floats of workspace for oneDNN's scratchpad (after accum)
+} conv_priv;
+
+static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+// --- primitive descriptors (parse) ------------------------------------------------
+
+// User scratchpad (in net->workspace) and the activation as eltwise post-op.
+static int make_attr(dnnl_primitive_attr_t *attr, dt_act act, int layer) {
+    DT_DNNL_TRY(dnnl_primitive_attr_create(attr), layer);
+    dnnl_status_t st = dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user);
+    if (st == dnnl_success && act != DT_ACT_LINEAR) {
+        dnnl_alg_kind_t alg = act == DT_ACT_TANH      ? dnnl_eltwise_tanh
+                              : act == DT_ACT_SIGMOID ? dnnl_eltwise_logistic
+                                                      : dnnl_eltwise_relu;
+        float alpha = act == DT_ACT_LEAKY ? DT_LEAKY_SLOPE : 0.0f;
+        dnnl_post_ops_t po;
+        st = dnnl_post_ops_create(&po);
+        if (st == dnnl_success) {
+            st = dnnl_post_ops_append_eltwise(po, 1.0f, alg, alpha, 0.0f);
+            if (st == dnnl_success) st = dnnl_primitive_attr_set_post_ops(*attr, po);
+            dnnl_post_ops_destroy(po);
+        }
+    }
+    if (st != dnnl_success) {
+        dnnl_primitive_attr_destroy(*attr);
+        dt_error("layer %d: oneDNN attribute setup (scratchpad, post-op) failed: %s", layer,
+                 dnnl_status2str(st));
+        return -1;
+    }
+    return 0;
+}
+
+static int create_pd(dnnl_primitive_desc_t *pd, const dnnl_convolution_desc_t *cd,
+                     dt_act act, const_dnnl_primitive_desc_t hint, int layer,
+                     const char *what) {
+    dnnl_primitive_attr_t attr;
+    if (make_attr(&attr, act, layer) != 0) return -1;
+    dnnl_status_t st = dnnl_primitive_desc_create(pd, cd, attr, dt_dnnl_engine(), hint);
+    dnnl_primitive_attr_destroy(attr);
+    if (st != dnnl_success) {
+        *pd = NULL;
+        dt_error("layer %d: oneDNN dnnl_primitive_desc_create(%s) failed: %s", layer, what,
+                 dnnl_status2str(st));
+        return -1;
+    }
+    return 0;
+}
+
+// Geometry shared by every descriptor of the layer.
+typedef struct {
+    dnnl_dims_t strides, dilates, pad;
+    dnnl_memory_desc_t wany;
+} conv_geom;
+
+static int geom(const dt_layer *l, const conv_priv *p, conv_geom *g) {
+    for (int i = 0; i < 2; i++) {
+        g->strides[i] = p->stride;
+        g->dilates[i] = p->dilation - 1; // oneDNN counts the gaps
+        g->pad[i] = p->pad;
+    }
+    int G = p->groups, O = p->filters, I = l->c, K = p->size;
+    if (G == 1) {
+        dnnl_dim_t d[4] = {O, I, K, K};
+        return dt_dnnl_md(&g->wany, 4, d, dnnl_format_tag_any, l->index);
+    }
+    dnnl_dim_t d[5] = {G, O / G, I / G, K, K};
+    return dt_dnnl_md(&g->wany, 5, d, dnnl_format_tag_any, l->index);
+}
+
+static int fwd_pd(const dt_layer *l, conv_priv *p, const conv_geom *g, dnnl_prop_kind_t prop,
+                  int with_bias, dt_act act, dnnl_primitive_desc_t *pd) {
+    dnnl_convolution_desc_t cd;
+    DT_DNNL_TRY(dnnl_dilated_convolution_forward_desc_init(
+                    &cd, prop, dnnl_convolution_direct, &p->src_md, &g->wany,
+                    with_bias ? &p->bias_md : NULL, &p->dst_md, g->strides, g->dilates, g->pad,
+                    g->pad),
+                l->index);
+    return create_pd(pd, &cd, act, NULL, l->index, "convolution forward");
+}
+
+static int make_pds(dt_layer *l, conv_priv *p, dt_network *net) {
+    if (!dt_dnnl_engine()) return -1;
+    int B = l->batch, O = p->filters, G = p->groups, K = p->size;
+    dnnl_dim_t sd[4] = {B, l->c, l->h, l->w}, dd[4] = {B, O, l->out_h, l->out_w};
+    dnnl_dim_t bd[1] = {O};
+    if (dt_dnnl_md(&p->src_md, 4, sd, dnnl_nhwc, l->index) ||
+        dt_dnnl_md(&p->dst_md, 4, dd, dnnl_nhwc, l->index) ||
+        dt_dnnl_md(&p->bias_md, 1, bd, dnnl_x, l->index))
+        return -1;
+    if (G == 1) {
+        dnnl_dim_t wd[4] = {O, l->c, K, K};
+        if (dt_dnnl_md(&p->wuser_md, 4, wd, dnnl_oihw, l->index)) return -1;
+    } else { // PyTorch's (O, I/G, K, K) is exactly goihw in memory
+        dnnl_dim_t wd[5] = {G, O / G, l->c / G, K, K};
+        if (dt_dnnl_md(&p->wuser_md, 5, wd, dnnl_goihw, l->index)) return -1;
+    }
+    conv_geom g;
+    if (geom(l, p, &g) != 0) return -1;
+    int grads = net->with_grads;
+    if (p->bn) {
+        // folded inference always has a bias (shift - mean * scale / std)
+        if (fwd_pd(l, p, &g, dnnl_forward_inference, 1, p->act, &p->main.pd)) return -1;
+        if (grads && fwd_pd(l, p, &g, dnnl_forward_training, p->bias, DT_ACT_LINEAR,
+                            &p->train.pd))
+            return -1;
+        p->hint = &p->train;
+    } else {
+        // A conv keeps no training workspace, so one pd serves train and eval.
+        if (fwd_pd(l, p, &g, grads ? dnnl_forward_training : dnnl_forward_inference, p->bias,
+                   p->act, &p->main.pd))
+            return -1;
+        p->hint = &p->main;
+    }
+    size_t scratch = dt_dnnl_scratch_floats(p->main.pd);
+    if (grads) {
+        if (p->train.pd && dt_dnnl_scratch_floats(p->train.pd) > scratch)
+            scratch = dt_dnnl_scratch_floats(p->train.pd);
+        dnnl_convolution_desc_t cd;
+        DT_DNNL_TRY(dnnl_dilated_convolution_backward_data_desc_init(
+                        &cd, dnnl_convolution_direct, &p->src_md, &g.wany, &p->dst_md,
+                        g.strides, g.dilates, g.pad, g.pad),
+                    l->index);
+        if (create_pd(&p->bd_pd, &cd, DT_ACT_LINEAR, p->hint->pd, l->index,
+                      "convolution backward data"))
+            return -1;
+        const dnnl_memory_desc_t *dw = CONV_BWD_WEIGHTS_OIHW ? &p->wuser_md : &g.wany;
+        DT_DNNL_TRY(dnnl_dilated_convolution_backward_weights_desc_init(
+                        &cd, dnnl_convolution_direct, &p->src_md, dw,
+                        p->bias ? &p->bias_md : NULL, &p->dst_md, g.strides, g.dilates, g.pad,
+                        g.pad),
+                    l->index);
+        if (create_pd(&p->bw_pd, &cd, DT_ACT_LINEAR, p->hint->pd, l->index,
+                      "convolution backward weights"))
+            return -1;
+        size_t s1 = dt_dnnl_scratch_floats(p->bd_pd), s2 = dt_dnnl_scratch_floats(p->bw_pd);
+        if (s1 > scratch) scratch = s1;
+        if (s2 > scratch) scratch = s2;
+        // backward data overwrites its output: an accumulated input delta is
+        // computed here first and then added
+        p->accum_n = round16(l->inputs * (size_t)B);
+    }
+    p->scratch_n = round16(scratch);
+    dt_net_need_workspace(net, p->accum_n + p->scratch_n);
+    return 0;
+}
+
+// --- parse ---------------------------------------------------------------------------
+
+static int conv_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
+    conv_priv *p = dt_calloc(1, sizeof *p);
+    l->priv = p;
+    p->pb = p->ps = p->pt = p->pm = p->pv = p->pw = -1;
+    if (dt_cfg_int_req(s, "filters", 1, 1 << 16, &p->filters) ||
+        dt_cfg_int_req(s, "size", 1, 15, &p->size) ||
+        dt_cfg_int(s, "stride", 1, 1, 64, &p->stride) ||
+        dt_cfg_int(s, "pad", 0, 0, 64, &p->pad) ||
+        dt_cfg_int(s, "dilation", 1, 1, 64, &p->dilation) ||
+        dt_cfg_int(s, "groups", 1, 1, 1 << 16, &p->groups) ||
+        dt_cfg_int(s, "bias", 1, 0, 1, &p->bias) ||
+        dt_cfg_int(s, "batch_normalize", 0, 0, 1, &p->bn) ||
+        dt_cfg_float(s, "momentum", 0.1f, 0, 1, &p->momentum) ||
+        dt_cfg_float(s, "eps", 1e-5f, 1e-12f, 1, &p->eps) ||
+        dt_act_parse(s, DT_ACT_LINEAR, &p->act))
+        return -1;
+    if (l->c % p->groups || p->filters % p->groups) {
+        dt_cfg_error_key(s, dt_cfg_find(s, "groups"),
+                         "%d groups must divide the input channels (%d) and filters (%d)",
+                         p->groups, l->c, p->filters);
+        return -1;
+    }
+    int extent = p->dilation * (p->size - 1) + 1;
+    if (l->h + 2 * p->pad < extent || l->w + 2 * p->pad < extent) {
+        dt_cfg_error_key(s, dt_cfg_find(s, "size"),
+                         "the kernel spans %d pixels but the padded input is only %d x %d "
+                         "(input %d x %d, pad=%d, dilation=%d)",
+                         extent, l->h + 2 * p->pad, l->w + 2 * p->pad, l->h, l->w, p->pad,
+                         p->dilation);
+        return -1;
+    }
+    l->out_h = (l->h + 2 * p->pad - extent) / p->stride + 1;
+    l->out_w = (l->w + 2 * p->pad - extent) / p->stride + 1;
+    l->out_c = p->filters;
+    int O = p->filters, IG = l->c / p->groups, K = p->size;
+    l->flops = 2.0 * O * l->out_h * l->out_w * IG * K * K;
+
+    if (p->bias) p->pb = l->n_params, dt_layer_add_param(l, "bias", 1, 1, O, 0, 0, 0);
+    if (p->bn) {
+        p->ps = l->n_params, dt_layer_add_param(l, "scale", 1, 1, O, 0, 0, 0);
+        p->pt = l->n_params, dt_layer_add_param(l, "shift", 1, 1, O, 0, 0, 0);
+        p->pm = l->n_params, dt_layer_add_param(l, "mean", 0, 1, O, 0, 0, 0);
+        p->pv = l->n_params, dt_layer_add_param(l, "var", 0, 1, O, 0, 0, 0);
+    }
+    p->pw = l->n_params, dt_layer_add_param(l, "weights", 1, 4, O, IG, K, K);
+
+    size_t M = (size_t)l->batch * l->out_h * l->out_w;
+    if (p->bn && net->with_grads) {
+        dt_layer_add_buffer(net, &p->xbuf, M * O);
+        dt_layer_add_buffer(net, &p->save_mean, O);
+        dt_layer_add_buffer(net, &p->save_invstd, O);
+    }
+    return make_pds(l, p, net);
+}
+
+// --- setup: primitives and memory objects, all created once ------------------------
+
+static int wcache_init(conv_wcache *c, const dt_layer *l, const conv_priv *p,
+                       const_dnnl_primitive_desc_t pd, dnnl_query_t q, float *src) {
+    const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, q, 0);
+    c->valid = 0;
+    if (dnnl_memory_desc_equal(md, &p->wuser_md)) return dt_dnnl_mem(&c->mem, md, src, l->index);
+    c->buf = dt_alloc_floats(dnnl_memory_desc_get_size(md) / sizeof(float));
+    if (dt_dnnl_reorder_init(&c->reorder, &p->wuser_md, src, md, c->buf, l->index)) return -1;
+    return dt_dnnl_mem(&c->mem, md, c->buf, l->index);
+}
+
+static void wcache_refresh(conv_wcache *c, uint64_t ver, int layer) {
+    if (c->valid && c->ver == ver) return;
+    if (c->buf) dt_dnnl_reorder_run(&c->reorder, layer);
+    c->ver = ver;
+    c->valid = 1;
+}
+
+static int scratch_mem(dnnl_memory_t *m, const dt_layer *l, const conv_priv *p,
+                       const_dnnl_primitive_desc_t pd, dt_network *net) {
+    *m = NULL;
+    if (dt_dnnl_scratch_floats(pd) == 0) return 0;
+    return dt_dnnl_mem(m, dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0),
+                       net->workspace + p->accum_n, l->index);
+}
+
+static int fwd_setup(conv_fwd *f, dt_layer *l, conv_priv *p, dt_network *net, float *w,
+                     float *bias, float *dst) {
+    DT_DNNL_TRY(dnnl_primitive_create(&f->prim, f->pd), l->index);
+    if (wcache_init(&f->w, l, p, f->pd, dnnl_query_weights_md, w) ||
+        dt_dnnl_mem(&f->src, &p->src_md, dt_layer_in(net, l, 0), l->index) ||
+        dt_dnnl_mem(&f->dst, &p->dst_md, dst, l->index) ||
+        (bias && dt_dnnl_mem(&f->bias, &p->bias_md, bias, l->index)) ||
+        scratch_mem(&f->scratch, l, p, f->pd, net))
+        return -1;
+    return 0;
+}
+
+static int conv_setup(dt_layer *l, dt_network *net) {
+    conv_priv *p = l->priv;
+    float *w = l->params[p->pw].w;
+    float *b = p->bias ? l->params[p->pb].w : NULL;
+    if (p->bn) {
+        size_t nw = l->params[p->pw].n;
+        p->fold_w = dt_alloc_floats(nw);
+        p->fold_b = dt_alloc_floats((size_t)p->filters);
+        if (fwd_setup(&p->main, l, p, net, p->fold_w, p->fold_b, l->output)) return -1;
+        if (p->train.pd && fwd_setup(&p->train, l, p, net, w, b, p->xbuf)) return -1;
+    } else if (fwd_setup(&p->main, l, p, net, w, b, l->output)) {
+        return -1;
+    }
+    if (!net->with_grads) return 0;
+
+    float *ddst = p->bn ? p->xbuf : l->delta;
+    // backward data
+    DT_DNNL_TRY(dnnl_primitive_create(&p->bd_prim, p->bd_pd), l->index);
+    const dnnl_memory_desc_t *bdw = dnnl_primitive_desc_query_md(p->bd_pd, dnnl_query_weights_md, 0);
+    const dnnl_memory_desc_t *hw =
+        dnnl_primitive_desc_query_md(p->hint->pd, dnnl_query_weights_md, 0);
+    if (dnnl_memory_desc_equal(bdw, hw)) {
+        p->bd_w = &p->hint->w; // same layout, same source: reorder once per step
+    } else {
+        p->bd_w = &p->bd_w_own;
+        if (wcache_init(p->bd_w, l, p, p->bd_pd, dnnl_query_weights_md, w)) return -1;
+    }
+    // the input delta pointer is fixed; dt_layer_in_delta decides at run
+    // time whether it is needed (it changes with freezing)
+    int in = l->in[0];
+    float *in_delta = in < 0 ? net->input_delta : net->layers[in].delta;
+    float *dsrc = l->in_accum[0] ? net->workspace : in_delta;
+    if (dt_dnnl_mem(&p->bd_ddst, &p->dst_md, ddst, l->index) ||
+        dt_dnnl_mem(&p->bd_dsrc, &p->src_md, dsrc, l->index) ||
+        scratch_mem(&p->bd_scratch, l, p, p->bd_pd, net))
+        return -1;
+    // backward weights
+    DT_DNNL_TRY(dnnl_primitive_create(&p->bw_prim, p->bw_pd), l->index);
+    const dnnl_memory_desc_t *dw =
+        dnnl_primitive_desc_query_md(p->bw_pd, dnnl_query_diff_weights_md, 0);
+    float *wg = l->params[p->pw].g;
+    if (dnnl_memory_desc_equal(dw, &p->wuser_md)) {
+        if (dt_dnnl_mem(&p->bw_dw, dw, wg, l->index)) return -1;
+    } else {
+        p->dw_buf = dt_alloc_floats(dnnl_memory_desc_get_size(dw) / sizeof(float));
+        if (dt_dnnl_mem(&p->bw_dw, dw, p->dw_buf, l->index) ||
+            dt_dnnl_reorder_init(&p->dw_reorder, dw, p->dw_buf, &p->wuser_md, wg, l->index))
+            return -1;
+    }
+    if (dt_dnnl_mem(&p->bw_src, &p->src_md, dt_layer_in(net, l, 0), l->index) ||
+        dt_dnnl_mem(&p->bw_ddst, &p->dst_md, ddst, l->index) ||
+        (p->bias && dt_dnnl_mem(&p->bw_db, &p->bias_md, l->params[p->pb].g, l->index)) ||
+        scratch_mem(&p->bw_scratch, l, p, p->bw_pd, net))
+        return -1;
+    return 0;
+}
+
+// --- forward -------------------------------------------------------------------------
+
+static void fwd_run(conv_fwd *f, const dt_layer *l, uint64_t ver) {
+    wcache_refresh(&f->w, ver, l->index);
+    dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, f->src}, {DNNL_ARG_WEIGHTS, f->w.mem},
+                            {DNNL_ARG_DST, f->dst}};
+    int n = 3;
+    if (f->bias) a[n++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, f->bias};
+    if (f->scratch) a[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, f->scratch};
+    dt_dnnl_exec(f->prim, n, a, l->index, "convolution forward");
+}
+
+// fold_w = w * a, fold_b = (bias - mean) * a + shift, a = scale / sqrt(var + eps),
+// the same float arithmetic as dt_bn_forward_infer.
+static void fold_bn(dt_layer *l, conv_priv *p) {
+    const float *w = l->params[p->pw].w, *scale = l->params[p->ps].w;
+    const float *shift = l->params[p->pt].w, *mean = l->params[p->pm].w;
+    const float *var = l->params[p->pv].w;
+    const float *bias = p->bias ? l->params[p->pb].w : NULL;
+    size_t per = l->params[p->pw].n / p->filters;
+#pragma omp parallel for schedule(static)
+    for (int o = 0; o < p->filters; o++) {
+        float a = scale[o] * (1.0f / sqrtf(var[o] + p->eps));
+        const float *wo = w + o * per;
+        float *fo = p->fold_w + o * per;
+        for (size_t i = 0; i < per; i++) fo[i] = wo[i] * a;
+        p->fold_b[o] = (shift[o] - mean[o] * a) + (bias ? bias[o] * a : 0.0f);
+    }
+}
+
+static void conv_forward(dt_layer *l, dt_network *net) {
+    conv_priv *p = l->priv;
+    uint64_t ver = net->weights_version;
+    if (!p->bn) {
+        fwd_run(&p->main, l, ver);
+        return;
+    }
+    if (dt_layer_training(net, l)) {
+        fwd_run(&p->train, l, ver);
+        size_t M = (size_t)l->batch * l->out_h * l->out_w;
+        dt_bn_forward_train(p->xbuf, l->output, M, p->filters, l->params[p->ps].w,
+                            l->params[p->pt].w, l->params[p->pm].w, l->params[p->pv].w,
+                            p->momentum, p->eps, p->save_mean, p->save_invstd, p->act);
+        p->fold_valid = 0; // the running statistics moved
+        p->last_folded = 0;
+        return;
+    }
+    if (!p->fold_valid || p->fold_ver != ver) {
+        fold_bn(l, p);
+        p->fold_ver = ver;
+        p->fold_valid = 1;
+        p->main.w.valid = 0; // reorder the new folded weights
+    }
+    fwd_run(&p->main, l, ver);
+    p->last_folded = 1;
+}
+
+// --- backward ------------------------------------------------------------------------
+
+static void conv_backward(dt_layer *l, dt_network *net) {
+    conv_priv *p = l->priv;
+    float *dx = dt_layer_in_delta(net, l, 0);
+    if (l->frozen && !dx) return;
+    uint64_t ver = net->weights_version;
+    size_t M = (size_t)l->batch * l->out_h * l->out_w;
+    if (p->bn) {
+        int training = dt_layer_training(net, l);
+        if (p->last_folded) {
+            // Inference forward kept no pre-BN activations: recompute them
+            // (only tests and a trainable layer before a frozen one get here).
+            fwd_run(&p->train, l, ver);
+            const float *mean = l->params[p->pm].w, *var = l->params[p->pv].w;
+            for (int c = 0; c < p->filters; c++) {
+                p->save_mean[c] = mean[c];
+                p->save_invstd[c] = 1.0f / sqrtf(var[c] + p->eps);
+            }
+            training = 0;
+        }
+        float *dscale = l->frozen ? NULL : l->params[p->ps].g;
+        float *dshift = l->frozen ? NULL : l->params[p->pt].g;
+        // dL/dxbuf overwrites xbuf (read element by element first), and
+        // becomes diff_dst of the convolution
+        dt_bn_backward(p->xbuf, l->output, l->delta, p->xbuf, M, p->filters,
+                       l->params[p->ps].w, p->save_mean, p->save_invstd, dscale, dshift,
+                       p->act, training, 0);
+    } else {
+        dt_act_backward(p->act, l->output, l->delta, l->delta, M * p->filters);
+    }
+    if (!l->frozen) {
+        dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, p->bw_src},
+                                {DNNL_ARG_DIFF_DST, p->bw_ddst},
+                                {DNNL_ARG_DIFF_WEIGHTS, p->bw_dw}};
+        int n = 3;
+        if (p->bw_db) a[n++] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_BIAS, p->bw_db};
+        if (p->bw_scratch) a[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, p->bw_scratch};
+        dt_dnnl_exec(p->bw_prim, n, a, l->index, "convolution backward weights");
+        if (p->dw_buf) dt_dnnl_reorder_run(&p->dw_reorder, l->index);
+    }
+    if (dx) {
+        wcache_refresh(p->bd_w, ver, l->index);
+        dnnl_exec_arg_t a[4] = {{DNNL_ARG_DIFF_DST, p->bd_ddst},
+                                {DNNL_ARG_WEIGHTS, p->bd_w->mem},
+                                {DNNL_ARG_DIFF_SRC, p->bd_dsrc}};
+        int n = 3;
+        if (p->bd_scratch) a[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, p->bd_scratch};
+        dt_dnnl_exec(p->bd_prim, n, a, l->index, "convolution backward data");
+        if (l->in_accum[0]) dt_add(net->workspace, dx, l->inputs * (size_t)l->batch, 1);
+    }
+}
+
+// --- init, describe, destroy ---------------------------------------------------------
+
+// PyTorch's Conv2d default: kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in)),
+// bias the same bound; BN starts as the identity on running stats.
+static void conv_init(dt_layer *l, dt_network *net) {
+    conv_priv *p = l->priv;
+    dt_param *w = &l->params[p->pw];
+    float bound = 1.0f / sqrtf((float)(w->n / p->filters));
+    for (size_t i = 0; i < w->n; i++) w->w[i] = dt_rng_range(&net->rng, -bound, bound);
+    if (p->bias)
+        for (int i = 0; i < p->filters; i++)
+            l->params[p->pb].w[i] = dt_rng_range(&net->rng, -bound, bound);
+    if (p->bn) {
+        dt_fill(l->params[p->ps].w, p->filters, 1);
+        dt_fill(l->params[p->pt].w, p->filters, 0);
+        dt_fill(l->params[p->pm].w, p->filters, 0);
+        dt_fill(l->params[p->pv].w, p->filters, 1);
+    }
+}
+
+static void conv_describe(const dt_layer *l, char *buf, size_t n) {
+    const conv_priv *p = l->priv;
+    int k = snprintf(buf, n, "%d %dx%d/%d", p->filters, p->size, p->size, p->stride);
+    if (p->dilation > 1 && k > 0 && (size_t)k < n)
+        k += snprintf(buf + k, n - k, " d%d", p->dilation);
+    if (p->groups > 1 && k > 0 && (size_t)k < n) snprintf(buf + k, n - k, " g%d", p->groups);
+}
+
+static void wcache_free(conv_wcache *c) {
+    dt_dnnl_reorder_free(&c->reorder);
+    if (c->mem) dnnl_memory_destroy(c->mem);
+    free(c->buf);
+}
+
+static void fwd_free(conv_fwd *f) {
+    if (f->prim) dnnl_primitive_destroy(f->prim);
+    if (f->pd) dnnl_primitive_desc_destroy(f->pd);
+    dnnl_memory_t m[4] = {f->src, f->bias, f->dst, f->scratch};
+    for (int i = 0; i < 4; i++)
+        if (m[i]) dnnl_memory_destroy(m[i]);
+    wcache_free(&f->w);
+}
+
+static void conv_destroy(dt_layer *l) {
+    conv_priv *p = l->priv;
+    if (!p) return;
+    fwd_free(&p->main);
+    fwd_free(&p->train);
+    wcache_free(&p->bd_w_own);
+    dt_dnnl_reorder_free(&p->dw_reorder);
+    if (p->bd_prim) dnnl_primitive_destroy(p->bd_prim);
+    if (p->bd_pd) dnnl_primitive_desc_destroy(p->bd_pd);
+    if (p->bw_prim) dnnl_primitive_destroy(p->bw_prim);
+    if (p->bw_pd) dnnl_primitive_desc_destroy(p->bw_pd);
+    dnnl_memory_t m[8] = {p->bd_ddst, p->bd_dsrc, p->bd_scratch, p->bw_src,
+                          p->bw_ddst, p->bw_dw,   p->bw_db,      p->bw_scratch};
+    for (int i = 0; i < 8; i++)
+        if (m[i]) dnnl_memory_destroy(m[i]);
+    free(p->dw_buf);
+    free(p->fold_w);
+    free(p->fold_b);
+    free(p);
+    l->priv = NULL;
+}
+
+const dt_layer_ops dt_convolutional_ops = {
+    .name = "convolutional",
+    .parse = conv_parse,
+    .setup = conv_setup,
+    .init = conv_init,
+    .forward = conv_forward,
+    .backward = conv_backward,
+    .destroy = conv_destroy,
+    .describe = conv_describe,
+};

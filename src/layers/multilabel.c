@@ -1,0 +1,117 @@
+// [multilabel]: which classes are present (SPEC 1): sigmoid + binary
+// cross-entropy with logits, mean over the B x C elements, as
+// F.binary_cross_entropy_with_logits(x, t) on a (B, C) input (any shape with
+// C values per image, e.g. after [connected]).
+//
+// Keys:
+//   classes=C    (optional: checked against the input; default its size)
+//
+// Targets (net->truth, truth_size C): a 0/1 mask of the classes present
+// (values in between are used as soft targets, as PyTorch does).
+// Output (B, 1, 1, C): sigmoid probabilities. Backward seeds
+// dL/dx = (sigmoid(x) - t) / (B C). Metrics: layers/heads.h.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "detect/box.h"
+#include "kernels.h"
+#include "layers/heads.h"
+#include "network.h"
+
+typedef struct {
+    int classes;
+} multilabel_priv;
+
+static int multilabel_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
+    multilabel_priv *p = dt_calloc(1, sizeof *p);
+    l->priv = p;
+    const int def = l->inputs < (1u << 20) ? (int)l->inputs : 0;
+    if (dt_cfg_int(s, "classes", def, 1, 1 << 20, &p->classes)) return -1;
+    if (l->inputs != (size_t)p->classes) {
+        dt_cfg_error_sec(s, "the input has %zu values per image (%dx%dx%d), classes=%d needs "
+                            "one logit per class",
+                         l->inputs, l->h, l->w, l->c, p->classes);
+        return -1;
+    }
+    l->out_h = l->out_w = 1;
+    l->out_c = p->classes;
+    l->is_loss = 1;
+    if (net->truth_size < p->classes) net->truth_size = p->classes;
+    l->flops = 6.0 * (double)l->inputs;
+    return 0;
+}
+
+static void multilabel_forward(dt_layer *l, dt_network *net) {
+    const multilabel_priv *p = l->priv;
+    const float *x = dt_layer_in(net, l, 0); // (B, C)
+    const int B = l->batch, C = p->classes;
+    double loss = 0;
+    for (int b = 0; b < B; b++) {
+        const float *xb = x + (size_t)b * C, *tb = net->truth + (size_t)b * net->truth_size;
+        float *yb = l->output + (size_t)b * C;
+        for (int i = 0; i < C; i++) {
+            yb[i] = dt_sigmoid(xb[i]);
+            loss += dt_bce_logit(xb[i], tb[i]);
+        }
+    }
+    net->loss += (float)(loss / ((double)B * C));
+}
+
+static void multilabel_backward(dt_layer *l, dt_network *net) {
+    const multilabel_priv *p = l->priv;
+    float *dx = dt_layer_in_delta(net, l, 0);
+    if (!dx) return;
+    const int B = l->batch, C = p->classes, accum = l->in_accum[0];
+    const float k = 1.0f / ((float)B * C);
+    for (int b = 0; b < B; b++) {
+        const float *yb = l->output + (size_t)b * C;
+        const float *tb = net->truth + (size_t)b * net->truth_size;
+        float *d = dx + (size_t)b * C;
+        for (int i = 0; i < C; i++) {
+            float g = (yb[i] - tb[i]) * k;
+            d[i] = accum ? d[i] + g : g;
+        }
+    }
+}
+
+int dt_multilabel_metrics(const dt_layer *l, const dt_network *net, float thresh, double *acc,
+                          double *f1) {
+    if (!l || !l->ops || strcmp(l->ops->name, "multilabel") != 0) return -1;
+    const multilabel_priv *p = l->priv;
+    const int B = l->batch, C = p->classes;
+    long right = 0, tp = 0, fp = 0, fn = 0;
+    for (int b = 0; b < B; b++) {
+        const float *yb = l->output + (size_t)b * C;
+        const float *tb = net->truth + (size_t)b * net->truth_size;
+        for (int i = 0; i < C; i++) {
+            int pred = yb[i] > thresh, truth = tb[i] > 0.5f;
+            right += pred == truth;
+            tp += pred && truth;
+            fp += pred && !truth;
+            fn += !pred && truth;
+        }
+    }
+    *acc = (double)right / ((double)B * C);
+    *f1 = tp ? 2.0 * tp / (2.0 * tp + fp + fn) : 0.0;
+    return 0;
+}
+
+static void multilabel_describe(const dt_layer *l, char *buf, size_t n) {
+    const multilabel_priv *p = l->priv;
+    snprintf(buf, n, "%d bce", p->classes);
+}
+
+static void multilabel_destroy(dt_layer *l) {
+    free(l->priv);
+    l->priv = NULL;
+}
+
+const dt_layer_ops dt_multilabel_ops = {
+    .name = "multilabel",
+    .parse = multilabel_parse,
+    .forward = multilabel_forward,
+    .backward = multilabel_backward,
+    .destroy = multilabel_destroy,
+    .describe = multilabel_describe,
+};

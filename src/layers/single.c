@@ -1,0 +1,156 @@
+// [single]: the lesson's single-object loss (SPEC 1, 3) on a (B, 4+C) input o
+// (any shape with 4 + C values per image, e.g. after [connected]):
+//   L1(sigmoid(o[0:4]) * size, box * size)       mean over the B*4 elements,
+//                                                 as F.l1_loss
+//   + weight * cross_entropy(o[4:], class)        mean over the batch
+//
+// Keys:
+//   classes=C    (optional: checked against the input; default inputs - 4)
+//   weight=20    weight of the cross-entropy
+//
+// Box order: OURS, [x1, y1, x2, y2] corners (detect/box.h), in both the
+// outputs o[0:4] and the targets; the lesson used [y1, x1, y2, x2]. Since the
+// network learns whatever order its targets have, only the order of the x/y
+// pixel scale matters: x coordinates are scaled by the network's input
+// width, y by its height (the lesson's 224 for both on square inputs).
+//
+// Targets (net->truth, truth_size 5): [x1, y1, x2, y2 normalised to [0, 1],
+// class]. A class that is not an integer in [0, C) adds no cross-entropy and
+// no class gradient (as [softmax]); the mean still divides by B.
+// Output (B, 1, 1, 4+C): sigmoid(o[0:4]) (normalised corners), then the
+// softmax probabilities of o[4:].
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "layers/heads.h"
+#include "network.h"
+
+typedef struct {
+    int classes;
+    float weight;
+} single_priv;
+
+static int single_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
+    single_priv *p = dt_calloc(1, sizeof *p);
+    l->priv = p;
+    const int def = l->inputs > 4 && l->inputs < (1u << 20) ? (int)l->inputs - 4 : 0;
+    if (dt_cfg_int(s, "classes", def, 1, 1 << 20, &p->classes) ||
+        dt_cfg_float(s, "weight", 20.0f, 0, 1e6f, &p->weight))
+        return -1;
+    if (l->inputs <= 4 && !dt_cfg_has(s, "classes")) {
+        dt_cfg_error_sec(s, "the input has %zu values per image (%dx%dx%d); a [single] head "
+                            "needs 4 box values + at least 1 class",
+                         l->inputs, l->h, l->w, l->c);
+        return -1;
+    }
+    if (l->inputs != (size_t)p->classes + 4) {
+        dt_cfg_error_sec(s, "the input has %zu values per image (%dx%dx%d); a [single] head "
+                            "needs 4 box values + %d classes = %d",
+                         l->inputs, l->h, l->w, l->c, p->classes, p->classes + 4);
+        return -1;
+    }
+    l->out_h = l->out_w = 1;
+    l->out_c = (int)l->inputs;
+    l->is_loss = 1;
+    if (net->truth_size < 5) net->truth_size = 5;
+    l->flops = 8.0 * (double)l->inputs;
+    return 0;
+}
+
+static inline int single_target(const dt_network *net, int b, int C) {
+    float t = net->truth[(size_t)b * net->truth_size + 4];
+    if (!(t >= 0 && t < C)) return -1; // also NaN
+    int k = (int)t;
+    return (float)k == t ? k : -1;
+}
+
+static void single_forward(dt_layer *l, dt_network *net) {
+    const single_priv *p = l->priv;
+    const float *x = dt_layer_in(net, l, 0); // (B, 4+C)
+    const int B = l->batch, C = p->classes, N = C + 4;
+    const float size[4] = {(float)net->w, (float)net->h, (float)net->w, (float)net->h};
+    double l1 = 0, ce = 0;
+    for (int b = 0; b < B; b++) {
+        const float *xb = x + (size_t)b * N, *tb = net->truth + (size_t)b * net->truth_size;
+        float *yb = l->output + (size_t)b * N;
+        for (int i = 0; i < 4; i++) {
+            yb[i] = 1.0f / (1.0f + expf(-xb[i]));
+            l1 += fabsf(yb[i] * size[i] - tb[i] * size[i]);
+        }
+        const float *lo = xb + 4;
+        float mx = lo[0], sum = 0;
+        for (int i = 1; i < C; i++) mx = lo[i] > mx ? lo[i] : mx;
+        for (int i = 0; i < C; i++) sum += (yb[4 + i] = expf(lo[i] - mx));
+        for (int i = 0; i < C; i++) yb[4 + i] /= sum;
+        int t = single_target(net, b, C);
+        if (t >= 0) ce += (double)mx + log((double)sum) - lo[t];
+    }
+    net->loss += (float)(l1 / (4.0 * B) + p->weight * (ce / B));
+}
+
+static void single_backward(dt_layer *l, dt_network *net) {
+    const single_priv *p = l->priv;
+    float *dx = dt_layer_in_delta(net, l, 0);
+    if (!dx) return;
+    const int B = l->batch, C = p->classes, N = C + 4, accum = l->in_accum[0];
+    const float size[4] = {(float)net->w, (float)net->h, (float)net->w, (float)net->h};
+    const float kl1 = 1.0f / (4.0f * B), kce = p->weight / B;
+    for (int b = 0; b < B; b++) {
+        const float *yb = l->output + (size_t)b * N;
+        const float *tb = net->truth + (size_t)b * net->truth_size;
+        float *d = dx + (size_t)b * N;
+        for (int i = 0; i < 4; i++) {
+            float e = yb[i] * size[i] - tb[i] * size[i];
+            // d|e|/de = sign(e) (0 at 0, as PyTorch), de/dx = size * s (1 - s)
+            float g = (float)((e > 0) - (e < 0)) * kl1 * size[i] * yb[i] * (1.0f - yb[i]);
+            d[i] = accum ? d[i] + g : g;
+        }
+        int t = single_target(net, b, C);
+        for (int i = 0; i < C; i++) {
+            float g = t < 0 ? 0.0f : (yb[4 + i] - (i == t ? 1.0f : 0.0f)) * kce;
+            d[4 + i] = accum ? d[4 + i] + g : g;
+        }
+    }
+}
+
+int dt_single_metrics(const dt_layer *l, const dt_network *net, double *acc, double *l1) {
+    if (!l || !l->ops || strcmp(l->ops->name, "single") != 0) return -1;
+    const single_priv *p = l->priv;
+    const int B = l->batch, C = p->classes, N = C + 4;
+    const float size[4] = {(float)net->w, (float)net->h, (float)net->w, (float)net->h};
+    double err = 0;
+    int hits = 0;
+    for (int b = 0; b < B; b++) {
+        const float *yb = l->output + (size_t)b * N;
+        const float *tb = net->truth + (size_t)b * net->truth_size;
+        for (int i = 0; i < 4; i++) err += fabs((double)yb[i] * size[i] - (double)tb[i] * size[i]);
+        int best = 0; // first maximum, as torch.max
+        for (int i = 1; i < C; i++)
+            if (yb[4 + i] > yb[4 + best]) best = i;
+        hits += best == single_target(net, b, C);
+    }
+    *acc = (double)hits / B;
+    *l1 = err / (4.0 * B);
+    return 0;
+}
+
+static void single_describe(const dt_layer *l, char *buf, size_t n) {
+    const single_priv *p = l->priv;
+    snprintf(buf, n, "4+%d w%g", p->classes, (double)p->weight);
+}
+
+static void single_destroy(dt_layer *l) {
+    free(l->priv);
+    l->priv = NULL;
+}
+
+const dt_layer_ops dt_single_ops = {
+    .name = "single",
+    .parse = single_parse,
+    .forward = single_forward,
+    .backward = single_backward,
+    .destroy = single_destroy,
+    .describe = single_describe,
+};

@@ -1,0 +1,364 @@
+// [ssd]: the SSD loss (SPEC 3) over one or more [outconv] heads, with the
+// lesson's matching and BCE or focal classification (src/detect/ssd.h does
+// the math; this layer gathers, checks and scatters).
+//
+// Keys:
+//   layers=i,j,...       the [outconv] layers, in the anchors' order (cfg
+//                        order: 4x4 first, then 2x2, 1x1); required
+//   classes=C            object classes without background (required)
+//   grids=4,2,1          one grid size per layer (required)
+//   zooms=1              anchor zooms (lesson multi-head: 0.75,1,1.3)
+//   ratios=1,1           (height, width) factor pairs (lesson: 1,1,1,0.5,0.5,1)
+//   threshold=0.4        an anchor whose overlap is > this is positive
+//   loss=bce|focal       alpha=0.25, gamma=2 (focal only)
+//   max_boxes=256        capacity of targets per image
+//   score_thresh=0.25, nms_thresh=0.4, max_per_class=50, max_detections=100
+//                        detection settings (dt_ssd_layer_detect; SPEC 4)
+// The number of anchors per cell (k = zooms x ratio pairs) and of outputs of
+// every referenced layer are checked against the anchors at load: an
+// [outconv] at grid g must be g x g x k*(C+1+4) with its own classes and
+// anchors_per_cell equal to C and k.
+//
+// Targets (net->truth, truth_size = 1 + 5*max_boxes per image):
+//   [n, then n x (x1, y1, x2, y2, class)], boxes as corners normalised to
+//   [0, 1] (detect/box.h), class in [0, C); the rest is padding.
+// A bad target (n not an integer in [0, max_boxes], a class not in [0, C))
+// sets dt_error naming the image and makes the loss NaN (its gradient 0):
+// the data path is expected to have refused it already.
+//
+// Loss (added to net->loss): the sum over the images of loc + clas (the
+// lesson's ssd_loss). Output (B, 1, A, C+1+4): see layers/ssd.h.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "layers/ssd.h"
+#include "network.h"
+
+#define SSD_MAX_HEADS 16
+#define SSD_MAX_ANCHOR_KEYS 32
+
+typedef struct {
+    int n_heads;
+    int grid[SSD_MAX_HEADS];  // g of head j
+    int first[SSD_MAX_HEADS]; // index of head j's first anchor
+    int classes, k, max_boxes;
+    dt_detect_cfg det;
+    dt_anchors *anchors;
+    dt_ssd_loss *loss;
+    dt_detect_ws *ws;
+    float *clas;   // (B, A, C+1) gathered class logits
+    float *bact;   // (B, A, 4) gathered box activations
+    float *dclas;  // (B, A, C+1) dL/dclas (with gradients only)
+    float *dbact;  // (B, A, 4)
+    float *boxes;  // (B, max_boxes, 4) unpacked targets
+    int *tclas;    // (B, max_boxes)
+    int *n_boxes;  // (B)
+    dt_ssd_terms *terms; // (B) of the last forward
+    int bad;       // the last forward met a bad target: no gradient
+} ssd_priv;
+
+static const char *const loss_names[] = {"bce", "focal", NULL};
+
+static int is_ssd(const dt_layer *l) {
+    return l && l->ops && strcmp(l->ops->name, "ssd") == 0 && l->priv;
+}
+
+// Checks every referenced layer against the anchors (see the header).
+static int check_heads(dt_layer *l, dt_cfg_section *s, dt_network *net, const int *idx) {
+    ssd_priv *p = l->priv;
+    dt_cfg_kv *kv = dt_cfg_find(s, "layers");
+    const int C = p->classes, k = p->k, need = k * (C + 1 + 4);
+    for (int j = 0; j < p->n_heads; j++) {
+        const dt_layer *h = &net->layers[idx[j]];
+        int hc, hk;
+        if (dt_outconv_shape(h, &hc, &hk) != 0) {
+            dt_cfg_error_key(s, kv, "layer %d is a [%s], not an [outconv] (an [ssd] reads "
+                                    "the class and box outputs of [outconv] layers)",
+                             idx[j], h->ops->name);
+            return -1;
+        }
+        const int g = p->grid[j];
+        if (h->out_h != g || h->out_w != g) {
+            dt_cfg_error_key(s, kv, "outconv at layer %d is %dx%d, but grids= gives it the "
+                                    "%dx%d grid (grid %d of %d)",
+                             idx[j], h->out_h, h->out_w, g, g, j + 1, p->n_heads);
+            return -1;
+        }
+        if (h->out_c != need) {
+            dt_cfg_error_key(s, kv, "outconv at layer %d has %d channels, the anchors need "
+                                    "k=%d per cell: %d*(%d+1+4)=%d",
+                             idx[j], h->out_c, k, k, C, need);
+            return -1;
+        }
+        if (hc != C || hk != k) {
+            dt_cfg_error_key(s, kv, "outconv at layer %d has classes=%d anchors_per_cell=%d, "
+                                    "the anchors need classes=%d and k=%d per cell",
+                             idx[j], hc, hk, C, k);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int ssd_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
+    ssd_priv *p = dt_calloc(1, sizeof *p);
+    l->priv = p;
+    int refs[SSD_MAX_HEADS], n_refs, n_grids, n_zooms, n_ratios, kind;
+    float zooms[SSD_MAX_ANCHOR_KEYS] = {1}, ratios[2 * SSD_MAX_ANCHOR_KEYS] = {1, 1};
+    float thresh, alpha, gamma;
+    dt_detect_cfg_default(&p->det);
+    if (!dt_cfg_has(s, "layers") || !dt_cfg_has(s, "grids")) {
+        dt_cfg_error_sec(s, "missing required key '%s'",
+                         dt_cfg_has(s, "layers") ? "grids" : "layers");
+        return -1;
+    }
+    if (dt_cfg_ints(s, "layers", refs, SSD_MAX_HEADS, &n_refs) ||
+        dt_cfg_int_req(s, "classes", 1, 1 << 14, &p->classes) ||
+        dt_cfg_ints(s, "grids", p->grid, SSD_MAX_HEADS, &n_grids) ||
+        dt_cfg_floats(s, "zooms", zooms, SSD_MAX_ANCHOR_KEYS, &n_zooms) ||
+        dt_cfg_floats(s, "ratios", ratios, 2 * SSD_MAX_ANCHOR_KEYS, &n_ratios) ||
+        dt_cfg_float(s, "threshold", 0.4f, 0, 1, &thresh) ||
+        dt_cfg_choice(s, "loss", loss_names, DT_SSD_BCE, &kind) ||
+        dt_cfg_float(s, "alpha", 0.25f, 0, 1, &alpha) ||
+        dt_cfg_float(s, "gamma", 2.0f, 0, 100, &gamma) ||
+        dt_cfg_int(s, "max_boxes", 256, 1, 1 << 16, &p->max_boxes) ||
+        dt_cfg_float(s, "score_thresh", p->det.score_thresh, 0, 1, &p->det.score_thresh) ||
+        dt_cfg_float(s, "nms_thresh", p->det.nms_iou, 0, 1, &p->det.nms_iou) ||
+        dt_cfg_int(s, "max_per_class", p->det.max_per_class, 1, 1 << 20,
+                   &p->det.max_per_class) ||
+        dt_cfg_int(s, "max_detections", p->det.max_total, 1, 1 << 20, &p->det.max_total))
+        return -1;
+    if (n_zooms == 0) n_zooms = 1; // defaults above: zooms=1, ratios=1,1
+    if (n_ratios == 0) n_ratios = 2;
+    if (n_ratios % 2) {
+        dt_cfg_error_key(s, dt_cfg_find(s, "ratios"),
+                         "%d numbers: ratios are (height, width) pairs, e.g. 1,1,1,0.5,0.5,1",
+                         n_ratios);
+        return -1;
+    }
+    if (n_grids != n_refs) {
+        dt_cfg_error_key(s, dt_cfg_find(s, "grids"),
+                         "%d grids for %d layers (one grid size per [outconv] in layers=)",
+                         n_grids, n_refs);
+        return -1;
+    }
+    p->n_heads = n_refs;
+    p->k = n_zooms * (n_ratios / 2);
+    p->anchors = dt_anchors_create(p->grid, n_grids, zooms, n_zooms, ratios, n_ratios / 2);
+    if (!p->anchors) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", dt_last_error());
+        dt_cfg_error_key(s, dt_cfg_find(s, "grids"), "%s (keys grids, zooms, ratios)", msg);
+        return -1;
+    }
+    int idx[SSD_MAX_HEADS];
+    for (int j = 0; j < n_refs; j++) {
+        idx[j] = dt_layer_ref(l, s, "layers", refs[j]);
+        if (idx[j] < 0) return -1;
+    }
+    if (check_heads(l, s, net, idx) != 0) return -1;
+    for (int j = 0, a = 0; j < n_refs; j++) {
+        p->first[j] = a;
+        a += p->grid[j] * p->grid[j] * p->k;
+    }
+    dt_layer_set_inputs(l, idx, n_refs);
+    dt_layer_in_shape(net, l, 0, &l->h, &l->w, &l->c);
+    l->inputs = (size_t)l->h * l->w * l->c;
+
+    dt_ssd_loss_cfg lc;
+    dt_ssd_loss_cfg_default(&lc, (dt_ssd_clas_kind)kind);
+    lc.alpha = alpha;
+    lc.gamma = gamma;
+    lc.pos_thresh = thresh;
+    p->loss = dt_ssd_loss_create(p->anchors, p->classes, p->max_boxes, &lc);
+    p->ws = dt_detect_ws_create(p->anchors->n, p->classes);
+    if (!p->loss || !p->ws) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", dt_last_error());
+        dt_cfg_error_sec(s, "%s", msg);
+        return -1;
+    }
+    const size_t B = (size_t)l->batch, A = (size_t)p->anchors->n, C1 = p->classes + 1;
+    const size_t M = (size_t)p->max_boxes;
+    l->out_h = 1;
+    l->out_w = (int)A;
+    l->out_c = (int)C1 + 4;
+    l->is_loss = 1;
+    if (net->truth_size < 1 + 5 * p->max_boxes) net->truth_size = 1 + 5 * p->max_boxes;
+    dt_layer_add_buffer(net, &p->clas, B * A * C1);
+    dt_layer_add_buffer(net, &p->bact, B * A * 4);
+    dt_layer_add_buffer(net, &p->boxes, B * M * 4);
+    if (net->with_grads) {
+        dt_layer_add_buffer(net, &p->dclas, B * A * C1);
+        dt_layer_add_buffer(net, &p->dbact, B * A * 4);
+    }
+    p->tclas = dt_calloc(B * M, sizeof(int));
+    p->n_boxes = dt_calloc(B, sizeof(int));
+    p->terms = dt_calloc(B, sizeof(dt_ssd_terms));
+    l->flops = 30.0 * A * C1; // loss + matching, a rough count
+    return 0;
+}
+
+// net->truth -> boxes, tclas, n_boxes. 0, or -1 with dt_error.
+static int unpack_truth(dt_layer *l, ssd_priv *p, const dt_network *net) {
+    const int M = p->max_boxes, C = p->classes;
+    for (int b = 0; b < l->batch; b++) {
+        const float *t = net->truth + (size_t)b * net->truth_size;
+        float n = t[0];
+        if (!(n >= 0 && n <= M) || (float)(int)n != n) {
+            dt_error("[ssd] layer %d: image %d of the batch: target count %g is not an "
+                     "integer in [0, max_boxes=%d]",
+                     l->index, b, (double)n, M);
+            return -1;
+        }
+        p->n_boxes[b] = (int)n;
+        for (int i = 0; i < (int)n; i++) {
+            const float *o = t + 1 + 5 * i;
+            float c = o[4];
+            if (!(c >= 0 && c < C) || (float)(int)c != c) {
+                dt_error("[ssd] layer %d: image %d of the batch, object %d: class %g is not "
+                         "an integer in [0, %d)",
+                         l->index, b, i, (double)c, C);
+                return -1;
+            }
+            memcpy(p->boxes + ((size_t)b * M + i) * 4, o, 4 * sizeof(float));
+            p->tclas[(size_t)b * M + i] = (int)c;
+        }
+    }
+    return 0;
+}
+
+static void ssd_forward(dt_layer *l, dt_network *net) {
+    ssd_priv *p = l->priv;
+    const int B = l->batch, A = p->anchors->n, C1 = p->classes + 1, k = p->k;
+    const int F = C1 + 4; // per anchor in our output and in an outconv cell
+    // gather: head j's cell (r, c) channels -> anchors first[j] + (r g + c) k + s
+    for (int j = 0; j < p->n_heads; j++) {
+        const float *x = dt_layer_in(net, l, j); // (B, g, g, k (C+1) + 4 k)
+        const int g = p->grid[j], cells = g * g;
+#pragma omp parallel for schedule(static) if (B * cells * k * F > 65536)
+        for (int bc = 0; bc < B * cells; bc++) {
+            const int b = bc / cells, cell = bc % cells;
+            const float *xc = x + (size_t)bc * k * F;
+            for (int s = 0; s < k; s++) {
+                size_t a = (size_t)b * A + p->first[j] + (size_t)cell * k + s;
+                memcpy(p->clas + a * C1, xc + s * C1, sizeof(float) * C1);
+                memcpy(p->bact + a * 4, xc + k * C1 + 4 * s, sizeof(float) * 4);
+                memcpy(l->output + a * F, xc + s * C1, sizeof(float) * C1);
+                memcpy(l->output + a * F + C1, xc + k * C1 + 4 * s, sizeof(float) * 4);
+            }
+        }
+    }
+    double loss = 0;
+    p->bad = unpack_truth(l, p, net) != 0 ||
+             dt_ssd_loss_batch(p->loss, B, p->clas, p->bact, p->boxes, p->tclas, p->n_boxes,
+                               p->max_boxes, p->dclas, p->dbact, &loss, p->terms) != 0;
+    net->loss += p->bad ? NAN : (float)loss;
+}
+
+static void ssd_backward(dt_layer *l, dt_network *net) {
+    ssd_priv *p = l->priv;
+    const int B = l->batch, A = p->anchors->n, C1 = p->classes + 1, k = p->k;
+    const int F = C1 + 4;
+    for (int j = 0; j < p->n_heads; j++) {
+        float *dx = dt_layer_in_delta(net, l, j);
+        if (!dx) continue;
+        const int g = p->grid[j], cells = g * g, accum = l->in_accum[j];
+        if (p->bad) {
+            if (!accum) dt_fill(dx, (size_t)B * cells * k * F, 0.0f);
+            continue;
+        }
+#pragma omp parallel for schedule(static) if (B * cells * k * F > 65536)
+        for (int bc = 0; bc < B * cells; bc++) {
+            const int b = bc / cells, cell = bc % cells;
+            float *dc = dx + (size_t)bc * k * F;
+            for (int s = 0; s < k; s++) {
+                size_t a = (size_t)b * A + p->first[j] + (size_t)cell * k + s;
+                const float *gc = p->dclas + a * C1, *gb = p->dbact + a * 4;
+                float *oc = dc + s * C1, *ob = dc + k * C1 + 4 * s;
+                if (accum) {
+                    for (int i = 0; i < C1; i++) oc[i] += gc[i];
+                    for (int i = 0; i < 4; i++) ob[i] += gb[i];
+                } else {
+                    memcpy(oc, gc, sizeof(float) * C1);
+                    memcpy(ob, gb, sizeof(float) * 4);
+                }
+            }
+        }
+    }
+}
+
+// --- helpers for detection code (layers/ssd.h) ------------------------------------
+
+const dt_anchors *dt_ssd_layer_anchors(const dt_layer *l) {
+    return is_ssd(l) ? ((const ssd_priv *)l->priv)->anchors : NULL;
+}
+
+int dt_ssd_layer_classes(const dt_layer *l) {
+    return is_ssd(l) ? ((const ssd_priv *)l->priv)->classes : -1;
+}
+
+int dt_ssd_layer_detect_cfg(const dt_layer *l, dt_detect_cfg *cfg) {
+    if (!is_ssd(l)) return -1;
+    *cfg = ((const ssd_priv *)l->priv)->det;
+    return 0;
+}
+
+int dt_ssd_layer_detect(const dt_layer *l, int b, const dt_detect_cfg *cfg, dt_detection *out) {
+    if (!is_ssd(l) || b < 0 || b >= l->batch) {
+        dt_error("dt_ssd_layer_detect: %s", is_ssd(l) ? "image index out of the batch"
+                                                      : "not an [ssd] layer");
+        return -1;
+    }
+    ssd_priv *p = l->priv;
+    const size_t A = (size_t)p->anchors->n, C1 = p->classes + 1;
+    return dt_detect_image(p->anchors, p->classes, p->clas + b * A * C1, p->bact + b * A * 4,
+                           cfg ? cfg : &p->det, p->ws, out);
+}
+
+int dt_ssd_layer_terms(const dt_layer *l, double *loc, double *clas, int *n_pos) {
+    if (!is_ssd(l)) return -1;
+    const ssd_priv *p = l->priv;
+    double sl = 0, sc = 0;
+    int np = 0;
+    for (int b = 0; b < l->batch; b++) {
+        sl += p->terms[b].loc;
+        sc += p->terms[b].clas;
+        np += p->terms[b].n_pos;
+    }
+    *loc = sl;
+    *clas = sc;
+    *n_pos = np;
+    return 0;
+}
+
+static void ssd_describe(const dt_layer *l, char *buf, size_t n) {
+    const ssd_priv *p = l->priv;
+    snprintf(buf, n, "%d anchors k%d", p->anchors ? p->anchors->n : 0, p->k);
+}
+
+static void ssd_destroy(dt_layer *l) {
+    ssd_priv *p = l->priv;
+    if (!p) return;
+    dt_ssd_loss_free(p->loss);
+    dt_detect_ws_free(p->ws);
+    dt_anchors_free(p->anchors);
+    free(p->tclas);
+    free(p->n_boxes);
+    free(p->terms);
+    free(p);
+    l->priv = NULL;
+}
+
+const dt_layer_ops dt_ssd_ops = {
+    .name = "ssd",
+    .parse = ssd_parse,
+    .setup = NULL,
+    .init = NULL,
+    .forward = ssd_forward,
+    .backward = ssd_backward,
+    .destroy = ssd_destroy,
+    .describe = ssd_describe,
+};
