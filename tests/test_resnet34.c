@@ -1,0 +1,249 @@
+// ResNet34 against torchvision, end to end: a seeded random torchvision
+// resnet34 (random BN affine parameters and running statistics) is saved as
+// .pth and converted by scripts/import_torchvision.py; cfg/resnet34.cfg
+// loaded with that file must then
+//   1. give torchvision's 512x7x7 body output in eval mode (batch 2, 224x224),
+//      tolerance 1e-4 (max abs error / max |reference|);
+//   2. with [avgpool] + [connected] output=10 + [softmax] on top, in train
+//      mode (batch 4, 64x64), follow PyTorch through 3 Adam steps (lr 1e-3,
+//      every parameter trained):
+//      - the loss before each step: relative error 1e-3 (seen: 0, 5e-4, 5e-4);
+//      - the first step's gradients of 10 tensors (conv1, its BN, a 1x1
+//        projection, layer3/layer4 convs, the fc): 1e-3 (seen: <= 2.1e-5);
+//      - the parameter update of the first step, (w - w0) against PyTorch's:
+//        relative L2 error 5e-2 and at most 1e-3 of the elements off by more
+//        than lr/10 (seen: 1 of 9408 in conv1, 30 of 2.4M in layer4: weights
+//        whose gradient is ~0 take the other sign; Adam moves every weight
+//        by ~lr whatever the size of its gradient, so one such flip is 2 lr);
+//      - after 3 steps the two runs drift apart (the loss falls 2.4 -> 0.4 ->
+//        0.001, and the flipped weights feed back): update error 0.15 and at
+//        most 25% of the elements off by lr/10 (seen: 0.054, 12.5%), BN
+//        running statistics 5e-2 (seen: 1e-4 in conv1, 1.3e-2 in layer4).
+// The reference (tests/resnet34_ref.py) is written to tests/ref/resnet34 and
+// rewritten when the script, the importer or the cfg is newer.
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define REF_SUBDIR "resnet34"
+#define CFG_PATH "cfg/resnet34.cfg"
+
+static char refdir[512];
+
+static double mtime(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 ? (double)st.st_mtime : -1;
+}
+
+// Writes the reference unless it is newer than everything it comes from.
+static int ensure_reference(void) {
+    snprintf(refdir, sizeof refdir, "%s/%s", tu_ref_dir(), REF_SUBDIR);
+    char stamp[600];
+    snprintf(stamp, sizeof stamp, "%s/train.txt", refdir);
+    double t = mtime(stamp);
+    const char *deps[] = {"tests/resnet34_ref.py", "scripts/import_torchvision.py", CFG_PATH,
+                          "scripts/refs/common.py"};
+    int fresh = t > 0;
+    for (size_t i = 0; i < sizeof deps / sizeof deps[0]; i++)
+        if (mtime(deps[i]) > t)
+            fresh = 0;
+    if (fresh)
+        return 0;
+    char cmd[1024], *out = NULL;
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/resnet34_ref.py %s", refdir);
+    printf("  %s\n", cmd);
+    int rc = tu_run(cmd, &out);
+    printf("%s", out ? out : "");
+    free(out);
+    if (rc != 0)
+        printf("  FAIL: the reference script exited with %d\n", rc);
+    return rc;
+}
+
+static tu_archive *load_ref(const char *name) {
+    char p[700];
+    snprintf(p, sizeof p, "%s/%s", refdir, name);
+    return tu_load(p);
+}
+
+static int load_body(dt_network *net) {
+    char p[700];
+    snprintf(p, sizeof p, "%s/body.weights", refdir);
+    if (dt_net_load_weights(net, p) != 0) {
+        printf("  FAIL loading %s: %s\n", p, tu_error());
+        return -1;
+    }
+    return 0;
+}
+
+static void test_eval_body(void **state) {
+    assert_int_equal(ensure_reference(), 0);
+    tu_archive *a = load_ref("eval.bin");
+    assert_non_null(a);
+    tu_tensor *x = tu_get(a, "x"), *y = tu_get(a, "y");
+    assert_non_null(x);
+    assert_non_null(y);
+    dt_network *net = dt_net_load(CFG_PATH, &(dt_net_opts){.batch = 2, .quiet = 1});
+    if (!net)
+        printf("  %s\n", tu_error());
+    assert_non_null(net);
+    assert_int_equal(load_body(net), 0);
+    dt_layer *last = dt_net_last(net);
+    assert_int_equal(last->out_h, 7);
+    assert_int_equal(last->out_w, 7);
+    assert_int_equal(last->out_c, 512);
+    assert_int_equal(x->n, (size_t)2 * 224 * 224 * 3);
+    assert_int_equal(y->n, last->outputs * 2);
+    memcpy(net->input, x->data, x->n * sizeof(float));
+    dt_net_set_train(net, 0);
+    double t0 = dt_now();
+    dt_net_forward(net);
+    printf("  forward (batch 2, 224x224, eval) %.3f s\n", dt_now() - t0);
+    int ok = tu_check("body output 2x7x7x512", last->output, y->data, y->n, 1e-4);
+    dt_net_free(net);
+    tu_free(a);
+    assert_true(ok);
+}
+
+// Gradients and running statistics: max abs error / max |reference| <= tol.
+// Parameters after Adam steps: compared as updates (w - w0) against
+// PyTorch's, since every weight moves by about lr per step whatever its
+// gradient: rel = ||upd - upd_ref|| / ||upd_ref|| <= tol, and no more than
+// `max_frac` of the elements may be off by more than lr/10 (a weight whose
+// gradient is ~0 may take the other sign in either framework).
+static int check_param(dt_network *net, tu_archive *a, const char *prefix, int grads, double tol,
+                       const float *w0, double lr, double max_frac) {
+    int fails = 0, seen = 0;
+    size_t plen = strlen(prefix);
+    for (int i = 0; i < a->n; i++) {
+        tu_tensor *t = &a->t[i];
+        if (strncmp(t->name, prefix, plen) != 0)
+            continue;
+        int li;
+        char pname[32];
+        if (sscanf(t->name + plen, "L%d.%31s", &li, pname) != 2 || li < 0 || li >= net->n_layers) {
+            printf("  FAIL bad reference name %s\n", t->name);
+            fails++;
+            continue;
+        }
+        dt_param *p = tu_param(&net->layers[li], pname);
+        if (!p || p->n != t->n) {
+            printf("  FAIL %s: layer %d (%s) has no such parameter of %zu values\n", t->name, li,
+                   net->layers[li].ops->name, t->n);
+            fails++;
+            continue;
+        }
+        seen++;
+        if (!w0) {
+            if (!tu_check(t->name, grads ? p->g : p->w, t->data, t->n, tol))
+                fails++;
+            continue;
+        }
+        const float *init = w0 + p->offset;
+        double num = 0, den = 0, mx = 0;
+        size_t off = 0;
+        for (size_t j = 0; j < t->n; j++) {
+            double ur = (double)t->data[j] - init[j], uo = (double)p->w[j] - init[j];
+            num += (uo - ur) * (uo - ur);
+            den += ur * ur;
+            double d = fabs(uo - ur) / lr;
+            if (d > mx)
+                mx = d;
+            if (d > 0.1)
+                off++;
+        }
+        double rel = sqrt(num / (den > 0 ? den : 1e-30));
+        double frac = (double)off / (double)t->n;
+        int ok = rel <= tol && frac <= max_frac;
+        printf("  %-40s update err %.3e tol %.1e; %zu of %zu off by > lr/10 (%.2e, max %.1e); "
+               "max %.2f lr %s\n",
+               t->name, rel, tol, off, t->n, frac, max_frac, mx, ok ? "PASS" : "FAIL");
+        if (!ok)
+            fails++;
+    }
+    if (!seen) {
+        printf("  FAIL no '%s' tensors in the reference\n", prefix);
+        fails++;
+    }
+    return fails;
+}
+
+static void test_train_head(void **state) {
+    assert_int_equal(ensure_reference(), 0);
+    tu_archive *a = load_ref("train.bin");
+    assert_non_null(a);
+    char cwd[512], text[1024];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    snprintf(text, sizeof text,
+             "[net]\nbatch=4\nheight=64\nwidth=64\nchannels=3\noptimizer=adam\n"
+             "learning_rate=0.001\n\n[include]\nfile=%s/" CFG_PATH "\n\n[avgpool]\n\n"
+             "[connected]\noutput=10\n\n[softmax]\n",
+             cwd);
+    char *path = tu_write_file("resnet34_head.cfg", text, (size_t)-1);
+    dt_network *net = dt_net_load(path, &(dt_net_opts){.with_grads = 1, .quiet = 1});
+    free(path);
+    if (!net)
+        printf("  %s\n", tu_error());
+    assert_non_null(net);
+    assert_int_equal(load_body(net), 0);
+    dt_layer *fc = &net->layers[net->n_layers - 2];
+    assert_string_equal(fc->ops->name, "connected");
+    tu_tensor *fw = tu_get(a, "fc.weights"), *fb = tu_get(a, "fc.bias"), *x = tu_get(a, "x"),
+              *truth = tu_get(a, "truth"), *loss = tu_get(a, "loss");
+    assert_true(fw && fb && x && truth && loss);
+    dt_param *pw = tu_param(fc, "weights"), *pb = tu_param(fc, "bias");
+    assert_true(pw && pb && pw->n == fw->n && pb->n == fb->n);
+    memcpy(pw->w, fw->data, fw->n * sizeof(float));
+    memcpy(pb->w, fb->data, fb->n * sizeof(float));
+    net->weights_version++;
+    assert_int_equal(x->n, (size_t)4 * 64 * 64 * 3);
+    assert_int_equal(truth->n, (size_t)net->batch * net->truth_size);
+    memcpy(net->input, x->data, x->n * sizeof(float));
+    memcpy(net->truth, truth->data, truth->n * sizeof(float));
+    dt_net_set_train(net, 1);
+    float *w0 = malloc(net->n_params * sizeof(float));
+    memcpy(w0, net->params, net->n_params * sizeof(float));
+
+    int fails = 0;
+    double t0 = dt_now();
+    for (int step = 0; step < 3; step++) {
+        dt_net_forward(net);
+        char what[32];
+        snprintf(what, sizeof what, "loss before step %d", step + 1);
+        if (!tu_check(what, &net->loss, &loss->data[step], 1, 1e-3))
+            fails++;
+        dt_net_backward(net);
+        if (step == 0)
+            fails += check_param(net, a, "g.", 1, 1e-3, NULL, 0, 0);
+        dt_net_step(net);
+        if (step == 0)
+            fails += check_param(net, a, "w1.", 0, 5e-2, w0, 1e-3, 1e-3);
+    }
+    printf("  3 training steps (batch 4, 64x64) %.3f s\n", dt_now() - t0);
+    fails += check_param(net, a, "w.", 0, 0.15, w0, 1e-3, 0.25);
+    fails += check_param(net, a, "s.", 0, 5e-2, NULL, 0, 0);
+    free(w0);
+    dt_net_free(net);
+    tu_free(a);
+    assert_int_equal(fails, 0);
+}
+
+int main(void) {
+    dt_set_verbosity(0);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_eval_body),
+        cmocka_unit_test(test_train_head),
+    };
+    return cmocka_run_group_tests_name("resnet34", tests, NULL, NULL);
+}
