@@ -74,7 +74,7 @@ ifeq ($(GPU),1)
     CUDA_ARCH := 80 90
   endif
   GENCODE := $(foreach a,$(CUDA_ARCH),-gencode arch=compute_$(a),code=sm_$(a))
-  NVCCFLAGS := -O3 $(GENCODE) -std=c++17 -Xcompiler "-fopenmp -Wall -Wextra -Wno-unused-parameter" $(DEFS) $(INCS)
+  NVCCFLAGS = -O3 $(GENCODE) -std=c++17 -Xcompiler "-fopenmp -Wall -Wextra -Wno-unused-parameter" $(DEFS) $(INCS)
   FOUND += cuda=$(shell $(NVCC) --version | sed -n 's/.*release \([0-9.]*\).*/\1/p') arch="$(CUDA_ARCH)"
   ifeq ($(CUDNN),1)
     DEFS += -DDT_CUDNN
@@ -89,7 +89,8 @@ ifeq ($(OPENCV),1)
   LIB_CXX := $(wildcard src/*.cpp)
 endif
 ifeq ($(GPU),1)
-  LIB_CU := $(wildcard src/*.cu src/layers/*.cu)
+  LIB_CU := $(wildcard src/*.cu src/layers/*.cu src/cuda/*.cu)
+  LIB_C += $(wildcard src/cuda/*.c)
 endif
 LIB_OBJ := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cpp=$(BUILD)/%.o) $(LIB_CU:%.cu=$(BUILD)/%.o)
 LIB := $(BUILD)/libdetector.a

@@ -6,6 +6,9 @@
 #include "data/cmd.h"
 #include "gpu.h"
 #include "network.h"
+#include "synth.h"
+#include "valid.h"
+#include "train.h"
 
 static const char *arg_value(int argc, char **argv, const char *flag) {
     for (int i = 0; i < argc - 1; i++)
@@ -90,6 +93,7 @@ static int cmd_bench(int argc, char **argv) {
             dt_net_step(net);
         }
     }
+    if (net->gpu) dt_gpu_sync(); // the last step may still run on the GPU
     double dt = dt_now() - t0;
     double ips = iters * net->batch / dt;
     double flops = 0;
@@ -98,6 +102,11 @@ static int cmd_bench(int argc, char **argv) {
     printf("bench %s %s batch %d threads %d: %.2f img/s (%.1f ms/iter, ~%.0f GFLOP/s)\n",
            argv[2], train ? "train" : "infer", net->batch, omp_get_max_threads(), ips,
            1e3 * dt / iters, gflops);
+    size_t used, total;
+    if (net->gpu && dt_gpu_mem_info(&used, &total) == 0)
+        printf("bench gpu %d tf32 %s: device memory in use %.0f MiB of %.0f MiB\n", net->gpu - 1,
+               getenv("DT_TF32") && atoi(getenv("DT_TF32")) > 0 ? "on" : "off",
+               used / 1048576.0, total / 1048576.0);
     dt_net_free(net);
     return 0;
 }
@@ -108,9 +117,20 @@ static void usage(const char *prog) {
             "commands:\n"
             "  summary <cfg> [-batch N]            layer table and totals\n"
             "  bench <cfg> [-batch N] [-train]     images/s of inference or a training step\n"
+            "  train <cfg> [-data F] [-weights W] [-clear] [-seed S] [-minutes M]\n"
+            "                                      train the cfg's [stage]s, resumable\n"
+            "  lr_find <cfg> [-start 1e-5] [-end 10] [-iters N] [-out F]\n"
+            "                                      loss against an exponentially growing lr\n"
             "  show_batch <cfg> [-data F] [-out F] a grid of augmented samples with boxes\n"
             "  bench_loader ...                    data loader throughput (images/s)\n"
-            "  gpuinfo                             GPUs, CUDA/cuDNN versions, self-test\n",
+            "  valid <cfg> <weights> [-data F] [-iou voc|continuous] [-out DIR]\n"
+            "                                      mAP (VOC 11-point/all-point, COCO) or metrics\n"
+            "  test <cfg> <weights> <images...> [-thresh T] [-nms N] [-out DIR]\n"
+            "                                      detections printed and drawn\n"
+            "  synth DIR [-n N] [-size S] [-seed S] a synthetic VOC set of shapes\n"
+            "  gpuinfo                             GPUs, CUDA/cuDNN versions, self-test\n"
+            "options for every command: -gpu N (run networks on GPU N; or DT_GPU=N), -nogpu, "
+            "-tf32\n",
 
             prog);
 }
@@ -121,10 +141,26 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *cmd = argv[1];
+    // GPU (docs/GPU.md), for every command: dt_net_load reads DT_GPU / DT_TF32
+    const char *gpu = arg_value(argc, argv, "-gpu");
+    if (gpu) setenv("DT_GPU", gpu, 1);
+    if (arg_flag(argc, argv, "-nogpu")) unsetenv("DT_GPU");
+    if (arg_flag(argc, argv, "-tf32")) setenv("DT_TF32", "1", 1);
     if (strcmp(cmd, "summary") == 0) return cmd_summary(argc, argv);
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc, argv);
+    if (strcmp(cmd, "train") == 0) return dt_cmd_train(argc, argv);
+    if (strcmp(cmd, "lr_find") == 0) return dt_cmd_lr_find(argc, argv);
     if (strcmp(cmd, "show_batch") == 0) return dt_cmd_show_batch(argc, argv);
     if (strcmp(cmd, "bench_loader") == 0) return dt_cmd_bench_loader(argc, argv);
+    if (strcmp(cmd, "valid") == 0) {
+        set_threads(argc, argv);
+        return dt_cmd_valid(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "test") == 0) {
+        set_threads(argc, argv);
+        return dt_cmd_test(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "synth") == 0) return dt_cmd_synth(argc - 1, argv + 1);
     if (strcmp(cmd, "gpuinfo") == 0) {
         dt_gpu_print_info(stdout);
         if (dt_gpu_count() == 0) return 0;

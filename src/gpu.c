@@ -51,6 +51,16 @@ void dt_gpu_print_info(FILE *f) {
     if (!n) fprintf(f, "no GPU visible\n");
 }
 
+void dt_gpu_sync(void) { cudaDeviceSynchronize(); }
+
+int dt_gpu_mem_info(size_t *used, size_t *total) {
+    size_t fr = 0, tot = 0;
+    if (cudaMemGetInfo(&fr, &tot) != cudaSuccess) return -1;
+    *used = tot - fr;
+    *total = tot;
+    return 0;
+}
+
 int dt_gpu_selftest(void) {
     if (dt_gpu_count() == 0) {
         dt_error("no GPU visible to the CUDA runtime");
@@ -87,4 +97,27 @@ int dt_gpu_selftest(void) {
     dt_error("built without GPU support (make GPU=1 CUDNN=1)");
     return -1;
 }
+// A CPU build has no GPU mode: net->gpu stays 0, so the dispatch never calls
+// the run functions; enabling reports why it cannot.
+int dt_net_gpu_enable(dt_network *net, int device) {
+    (void)net;
+    return dt_gpu_select(device);
+}
+void dt_net_gpu_disable(dt_network *net) { (void)net; }
+void dt_net_pull(dt_network *net) { (void)net; }
+void dt_net_push(dt_network *net) { (void)net; }
+void dt_net_gpu_fetch(dt_network *net, float *host, size_t n) {
+    (void)net, (void)host, (void)n;
+}
+void dt_net_gpu_set_tf32(dt_network *net, int on) { (void)net, (void)on; }
+void dt_gpu_sync(void) {}
+int dt_gpu_mem_info(size_t *used, size_t *total) {
+    *used = *total = 0;
+    return -1;
+}
+void dt_net_gpu_forward(dt_network *net) { (void)net; }
+void dt_net_gpu_backward(dt_network *net) { (void)net; }
+void dt_net_gpu_step(dt_network *net) { (void)net; }
+void dt_net_gpu_reset_optim(dt_network *net) { (void)net; }
+void dt_net_gpu_mark_synced(dt_network *net) { (void)net; }
 #endif

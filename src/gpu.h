@@ -1,7 +1,8 @@
 // The CUDA side's entry points. Built with GPU=1 (DT_GPU) they talk to the
 // CUDA runtime, cuBLAS and cuDNN; otherwise they report that the build has
-// no GPU. Layer kernels get twins with the CPU functions' signatures
-// (dt_layer_ops.forward_gpu / backward_gpu) when the CUDA backend lands.
+// no GPU. Layer kernels have twins with the CPU functions' signatures
+// (dt_layer_ops.forward_gpu / backward_gpu, src/layers/*.cu); the network's
+// GPU mode lives in src/cuda/gpu_net.c (docs/GPU.md).
 #ifndef DT_GPU_H
 #define DT_GPU_H
 
@@ -21,6 +22,40 @@ void dt_gpu_print_info(FILE *f);
 // Self-check of the toolchain: a kernel fills a device buffer, the host
 // reads it back. 0 on success.
 int dt_gpu_selftest(void);
+
+// --- network GPU mode -------------------------------------------------------
+typedef struct dt_network dt_network;
+// Moves a built network onto GPU `device`: device twins of its parameters,
+// gradients, optimizer moments and activation arena (one allocation each),
+// cuBLAS/cuDNN handles, parameters uploaded. From then on dt_net_forward /
+// backward / step / reset_optim run there. 0, or -1 with dt_error (no GPU,
+// out of memory: says how much was asked and what is free).
+int dt_net_gpu_enable(dt_network *net, int device);
+// Back to the CPU: parameters pulled to the host, device memory freed.
+void dt_net_gpu_disable(dt_network *net);
+// Parameters (with BN running statistics) and optimizer moments: device ->
+// host (before saving a checkpoint or reading weights on the host) and
+// host -> device (after changing them on the host; forward also uploads by
+// itself when net->weights_version moved). No-ops on a CPU network.
+void dt_net_pull(dt_network *net);
+void dt_net_push(dt_network *net);
+// Copies the device twin of host tensor `host` (n floats inside the arena or
+// the parameter/gradient/moment allocations) into `host`. Tests and debugging.
+void dt_net_gpu_fetch(dt_network *net, float *host, size_t n);
+// TF32 for convolutions (cuDNN) and GEMMs (cuBLAS): 0 = strict FP32 (the
+// default), 1 = TF32 tensor cores. Also env DT_TF32=1 at enable time.
+void dt_net_gpu_set_tf32(dt_network *net, int on);
+// Waits for all work queued on the current GPU (timing). No-op on the CPU.
+void dt_gpu_sync(void);
+// Device memory in use and total, bytes (cudaMemGetInfo). 0 / -1.
+int dt_gpu_mem_info(size_t *used, size_t *total);
+
+// Called by network.c's dispatch when net->gpu (not for other callers).
+void dt_net_gpu_forward(dt_network *net);
+void dt_net_gpu_backward(dt_network *net);
+void dt_net_gpu_step(dt_network *net);
+void dt_net_gpu_reset_optim(dt_network *net);
+void dt_net_gpu_mark_synced(dt_network *net); // the device holds weights_version
 
 #ifdef __cplusplus
 }

@@ -70,6 +70,12 @@ void dt_image_draw_rect(dt_image *im, int x1, int y1, int x2, int y2, const unsi
 void dt_image_draw_label(dt_image *im, int x, int y, const char *text,
                          const unsigned char bg[3], const unsigned char fg[3], double font_scale);
 
+// Filled polygon of n vertices xy (n, 2) in continuous pixel coordinates
+// (pixel i covers [i, i+1), as the box convention in data/data.h), 1/256
+// pixel precision; antialias: blend the edges (OpenCV's LINE_AA).
+void dt_image_fill_polygon(dt_image *im, const double *xy, int n, const unsigned char bgr[3],
+                           int antialias);
+
 // Write by extension: .jpg/.jpeg (quality 1..100, `progressive` for a
 // progressive JPEG) or .png, with `channels` 3 (colour), 1 (grey: luma) or
 // 4 (colour + opaque alpha, PNG only). 0 or -1 with dt_error naming the file.

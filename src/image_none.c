@@ -7,6 +7,7 @@
 #include "common.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #define NO_OPENCV "detector was built without OpenCV (OPENCV=0)"
 
@@ -94,6 +95,21 @@ void dt_image_draw_rect(dt_image *im, int x1, int y1, int x2, int y2, const unsi
             int inside = x - x1 >= t && x2 - x >= t && y - y1 >= t && y2 - y >= t;
             if (inside) continue;
             for (int k = 0; k < 3; k++) im->data[y * im->step + x * 3 + k] = bgr[k];
+        }
+}
+
+// Even-odd rule at pixel centres, no antialiasing.
+void dt_image_fill_polygon(dt_image *im, const double *xy, int n, const unsigned char bgr[3],
+                           int antialias) {
+    for (int y = 0; y < im->h; y++)
+        for (int x = 0; x < im->w; x++) {
+            double px = x + 0.5, py = y + 0.5;
+            int in = 0;
+            for (int i = 0, j = n - 1; i < n; j = i++) {
+                double xi = xy[2 * i], yi = xy[2 * i + 1], xj = xy[2 * j], yj = xy[2 * j + 1];
+                if ((yi > py) != (yj > py) && px < (xj - xi) * (py - yi) / (yj - yi) + xi) in = !in;
+            }
+            if (in) memcpy(im->data + (size_t)y * im->step + (size_t)x * 3, bgr, 3);
         }
 }
 

@@ -11,6 +11,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -243,6 +244,21 @@ void dt_image_draw_label(dt_image *im, int x, int y, const char *text,
     cv::rectangle(d, cv::Rect(x, y, bw, bh), cv::Scalar(bg[0], bg[1], bg[2]), cv::FILLED);
     cv::putText(d, text, cv::Point(x + 2, y + 2 + ts.height), cv::FONT_HERSHEY_SIMPLEX,
                 font_scale, cv::Scalar(fg[0], fg[1], fg[2]), 1, cv::LINE_AA);
+}
+
+void dt_image_fill_polygon(dt_image *im, const double *xy, int n, const unsigned char bgr[3],
+                           int antialias) {
+    if (n < 3) return;
+    cv::Mat d = as_mat(im);
+    // OpenCV's pixel centres are integers: continuous x is index x - 0.5;
+    // 8 fractional bits keep sub-pixel positions.
+    std::vector<cv::Point> pts((size_t)n);
+    for (int i = 0; i < n; i++)
+        pts[(size_t)i] = cv::Point((int)lround((xy[2 * i] - 0.5) * 256.0),
+                                   (int)lround((xy[2 * i + 1] - 0.5) * 256.0));
+    const cv::Point *pp = pts.data();
+    cv::fillPoly(d, &pp, &n, 1, cv::Scalar(bgr[0], bgr[1], bgr[2]),
+                 antialias ? cv::LINE_AA : cv::LINE_8, 8);
 }
 
 int dt_image_write(const char *path, const dt_image *im, int quality, int progressive,

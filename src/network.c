@@ -9,7 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gpu.h"
 #include "kernels.h"
+#include "train.h"
 
 // --- helpers for layer implementations -----------------------------------
 
@@ -253,9 +255,13 @@ dt_network *dt_net_from_cfg(dt_cfg *cfg, const char *name, const dt_net_opts *o)
             if (dt_augment_parse(s, &net->aug) != 0 || dt_cfg_check_unused(s) != 0) goto fail;
             continue;
         }
+        if (strcmp(s->name, "stage") == 0) { // training recipe, not a layer
+            if (dt_stage_parse(net, s) != 0 || dt_cfg_check_unused(s) != 0) goto fail;
+            continue;
+        }
         const dt_layer_ops *ops = dt_layer_find(s->name);
         if (!ops) {
-            dt_cfg_error_sec(s, "unknown section (known: net, include, augment, %s)",
+            dt_cfg_error_sec(s, "unknown section (known: net, include, augment, stage, %s)",
                              dt_layer_names());
             goto fail;
         }
@@ -294,6 +300,7 @@ dt_network *dt_net_from_cfg(dt_cfg *cfg, const char *name, const dt_net_opts *o)
         dt_cfg_error_sec(net->net_sec, "the cfg has no layers after [net]");
         goto fail;
     }
+    if (dt_stages_check(net) != 0) goto fail;
     dt_layer_add_buffer(net, &net->input, (size_t)net->batch * net->h * net->w * net->c);
     if (net->with_grads && o && o->with_input_delta)
         dt_layer_add_buffer(net, &net->input_delta,
@@ -330,11 +337,18 @@ dt_network *dt_net_load(const char *cfg_path, const dt_net_opts *o) {
         return NULL;
     }
     if (!(o && o->quiet) && dt_verbosity()) dt_net_print_summary(net, stderr);
+    // GPU mode: DT_GPU=N (the CLI's -gpu N sets it; -nogpu clears it)
+    const char *g = getenv("DT_GPU");
+    if (g && *g && atoi(g) >= 0 && dt_net_gpu_enable(net, atoi(g)) != 0) {
+        dt_net_free(net);
+        return NULL;
+    }
     return net;
 }
 
 void dt_net_free(dt_network *net) {
     if (!net) return;
+    dt_net_gpu_disable(net); // GPU: device twins and layers' GPU state
     for (int i = 0; i < net->n_layers; i++) {
         dt_layer *l = &net->layers[i];
         if (l->ops && l->ops->destroy) l->ops->destroy(l);
@@ -356,6 +370,10 @@ void dt_net_free(dt_network *net) {
 // --- running ---------------------------------------------------------------------
 
 void dt_net_forward(dt_network *net) {
+    if (net->gpu) { // GPU dispatch (src/cuda/gpu_net.c)
+        dt_net_gpu_forward(net);
+        return;
+    }
     net->loss = 0;
     for (int i = 0; i < net->n_layers; i++) {
         dt_layer *l = &net->layers[i];
@@ -365,6 +383,10 @@ void dt_net_forward(dt_network *net) {
 
 void dt_net_backward(dt_network *net) {
     DT_ASSERT(net->with_grads);
+    if (net->gpu) { // GPU dispatch
+        dt_net_gpu_backward(net);
+        return;
+    }
     for (int i = net->n_layers - 1; i >= net->first_trainable; i--) {
         dt_layer *l = &net->layers[i];
         l->ops->backward(l, net);
@@ -405,6 +427,7 @@ void dt_net_reset_optim(dt_network *net) {
     memset(net->opt_m, 0, net->n_params * sizeof(float));
     memset(net->opt_v, 0, net->n_params * sizeof(float));
     net->opt.t = 0;
+    if (net->gpu) dt_net_gpu_reset_optim(net); // GPU: the device moments too
 }
 
 void dt_net_set_lr(dt_network *net, float lr) {
@@ -445,6 +468,13 @@ static void step_tensor(const dt_optim *o, float lr, float *w, const float *g, f
 void dt_net_step(dt_network *net) {
     DT_ASSERT(net->with_grads);
     net->opt.t++;
+    if (net->gpu) { // GPU: the same formulas on the device twins
+        dt_net_gpu_step(net);
+        net->weights_version++;
+        net->images_seen += (uint64_t)net->batch;
+        dt_net_gpu_mark_synced(net);
+        return;
+    }
     for (int i = net->first_trainable; i < net->n_layers; i++) {
         dt_layer *l = &net->layers[i];
         if (l->frozen) continue;

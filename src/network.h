@@ -78,7 +78,9 @@ typedef struct dt_layer_ops {
     // Loss layers only (NULL elsewhere). Copy this layer's targets from a
     // loader batch into net->truth (its rows beyond b->n zeroed): 0, or -1
     // with dt_error when the batch does not fit (e.g. more boxes than the
-    // layer's capacity).
+    // layer's capacity). Until the next set_truth, the layer's loss (and
+    // gradient) averages over the first b->n rows only and ignores the rest
+    // (validation's last batch is partial; its padding rows hold garbage).
     int (*set_truth)(dt_layer *l, dt_network *net, const dt_batch *b);
     // Validation metrics, accumulated over batches after each forward:
     // reset, add one batch, then read. The first metric is the one that
@@ -114,6 +116,9 @@ struct dt_layer {
     double flops; // forward FLOPs per image (multiply-add = 2)
     void *priv;   // layer-type private state
     int is_loss;  // writes net->loss and seeds the backward pass
+    // GPU (src/cuda/): the GPU twin's private state, built on its first
+    // call; starts with a dt_gpu_priv header (its destroy). NULL on the CPU.
+    void *priv_gpu;
 };
 
 typedef enum { DT_OPT_SGD = 0, DT_OPT_ADAM, DT_OPT_ADAMW } dt_opt_kind;
@@ -131,6 +136,20 @@ typedef struct {
     float **dst;
     size_t n;
 } dt_buffer_req;
+
+// One [stage] of the cfg's training recipe (see src/train.h for the keys).
+#define DT_MAX_STAGES 16
+typedef struct {
+    int epochs;
+    int n_lr;                   // 1, or one per layer group
+    float lr[DT_MAX_GROUPS];    // maximum lr of the schedule, per group
+    int clr;                    // cyclical schedule on
+    float clr_div, clr_cut_div; // clr=div,cut_div
+    int has_freeze, freeze_to;  // freeze_to=n given
+    int has_wd;
+    float wd;
+    const dt_cfg_section *sec; // for messages
+} dt_stage;
 
 struct dt_network {
     int batch;
@@ -172,7 +191,18 @@ struct dt_network {
     dt_cfg *cfg;
     dt_cfg_section *net_sec; // the [net] section, for subsystems that read it
     dt_augment aug;          // data= and augmentation keys of [net] / [augment]
+    int n_stages;            // [stage] sections: the training recipe
+    dt_stage stages[DT_MAX_STAGES];
     char *cfg_path;
+
+    // --- GPU mode (src/cuda/gpu_net.h; docs/GPU.md) -------------------------
+    // gpu = device index + 1 while forward/backward/step run on a GPU, else 0.
+    // Every host tensor above (arena buffers, params, grads, optimizer moments)
+    // then has a device twin at the same offset (dt_dev()). The host side stays
+    // the interface: forward uploads input/truth and downloads the outputs of
+    // the last and the loss layers; dt_net_pull() brings parameters back.
+    int gpu;
+    struct dt_gpu_net *gpu_state;
 };
 
 // dt_net_opts comes from the public header (include/detector.h).
@@ -226,6 +256,16 @@ void dt_layer_in_shape(const dt_network *net, const dt_layer *l, int k, int *h, 
 int dt_layer_training(const dt_network *net, const dt_layer *l);
 // Reads the keys every layer may carry (group).
 int dt_layer_parse_common(dt_layer *l, dt_cfg_section *s, dt_network *net);
+
+#ifdef DT_GPU
+// The GPU twins (src/layers/*.cu), same signatures as forward/backward;
+// a layer type without one runs on the CPU inside a GPU network.
+#define DT_LAYER(x)                                                              \
+    void dt_##x##_forward_gpu(dt_layer *l, dt_network *net);                     \
+    void dt_##x##_backward_gpu(dt_layer *l, dt_network *net);
+#include "layers/list.h"
+#undef DT_LAYER
+#endif
 
 // The registry (layers.c).
 const dt_layer_ops *dt_layer_find(const char *name);

@@ -48,4 +48,7 @@ const dt_layer_ops dt_activation_ops = {
     .backward = activation_backward,
     .destroy = activation_destroy,
     .describe = activation_describe,
+#ifdef DT_GPU
+    .forward_gpu = dt_activation_forward_gpu, .backward_gpu = dt_activation_backward_gpu,
+#endif
 };

@@ -183,4 +183,7 @@ const dt_layer_ops dt_avgpool_ops = {
     .backward = avgpool_backward,
     .destroy = avgpool_destroy,
     .describe = avgpool_describe,
+#ifdef DT_GPU
+    .forward_gpu = dt_avgpool_forward_gpu, .backward_gpu = dt_avgpool_backward_gpu,
+#endif
 };

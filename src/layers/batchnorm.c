@@ -94,4 +94,7 @@ const dt_layer_ops dt_batchnorm_ops = {
     .backward = batchnorm_backward,
     .destroy = batchnorm_destroy,
     .describe = batchnorm_describe,
+#ifdef DT_GPU
+    .forward_gpu = dt_batchnorm_forward_gpu, .backward_gpu = dt_batchnorm_backward_gpu,
+#endif
 };

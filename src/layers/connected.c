@@ -122,4 +122,7 @@ const dt_layer_ops dt_connected_ops = {
     .backward = connected_backward,
     .destroy = connected_destroy,
     .describe = connected_describe,
+#ifdef DT_GPU
+    .forward_gpu = dt_connected_forward_gpu, .backward_gpu = dt_connected_backward_gpu,
+#endif
 };

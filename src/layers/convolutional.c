@@ -579,4 +579,7 @@ const dt_layer_ops dt_convolutional_ops = {
     .backward = conv_backward,
     .destroy = conv_destroy,
     .describe = conv_describe,
+#ifdef DT_GPU
+    .forward_gpu = dt_convolutional_forward_gpu, .backward_gpu = dt_convolutional_backward_gpu,
+#endif
 };

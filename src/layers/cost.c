@@ -3,6 +3,12 @@
 // reduction over all B*N elements; the loss is added to net->loss. The
 // output is a copy of the input (the predictions); backward seeds its input
 // delta (l1: sign(x - t) / (B*N), sign(0) = 0 as PyTorch).
+//
+// Training hook: set_truth picks the target by the input size N: 4 = the
+// largest object's box (x1, y1, x2, y2) in network-input pixels (the
+// lesson's bbox model, L1 on pixel coordinates); N = number of classes = the
+// multi-label class mask. After it, the mean runs over the b->n real rows
+// only (B above becomes b->n). No metrics: the best checkpoint goes by loss.
 #include <math.h>
 #include <stdlib.h>
 
@@ -14,7 +20,13 @@ static const char *const cost_names[] = {"l2", "l1", NULL};
 
 typedef struct {
     cost_type type;
+    int rows; // rows of the batch given to set_truth; 0: all B
 } cost_priv;
+
+static size_t cost_rows(const dt_layer *l) {
+    const cost_priv *p = l->priv;
+    return p->rows > 0 && p->rows < l->batch ? (size_t)p->rows : (size_t)l->batch;
+}
 
 static int cost_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
     cost_priv *p = dt_calloc(1, sizeof *p);
@@ -38,8 +50,8 @@ static int cost_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
 static void cost_forward(dt_layer *l, dt_network *net) {
     const cost_priv *p = l->priv;
     const float *x = dt_layer_in(net, l, 0);
-    const size_t B = l->batch, N = l->inputs, ts = net->truth_size;
-    dt_copy(x, l->output, B * N);
+    const size_t B = cost_rows(l), N = l->inputs, ts = net->truth_size;
+    dt_copy(x, l->output, (size_t)l->batch * N);
     double loss = 0;
     for (size_t b = 0; b < B; b++) {
         const float *xb = x + b * N, *tb = net->truth + b * ts;
@@ -61,19 +73,43 @@ static void cost_backward(dt_layer *l, dt_network *net) {
     float *dx = dt_layer_in_delta(net, l, 0);
     if (!dx) return;
     const float *x = l->output;
-    const size_t B = l->batch, N = l->inputs, ts = net->truth_size;
+    const size_t B = l->batch, rows = cost_rows(l), N = l->inputs, ts = net->truth_size;
     const int accum = l->in_accum[0];
-    const float k = (p->type == COST_L1 ? 1.0f : 2.0f) / (float)(B * N);
+    const float k = (p->type == COST_L1 ? 1.0f : 2.0f) / (float)(rows * N);
 #pragma omp parallel for schedule(static) if (B * N > 4096)
     for (size_t b = 0; b < B; b++) {
         const float *xb = x + b * N, *tb = net->truth + b * ts;
         float *d = dx + b * N;
         for (size_t i = 0; i < N; i++) {
-            float e = xb[i] - tb[i];
+            float e = b < rows ? xb[i] - tb[i] : 0.0f; // padding rows: no gradient
             float g = p->type == COST_L1 ? (float)((e > 0) - (e < 0)) * k : e * k;
             d[i] = accum ? d[i] + g : g;
         }
     }
+}
+
+static int cost_set_truth(dt_layer *l, dt_network *net, const dt_batch *b) {
+    cost_priv *p = l->priv;
+    const size_t N = l->inputs, ts = net->truth_size;
+    if (N != 4 && (int)N != b->n_classes) {
+        dt_error("[cost] (%s:%d) has %zu inputs per image: training targets exist for 4 "
+                 "(the largest object's box) or %d (one per class, the class mask)",
+                 l->sec->file, l->sec->line, N, b->n_classes);
+        return -1;
+    }
+    for (int i = 0; i < l->batch; i++) {
+        float *t = net->truth + (size_t)i * ts;
+        for (size_t k = 0; k < ts; k++) t[k] = 0;
+        if (i >= b->n) continue;
+        if (N == 4) {
+            const float *bx = b->largest_box + 4 * (size_t)i; // [0,1] corners
+            t[0] = bx[0] * b->w, t[1] = bx[1] * b->h, t[2] = bx[2] * b->w, t[3] = bx[3] * b->h;
+        } else {
+            for (size_t k = 0; k < N; k++) t[k] = b->class_mask[(size_t)i * b->n_classes + k];
+        }
+    }
+    p->rows = b->n;
+    return 0;
 }
 
 static void cost_describe(const dt_layer *l, char *buf, size_t n) {
@@ -90,4 +126,5 @@ const dt_layer_ops dt_cost_ops = {
     .backward = cost_backward,
     .destroy = cost_destroy,
     .describe = cost_describe,
+    .set_truth = cost_set_truth,
 };

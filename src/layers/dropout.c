@@ -102,4 +102,7 @@ const dt_layer_ops dt_dropout_ops = {
     .backward = dropout_backward,
     .destroy = dropout_destroy,
     .describe = dropout_describe,
+#ifdef DT_GPU
+    .forward_gpu = dt_dropout_forward_gpu, .backward_gpu = dt_dropout_backward_gpu,
+#endif
 };

@@ -60,4 +60,7 @@ const dt_layer_ops dt_flatten_ops = {
     .parse = flatten_parse,
     .forward = flatten_forward,
     .backward = flatten_backward,
+#ifdef DT_GPU
+    .forward_gpu = dt_flatten_forward_gpu, .backward_gpu = dt_flatten_backward_gpu,
+#endif
 };

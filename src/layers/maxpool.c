@@ -162,4 +162,7 @@ const dt_layer_ops dt_maxpool_ops = {
     .backward = maxpool_backward,
     .destroy = maxpool_destroy,
     .describe = maxpool_describe,
+#ifdef DT_GPU
+    .forward_gpu = dt_maxpool_forward_gpu, .backward_gpu = dt_maxpool_backward_gpu,
+#endif
 };

@@ -10,6 +10,11 @@
 // (values in between are used as soft targets, as PyTorch does).
 // Output (B, 1, 1, C): sigmoid probabilities. Backward seeds
 // dL/dx = (sigmoid(x) - t) / (B C). Metrics: layers/heads.h.
+//
+// Training hooks: set_truth takes the batch's class mask; after it the mean
+// runs over the b->n real rows (B above becomes b->n, padding rows get no
+// gradient). Metrics over the images given: accuracy at 0.5 per label (the
+// selector, fastai's accuracy_thresh) and micro F1.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +26,14 @@
 
 typedef struct {
     int classes;
+    int rows;                     // rows of the batch given to set_truth; 0: all B
+    long right, labels, tp, fp, fn; // metrics between metrics_reset and metrics_get
 } multilabel_priv;
+
+static int multilabel_rows(const dt_layer *l) {
+    const multilabel_priv *p = l->priv;
+    return p->rows > 0 && p->rows < l->batch ? p->rows : l->batch;
+}
 
 static int multilabel_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
     multilabel_priv *p = dt_calloc(1, sizeof *p);
@@ -45,31 +57,31 @@ static int multilabel_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
 static void multilabel_forward(dt_layer *l, dt_network *net) {
     const multilabel_priv *p = l->priv;
     const float *x = dt_layer_in(net, l, 0); // (B, C)
-    const int B = l->batch, C = p->classes;
+    const int B = l->batch, C = p->classes, rows = multilabel_rows(l);
     double loss = 0;
     for (int b = 0; b < B; b++) {
         const float *xb = x + (size_t)b * C, *tb = net->truth + (size_t)b * net->truth_size;
         float *yb = l->output + (size_t)b * C;
         for (int i = 0; i < C; i++) {
             yb[i] = dt_sigmoid(xb[i]);
-            loss += dt_bce_logit(xb[i], tb[i]);
+            if (b < rows) loss += dt_bce_logit(xb[i], tb[i]);
         }
     }
-    net->loss += (float)(loss / ((double)B * C));
+    net->loss += (float)(loss / ((double)rows * C));
 }
 
 static void multilabel_backward(dt_layer *l, dt_network *net) {
     const multilabel_priv *p = l->priv;
     float *dx = dt_layer_in_delta(net, l, 0);
     if (!dx) return;
-    const int B = l->batch, C = p->classes, accum = l->in_accum[0];
-    const float k = 1.0f / ((float)B * C);
+    const int B = l->batch, C = p->classes, accum = l->in_accum[0], rows = multilabel_rows(l);
+    const float k = 1.0f / ((float)rows * C);
     for (int b = 0; b < B; b++) {
         const float *yb = l->output + (size_t)b * C;
         const float *tb = net->truth + (size_t)b * net->truth_size;
         float *d = dx + (size_t)b * C;
         for (int i = 0; i < C; i++) {
-            float g = (yb[i] - tb[i]) * k;
+            float g = b < rows ? (yb[i] - tb[i]) * k : 0.0f;
             d[i] = accum ? d[i] + g : g;
         }
     }
@@ -97,6 +109,56 @@ int dt_multilabel_metrics(const dt_layer *l, const dt_network *net, float thresh
     return 0;
 }
 
+static int multilabel_set_truth(dt_layer *l, dt_network *net, const dt_batch *b) {
+    multilabel_priv *p = l->priv;
+    const int ts = net->truth_size;
+    if (b->n_classes != p->classes) {
+        dt_error("the data set has %d classes, the [multilabel] layer (%s:%d) classes=%d",
+                 b->n_classes, l->sec->file, l->sec->line, p->classes);
+        return -1;
+    }
+    for (int i = 0; i < l->batch; i++) {
+        float *t = net->truth + (size_t)i * ts;
+        memset(t, 0, sizeof(float) * (size_t)ts);
+        if (i < b->n)
+            memcpy(t, b->class_mask + (size_t)i * b->n_classes, sizeof(float) * (size_t)p->classes);
+    }
+    p->rows = b->n;
+    return 0;
+}
+
+static void multilabel_metrics_reset(dt_layer *l, dt_network *net) {
+    multilabel_priv *p = l->priv;
+    p->right = p->labels = p->tp = p->fp = p->fn = 0;
+}
+
+static void multilabel_metrics_add(dt_layer *l, dt_network *net, const dt_batch *b) {
+    multilabel_priv *p = l->priv;
+    const int C = p->classes;
+    for (int i = 0; i < b->n && i < l->batch; i++) {
+        const float *yb = l->output + (size_t)i * C;
+        const float *tb = net->truth + (size_t)i * net->truth_size;
+        for (int c = 0; c < C; c++) {
+            int pred = yb[c] > 0.5f, truth = tb[c] > 0.5f;
+            p->labels++;
+            p->right += pred == truth;
+            p->tp += pred && truth;
+            p->fp += pred && !truth;
+            p->fn += !pred && truth;
+        }
+    }
+}
+
+static int multilabel_metrics_get(dt_layer *l, dt_network *net, dt_metric *out, int max) {
+    const multilabel_priv *p = l->priv;
+    const dt_metric m[2] = {
+        {"accuracy@0.5", p->labels ? (double)p->right / p->labels : 0, 1},
+        {"F1", p->tp ? 2.0 * p->tp / (2.0 * p->tp + p->fp + p->fn) : 0, 1}};
+    int n = max < 2 ? max : 2;
+    for (int i = 0; i < n; i++) out[i] = m[i];
+    return n;
+}
+
 static void multilabel_describe(const dt_layer *l, char *buf, size_t n) {
     const multilabel_priv *p = l->priv;
     snprintf(buf, n, "%d bce", p->classes);
@@ -114,4 +176,8 @@ const dt_layer_ops dt_multilabel_ops = {
     .backward = multilabel_backward,
     .destroy = multilabel_destroy,
     .describe = multilabel_describe,
+    .set_truth = multilabel_set_truth,
+    .metrics_reset = multilabel_metrics_reset,
+    .metrics_add = multilabel_metrics_add,
+    .metrics_get = multilabel_metrics_get,
 };

@@ -136,4 +136,7 @@ const dt_layer_ops dt_outconv_ops = {
     .backward = outconv_backward,
     .destroy = outconv_destroy,
     .describe = outconv_describe,
+#ifdef DT_GPU
+    .forward_gpu = dt_outconv_forward_gpu, .backward_gpu = dt_outconv_backward_gpu,
+#endif
 };

@@ -119,4 +119,7 @@ const dt_layer_ops dt_route_ops = {
     .backward = route_backward,
     .destroy = route_destroy,
     .describe = route_describe,
+#ifdef DT_GPU
+    .forward_gpu = dt_route_forward_gpu, .backward_gpu = dt_route_backward_gpu,
+#endif
 };

@@ -101,4 +101,7 @@ const dt_layer_ops dt_shortcut_ops = {
     .backward = shortcut_backward,
     .destroy = shortcut_destroy,
     .describe = shortcut_describe,
+#ifdef DT_GPU
+    .forward_gpu = dt_shortcut_forward_gpu, .backward_gpu = dt_shortcut_backward_gpu,
+#endif
 };

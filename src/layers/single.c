@@ -19,6 +19,12 @@
 // no class gradient (as [softmax]); the mean still divides by B.
 // Output (B, 1, 1, 4+C): sigmoid(o[0:4]) (normalised corners), then the
 // softmax probabilities of o[4:].
+//
+// Training hooks: set_truth takes the batch's largest object (its box and
+// class; an image without objects gets class -1); after it the means run
+// over the b->n real rows (B above becomes b->n, padding rows get no
+// gradient). Metrics over the images given: detn_acc (the selector) and
+// detn_l1 in input pixels, as the lesson's.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +36,15 @@
 typedef struct {
     int classes;
     float weight;
+    int rows;          // rows of the batch given to set_truth; 0: all B
+    long hits, n;      // metrics between metrics_reset and metrics_get
+    double l1;         // sum of |error| in pixels over 4 n coordinates
 } single_priv;
+
+static int single_rows(const dt_layer *l) {
+    const single_priv *p = l->priv;
+    return p->rows > 0 && p->rows < l->batch ? p->rows : l->batch;
+}
 
 static int single_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
     single_priv *p = dt_calloc(1, sizeof *p);
@@ -69,7 +83,7 @@ static inline int single_target(const dt_network *net, int b, int C) {
 static void single_forward(dt_layer *l, dt_network *net) {
     const single_priv *p = l->priv;
     const float *x = dt_layer_in(net, l, 0); // (B, 4+C)
-    const int B = l->batch, C = p->classes, N = C + 4;
+    const int B = l->batch, C = p->classes, N = C + 4, rows = single_rows(l);
     const float size[4] = {(float)net->w, (float)net->h, (float)net->w, (float)net->h};
     double l1 = 0, ce = 0;
     for (int b = 0; b < B; b++) {
@@ -77,17 +91,17 @@ static void single_forward(dt_layer *l, dt_network *net) {
         float *yb = l->output + (size_t)b * N;
         for (int i = 0; i < 4; i++) {
             yb[i] = 1.0f / (1.0f + expf(-xb[i]));
-            l1 += fabsf(yb[i] * size[i] - tb[i] * size[i]);
+            if (b < rows) l1 += fabsf(yb[i] * size[i] - tb[i] * size[i]);
         }
         const float *lo = xb + 4;
         float mx = lo[0], sum = 0;
         for (int i = 1; i < C; i++) mx = lo[i] > mx ? lo[i] : mx;
         for (int i = 0; i < C; i++) sum += (yb[4 + i] = expf(lo[i] - mx));
         for (int i = 0; i < C; i++) yb[4 + i] /= sum;
-        int t = single_target(net, b, C);
+        int t = b < rows ? single_target(net, b, C) : -1;
         if (t >= 0) ce += (double)mx + log((double)sum) - lo[t];
     }
-    net->loss += (float)(l1 / (4.0 * B) + p->weight * (ce / B));
+    net->loss += (float)(l1 / (4.0 * rows) + p->weight * (ce / rows));
 }
 
 static void single_backward(dt_layer *l, dt_network *net) {
@@ -95,8 +109,9 @@ static void single_backward(dt_layer *l, dt_network *net) {
     float *dx = dt_layer_in_delta(net, l, 0);
     if (!dx) return;
     const int B = l->batch, C = p->classes, N = C + 4, accum = l->in_accum[0];
+    const int rows = single_rows(l);
     const float size[4] = {(float)net->w, (float)net->h, (float)net->w, (float)net->h};
-    const float kl1 = 1.0f / (4.0f * B), kce = p->weight / B;
+    const float kl1 = 1.0f / (4.0f * rows), kce = p->weight / rows;
     for (int b = 0; b < B; b++) {
         const float *yb = l->output + (size_t)b * N;
         const float *tb = net->truth + (size_t)b * net->truth_size;
@@ -105,9 +120,10 @@ static void single_backward(dt_layer *l, dt_network *net) {
             float e = yb[i] * size[i] - tb[i] * size[i];
             // d|e|/de = sign(e) (0 at 0, as PyTorch), de/dx = size * s (1 - s)
             float g = (float)((e > 0) - (e < 0)) * kl1 * size[i] * yb[i] * (1.0f - yb[i]);
+            if (b >= rows) g = 0;
             d[i] = accum ? d[i] + g : g;
         }
-        int t = single_target(net, b, C);
+        int t = b < rows ? single_target(net, b, C) : -1;
         for (int i = 0; i < C; i++) {
             float g = t < 0 ? 0.0f : (yb[4 + i] - (i == t ? 1.0f : 0.0f)) * kce;
             d[4 + i] = accum ? d[4 + i] + g : g;
@@ -136,6 +152,56 @@ int dt_single_metrics(const dt_layer *l, const dt_network *net, double *acc, dou
     return 0;
 }
 
+static int single_set_truth(dt_layer *l, dt_network *net, const dt_batch *b) {
+    single_priv *p = l->priv;
+    const int ts = net->truth_size;
+    for (int i = 0; i < l->batch; i++) {
+        float *t = net->truth + (size_t)i * ts;
+        memset(t, 0, sizeof(float) * (size_t)ts);
+        const int c = i < b->n ? b->largest_class[i] : -1;
+        if (c >= p->classes) {
+            dt_error("%s: class %d, but the [single] layer (%s:%d) has classes=%d",
+                     b->paths ? b->paths[i] : "image", c, l->sec->file, l->sec->line, p->classes);
+            return -1;
+        }
+        if (c >= 0) memcpy(t, b->largest_box + 4 * (size_t)i, 4 * sizeof(float));
+        t[4] = (float)c; // -1: no object, no cross-entropy
+    }
+    p->rows = b->n;
+    return 0;
+}
+
+static void single_metrics_reset(dt_layer *l, dt_network *net) {
+    single_priv *p = l->priv;
+    p->hits = p->n = 0;
+    p->l1 = 0;
+}
+
+static void single_metrics_add(dt_layer *l, dt_network *net, const dt_batch *b) {
+    single_priv *p = l->priv;
+    const int C = p->classes, N = C + 4;
+    const float size[4] = {(float)net->w, (float)net->h, (float)net->w, (float)net->h};
+    for (int i = 0; i < b->n && i < l->batch; i++) {
+        const float *yb = l->output + (size_t)i * N;
+        const float *tb = net->truth + (size_t)i * net->truth_size;
+        for (int k = 0; k < 4; k++) p->l1 += fabs((double)yb[k] * size[k] - (double)tb[k] * size[k]);
+        int best = 0; // first maximum, as torch.max
+        for (int k = 1; k < C; k++)
+            if (yb[4 + k] > yb[4 + best]) best = k;
+        p->hits += best == single_target(net, i, C);
+        p->n++;
+    }
+}
+
+static int single_metrics_get(dt_layer *l, dt_network *net, dt_metric *out, int max) {
+    const single_priv *p = l->priv;
+    const dt_metric m[2] = {{"detn_acc", p->n ? (double)p->hits / p->n : 0, 1},
+                            {"detn_l1", p->n ? p->l1 / (4.0 * p->n) : 0, 0}};
+    int n = max < 2 ? max : 2;
+    for (int i = 0; i < n; i++) out[i] = m[i];
+    return n;
+}
+
 static void single_describe(const dt_layer *l, char *buf, size_t n) {
     const single_priv *p = l->priv;
     snprintf(buf, n, "4+%d w%g", p->classes, (double)p->weight);
@@ -153,4 +219,8 @@ const dt_layer_ops dt_single_ops = {
     .backward = single_backward,
     .destroy = single_destroy,
     .describe = single_describe,
+    .set_truth = single_set_truth,
+    .metrics_reset = single_metrics_reset,
+    .metrics_add = single_metrics_add,
+    .metrics_get = single_metrics_get,
 };

@@ -4,15 +4,31 @@
 // net->truth[b * truth_size], as F.cross_entropy(logits, target). Backward
 // seeds dL/dlogits = (softmax - onehot) / B into its input.
 //
-// A target that is not a class index in [0, N) (e.g. a padded slot) adds no
-// loss and no gradient; the mean still divides by B.
+// A target that is not a class index in [0, N) (e.g. an image without
+// objects) adds no loss and no gradient; the mean still divides by the rows.
+//
+// Training hooks: set_truth takes the batch's largest-object class (the
+// lesson's largest-object classifier); after it, the loss averages over the
+// batch's b->n real rows and ignores the padding rows (a partial validation
+// batch). Metric: accuracy (arg-max == target) over the images with a target.
 #include <math.h>
 #include <stdlib.h>
 
 #include "kernels.h"
 #include "network.h"
 
+typedef struct {
+    int rows;             // rows of the batch given to set_truth; 0: all B
+    long correct, total;  // accuracy counters between metrics_reset and _get
+} softmax_priv;
+
+static int softmax_rows(const dt_layer *l) {
+    const softmax_priv *p = l->priv;
+    return p->rows > 0 && p->rows < l->batch ? p->rows : l->batch;
+}
+
 static int softmax_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
+    l->priv = dt_calloc(1, sizeof(softmax_priv));
     l->out_h = l->out_w = 1;
     l->out_c = (int)l->inputs;
     l->is_loss = 1;
@@ -31,7 +47,7 @@ static inline int softmax_target(const dt_network *net, int b, int N) {
 
 static void softmax_forward(dt_layer *l, dt_network *net) {
     const float *x = dt_layer_in(net, l, 0); // (B, N)
-    const int B = l->batch, N = l->out_c;
+    const int B = l->batch, N = l->out_c, rows = softmax_rows(l);
     double loss = 0;
 #pragma omp parallel for schedule(static) reduction(+ : loss) if (B * N > 4096)
     for (int b = 0; b < B; b++) {
@@ -48,23 +64,23 @@ static void softmax_forward(dt_layer *l, dt_network *net) {
         float inv = 1.0f / sum;
 #pragma omp simd
         for (int i = 0; i < N; i++) yb[i] *= inv;
-        int t = softmax_target(net, b, N);
+        int t = b < rows ? softmax_target(net, b, N) : -1;
         // log-sum-exp form: stays finite when the target's probability underflows
         if (t >= 0) loss += (double)mx + log((double)sum) - xb[t];
     }
-    net->loss += (float)(loss / B);
+    net->loss += (float)(loss / rows);
 }
 
 static void softmax_backward(dt_layer *l, dt_network *net) {
     float *dx = dt_layer_in_delta(net, l, 0);
     if (!dx) return;
-    const int B = l->batch, N = l->out_c, accum = l->in_accum[0];
-    const float invB = 1.0f / B;
+    const int B = l->batch, N = l->out_c, accum = l->in_accum[0], rows = softmax_rows(l);
+    const float invB = 1.0f / rows;
 #pragma omp parallel for schedule(static) if (B * N > 4096)
     for (int b = 0; b < B; b++) {
         const float *yb = l->output + (size_t)b * N;
         float *d = dx + (size_t)b * N;
-        int t = softmax_target(net, b, N);
+        int t = b < rows ? softmax_target(net, b, N) : -1;
         if (t < 0) {
             if (!accum)
                 for (int i = 0; i < N; i++) d[i] = 0;
@@ -77,6 +93,57 @@ static void softmax_backward(dt_layer *l, dt_network *net) {
     }
 }
 
+static int softmax_set_truth(dt_layer *l, dt_network *net, const dt_batch *b) {
+    softmax_priv *p = l->priv;
+    const int ts = net->truth_size;
+    for (int i = 0; i < l->batch; i++) {
+        float *t = net->truth + (size_t)i * ts;
+        for (int k = 0; k < ts; k++) t[k] = 0;
+        int c = i < b->n ? b->largest_class[i] : -1;
+        if (c >= l->out_c) {
+            dt_error("%s: class %d of image %s, but [softmax] (%s:%d) has %d outputs: the "
+                     "layer before it must have one output per class",
+                     l->ops->name, c, b->paths ? b->paths[i] : "?", l->sec->file,
+                     l->sec->line, l->out_c);
+            return -1;
+        }
+        t[0] = (float)c; // -1: no object, no loss
+    }
+    p->rows = b->n;
+    return 0;
+}
+
+static void softmax_metrics_reset(dt_layer *l, dt_network *net) {
+    softmax_priv *p = l->priv;
+    p->correct = p->total = 0;
+}
+
+static void softmax_metrics_add(dt_layer *l, dt_network *net, const dt_batch *b) {
+    softmax_priv *p = l->priv;
+    const int N = l->out_c;
+    for (int i = 0; i < b->n && i < l->batch; i++) {
+        int t = softmax_target(net, i, N);
+        if (t < 0) continue;
+        const float *y = l->output + (size_t)i * N;
+        int best = 0;
+        for (int k = 1; k < N; k++)
+            if (y[k] > y[best]) best = k;
+        p->correct += best == t;
+        p->total++;
+    }
+}
+
+static int softmax_metrics_get(dt_layer *l, dt_network *net, dt_metric *out, int max) {
+    const softmax_priv *p = l->priv;
+    if (max < 1) return 0;
+    snprintf(out[0].name, sizeof out[0].name, "accuracy");
+    out[0].value = p->total ? (double)p->correct / p->total : 0;
+    out[0].higher_is_better = 1;
+    return 1;
+}
+
+static void softmax_destroy(dt_layer *l) { free(l->priv); }
+
 static void softmax_describe(const dt_layer *l, char *buf, size_t n) {
     snprintf(buf, n, "%d classes", l->out_c);
 }
@@ -87,4 +154,9 @@ const dt_layer_ops dt_softmax_ops = {
     .forward = softmax_forward,
     .backward = softmax_backward,
     .describe = softmax_describe,
+    .destroy = softmax_destroy,
+    .set_truth = softmax_set_truth,
+    .metrics_reset = softmax_metrics_reset,
+    .metrics_add = softmax_metrics_add,
+    .metrics_get = softmax_metrics_get,
 };

@@ -28,6 +28,13 @@
 //
 // Loss (added to net->loss): the sum over the images of loc + clas (the
 // lesson's ssd_loss). Output (B, 1, A, C+1+4): see layers/ssd.h.
+//
+// Training hooks: set_truth packs a loader batch's boxes into the targets
+// above; after it the loss sums over the batch's b->n real rows only (a
+// partial validation batch's padding rows add no loss and no gradient).
+// Metrics: mAP at IoU .5 (VOC2007 11-point, the checkpoint selector),
+// all-point mAP and COCO AP@[.5:.95], through valid.h's dt_map_acc with
+// dt_valid_detect_cfg_default, so they equal `detector valid`'s defaults.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +42,7 @@
 #include "kernels.h"
 #include "layers/ssd.h"
 #include "network.h"
+#include "valid.h"
 
 #define SSD_MAX_HEADS 16
 #define SSD_MAX_ANCHOR_KEYS 32
@@ -57,6 +65,8 @@ typedef struct {
     int *n_boxes;  // (B)
     dt_ssd_terms *terms; // (B) of the last forward
     int bad;       // the last forward met a bad target: no gradient
+    int rows;      // rows of the batch given to set_truth; 0: all B
+    dt_map_acc *acc; // metrics between metrics_reset and metrics_get
 } ssd_priv;
 
 static const char *const loss_names[] = {"bce", "focal", NULL};
@@ -230,9 +240,15 @@ static int unpack_truth(dt_layer *l, ssd_priv *p, const dt_network *net) {
     return 0;
 }
 
+static int ssd_rows(const dt_layer *l) {
+    const ssd_priv *p = l->priv;
+    return p->rows > 0 && p->rows < l->batch ? p->rows : l->batch;
+}
+
 static void ssd_forward(dt_layer *l, dt_network *net) {
     ssd_priv *p = l->priv;
     const int B = l->batch, A = p->anchors->n, C1 = p->classes + 1, k = p->k;
+    const int rows = ssd_rows(l);
     const int F = C1 + 4; // per anchor in our output and in an outconv cell
     // gather: head j's cell (r, c) channels -> anchors first[j] + (r g + c) k + s
     for (int j = 0; j < p->n_heads; j++) {
@@ -252,9 +268,15 @@ static void ssd_forward(dt_layer *l, dt_network *net) {
         }
     }
     double loss = 0;
+    // images are contiguous: the first `rows` of every buffer are the real ones
     p->bad = unpack_truth(l, p, net) != 0 ||
-             dt_ssd_loss_batch(p->loss, B, p->clas, p->bact, p->boxes, p->tclas, p->n_boxes,
+             dt_ssd_loss_batch(p->loss, rows, p->clas, p->bact, p->boxes, p->tclas, p->n_boxes,
                                p->max_boxes, p->dclas, p->dbact, &loss, p->terms) != 0;
+    if (rows < B) {
+        memset(p->terms + rows, 0, sizeof(dt_ssd_terms) * (size_t)(B - rows));
+        if (p->dclas) dt_fill(p->dclas + (size_t)rows * A * C1, (size_t)(B - rows) * A * C1, 0.0f);
+        if (p->dbact) dt_fill(p->dbact + (size_t)rows * A * 4, (size_t)(B - rows) * A * 4, 0.0f);
+    }
     net->loss += p->bad ? NAN : (float)loss;
 }
 
@@ -334,6 +356,60 @@ int dt_ssd_layer_terms(const dt_layer *l, double *loc, double *clas, int *n_pos)
     return 0;
 }
 
+// --- training hooks ----------------------------------------------------------------
+
+static int ssd_set_truth(dt_layer *l, dt_network *net, const dt_batch *b) {
+    ssd_priv *p = l->priv;
+    const int ts = net->truth_size, M = b->max_boxes;
+    for (int i = 0; i < l->batch; i++) {
+        float *t = net->truth + (size_t)i * ts;
+        memset(t, 0, sizeof(float) * (size_t)ts);
+        const int n = i < b->n ? b->n_boxes[i] : 0;
+        if (n > p->max_boxes) {
+            dt_error("%s: %d objects, more than max_boxes=%d of the [ssd] layer (%s:%d); "
+                     "raise max_boxes",
+                     b->paths ? b->paths[i] : "image", n, p->max_boxes, l->sec->file,
+                     l->sec->line);
+            return -1;
+        }
+        t[0] = (float)n;
+        for (int j = 0; j < n; j++) {
+            const int c = b->classes[(size_t)i * M + j];
+            if (c < 0 || c >= p->classes) {
+                dt_error("%s: class %d, but the [ssd] layer (%s:%d) has classes=%d",
+                         b->paths ? b->paths[i] : "image", c, l->sec->file, l->sec->line,
+                         p->classes);
+                return -1;
+            }
+            memcpy(t + 1 + 5 * j, b->boxes + ((size_t)i * M + j) * 4, 4 * sizeof(float));
+            t[1 + 5 * j + 4] = (float)c;
+        }
+    }
+    p->rows = b->n;
+    return 0;
+}
+
+static void ssd_metrics_reset(dt_layer *l, dt_network *net) {
+    ssd_priv *p = l->priv;
+    if (!p->acc) p->acc = dt_map_acc_create(p->classes, DT_IOU_VOC_PIXEL, NULL);
+    else dt_map_acc_reset(p->acc);
+}
+
+static void ssd_metrics_add(dt_layer *l, dt_network *net, const dt_batch *b) {
+    ssd_priv *p = l->priv;
+    if (!p->acc) ssd_metrics_reset(l, net);
+    if (dt_map_acc_add(p->acc, l, net, b) != 0) dt_warn("[ssd] mAP: %s", dt_last_error());
+}
+
+static int ssd_metrics_get(dt_layer *l, dt_network *net, dt_metric *out, int max) {
+    ssd_priv *p = l->priv;
+    dt_eval_result r;
+    if (!p->acc || dt_map_acc_compute(p->acc, &r) != 0) return 0;
+    int n = dt_map_metrics(&r, out, max);
+    dt_eval_result_free(&r);
+    return n;
+}
+
 static void ssd_describe(const dt_layer *l, char *buf, size_t n) {
     const ssd_priv *p = l->priv;
     snprintf(buf, n, "%d anchors k%d", p->anchors ? p->anchors->n : 0, p->k);
@@ -348,6 +424,7 @@ static void ssd_destroy(dt_layer *l) {
     free(p->tclas);
     free(p->n_boxes);
     free(p->terms);
+    dt_map_acc_free(p->acc);
     free(p);
     l->priv = NULL;
 }
@@ -361,4 +438,8 @@ const dt_layer_ops dt_ssd_ops = {
     .backward = ssd_backward,
     .destroy = ssd_destroy,
     .describe = ssd_describe,
+    .set_truth = ssd_set_truth,
+    .metrics_reset = ssd_metrics_reset,
+    .metrics_add = ssd_metrics_add,
+    .metrics_get = ssd_metrics_get,
 };

@@ -177,4 +177,7 @@ const dt_layer_ops dt_stdconv_ops = {
     .backward = stdconv_backward,
     .destroy = stdconv_destroy,
     .describe = stdconv_describe,
+#ifdef DT_GPU
+    .forward_gpu = dt_stdconv_forward_gpu, .backward_gpu = dt_stdconv_backward_gpu,
+#endif
 };

@@ -1,0 +1,132 @@
+#!/bin/sh
+# GPU check of the CUDA backend (docs/GPU.md), in two modes.
+#
+# HERE (a machine with nvcc + cuDNN headers, no GPU needed):
+#   sh scripts/gpu_check.sh --pack DIR
+#     builds `make GPU=1 CUDNN=1 OPENCV=0 BUILD=build-gpu-noocv` (+ the GPU
+#     parity test) and copies into DIR: detector, test_gpu_parity, and the
+#     shared libraries they need (ldd) except glibc and the CUDA/driver ones,
+#     compressed (libs.tar.xz: oneDNN + ICU are ~70 MB raw). DIR must be an
+#     ignored folder inside the repo so it can be carried (build*/ is ignored:
+#     build-gpu-noocv/pack, the default below).
+#
+# ON THE GPU MACHINE (from the repo root):
+#   sh scripts/gpu_check.sh [DIR]     (DIR default build-gpu-noocv/pack)
+#     uses DIR's binaries if present, else builds here if it can; the CUDA
+#     libraries come from the Python wheels (site-packages/nvidia/*/lib).
+#     Runs nvidia-smi, `detector gpuinfo`, the GPU parity test and the
+#     benchmark against PyTorch (scripts/bench_gpu.py). Under 8 minutes.
+#     Logs go to $OUT (else ./gpu_check_out): check.log, gpuinfo.txt,
+#     parity.log, bench.log, bench.txt, bench.json (6 files). The last lines printed are the summary.
+set -u
+cd "$(dirname "$0")/.." || exit 2
+
+if [ "${1:-}" = "--pack" ]; then
+    DIR=${2:?usage: gpu_check.sh --pack DIR}
+    B=build-gpu-noocv
+    make GPU=1 CUDNN=1 OPENCV=0 BUILD=$B -j"$(nproc)" "$B/detector" "$B/tests/test_gpu_parity" || exit 1
+    rm -rf "$DIR" && mkdir -p "$DIR/lib" || exit 1
+    cp "$B/detector" "$B/tests/test_gpu_parity" "$DIR/" || exit 1
+    for bin in "$B/detector" "$B/tests/test_gpu_parity"; do
+        ldd "$bin" | awk '$3 ~ /^\// {print $3}'
+    done | sort -u | while read -r so; do
+        case "$(basename "$so")" in
+        # glibc (the device's is newer) and CUDA/driver (from its wheels)
+        libc.so*|libm.so*|libdl.so*|libpthread.so*|librt.so*|ld-linux*) ;;
+        libcuda.so*|libcudart*|libcublas*|libcudnn*|libcurand*|libnvrtc*|libnvJitLink*) ;;
+        *) cp -L "$so" "$DIR/lib/" ;;
+        esac
+    done
+    (cd "$DIR" && tar cJf libs.tar.xz lib && rm -rf lib) || exit 1
+    du -sh "$DIR"; ls -la "$DIR"
+    echo "packed: carry '$DIR' and run: sh scripts/gpu_check.sh $DIR"
+    exit 0
+fi
+
+DIR=${1:-build-gpu-noocv/pack}
+OUT=${OUT:-./gpu_check_out}
+mkdir -p "$OUT"
+LOG=$OUT/check.log
+: >"$LOG"
+say() { echo "$*" | tee -a "$LOG"; }
+T0=$(date +%s)
+elapsed() { echo $(($(date +%s) - T0)); }
+results=""
+note() { results="$results
+$1"; say "$1"; }
+
+PY=python3
+command -v "$PY" >/dev/null 2>&1 || PY=/opt/torch/.venv/bin/python3
+
+# CUDA libraries: every lib folder of the nvidia wheels
+NVLIBS=$("$PY" - <<'EOF' 2>/dev/null
+import os, site, glob
+dirs = set()
+for sp in site.getsitepackages() + [site.getusersitepackages()]:
+    for so in glob.glob(os.path.join(sp, "nvidia", "**", "lib*.so*"), recursive=True):
+        dirs.add(os.path.dirname(so))
+print(":".join(sorted(dirs)))
+EOF
+)
+say "== nvidia wheel libraries: ${NVLIBS:-none found}"
+
+BIN="" TEST=""
+if [ -x "$DIR/detector" ]; then
+    mkdir -p /tmp/dt_pack && tar xJf "$DIR/libs.tar.xz" -C /tmp/dt_pack || say "WARNING: could not unpack $DIR/libs.tar.xz"
+    BIN=$DIR/detector TEST=$DIR/test_gpu_parity
+    export LD_LIBRARY_PATH="/tmp/dt_pack/lib:${NVLIBS}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    say "== using packed binaries from $DIR"
+else
+    say "== no packed binaries in $DIR: trying to build here (OPENCV=0)"
+    missing=""
+    for h in /usr/include/ini.h /usr/include/cjson/cJSON.h /usr/include/libxml2/libxml/parser.h /usr/include/oneapi/dnnl/dnnl.h /usr/include/cmocka.h; do
+        [ -f "$h" ] || missing="$missing $h"
+    done
+    if [ -n "$missing" ]; then
+        note "FAIL build: missing headers:$missing (run 'sh scripts/gpu_check.sh --pack build-gpu-noocv/pack' where they exist and carry build-gpu-noocv/pack)"
+    elif make GPU=1 CUDNN=1 OPENCV=0 BUILD=build-gpu-noocv -j16 build-gpu-noocv/detector build-gpu-noocv/tests/test_gpu_parity >>"$LOG" 2>&1; then
+        BIN=build-gpu-noocv/detector TEST=build-gpu-noocv/tests/test_gpu_parity
+        export LD_LIBRARY_PATH="${NVLIBS}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    else
+        note "FAIL build: see $LOG"
+    fi
+fi
+
+say "== nvidia-smi"
+nvidia-smi 2>&1 | tee -a "$LOG" | head -20
+
+if [ -n "$BIN" ]; then
+    if ldd "$BIN" | grep -q "not found"; then
+        say "missing shared libraries:"; ldd "$BIN" | grep "not found" | tee -a "$LOG"
+    fi
+    say "== $BIN gpuinfo"
+    timeout 60 "$BIN" gpuinfo >"$OUT/gpuinfo.txt" 2>&1
+    rc=$?
+    tee -a "$LOG" <"$OUT/gpuinfo.txt"
+    if [ $rc -eq 0 ]; then note "PASS gpuinfo"; else note "FAIL gpuinfo (status $rc)"; fi
+
+    say "== GPU parity test (t=$(elapsed)s)"
+    DT_QUIET=1 timeout 180 "$TEST" >"$OUT/parity.log" 2>&1
+    rc=$?
+    grep -E "FAIL|SKIP|loss cpu|PASSED|FAILED|Running|error" "$OUT/parity.log" | grep -v " PASS$" | head -60 | tee -a "$LOG"
+    if [ $rc -eq 0 ] && ! grep -q "^SKIP" "$OUT/parity.log"; then note "PASS parity ($(grep -c ' PASS$' "$OUT/parity.log") comparisons)"; else note "FAIL parity (status $rc; $OUT/parity.log)"; fi
+
+    left=$((450 - $(elapsed)))
+    [ $left -gt 330 ] && left=330
+    say "== benchmark vs PyTorch (t=$(elapsed)s, limit ${left}s)"
+    if [ $left -gt 60 ]; then
+        timeout "$left" env PYTHONUNBUFFERED=1 "$PY" scripts/bench_gpu.py --bin "$BIN" --out "$OUT" >"$OUT/bench.log" 2>&1
+        rc=$?
+        tee -a "$LOG" <"$OUT/bench.log" | tail -40
+        if [ $rc -eq 0 ]; then
+            note "DONE bench ($OUT/bench.txt)"
+        else
+            note "FAIL bench (timeout or error; partial results in $OUT/bench.txt)"
+        fi
+    else
+        note "SKIP bench: not enough time left"
+    fi
+fi
+say "== summary (total $(elapsed)s)$results"
+case "$results" in *FAIL*) exit 1 ;; esac
+exit 0

@@ -1,0 +1,194 @@
+// cuDNN convolution for the GPU twins (see conv_gpu.h).
+#include "cuda/conv_gpu.h"
+
+#include <stdlib.h>
+
+#include "cuda/kernels_gpu.h"
+
+#ifdef DT_CUDNN
+
+struct dt_gconv {
+    int B, H, W, C, O, K, IG; // IG = C / groups
+    cudnnTensorDescriptor_t xd, yd;
+    cudnnFilterDescriptor_t wd;
+    cudnnConvolutionDescriptor_t cd[3]; // forward, backward data, backward filter
+    cudnnConvolutionFwdAlgo_t fa;
+    cudnnConvolutionBwdDataAlgo_t da;
+    cudnnConvolutionBwdFilterAlgo_t fwa;
+    size_t fws, dws, fwws; // workspace bytes of each
+    int chosen;            // algorithms chosen (first use: buffers exist then)
+    float *w;              // (O, K, K, IG) reordered filters
+    float *dw;             // (O, K, K, IG) filter gradient before the reorder back
+    uint64_t wver;
+    int wvalid;
+};
+
+static cudnnHandle_t handle(dt_network *net) { return net->gpu_state->dnn; }
+
+dt_gconv *dt_gconv_create(dt_network *net, int B, int H, int W, int C, int O, int K, int stride,
+                          int pad, int dilation, int groups, int OH, int OW) {
+    dt_gconv *c = (dt_gconv *)dt_calloc(1, sizeof *c);
+    c->B = B, c->H = H, c->W = W, c->C = C, c->O = O, c->K = K, c->IG = C / groups;
+    DT_CUDNN_CHECK(cudnnCreateTensorDescriptor(&c->xd));
+    DT_CUDNN_CHECK(cudnnCreateTensorDescriptor(&c->yd));
+    DT_CUDNN_CHECK(cudnnCreateFilterDescriptor(&c->wd));
+    DT_CUDNN_CHECK(cudnnSetTensor4dDescriptor(c->xd, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, B, C, H, W));
+    DT_CUDNN_CHECK(cudnnSetTensor4dDescriptor(c->yd, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, B, O, OH, OW));
+    // NHWC filters are KRSC = OHWI: the layout cuDNN's NHWC kernels read
+    DT_CUDNN_CHECK(cudnnSetFilter4dDescriptor(c->wd, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC, O, c->IG, K, K));
+    const cudnnMathType_t math = net->gpu_state->tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
+    for (int i = 0; i < 3; i++) {
+        DT_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&c->cd[i]));
+        // cross-correlation, as PyTorch's Conv2d
+        DT_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(c->cd[i], pad, pad, stride, stride, dilation,
+                                                       dilation, CUDNN_CROSS_CORRELATION,
+                                                       CUDNN_DATA_FLOAT));
+        DT_CUDNN_CHECK(cudnnSetConvolutionGroupCount(c->cd[i], groups));
+        DT_CUDNN_CHECK(cudnnSetConvolutionMathType(c->cd[i], math));
+    }
+    size_t nw = (size_t)O * c->IG * K * K * sizeof(float);
+    c->w = (float *)dt_gpu_alloc(nw, "reordered filters");
+    if (net->with_grads) c->dw = (float *)dt_gpu_alloc(nw, "filter gradient");
+    return c;
+}
+
+void dt_gconv_free(dt_gconv *c) {
+    if (!c) return;
+    cudnnDestroyTensorDescriptor(c->xd);
+    cudnnDestroyTensorDescriptor(c->yd);
+    cudnnDestroyFilterDescriptor(c->wd);
+    for (int i = 0; i < 3; i++) cudnnDestroyConvolutionDescriptor(c->cd[i]);
+    dt_gpu_free(c->w);
+    dt_gpu_free(c->dw);
+    free(c);
+}
+
+// A result is usable when it ran and fits the workspace limit; pass 0 also
+// wants strict FP32 (CUDNN_FMA_MATH) unless TF32 is on, pass 1 takes any.
+static int usable(cudnnStatus_t st, size_t mem, cudnnMathType_t m, size_t limit, int tf32,
+                  int pass) {
+    if (st != CUDNN_STATUS_SUCCESS || mem > limit) return 0;
+    return tf32 || pass || m == CUDNN_FMA_MATH;
+}
+
+static void warn_math(int layer, const char *dir) {
+    dt_warn("layer %d: no strict-FP32 cuDNN %s algorithm; using one that may use TF32", layer,
+            dir);
+}
+
+static int use_find(void) {
+    const char *e = getenv("DT_CUDNN_FIND");
+    return !(e && atoi(e) == 0);
+}
+
+// Chooses the three algorithms. Find runs each candidate once (like
+// torch.backends.cudnn.benchmark); the heuristic is instant.
+static void choose(dt_gconv *c, dt_network *net) {
+    dt_gpu_net *g = net->gpu_state;
+    const size_t lim = g->ws_limit;
+    const int tf32 = g->tf32, find = use_find();
+    enum { N = 16 };
+    int n = 0, ok = 0;
+    {
+        cudnnConvolutionFwdAlgoPerf_t r[N];
+        if (find)
+            DT_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(handle(net), c->xd, c->wd, c->cd[0], c->yd, N, &n, r));
+        else
+            DT_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle(net), c->xd, c->wd, c->cd[0], c->yd, N, &n, r));
+        for (int pass = 0; pass < 2 && !ok; pass++)
+            for (int i = 0; i < n && !ok; i++)
+                if (usable(r[i].status, r[i].memory, r[i].mathType, lim, tf32, pass)) {
+                    c->fa = r[i].algo, c->fws = r[i].memory, ok = 1;
+                    DT_CUDNN_CHECK(cudnnSetConvolutionMathType(c->cd[0], r[i].mathType));
+                    if (pass) warn_math(dt_gpu_cur_layer, "forward");
+                }
+        if (!ok) dt_fatal("layer %d: no cuDNN forward algorithm fits %.0f MiB of workspace (of %d tried); set DT_GPU_WS_MB higher or use a smaller batch", dt_gpu_cur_layer, lim / 1048576.0, n);
+    }
+    if (net->with_grads) {
+        cudnnConvolutionBwdDataAlgoPerf_t r[N];
+        ok = 0;
+        if (find)
+            DT_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithm(handle(net), c->wd, c->yd, c->cd[1], c->xd, N, &n, r));
+        else
+            DT_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(handle(net), c->wd, c->yd, c->cd[1], c->xd, N, &n, r));
+        for (int pass = 0; pass < 2 && !ok; pass++)
+            for (int i = 0; i < n && !ok; i++)
+                if (usable(r[i].status, r[i].memory, r[i].mathType, lim, tf32, pass)) {
+                    c->da = r[i].algo, c->dws = r[i].memory, ok = 1;
+                    DT_CUDNN_CHECK(cudnnSetConvolutionMathType(c->cd[1], r[i].mathType));
+                    if (pass) warn_math(dt_gpu_cur_layer, "backward-data");
+                }
+        if (!ok) dt_fatal("layer %d: no cuDNN backward-data algorithm fits %.0f MiB of workspace", dt_gpu_cur_layer, lim / 1048576.0);
+        cudnnConvolutionBwdFilterAlgoPerf_t q[N];
+        ok = 0;
+        if (find)
+            DT_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithm(handle(net), c->xd, c->yd, c->cd[2], c->wd, N, &n, q));
+        else
+            DT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(handle(net), c->xd, c->yd, c->cd[2], c->wd, N, &n, q));
+        for (int pass = 0; pass < 2 && !ok; pass++)
+            for (int i = 0; i < n && !ok; i++)
+                if (usable(q[i].status, q[i].memory, q[i].mathType, lim, tf32, pass)) {
+                    c->fwa = q[i].algo, c->fwws = q[i].memory, ok = 1;
+                    DT_CUDNN_CHECK(cudnnSetConvolutionMathType(c->cd[2], q[i].mathType));
+                    if (pass) warn_math(dt_gpu_cur_layer, "backward-filter");
+                }
+        if (!ok) dt_fatal("layer %d: no cuDNN backward-filter algorithm fits %.0f MiB of workspace", dt_gpu_cur_layer, lim / 1048576.0);
+    }
+    size_t need = c->fws > c->dws ? c->fws : c->dws;
+    if (c->fwws > need) need = c->fwws;
+    dt_gpu_workspace(net, need);
+    c->chosen = 1;
+    if (getenv("DT_GPU_VERBOSE"))
+        dt_log("layer %d: cuDNN algorithms fwd %d (%zu B) bwd-data %d (%zu B) bwd-filter %d (%zu B)%s\n",
+               dt_gpu_cur_layer, (int)c->fa, c->fws, (int)c->da, c->dws, (int)c->fwa, c->fwws,
+               find ? " (find)" : " (heuristic)");
+}
+
+static void refresh_w(dt_gconv *c, const float *w_oihw, uint64_t ver) {
+    if (c->wvalid && c->wver == ver) return;
+    dt_oihw_to_ohwi_gpu(w_oihw, c->w, c->O, c->IG, c->K);
+    c->wver = ver;
+    c->wvalid = 1;
+}
+
+void dt_gconv_forward(dt_gconv *c, dt_network *net, const float *x, const float *w_oihw,
+                      uint64_t ver, float *y) {
+    if (!c->chosen) choose(c, net);
+    refresh_w(c, w_oihw, ver);
+    const float one = 1, zero = 0;
+    DT_CUDNN_CHECK(cudnnConvolutionForward(handle(net), &one, c->xd, x, c->wd, c->w, c->cd[0], c->fa,
+                                           net->gpu_state->ws, c->fws, &zero, c->yd, y));
+}
+
+void dt_gconv_backward_filter(dt_gconv *c, dt_network *net, const float *x, const float *dy,
+                              float *dw_oihw) {
+    const float one = 1, zero = 0;
+    DT_CUDNN_CHECK(cudnnConvolutionBackwardFilter(handle(net), &one, c->xd, x, c->yd, dy, c->cd[2],
+                                                  c->fwa, net->gpu_state->ws, c->fwws, &zero,
+                                                  c->wd, c->dw));
+    dt_ohwi_to_oihw_gpu(c->dw, dw_oihw, c->O, c->IG, c->K);
+}
+
+void dt_gconv_backward_data(dt_gconv *c, dt_network *net, const float *dy, const float *w_oihw,
+                            uint64_t ver, float *dx, int accum) {
+    refresh_w(c, w_oihw, ver);
+    const float one = 1, beta = accum ? 1.0f : 0.0f;
+    DT_CUDNN_CHECK(cudnnConvolutionBackwardData(handle(net), &one, c->wd, c->w, c->yd, dy, c->cd[1],
+                                                c->da, net->gpu_state->ws, c->dws, &beta, c->xd,
+                                                dx));
+}
+
+#else // GPU=1 without CUDNN=1: the conv layers stay on the host (their twins check)
+
+dt_gconv *dt_gconv_create(dt_network *net, int B, int H, int W, int C, int O, int K, int stride,
+                          int pad, int dilation, int groups, int OH, int OW) {
+    return NULL;
+}
+void dt_gconv_free(dt_gconv *c) {}
+void dt_gconv_forward(dt_gconv *c, dt_network *net, const float *x, const float *w_oihw,
+                      uint64_t ver, float *y) {}
+void dt_gconv_backward_filter(dt_gconv *c, dt_network *net, const float *x, const float *dy,
+                              float *dw_oihw) {}
+void dt_gconv_backward_data(dt_gconv *c, dt_network *net, const float *dy, const float *w_oihw,
+                            uint64_t ver, float *dx, int accum) {}
+#endif

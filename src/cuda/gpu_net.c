@@ -1,0 +1,427 @@
+// The network's GPU mode: device twins of every host allocation, the
+// forward/backward/step loops on the device, layers without a GPU twin run
+// on the host in place (their inputs down, their outputs up), checked calls.
+#include "cuda/gpu_net.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda/kernels_gpu.h"
+
+int dt_gpu_cur_layer = -1;
+const char *dt_gpu_cur_name = "";
+dt_network *dt_gpu_cur_net = NULL;
+
+// --- checked calls ------------------------------------------------------------------------
+
+static void where(char *buf, size_t n) {
+    if (dt_gpu_cur_layer >= 0)
+        snprintf(buf, n, "layer %d [%s]", dt_gpu_cur_layer, dt_gpu_cur_name);
+    else
+        snprintf(buf, n, "network setup");
+}
+
+void dt_cuda_check_at(int err, const char *call, const char *file, int line) {
+    if (err == cudaSuccess) return;
+    char w[96];
+    where(w, sizeof w);
+    dt_fatal_at(file, line, "%s: %s failed: %s (%s)%s", w, call,
+                cudaGetErrorString((cudaError_t)err), cudaGetErrorName((cudaError_t)err),
+                err == cudaErrorMemoryAllocation ? "; try a smaller batch (-batch N)" : "");
+}
+
+void dt_cublas_check_at(int st, const char *call, const char *file, int line) {
+    if (st == CUBLAS_STATUS_SUCCESS) return;
+    char w[96];
+    where(w, sizeof w);
+    dt_fatal_at(file, line, "%s: %s failed: cuBLAS status %d%s", w, call, st,
+                st == CUBLAS_STATUS_ALLOC_FAILED ? " (out of memory: try a smaller batch)" : "");
+}
+
+#ifdef DT_CUDNN
+void dt_cudnn_check_at(cudnnStatus_t st, const char *call, const char *file, int line) {
+    if (st == CUDNN_STATUS_SUCCESS) return;
+    char w[96];
+    where(w, sizeof w);
+    dt_fatal_at(file, line, "%s: %s failed: %s", w, call, cudnnGetErrorString(st));
+}
+#endif
+
+void dt_cuda_launch_check_at(const char *kernel, const char *file, int line) {
+    static int sync = -1;
+    if (sync < 0) sync = getenv("DT_GPU_SYNC") && atoi(getenv("DT_GPU_SYNC")) > 0;
+    cudaError_t e = cudaGetLastError();
+    if (e == cudaSuccess && sync) e = cudaDeviceSynchronize();
+    if (e != cudaSuccess) {
+        char w[96];
+        where(w, sizeof w);
+        dt_fatal_at(file, line, "%s: kernel %s failed: %s (rerun with DT_GPU_SYNC=1 to find "
+                                "the kernel of an asynchronous error)",
+                    w, kernel, cudaGetErrorString(e));
+    }
+}
+
+// NULL + dt_error on failure: the message says what was asked and what is free.
+static void *try_alloc(size_t bytes, const char *what) {
+    void *p = NULL;
+    if (bytes == 0) bytes = 16;
+    cudaError_t e = cudaMalloc(&p, bytes);
+    if (e == cudaSuccess) return p;
+    cudaGetLastError(); // clear the sticky-free error state of a failed malloc
+    size_t fr = 0, tot = 0;
+    cudaMemGetInfo(&fr, &tot);
+    char w[96];
+    where(w, sizeof w);
+    dt_error("%s: cudaMalloc of %.1f MiB for %s failed (%s): %.1f MiB free of %.1f MiB on the "
+             "GPU; try a smaller batch (-batch N)",
+             w, bytes / 1048576.0, what, cudaGetErrorString(e), fr / 1048576.0,
+             tot / 1048576.0);
+    return NULL;
+}
+
+void *dt_gpu_alloc(size_t bytes, const char *what) {
+    void *p = try_alloc(bytes, what);
+    if (!p) dt_fatal("%s", dt_last_error());
+    return p;
+}
+
+void dt_gpu_free(void *p) {
+    if (p) cudaFree(p);
+}
+
+void *dt_gpu_workspace(dt_network *net, size_t bytes) {
+    dt_gpu_net *g = net->gpu_state;
+    if (bytes <= g->ws_bytes) return g->ws;
+    // grows only while the first iteration meets new shapes
+    DT_CUDA_CHECK(cudaDeviceSynchronize());
+    dt_gpu_free(g->ws);
+    g->ws = dt_gpu_alloc(bytes, "the cuDNN workspace");
+    g->ws_bytes = bytes;
+    return g->ws;
+}
+
+float *dt_gpu_scratch(dt_network *net, size_t n) {
+    if (!net) net = dt_gpu_cur_net;
+    DT_ASSERT(net && net->gpu_state);
+    dt_gpu_net *g = net->gpu_state;
+    if (n > g->scratch_n) {
+        DT_CUDA_CHECK(cudaDeviceSynchronize());
+        dt_gpu_free(g->scratch);
+        g->scratch = dt_gpu_alloc(n * sizeof(float), "partial sums scratch");
+        g->scratch_n = n;
+    }
+    return g->scratch;
+}
+
+// --- twins of host pointers ---------------------------------------------------------------
+
+static float *twin(const float *h, const float *base, size_t n, float *dev) {
+    if (base && dev && h >= base && h < base + n) return dev + (h - base);
+    return NULL;
+}
+
+float *dt_dev(const dt_network *net, const float *host) {
+    if (!host) return NULL;
+    const dt_gpu_net *g = net->gpu_state;
+    DT_ASSERT(g);
+    float *d;
+    if ((d = twin(host, net->arena, net->n_act, g->arena))) return d;
+    if ((d = twin(host, net->params, net->n_params, g->params))) return d;
+    if ((d = twin(host, net->grads, net->n_params, g->grads))) return d;
+    if ((d = twin(host, net->opt_m, net->n_params, g->opt_m))) return d;
+    if ((d = twin(host, net->opt_v, net->n_params, g->opt_v))) return d;
+    dt_fatal("dt_dev: %p is not inside a network allocation (a layer's GPU twin used a "
+             "pointer that has no device copy)",
+             (const void *)host);
+}
+
+float *dt_layer_in_gpu(dt_network *net, const dt_layer *l, int k) {
+    return dt_dev(net, dt_layer_in(net, l, k));
+}
+
+float *dt_layer_in_delta_gpu(dt_network *net, const dt_layer *l, int k) {
+    return dt_dev(net, dt_layer_in_delta(net, l, k));
+}
+
+static void up(dt_network *net, const float *host, size_t n) {
+    if (host && n) DT_CUDA_CHECK(cudaMemcpy(dt_dev(net, host), host, n * sizeof(float), cudaMemcpyHostToDevice));
+}
+
+static void down(dt_network *net, float *host, size_t n) {
+    if (host && n) DT_CUDA_CHECK(cudaMemcpy(host, dt_dev(net, host), n * sizeof(float), cudaMemcpyDeviceToHost));
+}
+
+void dt_net_gpu_fetch(dt_network *net, float *host, size_t n) {
+    if (net->gpu) down(net, host, n);
+}
+
+// --- enable / disable / sync ----------------------------------------------------------------
+
+void dt_net_push(dt_network *net) {
+    if (!net->gpu) return;
+    dt_gpu_net *g = net->gpu_state;
+    up(net, net->params, net->n_params);
+    if (net->with_grads) {
+        up(net, net->opt_m, net->n_params);
+        up(net, net->opt_v, net->n_params);
+    }
+    g->synced_ver = net->weights_version;
+    g->host_stale = 0;
+}
+
+void dt_net_pull(dt_network *net) {
+    if (!net->gpu) return;
+    dt_gpu_net *g = net->gpu_state;
+    down(net, net->params, net->n_params);
+    if (net->with_grads) {
+        down(net, net->grads, net->n_params);
+        down(net, net->opt_m, net->n_params);
+        down(net, net->opt_v, net->n_params);
+    }
+    g->host_stale = 0;
+}
+
+void dt_net_gpu_set_tf32(dt_network *net, int on) {
+    if (!net->gpu) return;
+    dt_gpu_net *g = net->gpu_state;
+    g->tf32 = on;
+    DT_CUBLAS_CHECK(cublasSetMathMode(g->blas, on ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    // convolutions read g->tf32 when they choose algorithms: start over
+    for (int i = 0; i < net->n_layers; i++) {
+        dt_layer *l = &net->layers[i];
+        dt_gpu_priv *p = l->priv_gpu;
+        if (p) p->destroy(p);
+        l->priv_gpu = NULL;
+    }
+}
+
+static size_t max_channels(const dt_network *net) {
+    size_t c = (size_t)net->c;
+    for (int i = 0; i < net->n_layers; i++) {
+        const dt_layer *l = &net->layers[i];
+        if ((size_t)l->out_c > c) c = l->out_c;
+        if ((size_t)l->c > c) c = l->c;
+    }
+    return c;
+}
+
+int dt_net_gpu_enable(dt_network *net, int device) {
+    if (net->gpu) return 0;
+    if (dt_gpu_select(device) != 0) return -1;
+    dt_gpu_net *g = dt_calloc(1, sizeof *g);
+    g->device = device;
+    net->gpu_state = g;
+    net->gpu = device + 1;
+    dt_gpu_cur_layer = -1;
+    size_t np = net->n_params * sizeof(float);
+    if (!(g->params = try_alloc(np, "parameters")) ||
+        !(g->arena = try_alloc(net->n_act * sizeof(float), "the activation arena")) ||
+        !(g->loss = try_alloc(sizeof(float), "the loss")))
+        goto fail;
+    if (net->with_grads &&
+        (!(g->grads = try_alloc(np, "gradients")) || !(g->opt_m = try_alloc(np, "optimizer moments")) ||
+         !(g->opt_v = try_alloc(np, "optimizer moments"))))
+        goto fail;
+    // BN / bias partial sums: up to 256 row partitions x 2 sums + 3 coefficients
+    g->scratch_n = 515 * max_channels(net);
+    if (!(g->scratch = try_alloc(g->scratch_n * sizeof(float), "partial sums scratch"))) goto fail;
+    if (cublasCreate(&g->blas) != CUBLAS_STATUS_SUCCESS) {
+        dt_error("GPU %d: cublasCreate failed (driver or library mismatch?)", device);
+        goto fail;
+    }
+#ifdef DT_CUDNN
+    cudnnStatus_t st = cudnnCreate(&g->dnn);
+    if (st != CUDNN_STATUS_SUCCESS) {
+        dt_error("GPU %d: cudnnCreate failed: %s (is libcudnn on LD_LIBRARY_PATH?)", device,
+                 cudnnGetErrorString(st));
+        goto fail;
+    }
+#endif
+    const char *t = getenv("DT_TF32");
+    g->tf32 = t && atoi(t) > 0;
+    cublasSetMathMode(g->blas, g->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
+    // algorithms may use up to half of what is free now (DT_GPU_WS_MB caps it)
+    size_t fr = 0, tot = 0;
+    cudaMemGetInfo(&fr, &tot);
+    const char *wl = getenv("DT_GPU_WS_MB");
+    size_t cap = (size_t)(wl && atol(wl) > 0 ? atol(wl) : 1024) << 20;
+    g->ws_limit = fr / 2 < cap ? fr / 2 : cap;
+    if (cudaMemset(g->arena, 0, net->n_act * sizeof(float)) != cudaSuccess) {
+        dt_error("GPU %d: cudaMemset of the arena failed", device);
+        goto fail;
+    }
+    dt_net_push(net);
+    if (net->with_grads) cudaMemset(g->grads, 0, np);
+    char on_cpu[256] = "";
+    for (int i = 0; i < net->n_layers; i++) {
+        const dt_layer *l = &net->layers[i];
+        if (l->ops->forward_gpu) continue;
+        g->on_cpu++;
+        if (!strstr(on_cpu, l->ops->name) && strlen(on_cpu) + strlen(l->ops->name) + 3 < sizeof on_cpu) {
+            if (on_cpu[0]) strcat(on_cpu, ", ");
+            strcat(on_cpu, l->ops->name);
+        }
+    }
+    struct cudaDeviceProp prop;
+    cudaGetDeviceProperties(&prop, device);
+    dt_log("GPU %d (%s): parameters %.1f MiB x%d, activations %.1f MiB, TF32 %s; %d layer(s) "
+           "on the host%s%s\n",
+           device, prop.name, np / 1048576.0, net->with_grads ? 4 : 1,
+           net->n_act * 4.0 / 1048576.0, g->tf32 ? "on" : "off", g->on_cpu,
+           on_cpu[0] ? ": " : "", on_cpu);
+    return 0;
+fail:
+    net->gpu = 0;
+    dt_net_gpu_disable(net); // frees what exists (gpu_state still set)
+    return -1;
+}
+
+void dt_net_gpu_disable(dt_network *net) {
+    dt_gpu_net *g = net->gpu_state;
+    if (!g) return;
+    if (net->gpu && g->host_stale) dt_net_pull(net);
+    for (int i = 0; i < net->n_layers; i++) {
+        dt_layer *l = &net->layers[i];
+        dt_gpu_priv *p = l->priv_gpu;
+        if (p) p->destroy(p);
+        l->priv_gpu = NULL;
+    }
+    dt_gpu_free(g->params);
+    dt_gpu_free(g->grads);
+    dt_gpu_free(g->opt_m);
+    dt_gpu_free(g->opt_v);
+    dt_gpu_free(g->arena);
+    dt_gpu_free(g->loss);
+    dt_gpu_free(g->scratch);
+    dt_gpu_free(g->ws);
+    if (g->blas) cublasDestroy(g->blas);
+#ifdef DT_CUDNN
+    if (g->dnn) cudnnDestroy(g->dnn);
+#endif
+    free(g);
+    net->gpu_state = NULL;
+    net->gpu = 0;
+    if (dt_gpu_cur_net == net) dt_gpu_cur_net = NULL;
+}
+
+void dt_net_gpu_mark_synced(dt_network *net) {
+    dt_gpu_net *g = net->gpu_state;
+    g->synced_ver = net->weights_version;
+    g->host_stale = 1;
+}
+
+// --- layers without a twin: run on the host --------------------------------------------------
+
+static size_t in_size(const dt_network *net, const dt_layer *l, int k) {
+    int i = l->in[k];
+    size_t per = i < 0 ? (size_t)net->h * net->w * net->c : net->layers[i].outputs;
+    return per * net->batch;
+}
+
+static void layer_params(dt_network *net, dt_layer *l, int to_host, int grads) {
+    for (int p = 0; p < l->n_params; p++) {
+        dt_param *q = &l->params[p];
+        float *h = grads ? q->g : q->w;
+        if (!h || (grads && !q->trainable)) continue;
+        if (to_host)
+            down(net, h, q->n);
+        else
+            up(net, h, q->n);
+    }
+}
+
+void dt_gpu_layer_forward_on_cpu(dt_layer *l, dt_network *net) {
+    dt_gpu_net *g = net->gpu_state;
+    for (int k = 0; k < l->n_in; k++)
+        if (l->in[k] >= 0) down(net, dt_layer_in(net, l, k), in_size(net, l, k));
+    if (g->host_stale) layer_params(net, l, 1, 0);
+    l->ops->forward(l, net);
+    up(net, l->output, l->outputs * net->batch);
+    if (l->n_params) layer_params(net, l, 0, 0); // running statistics moved
+}
+
+void dt_gpu_layer_backward_on_cpu(dt_layer *l, dt_network *net) {
+    down(net, l->delta, l->outputs * net->batch);
+    for (int k = 0; k < l->n_in; k++) {
+        float *dx = dt_layer_in_delta(net, l, k);
+        if (dx && l->in_accum[k]) down(net, dx, in_size(net, l, k));
+    }
+    l->ops->backward(l, net);
+    for (int k = 0; k < l->n_in; k++) up(net, dt_layer_in_delta(net, l, k), in_size(net, l, k));
+    if (!l->frozen) layer_params(net, l, 0, 1);
+}
+
+// --- the loops -----------------------------------------------------------------------------
+
+static void enter(dt_network *net, const dt_layer *l) {
+    dt_gpu_cur_net = net;
+    dt_gpu_cur_layer = l ? l->index : -1;
+    dt_gpu_cur_name = l ? l->ops->name : "";
+}
+
+void dt_net_gpu_forward(dt_network *net) {
+    dt_gpu_net *g = net->gpu_state;
+    enter(net, NULL);
+    if (net->weights_version != g->synced_ver) { // changed on the host (load, init)
+        up(net, net->params, net->n_params);
+        g->synced_ver = net->weights_version;
+        g->host_stale = 0;
+    }
+    up(net, net->input, (size_t)net->batch * net->h * net->w * net->c);
+    up(net, net->truth, (size_t)net->batch * (net->truth_size > 0 ? net->truth_size : 1));
+    net->loss = 0;
+    for (int i = 0; i < net->n_layers; i++) {
+        dt_layer *l = &net->layers[i];
+        enter(net, l);
+        if (l->ops->forward_gpu)
+            l->ops->forward_gpu(l, net);
+        else
+            dt_gpu_layer_forward_on_cpu(l, net);
+    }
+    // the host API stays valid: the last layer's output (and the losses,
+    // computed on the host) are there after a forward
+    dt_layer *last = &net->layers[net->n_layers - 1];
+    if (last->ops->forward_gpu) down(net, last->output, last->outputs * net->batch);
+    if (net->train) g->host_stale = 1; // BN running statistics moved on the device
+    DT_CUDA_CHECK(cudaDeviceSynchronize());
+    enter(net, NULL);
+}
+
+void dt_net_gpu_backward(dt_network *net) {
+    enter(net, NULL);
+    dt_layer *last = &net->layers[net->n_layers - 1];
+    // without a loss layer the caller seeded the last delta on the host
+    if (!last->is_loss && last->delta) up(net, last->delta, last->outputs * net->batch);
+    for (int i = net->n_layers - 1; i >= net->first_trainable; i--) {
+        dt_layer *l = &net->layers[i];
+        enter(net, l);
+        if (l->ops->backward_gpu)
+            l->ops->backward_gpu(l, net);
+        else
+            dt_gpu_layer_backward_on_cpu(l, net);
+    }
+    enter(net, NULL);
+}
+
+void dt_net_gpu_step(dt_network *net) {
+    enter(net, NULL);
+    for (int i = net->first_trainable; i < net->n_layers; i++) {
+        dt_layer *l = &net->layers[i];
+        if (l->frozen) continue;
+        float lr = net->group_lr[l->group];
+        for (int p = 0; p < l->n_params; p++) {
+            dt_param *q = &l->params[p];
+            if (!q->trainable) continue;
+            dt_opt_step_gpu(&net->opt, lr, dt_dev(net, q->w), dt_dev(net, q->g),
+                            dt_dev(net, net->opt_m + q->offset),
+                            dt_dev(net, net->opt_v + q->offset), q->n);
+        }
+    }
+}
+
+void dt_net_gpu_reset_optim(dt_network *net) {
+    dt_gpu_net *g = net->gpu_state;
+    if (!net->with_grads) return;
+    DT_CUDA_CHECK(cudaMemset(g->opt_m, 0, net->n_params * sizeof(float)));
+    DT_CUDA_CHECK(cudaMemset(g->opt_v, 0, net->n_params * sizeof(float)));
+}

@@ -1,0 +1,109 @@
+// Internal header of the CUDA backend (GPU=1 builds only): the network's
+// device state, the device twin of any host tensor, and checked calls that
+// name the call, the layer, file and line.
+//
+// Device memory mirrors the host exactly: one cudaMalloc each for the
+// parameters, gradients, Adam/SGD moments and the activation arena, at the
+// same offsets as their host allocations. So a layer's GPU twin finds the
+// device copy of ANY host buffer it was given at parse time (l->output,
+// l->delta, a private dt_layer_add_buffer, a parameter's w or g) with
+// dt_dev(net, host_pointer): no second set of pointers, no change to the
+// layers' parse code. State that exists only on the GPU (cuDNN descriptors,
+// reordered filters, a pre-BN buffer) is the layer's l->priv_gpu, built on
+// its first call and freed with the network.
+#ifndef DT_CUDA_GPU_NET_H
+#define DT_CUDA_GPU_NET_H
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <stddef.h>
+#include <stdint.h>
+#ifdef DT_CUDNN
+#include <cudnn.h>
+#endif
+
+#include "common.h"
+#include "gpu.h"
+#include "network.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dt_gpu_net {
+    int device;
+    float *params, *grads, *opt_m, *opt_v; // (n_params) each; grads.. NULL w/o grads
+    float *arena;                          // (n_act) twin of net->arena
+    float *loss;                           // (1) unused: loss layers run on the host
+    float *scratch;                        // (scratch_n) BN/bias partial sums
+    size_t scratch_n;
+    void *ws; // cuDNN workspace, shared by every layer (one stream)
+    size_t ws_bytes;
+    size_t ws_limit; // largest workspace an algorithm may ask for
+    cublasHandle_t blas;
+#ifdef DT_CUDNN
+    cudnnHandle_t dnn;
+#else
+    void *dnn; // same layout in every translation unit
+#endif
+    int tf32;
+    uint64_t synced_ver; // weights_version the device holds
+    int host_stale;      // the device's parameters are newer than the host's
+    int on_cpu;          // layers without a GPU twin (counted at enable)
+} dt_gpu_net;
+
+// Private GPU state of a layer starts with this header.
+typedef struct dt_gpu_priv {
+    void (*destroy)(void *self);
+} dt_gpu_priv;
+
+// The layer the dispatch loop is running (-1: none), for error messages.
+extern int dt_gpu_cur_layer;
+extern const char *dt_gpu_cur_name;
+// The GPU network being run (set by the dispatch), whose shared scratch the
+// kernels that need one (BN, bias gradients) use.
+extern dt_network *dt_gpu_cur_net;
+
+// Device twin of a host pointer into net->arena / params / grads / opt_m /
+// opt_v; NULL for NULL. Any other pointer is a broken invariant (fatal).
+float *dt_dev(const dt_network *net, const float *host);
+// Device twins of the usual host accessors.
+float *dt_layer_in_gpu(dt_network *net, const dt_layer *l, int k);
+float *dt_layer_in_delta_gpu(dt_network *net, const dt_layer *l, int k);
+
+// cudaMalloc that reports, on failure, the request, the free and total
+// memory, the layer, and suggests a smaller batch. Fatal (it runs mid-run).
+void *dt_gpu_alloc(size_t bytes, const char *what);
+void dt_gpu_free(void *p);
+// The shared cuDNN workspace grown to at least `bytes` (fatal on failure).
+void *dt_gpu_workspace(dt_network *net, size_t bytes);
+// The shared scratch for partial sums, at least n floats (net NULL: the
+// current network).
+float *dt_gpu_scratch(dt_network *net, size_t n);
+
+void dt_cuda_check_at(int err, const char *call, const char *file, int line);
+void dt_cublas_check_at(int st, const char *call, const char *file, int line);
+#ifdef DT_CUDNN
+void dt_cudnn_check_at(cudnnStatus_t st, const char *call, const char *file, int line);
+#define DT_CUDNN_CHECK(call) dt_cudnn_check_at((call), #call, __FILE__, __LINE__)
+#endif
+#define DT_CUDA_CHECK(call) dt_cuda_check_at((int)(call), #call, __FILE__, __LINE__)
+#define DT_CUBLAS_CHECK(call) dt_cublas_check_at((int)(call), #call, __FILE__, __LINE__)
+// After a kernel launch: the launch error (bad configuration); with
+// DT_GPU_SYNC=1 also synchronises so an asynchronous fault names its kernel.
+void dt_cuda_launch_check_at(const char *kernel, const char *file, int line);
+#define DT_LAUNCH_CHECK(name) dt_cuda_launch_check_at((name), __FILE__, __LINE__)
+
+// A layer's GPU private state: the existing one, or NULL (then build it).
+static inline void *dt_gpu_priv_of(const dt_layer *l) { return l->priv_gpu; }
+
+// Runs one layer's CPU forward/backward inside a GPU network: inputs and
+// parameters down, outputs (and running statistics) up; backward likewise
+// for deltas and gradients. For layers without a twin (the losses).
+void dt_gpu_layer_forward_on_cpu(dt_layer *l, dt_network *net);
+void dt_gpu_layer_backward_on_cpu(dt_layer *l, dt_network *net);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,291 @@
+// GPU twins of the layers without a convolution: [activation], [batchnorm],
+// [dropout], [maxpool], [avgpool], [shortcut], [route], [flatten] and
+// [connected] (cuBLAS SGEMM). Each mirrors its CPU file step by step; the
+// kernels are in cuda/kernels_gpu.cu and cuda/kernels_layout.cu.
+#include "cuda/layer_gpu.h"
+
+#define DROPOUT_CHUNK 4096 // dropout.c's: the mask depends on it
+
+static size_t n_out(const dt_layer *l) { return l->outputs * (size_t)l->batch; }
+
+// --- [activation] ----------------------------------------------------------------------------
+
+extern "C" void dt_activation_forward_gpu(dt_layer *l, dt_network *net) {
+    dt_act a = dt_gpu_key_act(l);
+    float *y = dt_dev(net, l->output);
+    dt_copy_gpu(dt_layer_in_gpu(net, l, 0), y, n_out(l));
+    dt_act_forward_gpu(a, y, n_out(l));
+}
+
+extern "C" void dt_activation_backward_gpu(dt_layer *l, dt_network *net) {
+    float *dx = dt_layer_in_delta_gpu(net, l, 0);
+    if (!dx) return;
+    float *dy = dt_dev(net, l->delta);
+    dt_act_backward_gpu(dt_gpu_key_act(l), dt_dev(net, l->output), dy, dy, n_out(l));
+    dt_add_gpu(dy, dx, n_out(l), l->in_accum[0]);
+}
+
+// --- [batchnorm] -----------------------------------------------------------------------------
+
+typedef struct {
+    dt_gpu_priv h;
+    dt_act act;
+    float momentum, eps;
+    float *save_mean, *save_inv; // (C)
+    int trained;
+} bn_gpu;
+
+static void bn_gpu_destroy(void *self) {
+    bn_gpu *p = (bn_gpu *)self;
+    dt_gpu_free(p->save_mean);
+    dt_gpu_free(p->save_inv);
+    free(p);
+}
+
+static bn_gpu *bn_get(dt_layer *l) {
+    if (l->priv_gpu) return (bn_gpu *)l->priv_gpu;
+    bn_gpu *p = (bn_gpu *)dt_gpu_priv_new(l, sizeof *p, bn_gpu_destroy);
+    p->act = dt_gpu_key_act(l);
+    p->momentum = dt_gpu_key_float(l, "momentum", 0.1f);
+    p->eps = dt_gpu_key_float(l, "eps", 1e-5f);
+    p->save_mean = dt_gpu_floats(l->c, "BN statistics");
+    p->save_inv = dt_gpu_floats(l->c, "BN statistics");
+    return p;
+}
+
+enum { P_SCALE, P_SHIFT, P_MEAN, P_VAR };
+
+extern "C" void dt_batchnorm_forward_gpu(dt_layer *l, dt_network *net) {
+    bn_gpu *p = bn_get(l);
+    const float *x = dt_layer_in_gpu(net, l, 0);
+    float *y = dt_dev(net, l->output);
+    size_t M = (size_t)l->batch * l->h * l->w;
+    p->trained = dt_layer_training(net, l);
+    if (p->trained)
+        dt_bn_forward_train_gpu(x, y, M, l->c, dt_gpu_w(net, l, P_SCALE), dt_gpu_w(net, l, P_SHIFT),
+                                dt_gpu_w(net, l, P_MEAN), dt_gpu_w(net, l, P_VAR), p->momentum,
+                                p->eps, p->save_mean, p->save_inv, p->act);
+    else
+        dt_bn_forward_infer_gpu(x, y, M, l->c, dt_gpu_w(net, l, P_SCALE), dt_gpu_w(net, l, P_SHIFT),
+                                dt_gpu_w(net, l, P_MEAN), dt_gpu_w(net, l, P_VAR), p->eps,
+                                p->save_mean, p->save_inv, p->act);
+}
+
+extern "C" void dt_batchnorm_backward_gpu(dt_layer *l, dt_network *net) {
+    bn_gpu *p = bn_get(l);
+    float *dx = dt_layer_in_delta_gpu(net, l, 0);
+    float *dscale = l->frozen ? NULL : dt_gpu_g(net, l, P_SCALE);
+    float *dshift = l->frozen ? NULL : dt_gpu_g(net, l, P_SHIFT);
+    if (!dx && !dscale) return;
+    size_t M = (size_t)l->batch * l->h * l->w;
+    dt_bn_backward_gpu(dt_layer_in_gpu(net, l, 0), dt_dev(net, l->output), dt_dev(net, l->delta),
+                       dx, M, l->c, dt_gpu_w(net, l, P_SCALE), p->save_mean, p->save_inv, dscale,
+                       dshift, p->act, p->trained, l->in_accum[0]);
+}
+
+// --- [dropout] -------------------------------------------------------------------------------
+
+typedef struct {
+    dt_gpu_priv h;
+    float p;
+    float *mask; // (B, H, W, C) NULL without gradients
+    int trained;
+} dropout_gpu;
+
+static void dropout_gpu_destroy(void *self) {
+    dropout_gpu *p = (dropout_gpu *)self;
+    dt_gpu_free(p->mask);
+    free(p);
+}
+
+static dropout_gpu *dropout_get(dt_layer *l, dt_network *net) {
+    if (l->priv_gpu) return (dropout_gpu *)l->priv_gpu;
+    dropout_gpu *p = (dropout_gpu *)dt_gpu_priv_new(l, sizeof *p, dropout_gpu_destroy);
+    p->p = dt_gpu_key_float(l, "p", 0.5f);
+    if (net->with_grads) p->mask = dt_gpu_floats(n_out(l), "dropout mask");
+    return p;
+}
+
+extern "C" void dt_dropout_forward_gpu(dt_layer *l, dt_network *net) {
+    dropout_gpu *p = dropout_get(l, net);
+    const float *x = dt_layer_in_gpu(net, l, 0);
+    float *y = dt_dev(net, l->output);
+    p->trained = net->train && p->p > 0 && p->mask;
+    if (!p->trained) {
+        dt_copy_gpu(x, y, n_out(l));
+        return;
+    }
+    dt_dropout_gpu(x, y, p->mask, n_out(l), p->p, dt_rng_u64(&net->rng), DROPOUT_CHUNK);
+}
+
+extern "C" void dt_dropout_backward_gpu(dt_layer *l, dt_network *net) {
+    dropout_gpu *p = dropout_get(l, net);
+    float *dx = dt_layer_in_delta_gpu(net, l, 0);
+    if (!dx) return;
+    const float *dy = dt_dev(net, l->delta);
+    if (!p->trained)
+        dt_add_gpu(dy, dx, n_out(l), l->in_accum[0]);
+    else
+        dt_mul_gpu(dy, p->mask, dx, n_out(l), l->in_accum[0]);
+}
+
+// --- [maxpool] / [avgpool] ---------------------------------------------------------------------
+
+typedef struct {
+    dt_gpu_priv h;
+    int size, stride, pad, global;
+    int *argmax; // (B, OH, OW, C) maxpool with gradients
+} pool_gpu;
+
+static void pool_gpu_destroy(void *self) {
+    pool_gpu *p = (pool_gpu *)self;
+    dt_gpu_free(p->argmax);
+    free(p);
+}
+
+static pool_gpu *pool_get(dt_layer *l, dt_network *net, int is_max) {
+    if (l->priv_gpu) return (pool_gpu *)l->priv_gpu;
+    pool_gpu *p = (pool_gpu *)dt_gpu_priv_new(l, sizeof *p, pool_gpu_destroy);
+    p->global = !is_max && !dt_cfg_has(l->sec, "size");
+    p->size = dt_gpu_key_int(l, "size", 2);
+    p->stride = dt_gpu_key_int(l, "stride", p->size);
+    p->pad = dt_gpu_key_int(l, "pad", 0);
+    if (is_max && net->with_grads)
+        p->argmax = (int *)dt_gpu_alloc(n_out(l) * sizeof(int), "maxpool argmax");
+    return p;
+}
+
+extern "C" void dt_maxpool_forward_gpu(dt_layer *l, dt_network *net) {
+    pool_gpu *p = pool_get(l, net, 1);
+    dt_pool_max_forward_gpu(dt_layer_in_gpu(net, l, 0), dt_dev(net, l->output), p->argmax,
+                           l->batch, l->h, l->w, l->c, l->out_h, l->out_w, p->size, p->stride,
+                           p->pad);
+}
+
+extern "C" void dt_maxpool_backward_gpu(dt_layer *l, dt_network *net) {
+    pool_gpu *p = pool_get(l, net, 1);
+    float *dx = dt_layer_in_delta_gpu(net, l, 0);
+    if (!dx) return;
+    dt_pool_max_backward_gpu(dt_dev(net, l->delta), p->argmax, dx, l->batch, l->h, l->w, l->c,
+                            l->out_h, l->out_w, p->size, p->stride, p->pad, l->in_accum[0]);
+}
+
+extern "C" void dt_avgpool_forward_gpu(dt_layer *l, dt_network *net) {
+    pool_gpu *p = pool_get(l, net, 0);
+    dt_pool_avg_forward_gpu(dt_layer_in_gpu(net, l, 0), dt_dev(net, l->output), l->batch, l->h,
+                           l->w, l->c, l->out_h, l->out_w, p->size, p->stride, p->pad, p->global);
+}
+
+extern "C" void dt_avgpool_backward_gpu(dt_layer *l, dt_network *net) {
+    pool_gpu *p = pool_get(l, net, 0);
+    float *dx = dt_layer_in_delta_gpu(net, l, 0);
+    if (!dx) return;
+    dt_pool_avg_backward_gpu(dt_dev(net, l->delta), dx, l->batch, l->h, l->w, l->c, l->out_h,
+                            l->out_w, p->size, p->stride, p->pad, p->global, l->in_accum[0]);
+}
+
+// --- [shortcut] ------------------------------------------------------------------------------
+
+extern "C" void dt_shortcut_forward_gpu(dt_layer *l, dt_network *net) {
+    dt_residual_forward_gpu(dt_layer_in_gpu(net, l, 0), dt_layer_in_gpu(net, l, 1),
+                            dt_dev(net, l->output), n_out(l), dt_gpu_key_act(l));
+}
+
+extern "C" void dt_shortcut_backward_gpu(dt_layer *l, dt_network *net) {
+    const dt_act a = dt_gpu_key_act(l);
+    const size_t n = n_out(l);
+    float *y = dt_dev(net, l->output), *dy = dt_dev(net, l->delta);
+    if (a != DT_ACT_RELU && a != DT_ACT_LINEAR) dt_act_backward_gpu(a, y, dy, dy, n);
+    for (int k = 0; k < 2; k++) {
+        float *dx = dt_layer_in_delta_gpu(net, l, k);
+        if (!dx) continue;
+        if (a != DT_ACT_RELU)
+            dt_add_gpu(dy, dx, n, l->in_accum[k]);
+        else
+            dt_residual_backward_gpu(y, dy, dx, n, 1, l->in_accum[k]);
+    }
+}
+
+// --- [route] ---------------------------------------------------------------------------------
+
+extern "C" void dt_route_forward_gpu(dt_layer *l, dt_network *net) {
+    float *y = dt_dev(net, l->output);
+    if (l->n_in == 1) {
+        dt_copy_gpu(dt_layer_in_gpu(net, l, 0), y, n_out(l));
+        return;
+    }
+    const size_t rows = (size_t)l->batch * l->out_h * l->out_w;
+    for (int i = 0, off = 0; i < l->n_in; i++) {
+        int h, w, c;
+        dt_layer_in_shape(net, l, i, &h, &w, &c);
+        dt_slice_put_gpu(dt_layer_in_gpu(net, l, i), y, rows, c, l->out_c, off);
+        off += c;
+    }
+}
+
+extern "C" void dt_route_backward_gpu(dt_layer *l, dt_network *net) {
+    const size_t rows = (size_t)l->batch * l->out_h * l->out_w;
+    const float *dy = dt_dev(net, l->delta);
+    for (int i = 0, off = 0; i < l->n_in; i++) {
+        int h, w, c;
+        dt_layer_in_shape(net, l, i, &h, &w, &c);
+        float *dx = dt_layer_in_delta_gpu(net, l, i);
+        if (dx) {
+            if (l->n_in == 1)
+                dt_add_gpu(dy, dx, rows * c, l->in_accum[i]);
+            else
+                dt_slice_get_gpu(dy, dx, rows, c, l->out_c, off, l->in_accum[i]);
+        }
+        off += c;
+    }
+}
+
+// --- [flatten] -------------------------------------------------------------------------------
+
+extern "C" void dt_flatten_forward_gpu(dt_layer *l, dt_network *net) {
+    dt_transpose_gpu(dt_layer_in_gpu(net, l, 0), dt_dev(net, l->output), l->batch, l->h * l->w,
+                     l->c, 0, 0);
+}
+
+extern "C" void dt_flatten_backward_gpu(dt_layer *l, dt_network *net) {
+    float *dx = dt_layer_in_delta_gpu(net, l, 0);
+    if (!dx) return;
+    dt_transpose_gpu(dt_dev(net, l->delta), dx, l->batch, l->h * l->w, l->c, 1, l->in_accum[0]);
+}
+
+// --- [connected]: y = act(x W^T + b), row-major, through column-major cuBLAS ------------------
+// Row-major X (B, in) is column-major X^T (in x B); so Y^T = W X^T is
+// gemm(T, N) on W's (in x out) column-major view, and so on below.
+
+extern "C" void dt_connected_forward_gpu(dt_layer *l, dt_network *net) {
+    cublasHandle_t h = net->gpu_state->blas;
+    const int B = l->batch, in = (int)l->inputs, out = l->out_c;
+    const int pw = dt_gpu_param_index(l, "weights"), pb = dt_gpu_param_index(l, "bias");
+    const float one = 1, zero = 0;
+    float *y = dt_dev(net, l->output); // (B, out)
+    DT_CUBLAS_CHECK(cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, out, B, in, &one, dt_gpu_w(net, l, pw),
+                                in, dt_layer_in_gpu(net, l, 0), in, &zero, y, out));
+    dt_bias_act_gpu(y, dt_gpu_w(net, l, pb), (size_t)B, out, dt_gpu_key_act(l));
+}
+
+extern "C" void dt_connected_backward_gpu(dt_layer *l, dt_network *net) {
+    cublasHandle_t h = net->gpu_state->blas;
+    const int B = l->batch, in = (int)l->inputs, out = l->out_c;
+    const int pw = dt_gpu_param_index(l, "weights"), pb = dt_gpu_param_index(l, "bias");
+    const float one = 1, zero = 0;
+    float *dz = dt_dev(net, l->delta); // (B, out), ours
+    dt_act_backward_gpu(dt_gpu_key_act(l), dt_dev(net, l->output), dz, dz, (size_t)B * out);
+    if (!l->frozen) {
+        // dW^T (in x out) = X^T (in x B) . dZ (B x out)
+        DT_CUBLAS_CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_T, in, out, B, &one,
+                                    dt_layer_in_gpu(net, l, 0), in, dz, out, &zero,
+                                    dt_gpu_g(net, l, pw), in));
+        if (pb >= 0) dt_channel_sum_gpu(dz, (size_t)B, out, dt_gpu_g(net, l, pb));
+    }
+    float *dx = dt_layer_in_delta_gpu(net, l, 0); // (B, in)
+    if (dx) {
+        const float beta = l->in_accum[0] ? 1.0f : 0.0f;
+        DT_CUBLAS_CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, in, B, out, &one,
+                                    dt_gpu_w(net, l, pw), in, dz, out, &beta, dx, in));
+    }
+}

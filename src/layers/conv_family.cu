@@ -1,0 +1,281 @@
+// GPU twins of the layers built on a convolution: [convolutional],
+// [stdconv] and [outconv], all through cuDNN (cuda/conv_gpu.h). Semantics
+// are their CPU files'; differences of route, not of result:
+//   - [convolutional] with BN runs conv -> BN (+act) in inference too (the
+//     CPU folds BN into the filters there): same numbers, one more pass.
+//   - bias and activation are one kernel after cuDNN's convolution.
+// Without cuDNN (GPU=1 CUDNN=0) each twin runs its CPU function in place.
+#include "cuda/conv_gpu.h"
+#include "cuda/layer_gpu.h"
+
+#ifdef DT_CUDNN
+
+static dt_gconv *conv_for(dt_network *net, const dt_layer *l, int O, int K, int stride, int pad,
+                          int dil, int groups) {
+    return dt_gconv_create(net, l->batch, l->h, l->w, l->c, O, K, stride, pad, dil, groups,
+                           l->out_h, l->out_w);
+}
+
+// --- [convolutional] ------------------------------------------------------------------------
+
+typedef struct {
+    dt_gpu_priv h;
+    dt_gconv *conv;
+    int filters, bn;
+    float momentum, eps;
+    dt_act act;
+    int pb, ps, pt, pm, pv, pw;
+    float *xbuf;                  // (B, OH, OW, O) pre-BN output (BN only)
+    float *save_mean, *save_inv;  // (O)
+    int trained;                  // the last forward used batch statistics
+} conv_gpu;
+
+static void conv_gpu_destroy(void *self) {
+    conv_gpu *p = (conv_gpu *)self;
+    dt_gconv_free(p->conv);
+    dt_gpu_free(p->xbuf);
+    dt_gpu_free(p->save_mean);
+    dt_gpu_free(p->save_inv);
+    free(p);
+}
+
+static conv_gpu *conv_get(dt_layer *l, dt_network *net) {
+    if (l->priv_gpu) return (conv_gpu *)l->priv_gpu;
+    conv_gpu *p = (conv_gpu *)dt_gpu_priv_new(l, sizeof *p, conv_gpu_destroy);
+    p->filters = l->out_c;
+    int size = dt_gpu_key_int(l, "size", 1), stride = dt_gpu_key_int(l, "stride", 1);
+    int pad = dt_gpu_key_int(l, "pad", 0), dil = dt_gpu_key_int(l, "dilation", 1);
+    int groups = dt_gpu_key_int(l, "groups", 1);
+    p->bn = dt_gpu_key_int(l, "batch_normalize", 0);
+    p->momentum = dt_gpu_key_float(l, "momentum", 0.1f);
+    p->eps = dt_gpu_key_float(l, "eps", 1e-5f);
+    p->act = dt_gpu_key_act(l);
+    p->pb = dt_gpu_param_index(l, "bias");
+    p->ps = dt_gpu_param_index(l, "scale");
+    p->pt = dt_gpu_param_index(l, "shift");
+    p->pm = dt_gpu_param_index(l, "mean");
+    p->pv = dt_gpu_param_index(l, "var");
+    p->pw = dt_gpu_param_index(l, "weights");
+    p->conv = conv_for(net, l, p->filters, size, stride, pad, dil, groups);
+    if (p->bn) {
+        p->xbuf = dt_gpu_floats(l->outputs * l->batch, "pre-BN convolution output");
+        p->save_mean = dt_gpu_floats(p->filters, "BN statistics");
+        p->save_inv = dt_gpu_floats(p->filters, "BN statistics");
+    }
+    return p;
+}
+
+extern "C" void dt_convolutional_forward_gpu(dt_layer *l, dt_network *net) {
+    conv_gpu *p = conv_get(l, net);
+    const size_t M = (size_t)l->batch * l->out_h * l->out_w;
+    float *y = dt_dev(net, l->output);
+    float *z = p->bn ? p->xbuf : y;
+    dt_gconv_forward(p->conv, net, dt_layer_in_gpu(net, l, 0), dt_gpu_w(net, l, p->pw),
+                     net->weights_version, z);
+    if (!p->bn) {
+        dt_bias_act_gpu(y, dt_gpu_w(net, l, p->pb), M, p->filters, p->act);
+        return;
+    }
+    if (p->pb >= 0) dt_bias_act_gpu(z, dt_gpu_w(net, l, p->pb), M, p->filters, DT_ACT_LINEAR);
+    p->trained = dt_layer_training(net, l);
+    if (p->trained)
+        dt_bn_forward_train_gpu(z, y, M, p->filters, dt_gpu_w(net, l, p->ps), dt_gpu_w(net, l, p->pt),
+                                dt_gpu_w(net, l, p->pm), dt_gpu_w(net, l, p->pv), p->momentum,
+                                p->eps, p->save_mean, p->save_inv, p->act);
+    else
+        dt_bn_forward_infer_gpu(z, y, M, p->filters, dt_gpu_w(net, l, p->ps), dt_gpu_w(net, l, p->pt),
+                                dt_gpu_w(net, l, p->pm), dt_gpu_w(net, l, p->pv), p->eps,
+                                p->save_mean, p->save_inv, p->act);
+}
+
+extern "C" void dt_convolutional_backward_gpu(dt_layer *l, dt_network *net) {
+    conv_gpu *p = conv_get(l, net);
+    float *dx = dt_layer_in_delta_gpu(net, l, 0);
+    if (l->frozen && !dx) return;
+    const size_t M = (size_t)l->batch * l->out_h * l->out_w;
+    float *y = dt_dev(net, l->output), *dy = dt_dev(net, l->delta);
+    if (p->bn) {
+        // dL/dxbuf overwrites xbuf (each element read before it is written)
+        dt_bn_backward_gpu(p->xbuf, y, dy, p->xbuf, M, p->filters, dt_gpu_w(net, l, p->ps),
+                           p->save_mean, p->save_inv, l->frozen ? NULL : dt_gpu_g(net, l, p->ps),
+                           l->frozen ? NULL : dt_gpu_g(net, l, p->pt), p->act, p->trained, 0);
+        dy = p->xbuf;
+    } else {
+        dt_act_backward_gpu(p->act, y, dy, dy, M * p->filters);
+    }
+    if (!l->frozen) {
+        dt_gconv_backward_filter(p->conv, net, dt_layer_in_gpu(net, l, 0), dy, dt_gpu_g(net, l, p->pw));
+        if (p->pb >= 0) dt_channel_sum_gpu(dy, M, p->filters, dt_gpu_g(net, l, p->pb));
+    }
+    if (dx)
+        dt_gconv_backward_data(p->conv, net, dy, dt_gpu_w(net, l, p->pw), net->weights_version, dx,
+                               l->in_accum[0]);
+}
+
+// --- [stdconv]: conv 3x3 + bias -> ReLU -> BN -> dropout --------------------------------------
+
+enum { S_BIAS, S_WEIGHTS, S_SCALE, S_SHIFT, S_MEAN, S_VAR };
+
+typedef struct {
+    dt_gpu_priv h;
+    dt_gconv *conv;
+    int filters;
+    float p, momentum, eps;
+    float *cbuf, *dcbuf;         // (B, OH, OW, O) relu(conv + bias) and its gradient
+    float *mask;                 // (B, OH, OW, O) NULL without gradients or p = 0
+    float *save_mean, *save_inv; // (O)
+    int bn_trained, dropped;
+} stdconv_gpu;
+
+static void stdconv_gpu_destroy(void *self) {
+    stdconv_gpu *p = (stdconv_gpu *)self;
+    dt_gconv_free(p->conv);
+    dt_gpu_free(p->cbuf);
+    dt_gpu_free(p->dcbuf);
+    dt_gpu_free(p->mask);
+    dt_gpu_free(p->save_mean);
+    dt_gpu_free(p->save_inv);
+    free(p);
+}
+
+static stdconv_gpu *stdconv_get(dt_layer *l, dt_network *net) {
+    if (l->priv_gpu) return (stdconv_gpu *)l->priv_gpu;
+    stdconv_gpu *p = (stdconv_gpu *)dt_gpu_priv_new(l, sizeof *p, stdconv_gpu_destroy);
+    p->filters = l->out_c;
+    p->p = dt_gpu_key_float(l, "dropout", 0.1f);
+    p->momentum = dt_gpu_key_float(l, "momentum", 0.1f);
+    p->eps = dt_gpu_key_float(l, "eps", 1e-5f);
+    p->conv = conv_for(net, l, p->filters, 3, dt_gpu_key_int(l, "stride", 1), 1, 1, 1);
+    size_t n = l->outputs * l->batch;
+    p->cbuf = dt_gpu_floats(n, "stdconv conv output");
+    if (net->with_grads) p->dcbuf = dt_gpu_floats(n, "stdconv conv gradient");
+    if (net->with_grads && p->p > 0) p->mask = dt_gpu_floats(n, "dropout mask");
+    p->save_mean = dt_gpu_floats(p->filters, "BN statistics");
+    p->save_inv = dt_gpu_floats(p->filters, "BN statistics");
+    return p;
+}
+
+extern "C" void dt_stdconv_forward_gpu(dt_layer *l, dt_network *net) {
+    stdconv_gpu *p = stdconv_get(l, net);
+    const size_t M = (size_t)l->batch * l->out_h * l->out_w, n = M * p->filters;
+    float *y = dt_dev(net, l->output);
+    dt_gconv_forward(p->conv, net, dt_layer_in_gpu(net, l, 0), dt_gpu_w(net, l, S_WEIGHTS),
+                     net->weights_version, p->cbuf);
+    dt_bias_act_gpu(p->cbuf, dt_gpu_w(net, l, S_BIAS), M, p->filters, DT_ACT_RELU);
+    p->bn_trained = dt_layer_training(net, l);
+    if (p->bn_trained)
+        dt_bn_forward_train_gpu(p->cbuf, y, M, p->filters, dt_gpu_w(net, l, S_SCALE),
+                                dt_gpu_w(net, l, S_SHIFT), dt_gpu_w(net, l, S_MEAN),
+                                dt_gpu_w(net, l, S_VAR), p->momentum, p->eps, p->save_mean,
+                                p->save_inv, DT_ACT_LINEAR);
+    else
+        dt_bn_forward_infer_gpu(p->cbuf, y, M, p->filters, dt_gpu_w(net, l, S_SCALE),
+                                dt_gpu_w(net, l, S_SHIFT), dt_gpu_w(net, l, S_MEAN),
+                                dt_gpu_w(net, l, S_VAR), p->eps, p->save_mean, p->save_inv,
+                                DT_ACT_LINEAR);
+    // dropout follows net->train, frozen or not; one draw of net->rng as the CPU
+    p->dropped = net->train && p->p > 0 && p->mask;
+    if (p->dropped) dt_dropout_gpu(y, y, p->mask, n, p->p, dt_rng_u64(&net->rng), 4096);
+}
+
+extern "C" void dt_stdconv_backward_gpu(dt_layer *l, dt_network *net) {
+    stdconv_gpu *p = stdconv_get(l, net);
+    float *dx = dt_layer_in_delta_gpu(net, l, 0);
+    if (l->frozen && !dx) return;
+    const size_t M = (size_t)l->batch * l->out_h * l->out_w, n = M * p->filters;
+    float *y = dt_dev(net, l->output), *dy = dt_dev(net, l->delta);
+    if (p->dropped) dt_mul_gpu(dy, p->mask, dy, n, 0);
+    dt_bn_backward_gpu(p->cbuf, y, dy, p->dcbuf, M, p->filters, dt_gpu_w(net, l, S_SCALE),
+                       p->save_mean, p->save_inv, l->frozen ? NULL : dt_gpu_g(net, l, S_SCALE),
+                       l->frozen ? NULL : dt_gpu_g(net, l, S_SHIFT), DT_ACT_LINEAR, p->bn_trained,
+                       0);
+    dt_act_backward_gpu(DT_ACT_RELU, p->cbuf, p->dcbuf, p->dcbuf, n);
+    if (!l->frozen) {
+        dt_gconv_backward_filter(p->conv, net, dt_layer_in_gpu(net, l, 0), p->dcbuf,
+                                 dt_gpu_g(net, l, S_WEIGHTS));
+        dt_channel_sum_gpu(p->dcbuf, M, p->filters, dt_gpu_g(net, l, S_BIAS));
+    }
+    if (dx)
+        dt_gconv_backward_data(p->conv, net, p->dcbuf, dt_gpu_w(net, l, S_WEIGHTS),
+                               net->weights_version, dx, l->in_accum[0]);
+}
+
+// --- [outconv]: two sibling 3x3 convs, interleaved per cell ----------------------------------
+
+enum { O_CBIAS, O_CWEIGHTS, O_BBIAS, O_BWEIGHTS };
+
+typedef struct {
+    dt_gpu_priv h;
+    dt_gconv *clas, *box;
+    int fc, fb;
+    float *yc, *yb; // (B, H, W, fc) and (B, H, W, fb); deltas in backward
+} outconv_gpu;
+
+static void outconv_gpu_destroy(void *self) {
+    outconv_gpu *p = (outconv_gpu *)self;
+    dt_gconv_free(p->clas);
+    dt_gconv_free(p->box);
+    dt_gpu_free(p->yc);
+    dt_gpu_free(p->yb);
+    free(p);
+}
+
+static outconv_gpu *outconv_get(dt_layer *l, dt_network *net) {
+    if (l->priv_gpu) return (outconv_gpu *)l->priv_gpu;
+    outconv_gpu *p = (outconv_gpu *)dt_gpu_priv_new(l, sizeof *p, outconv_gpu_destroy);
+    int k = dt_gpu_key_int(l, "anchors_per_cell", 1);
+    p->fb = 4 * k;
+    p->fc = l->out_c - p->fb;
+    p->clas = conv_for(net, l, p->fc, 3, 1, 1, 1, 1);
+    p->box = conv_for(net, l, p->fb, 3, 1, 1, 1, 1);
+    size_t cells = (size_t)l->batch * l->out_h * l->out_w;
+    p->yc = dt_gpu_floats(cells * p->fc, "outconv class output");
+    p->yb = dt_gpu_floats(cells * p->fb, "outconv box output");
+    return p;
+}
+
+extern "C" void dt_outconv_forward_gpu(dt_layer *l, dt_network *net) {
+    outconv_gpu *p = outconv_get(l, net);
+    const size_t cells = (size_t)l->batch * l->out_h * l->out_w;
+    const float *x = dt_layer_in_gpu(net, l, 0);
+    float *y = dt_dev(net, l->output);
+    dt_gconv_forward(p->clas, net, x, dt_gpu_w(net, l, O_CWEIGHTS), net->weights_version, p->yc);
+    dt_bias_act_gpu(p->yc, dt_gpu_w(net, l, O_CBIAS), cells, p->fc, DT_ACT_LINEAR);
+    dt_gconv_forward(p->box, net, x, dt_gpu_w(net, l, O_BWEIGHTS), net->weights_version, p->yb);
+    dt_bias_act_gpu(p->yb, dt_gpu_w(net, l, O_BBIAS), cells, p->fb, DT_ACT_LINEAR);
+    dt_slice_put_gpu(p->yc, y, cells, p->fc, l->out_c, 0);
+    dt_slice_put_gpu(p->yb, y, cells, p->fb, l->out_c, p->fc);
+}
+
+extern "C" void dt_outconv_backward_gpu(dt_layer *l, dt_network *net) {
+    outconv_gpu *p = outconv_get(l, net);
+    float *dx = dt_layer_in_delta_gpu(net, l, 0);
+    if (l->frozen && !dx) return;
+    const size_t cells = (size_t)l->batch * l->out_h * l->out_w;
+    const float *dy = dt_dev(net, l->delta), *x = dt_layer_in_gpu(net, l, 0);
+    // linear convs: their outputs are not needed any more, so they hold the deltas
+    dt_slice_get_gpu(dy, p->yc, cells, p->fc, l->out_c, 0, 0);
+    dt_slice_get_gpu(dy, p->yb, cells, p->fb, l->out_c, p->fc, 0);
+    if (!l->frozen) {
+        dt_gconv_backward_filter(p->clas, net, x, p->yc, dt_gpu_g(net, l, O_CWEIGHTS));
+        dt_channel_sum_gpu(p->yc, cells, p->fc, dt_gpu_g(net, l, O_CBIAS));
+        dt_gconv_backward_filter(p->box, net, x, p->yb, dt_gpu_g(net, l, O_BWEIGHTS));
+        dt_channel_sum_gpu(p->yb, cells, p->fb, dt_gpu_g(net, l, O_BBIAS));
+    }
+    if (dx) { // class conv assigns or adds as in_accum says, the box conv adds
+        dt_gconv_backward_data(p->clas, net, p->yc, dt_gpu_w(net, l, O_CWEIGHTS),
+                               net->weights_version, dx, l->in_accum[0]);
+        dt_gconv_backward_data(p->box, net, p->yb, dt_gpu_w(net, l, O_BWEIGHTS),
+                               net->weights_version, dx, 1);
+    }
+}
+
+#else // !DT_CUDNN: the CPU functions, with transfers
+
+extern "C" void dt_convolutional_forward_gpu(dt_layer *l, dt_network *net) { dt_gpu_layer_forward_on_cpu(l, net); }
+extern "C" void dt_convolutional_backward_gpu(dt_layer *l, dt_network *net) { dt_gpu_layer_backward_on_cpu(l, net); }
+extern "C" void dt_stdconv_forward_gpu(dt_layer *l, dt_network *net) { dt_gpu_layer_forward_on_cpu(l, net); }
+extern "C" void dt_stdconv_backward_gpu(dt_layer *l, dt_network *net) { dt_gpu_layer_backward_on_cpu(l, net); }
+extern "C" void dt_outconv_forward_gpu(dt_layer *l, dt_network *net) { dt_gpu_layer_forward_on_cpu(l, net); }
+extern "C" void dt_outconv_backward_gpu(dt_layer *l, dt_network *net) { dt_gpu_layer_backward_on_cpu(l, net); }
+#endif

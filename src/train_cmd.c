@@ -1,0 +1,260 @@
+// detector train / lr_find: the cfg, the .data file and two loaders behind
+// a dt_batch_source.
+//
+// Each pass gets its own loader (created at the start of an epoch, freed at
+// its end: nothing is allocated per iteration). The training loader of
+// global epoch e is seeded with hash(seed, e), so the order and the
+// augmentations of an epoch depend on (seed, epoch) only, whatever happened
+// before: a run resumed at epoch e sees exactly the batches an
+// uninterrupted run saw.
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chart.h"
+#include "train.h"
+
+typedef struct {
+    dt_dataset train, valid;
+    dt_loader_opts opts;
+    dt_loader *L;
+    const dt_network *net; // net->seed: set by -seed, or by the checkpoint on resume
+    int logged; // bit per split: loader summary printed
+} loader_src;
+
+static int src_begin(void *ctx, int split, int epoch) {
+    loader_src *s = ctx;
+    dt_loader_opts o = s->opts;
+    o.epochs = 1;
+    if (split == 0) {
+        dt_rng r;
+        dt_rng_seed3(&r, s->net->seed, (uint64_t)epoch, 0x747261696eull); // "train"
+        o.seed = dt_rng_u64(&r);
+        o.shuffle = 1, o.augment = 1;
+    } else {
+        o.seed = s->net->seed, o.shuffle = 0, o.augment = 0;
+    }
+    // the loader's summary line once per split, not every epoch
+    int v = dt_verbosity();
+    if (s->logged & (1 << split)) dt_set_verbosity(0);
+    s->L = dt_loader_new(split == 0 ? &s->train : &s->valid, &o, NULL);
+    dt_set_verbosity(v);
+    s->logged |= 1 << split;
+    return s->L ? 0 : -1;
+}
+
+static dt_batch *src_next(void *ctx) {
+    loader_src *s = ctx;
+    return dt_loader_next(s->L);
+}
+
+static void src_end(void *ctx) {
+    loader_src *s = ctx;
+    dt_loader_free(s->L);
+    s->L = NULL;
+}
+
+static const char *arg_value(int argc, char **argv, const char *flag) {
+    for (int i = 0; i < argc - 1; i++)
+        if (strcmp(argv[i], flag) == 0) return argv[i + 1];
+    return NULL;
+}
+
+static int arg_flag(int argc, char **argv, const char *flag) {
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], flag) == 0) return 1;
+    return 0;
+}
+
+// Checks every "-x" argument against the command's flags (those in
+// `with_value` take one value).
+static int check_args(int argc, char **argv, const char *const *with_value,
+                      const char *const *flags) {
+    for (int i = 3; i < argc; i++) {
+        int ok = 0;
+        for (int k = 0; with_value[k]; k++)
+            if (strcmp(argv[i], with_value[k]) == 0 && i + 1 < argc) ok = 2;
+        for (int k = 0; flags[k]; k++)
+            if (strcmp(argv[i], flags[k]) == 0) ok = 1;
+        if (!ok) {
+            fprintf(stderr, "%s: unknown or incomplete argument '%s'\n", argv[1], argv[i]);
+            return -1;
+        }
+        if (ok == 2) i++;
+    }
+    return 0;
+}
+
+// "cfg/ssd.cfg" -> "ssd"
+static void cfg_name(const char *path, char *out, size_t n) {
+    const char *b = strrchr(path, '/');
+    snprintf(out, n, "%s", b ? b + 1 : path);
+    char *dot = strrchr(out, '.');
+    if (dot && dot != out) *dot = 0;
+}
+
+typedef struct {
+    dt_network *net;
+    dt_datacfg dc;
+    int have_dc;
+    loader_src src;
+    int have_train, have_valid;
+    dt_batch_source bs;
+} session;
+
+static void session_free(session *S) {
+    if (S->have_train) dt_dataset_free(&S->src.train);
+    if (S->have_valid) dt_dataset_free(&S->src.valid);
+    if (S->have_dc) dt_datacfg_free(&S->dc);
+    dt_net_free(S->net);
+}
+
+// Network (with gradients), -seed, -weights, .data, both splits, loaders.
+static int session_open(session *S, int argc, char **argv, int need_valid) {
+    memset(S, 0, sizeof *S);
+    int threads = atoi(arg_value(argc, argv, "-threads") ? arg_value(argc, argv, "-threads")
+                                                          : "0");
+    if (threads > 0) omp_set_num_threads(threads);
+    dt_net_opts no = {.with_grads = 1, .quiet = 0};
+    S->net = dt_net_load(argv[2], &no);
+    if (!S->net) return -1;
+    dt_network *net = S->net;
+    const char *seed = arg_value(argc, argv, "-seed");
+    if (seed) {
+        net->seed = strtoull(seed, NULL, 10);
+        dt_net_init_params(net, net->seed);
+    }
+    const char *w = arg_value(argc, argv, "-weights");
+    if (w && dt_net_load_weights(net, w) != 0) return -1;
+    const char *data = arg_value(argc, argv, "-data");
+    if (!data) data = net->aug.data;
+    if (!data || !data[0]) {
+        dt_error("%s names no dataset: add data=FILE to [net] or pass -data FILE", argv[2]);
+        return -1;
+    }
+    if (dt_datacfg_load(data, &S->dc) != 0) return -1;
+    S->have_dc = 1;
+    if (dt_dataset_load(&S->dc, "train", NULL, &S->src.train) != 0) return -1;
+    S->have_train = 1;
+    if (need_valid) {
+        if (!S->dc.valid) {
+            dt_error("%s: no valid= split (training reports validation loss and metrics)",
+                     data);
+            return -1;
+        }
+        if (dt_dataset_load(&S->dc, "valid", NULL, &S->src.valid) != 0) return -1;
+        S->have_valid = 1;
+    }
+    dt_loader_opts *o = &S->src.opts;
+    dt_loader_opts_defaults(o);
+    o->batch = net->batch;
+    o->width = net->w, o->height = net->h;
+    o->threads = threads > 0 ? threads : 0;
+    o->aug = net->aug;
+    S->src.net = net;
+    S->bs = (dt_batch_source){&S->src, S->src.train.n / net->batch, src_begin, src_next,
+                              src_end};
+    return 0;
+}
+
+int dt_cmd_train(int argc, char **argv) {
+    static const char *const vals[] = {"-data", "-weights", "-threads", "-seed", "-minutes",
+                                       NULL};
+    static const char *const flags[] = {"-clear", "-quiet", NULL};
+    if (argc < 3 || check_args(argc, argv, vals, flags) != 0) {
+        fprintf(stderr, "usage: %s train <cfg> [-data F] [-weights W] [-clear] [-threads N] "
+                        "[-seed S] [-minutes M] [-quiet]\n",
+                argv[0]);
+        return 2;
+    }
+    session S;
+    if (session_open(&S, argc, argv, 1) != 0) {
+        fprintf(stderr, "error: %s\n", dt_last_error());
+        session_free(&S);
+        return 1;
+    }
+    char name[256];
+    cfg_name(argv[2], name, sizeof name);
+    const char *mins = arg_value(argc, argv, "-minutes");
+    dt_train_opts o = {
+        .name = name,
+        .backup = S.dc.backup ? S.dc.backup : "backup",
+        .clear = arg_flag(argc, argv, "-clear"),
+        .minutes = mins ? atof(mins) : 0,
+        .progress = !arg_flag(argc, argv, "-quiet"),
+        .table = stdout,
+    };
+    int total = 0;
+    for (int s = 0; s < S.net->n_stages; s++) total += S.net->stages[s].epochs;
+    fprintf(stderr,
+            "train: %s: %d train images (%d batches of %d per epoch), %d valid images; %d "
+            "stage%s, %d epochs, seed %llu; checkpoints in %s/%s_*\n",
+            argv[2], S.src.train.n, S.bs.train_batches, S.net->batch, S.src.valid.n,
+            S.net->n_stages, S.net->n_stages == 1 ? "" : "s", total,
+            (unsigned long long)S.net->seed, o.backup, name);
+    int rc = dt_train(S.net, &S.bs, &o);
+    if (rc < 0) fprintf(stderr, "error: %s\n", dt_last_error());
+    else fprintf(stderr, "train: done; weights in %s/%s_final.weights\n", o.backup, name);
+    session_free(&S);
+    return rc < 0 ? 1 : 0;
+}
+
+int dt_cmd_lr_find(int argc, char **argv) {
+    static const char *const vals[] = {"-data",  "-weights", "-threads", "-seed",
+                                       "-start", "-end",     "-iters",   "-out", NULL};
+    static const char *const flags[] = {"-quiet", NULL};
+    if (argc < 3 || check_args(argc, argv, vals, flags) != 0) {
+        fprintf(stderr, "usage: %s lr_find <cfg> [-data F] [-weights W] [-start 1e-5] "
+                        "[-end 10] [-iters N] [-out results/<cfg>_lr_find.png] [-threads N]\n",
+                argv[0]);
+        return 2;
+    }
+    session S;
+    if (session_open(&S, argc, argv, 0) != 0) {
+        fprintf(stderr, "error: %s\n", dt_last_error());
+        session_free(&S);
+        return 1;
+    }
+    char name[256], out[4096];
+    cfg_name(argv[2], name, sizeof name);
+    const char *v;
+    dt_lr_find_result r = {.start = 1e-5, .end = 10};
+    if ((v = arg_value(argc, argv, "-start"))) r.start = atof(v);
+    if ((v = arg_value(argc, argv, "-end"))) r.end = atof(v);
+    r.iters = (v = arg_value(argc, argv, "-iters")) ? atoi(v) : S.bs.train_batches;
+    if (r.iters < 2) r.iters = 100; // fastai's default is one epoch; a tiny set gets several
+    snprintf(out, sizeof out, "results/%s_lr_find.png", name);
+    if ((v = arg_value(argc, argv, "-out"))) snprintf(out, sizeof out, "%s", v);
+    int rc = dt_lr_find(S.net, &S.bs, &r, !arg_flag(argc, argv, "-quiet"));
+    if (rc == 0) {
+        printf("%12s %12s\n", "lr", "loss");
+        for (int i = 0; i < r.n; i++) printf("%12.4e %12.6f\n", r.lr[i], r.loss[i]);
+        int best = -1;
+        for (int i = 0; i < r.n; i++)
+            if (isfinite(r.loss[i]) && (best < 0 || r.loss[i] < r.loss[best])) best = i;
+        if (best >= 0)
+            fprintf(stderr, "lr_find: lowest smoothed loss %.4f at lr %.2e (pick an lr about "
+                            "10x below it)\n",
+                    r.loss[best], r.lr[best]);
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", out);
+        char *slash = strrchr(dir, '/');
+        if (slash) *slash = 0;
+        if (slash && dt_train_mkdirs(dir) != 0) fprintf(stderr, "warning: %s\n", dt_last_error());
+        dt_chart_series s = {"smoothed loss", r.lr, r.loss, r.n, {200, 110, 30}};
+        dt_chart_axes a = {"lr_find", "learning rate (log scale)", "loss", 1, 0};
+        if (dt_chart_write(out, 640, 420, &a, &s, 1) != 0) {
+            fprintf(stderr, "error: %s\n", dt_last_error());
+            rc = -1;
+        } else {
+            fprintf(stderr, "lr_find: plot written to %s\n", out);
+        }
+    } else {
+        fprintf(stderr, "error: %s\n", dt_last_error());
+    }
+    free(r.lr);
+    free(r.loss);
+    session_free(&S);
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,182 @@
+// GPU parity: every case builds the same cfg twice (same seed, so the same
+// parameters), runs one network on the CPU (the reference) and one on GPU 0,
+// and compares every layer's output, the loss, BN running statistics, the
+// input gradient and every parameter gradient at the case's tolerance
+// (max abs error over max |reference|), then optimizer steps when asked.
+// Layers without a GPU twin (the losses) run on the host inside the GPU
+// network, so their cases check the transfers around them.
+// Without a GPU (dt_gpu_count() == 0, e.g. a CPU build) every case prints
+// SKIP and passes: there is nothing to compare.
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpu.h"
+#include "testutil.h"
+
+#define NET(b, h, w, c) "[net]\nbatch=" #b "\nheight=" #h "\nwidth=" #w "\nchannels=" #c "\nseed=7\n"
+
+typedef struct {
+    const char *name;
+    const char *cfg;
+    char truth;     // 0 none (seed the last delta), 'S' class index, 'C' values, 'D' ssd boxes
+    double tol;     // outputs, loss, statistics
+    double tol_g;   // gradients, parameters after steps
+    int steps;      // optimizer steps to compare after the first backward
+    int tf32;       // GPU network with TF32 on
+} gpu_case;
+
+static const gpu_case cases[] = {
+    {"conv3x3_bias_relu", NET(2, 9, 9, 3) "[convolutional]\nfilters=8\nsize=3\npad=1\nactivation=relu\n", 0, 1e-4, 1e-4, 0, 0},
+    {"conv_bn_stride2_leaky", NET(2, 10, 10, 4) "[convolutional]\nfilters=6\nsize=3\nstride=2\npad=1\nbias=0\nbatch_normalize=1\nactivation=leaky\n", 0, 1e-4, 2e-4, 0, 0},
+    {"conv_stem7x7_bn", NET(2, 32, 32, 3) "[convolutional]\nfilters=16\nsize=7\nstride=2\npad=3\nbias=0\nbatch_normalize=1\nactivation=relu\n[maxpool]\nsize=3\nstride=2\npad=1\n", 0, 1e-4, 2e-4, 0, 0},
+    {"conv1x1_s2_groups_dil", NET(2, 12, 12, 8) "[convolutional]\nfilters=8\nsize=1\nstride=2\nbias=1\n[convolutional]\nfilters=8\nsize=3\npad=2\ndilation=2\ngroups=2\nactivation=tanh\n", 0, 1e-4, 2e-4, 0, 0},
+    {"batchnorm_act", NET(3, 5, 5, 7) "[batchnorm]\nactivation=relu\n[batchnorm]\nmomentum=0.3\nactivation=sigmoid\n", 0, 1e-5, 1e-4, 0, 0},
+    {"activations", NET(2, 4, 4, 5) "[activation]\nactivation=leaky\n[activation]\nactivation=tanh\n[activation]\nactivation=sigmoid\n[activation]\nactivation=relu\n", 0, 1e-6, 1e-6, 0, 0},
+    {"pools", NET(2, 9, 9, 4) "[maxpool]\nsize=3\nstride=2\npad=1\n[avgpool]\nsize=2\nstride=1\n[maxpool]\nsize=2\n[avgpool]\n", 0, 1e-6, 1e-6, 0, 0},
+    {"resblock_shortcut", NET(2, 8, 8, 8) "[activation]\nactivation=leaky\n[convolutional]\nfilters=8\nsize=3\npad=1\nbias=0\nbatch_normalize=1\nactivation=relu\n[convolutional]\nfilters=8\nsize=3\npad=1\nbias=0\nbatch_normalize=1\n[shortcut]\nfrom=-3\nactivation=relu\n", 0, 1e-4, 2e-4, 0, 0},
+    {"route_concat", NET(2, 6, 6, 4) "[convolutional]\nfilters=5\nsize=1\n[route]\nlayers=-1,-1\n[route]\nlayers=0\n[route]\nlayers=-1,-3\n", 0, 1e-5, 1e-4, 0, 0},
+    {"flatten_connected", NET(3, 3, 3, 4) "[flatten]\n[connected]\noutput=16\nactivation=relu\n[dropout]\np=0.5\n[batchnorm]\n[connected]\noutput=5\n", 0, 1e-5, 1e-4, 0, 0},
+    {"stdconv_outconv", NET(2, 8, 8, 8) "[activation]\nactivation=relu\n[dropout]\np=0.25\n[stdconv]\nfilters=16\nstride=2\ndropout=0.1\n[outconv]\nclasses=3\nanchors_per_cell=2\nbias=-3\n", 0, 1e-4, 2e-4, 0, 0},
+    {"softmax_loss_adam", NET(4, 4, 4, 6) "optimizer=adam\nlearning_rate=0.01\n[convolutional]\nfilters=8\nsize=3\npad=1\nbatch_normalize=1\nbias=0\nactivation=relu\n[avgpool]\n[connected]\noutput=5\n[softmax]\n", 'S', 1e-4, 2e-4, 3, 0},
+    {"cost_l1_sgd", NET(3, 4, 4, 3) "optimizer=sgd\nlearning_rate=0.1\nmomentum=0.9\ndecay=0.01\n[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=relu\n[flatten]\n[connected]\noutput=4\n[cost]\ntype=l1\n", 'C', 1e-4, 2e-4, 3, 0},
+    {"ssd_loss_adamw", NET(2, 4, 4, 8) "optimizer=adamw\ndecay=0.01\nlearning_rate=0.003\n[outconv]\nclasses=3\nanchors_per_cell=1\nbias=-3\n[ssd]\nlayers=-1\nclasses=3\ngrids=4\nmax_boxes=4\n", 'D', 1e-4, 2e-4, 2, 0},
+    {"ssd4x4_train_step", NET(2, 32, 32, 3) "optimizer=adam\nlearning_rate=0.001\n"
+        "[convolutional]\nfilters=16\nsize=7\nstride=2\npad=3\nbias=0\nbatch_normalize=1\nactivation=relu\n"
+        "[maxpool]\nsize=3\nstride=2\npad=1\n"
+        "[convolutional]\nfilters=16\nsize=3\npad=1\nbias=0\nbatch_normalize=1\nactivation=relu\n"
+        "[convolutional]\nfilters=16\nsize=3\npad=1\nbias=0\nbatch_normalize=1\n"
+        "[shortcut]\nfrom=-3\nactivation=relu\n"
+        "[activation]\nactivation=relu\n[dropout]\np=0.25\n"
+        "[stdconv]\nfilters=32\nstride=1\n[stdconv]\nfilters=32\nstride=2\n"
+        "[outconv]\nclasses=4\nanchors_per_cell=1\nbias=-3\n"
+        "[ssd]\nlayers=-1\nclasses=4\ngrids=4\nmax_boxes=4\n", 'D', 2e-4, 5e-4, 2, 0},
+    {"conv_tf32", NET(2, 16, 16, 32) "[convolutional]\nfilters=32\nsize=3\npad=1\nbias=0\nbatch_normalize=1\nactivation=relu\n", 0, 5e-3, 1e-2, 0, 1},
+};
+
+static void fill_truth(dt_network *net, char kind, int n_classes) {
+    const int B = net->batch, ts = net->truth_size;
+    memset(net->truth, 0, sizeof(float) * (size_t)B * ts);
+    for (int b = 0; b < B; b++) {
+        float *t = net->truth + (size_t)b * ts;
+        if (kind == 'S') t[0] = (float)(b % n_classes);
+        if (kind == 'C') tu_fill_uniform(t, (size_t)ts, 100 + b, -1, 1);
+        if (kind == 'D') { // one or two boxes in [0,1] corners, class b % 3
+            float box[10] = {0.1f, 0.2f, 0.55f, 0.7f, (float)(b % 3), 0.5f, 0.05f, 0.95f, 0.4f, 1};
+            int n = 1 + b % 2;
+            t[0] = (float)n;
+            memcpy(t + 1, box, sizeof(float) * 5 * n);
+        }
+    }
+}
+
+static int check(const char *c, const char *what, int layer, const float *got, const float *want,
+                 size_t n, double tol) {
+    char label[160];
+    snprintf(label, sizeof label, "  %s: L%d %s", c, layer, what);
+    return tu_check(label, got, want, n, tol);
+}
+
+// Compares every trainable parameter's gradient (grads = 1) or value.
+static int compare_params(const gpu_case *pc, dt_network *cpu, dt_network *gpu, int grads,
+                          double tol) {
+    int bad = 0;
+    for (int i = 0; i < cpu->n_layers; i++) {
+        dt_layer *a = &cpu->layers[i], *b = &gpu->layers[i];
+        for (int p = 0; p < a->n_params; p++) {
+            dt_param *qa = &a->params[p], *qb = &b->params[p];
+            if (grads && !qa->trainable) continue;
+            float *hb = grads ? qb->g : qb->w;
+            dt_net_gpu_fetch(gpu, hb, qb->n);
+            char what[48];
+            snprintf(what, sizeof what, "%s%s", qa->name, grads ? ".grad" : "");
+            bad += !check(pc->name, what, i, hb, grads ? qa->g : qa->w, qa->n, tol);
+        }
+    }
+    return bad;
+}
+
+static void run_case(void **state) {
+    const gpu_case *pc = *state;
+    if (dt_gpu_count() == 0) {
+        // DT_PARITY_CPU_CHECK=1: still build and run the CPU half (checks the cfgs)
+        if (getenv("DT_PARITY_CPU_CHECK")) {
+            dt_network *n = tu_net_from_text(pc->cfg, 1);
+            assert_non_null(n);
+            tu_fill_uniform(n->input, (size_t)n->batch * n->h * n->w * n->c, 11, -1, 1);
+            if (pc->truth) fill_truth(n, pc->truth, dt_net_last(n)->out_c);
+            dt_net_forward(n);
+            dt_net_backward(n);
+            dt_net_step(n);
+            printf("  %s: CPU half ran, loss %g\n", pc->name, n->loss);
+            assert_true(isfinite(n->loss));
+            dt_net_free(n);
+        }
+        printf("SKIP %s: no GPU (dt_gpu_count() == 0)\n", pc->name);
+        return;
+    }
+    dt_network *cpu = tu_net_from_text(pc->cfg, 1), *gpu = tu_net_from_text(pc->cfg, 1);
+    assert_non_null(cpu);
+    assert_non_null(gpu);
+    if (dt_net_gpu_enable(gpu, 0) != 0) fail_msg("dt_net_gpu_enable: %s", tu_error());
+    if (pc->tf32) dt_net_gpu_set_tf32(gpu, 1);
+    int bad = 0;
+    size_t nin = (size_t)cpu->batch * cpu->h * cpu->w * cpu->c;
+    for (int it = 0; it <= pc->steps; it++) {
+        tu_fill_uniform(cpu->input, nin, 11 + it, -1, 1);
+        memcpy(gpu->input, cpu->input, nin * sizeof(float));
+        dt_layer *la = dt_net_last(cpu), *lb = dt_net_last(gpu);
+        if (pc->truth) {
+            fill_truth(cpu, pc->truth, la->out_c > 1 ? la->out_c : 1);
+            memcpy(gpu->truth, cpu->truth, sizeof(float) * cpu->batch * cpu->truth_size);
+        }
+        dt_net_forward(cpu);
+        dt_net_forward(gpu);
+        for (int i = 0; i < cpu->n_layers; i++) {
+            dt_layer *a = &cpu->layers[i], *b = &gpu->layers[i];
+            size_t n = a->outputs * cpu->batch;
+            dt_net_gpu_fetch(gpu, b->output, n);
+            bad += !check(pc->name, "output", i, b->output, a->output, n, pc->tol);
+        }
+        if (pc->truth) {
+            double e = fabs((double)gpu->loss - cpu->loss) / fmax(fabs(cpu->loss), 1e-6);
+            printf("  %s: loss cpu %.7g gpu %.7g err %.2e tol %.0e %s\n", pc->name, cpu->loss,
+                   gpu->loss, e, pc->tol, e <= pc->tol ? "PASS" : "FAIL");
+            bad += !(e <= pc->tol);
+        } else {
+            size_t n = la->outputs * cpu->batch;
+            tu_fill_uniform(la->delta, n, 21 + it, -1, 1);
+            memcpy(lb->delta, la->delta, n * sizeof(float));
+        }
+        dt_net_backward(cpu);
+        dt_net_backward(gpu);
+        dt_net_gpu_fetch(gpu, gpu->input_delta, nin);
+        bad += !check(pc->name, "input delta", -1, gpu->input_delta, cpu->input_delta, nin, pc->tol_g);
+        bad += compare_params(pc, cpu, gpu, 1, pc->tol_g);
+        if (pc->steps) {
+            dt_net_step(cpu);
+            dt_net_step(gpu);
+            bad += compare_params(pc, cpu, gpu, 0, pc->tol_g); // incl. BN running stats
+        }
+    }
+    dt_net_free(cpu);
+    dt_net_free(gpu);
+    if (bad) fail_msg("%s: %d comparison(s) over tolerance (see above)", pc->name, bad);
+}
+
+int main(void) {
+    if (dt_gpu_count() > 0) dt_gpu_print_info(stdout);
+    enum { N = sizeof cases / sizeof cases[0] };
+    struct CMUnitTest tests[N];
+    for (int i = 0; i < N; i++) {
+        tests[i] = (struct CMUnitTest){cases[i].name, run_case, NULL, NULL, (void *)&cases[i]};
+    }
+    return cmocka_run_group_tests_name("gpu_parity", tests, NULL, NULL);
+}
