@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gpu.h"
 #include "train.h"
 
 #define DT_STATE_MAGIC 0x54535444u
@@ -68,6 +69,7 @@ static void get(cfile *c, void *p, size_t n) {
 
 int dt_state_save(const dt_network *net, const dt_train_state *st, const char *path) {
     DT_ASSERT(net->with_grads);
+    dt_net_pull((dt_network *)net); // GPU: parameters and Adam moments live on the device
     size_t plen = strlen(path) + 32;
     char *tmp = dt_malloc(plen);
     snprintf(tmp, plen, "%s.tmp.%d", path, (int)getpid());
@@ -190,7 +192,7 @@ int dt_state_load(dt_network *net, dt_train_state *st, const char *path) {
     net->rng.s[0] = rng[0], net->rng.s[1] = rng[1];
     net->images_seen = seen;
     net->opt.t = (long)t;
-    net->weights_version++;
+    dt_net_weights_changed(net);
     st->stage = (int)e_stage, st->epoch = (int)e_epoch;
     st->iter = (long)iter, st->stage_iter = (long)stage_iter, st->seed = seed;
     st->ema.avg = ema_avg, st->ema.beta = ema_beta, st->ema.count = (long)ema_n;

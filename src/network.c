@@ -417,7 +417,12 @@ void dt_net_init_params(dt_network *net, uint64_t seed) {
         dt_layer *l = &net->layers[i];
         if (l->ops->init) l->ops->init(l, net);
     }
+    dt_net_weights_changed(net);
+}
+
+void dt_net_weights_changed(dt_network *net) {
     net->weights_version++;
+    for (int i = 0; i < net->n_layers; i++) net->layers[i].wver++;
 }
 
 // --- optimizers ------------------------------------------------------------------
@@ -485,6 +490,7 @@ void dt_net_step(dt_network *net) {
             step_tensor(&net->opt, lr, q->w, q->g, net->opt_m + q->offset,
                         net->opt_v + q->offset, q->n);
         }
+        l->wver++;
     }
     net->weights_version++;
     net->images_seen += (uint64_t)net->batch;

@@ -116,6 +116,11 @@ struct dt_layer {
     double flops; // forward FLOPs per image (multiply-add = 2)
     void *priv;   // layer-type private state
     int is_loss;  // writes net->loss and seeds the backward pass
+    // Version of this layer's parameters: bumped when an optimizer step
+    // changes them, and for every layer by dt_net_weights_changed. Caches
+    // derived from the weights (reorders, BN folding) key on it, so frozen
+    // layers keep theirs across steps.
+    uint64_t wver;
     // GPU (src/cuda/): the GPU twin's private state, built on its first
     // call; starts with a dt_gpu_priv header (its destroy). NULL on the CPU.
     void *priv_gpu;
@@ -220,6 +225,9 @@ void dt_net_reset_optim(dt_network *net);
 void dt_net_set_lr(dt_network *net, float lr);  // every group
 void dt_net_step(dt_network *net);              // optimizer update from grads
 void dt_net_init_params(dt_network *net, uint64_t seed);
+// Call after writing parameters directly (loading, restoring, tests): every
+// cache derived from weights is rebuilt on its next use.
+void dt_net_weights_changed(dt_network *net);
 float *dt_net_output(dt_network *net);
 float *dt_net_input(dt_network *net);
 void dt_net_input_shape(const dt_network *net, int *b, int *h, int *w, int *c);

@@ -590,7 +590,7 @@ int dt_lr_find(dt_network *net, dt_batch_source *src, dt_lr_find_result *r, int 
     net->opt.lr = lr0;
     net->images_seen = seen;
     memcpy(net->group_lr, group, sizeof group);
-    net->weights_version++;
+    dt_net_weights_changed(net);
     dt_net_freeze_to(net, 0);
     free(saved);
     return rc;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gpu.h"
 #include "network.h"
 
 #define DT_WEIGHTS_MAGIC 0x57544444u
@@ -31,6 +32,7 @@ static void shape_str(const uint32_t *dims, uint32_t nd, char *buf, size_t n) {
 }
 
 int dt_net_save_weights(const dt_network *net, const char *path) {
+    dt_net_pull((dt_network *)net); // GPU: the device holds the newest parameters
     size_t plen = strlen(path) + 32;
     char *tmp = dt_malloc(plen);
     snprintf(tmp, plen, "%s.tmp.%d", path, (int)getpid());
@@ -165,7 +167,7 @@ int dt_net_load_weights(dt_network *net, const char *path) {
         }
     memcpy(net->params, stage, net->n_params * sizeof(float));
     net->images_seen = seen;
-    net->weights_version++;
+    dt_net_weights_changed(net);
     if (nl < (uint32_t)net->n_layers)
         dt_log("%s: loaded layers 0..%u of %d; the rest keep their initial values\n", path,
                nl - 1, net->n_layers);

@@ -109,7 +109,7 @@ int main(int argc, char **argv) {
         }
         dt_net_set_train(net, 1);
         for (int r = -1; r < reps; r++) { // r = -1: warm-up
-            net->weights_version++;       // as after an optimizer step
+            dt_net_weights_changed(net);       // as after an optimizer step
             double t0 = dt_now();
             dt_net_forward(net);
             double t1 = dt_now();

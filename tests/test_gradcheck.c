@@ -208,7 +208,7 @@ static void fill_params(dt_network *net) {
             for (size_t j = 0; j < q->n; j++)
                 q->w[j] = dt_rng_range(&r, lo, hi);
         }
-    net->weights_version++;
+    dt_net_weights_changed(net);
 }
 
 static void fill_truth(const gc_case *k, dt_network *net) {
@@ -256,14 +256,14 @@ static double fd_at(gc_ctx *g, float *v, double h) {
     float v0 = *v;
     *v = (float)(v0 + h);
     double hp = (double)*v - v0; // the step float actually took
-    g->net->weights_version++;
+    dt_net_weights_changed(g->net);
     double lp = eval_loss(g);
     *v = (float)(v0 - h);
     double hm = v0 - (double)*v;
-    g->net->weights_version++;
+    dt_net_weights_changed(g->net);
     double lm = eval_loss(g);
     *v = v0;
-    g->net->weights_version++;
+    dt_net_weights_changed(g->net);
     return (lp - lm) / (hp + hm);
 }
 
@@ -315,7 +315,7 @@ static double relu_preact_margin(const gc_case *k, const dt_network *net) {
         return 0;
     memcpy(twin->params, net->params, net->n_params * sizeof(float));
     memcpy(twin->input, net->input, (size_t)net->batch * net->h * net->w * net->c * 4);
-    twin->weights_version++;
+    dt_net_weights_changed(twin);
     dt_net_set_train(twin, k->train);
     dt_net_forward(twin);
     dt_layer *last = dt_net_last(twin);

@@ -175,7 +175,7 @@ static int run_case(const parity_case *pc) {
             }
         }
     }
-    net->weights_version++;
+    dt_net_weights_changed(net);
     if (fails)
         goto done;
 

@@ -206,7 +206,7 @@ static void test_train_head(void **state) {
     assert_true(pw && pb && pw->n == fw->n && pb->n == fb->n);
     memcpy(pw->w, fw->data, fw->n * sizeof(float));
     memcpy(pb->w, fb->data, fb->n * sizeof(float));
-    net->weights_version++;
+    dt_net_weights_changed(net);
     assert_int_equal(x->n, (size_t)4 * 64 * 64 * 3);
     assert_int_equal(truth->n, (size_t)net->batch * net->truth_size);
     memcpy(net->input, x->data, x->n * sizeof(float));

@@ -25,9 +25,9 @@
 //   BN, inference (eval, or a frozen layer): BN folded into the weights and
 //                   bias from the running statistics, so the layer is one
 //                   primitive with the activation as post-op. Folded weights
-//                   are cached by net->weights_version.
+//                   are cached by the layer's weights version l->wver.
 // Weights are reordered from OIHW to each primitive's preferred layout only
-// when net->weights_version moved (once per optimizer step).
+// when l->wver moved (an optimizer step that trained this layer, a load).
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -427,7 +427,7 @@ static void fold_bn(dt_layer *l, conv_priv *p) {
 
 static void conv_forward(dt_layer *l, dt_network *net) {
     conv_priv *p = l->priv;
-    uint64_t ver = net->weights_version;
+    uint64_t ver = l->wver;
     if (!p->bn) {
         fwd_run(&p->main, l, ver);
         return;
@@ -458,7 +458,7 @@ static void conv_backward(dt_layer *l, dt_network *net) {
     conv_priv *p = l->priv;
     float *dx = dt_layer_in_delta(net, l, 0);
     if (l->frozen && !dx) return;
-    uint64_t ver = net->weights_version;
+    uint64_t ver = l->wver;
     size_t M = (size_t)l->batch * l->out_h * l->out_w;
     if (p->bn) {
         int training = dt_layer_training(net, l);

@@ -103,6 +103,7 @@ static inline int dt_subconv_setup(dt_subconv *s, dt_layer *outer, dt_network *n
     }
     c->in_accum[0] = accum;
     c->frozen = outer->frozen;
+    c->wver = outer->wver;
     return c->ops->setup(c, net);
 }
 
@@ -112,12 +113,14 @@ static inline void dt_subconv_init(dt_subconv *s, dt_network *net) {
 
 static inline void dt_subconv_forward(dt_subconv *s, const dt_layer *outer, dt_network *net) {
     s->l.frozen = outer->frozen;
+    s->l.wver = outer->wver;
     s->l.ops->forward(&s->l, net);
 }
 
 // Reads s->l.delta (dL/d conv output, after its ReLU if any).
 static inline void dt_subconv_backward(dt_subconv *s, const dt_layer *outer, dt_network *net) {
     s->l.frozen = outer->frozen;
+    s->l.wver = outer->wver;
     s->l.ops->backward(&s->l, net);
 }
 
