@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "data/cmd.h"
+#include "demo.h"
+#include "draw.h"
 #include "gpu.h"
 #include "network.h"
 #include "synth.h"
@@ -55,7 +57,7 @@ static int cmd_bench(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr,
                 "usage: %s bench <cfg> [-batch N] [-iters N] [-warmup N] [-train] "
-                "[-threads N] [-weights W]\n",
+                "[-threads N] [-weights W] [-upload]\n",
                 argv[0]);
         return 2;
     }
@@ -82,8 +84,12 @@ static int cmd_bench(int argc, char **argv) {
     for (int i = 0; i < net->batch * net->truth_size; i++) net->truth[i] = 0;
     dt_layer *last = dt_net_last(net);
     double t0 = 0;
+    // GPU: the input is uploaded once and stays on the device, as PyTorch's bench
+    // keeps its tensor there; -upload copies it (pinned) every iteration instead
+    const int reupload = arg_flag(argc, argv, "-upload");
     for (int it = 0; it < warm + iters; it++) {
         if (it == warm) t0 = dt_now();
+        if (it > 0 && !reupload) dt_net_gpu_input_unchanged(net);
         dt_net_forward(net);
         if (train) {
             if (!last->is_loss)
@@ -107,6 +113,10 @@ static int cmd_bench(int argc, char **argv) {
         printf("bench gpu %d tf32 %s: device memory in use %.0f MiB of %.0f MiB\n", net->gpu - 1,
                getenv("DT_TF32") && atoi(getenv("DT_TF32")) > 0 ? "on" : "off",
                used / 1048576.0, total / 1048576.0);
+    if (net->gpu)
+        printf("bench gpu input: %s\n", reupload ? "uploaded every iteration (pinned, -upload)"
+                                                  : "uploaded once, kept on the device (as "
+                                                    "PyTorch's bench; -upload: every iteration)");
     dt_net_free(net);
     return 0;
 }
@@ -127,6 +137,10 @@ static void usage(const char *prog) {
             "                                      mAP (VOC 11-point/all-point, COCO) or metrics\n"
             "  test <cfg> <weights> <images...> [-thresh T] [-nms N] [-out DIR]\n"
             "                                      detections printed and drawn\n"
+            "  demo <cfg> <weights> [-c N | FILE_OR_URL] [-out_filename F] [-dont_show]\n"
+            "                                      detections on video, drawn and shown live\n"
+            "  anchors <cfg> [-out F]              the [ssd] layer's anchors, one panel per grid\n"
+            "  predgrid <cfg> <weights> [-data F]  validation images: ground truth | predictions\n"
             "  synth DIR [-n N] [-size S] [-seed S] a synthetic VOC set of shapes\n"
             "  gpuinfo                             GPUs, CUDA/cuDNN versions, self-test\n"
             "options for every command: -gpu N (run networks on GPU N; or DT_GPU=N), -nogpu, "
@@ -160,6 +174,9 @@ int main(int argc, char **argv) {
         set_threads(argc, argv);
         return dt_cmd_test(argc - 1, argv + 1);
     }
+    if (strcmp(cmd, "demo") == 0) return dt_cmd_demo(argc - 1, argv + 1);
+    if (strcmp(cmd, "anchors") == 0) return dt_cmd_anchors(argc - 1, argv + 1);
+    if (strcmp(cmd, "predgrid") == 0) return dt_cmd_predgrid(argc - 1, argv + 1);
     if (strcmp(cmd, "synth") == 0) return dt_cmd_synth(argc - 1, argv + 1);
     if (strcmp(cmd, "gpuinfo") == 0) {
         dt_gpu_print_info(stdout);
