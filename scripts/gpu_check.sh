@@ -3,28 +3,33 @@
 #
 # HERE (a machine with nvcc + cuDNN headers, no GPU needed):
 #   sh scripts/gpu_check.sh --pack DIR
-#     builds `make GPU=1 CUDNN=1 OPENCV=0 BUILD=build-gpu-noocv` (+ the GPU
+#     builds `make GPU=1 CUDNN=1 OPENCV=0 BUILD=build-gpu-pack` (+ the GPU
 #     parity test) and copies into DIR: detector, test_gpu_parity, and the
 #     shared libraries they need (ldd) except glibc and the CUDA/driver ones,
 #     compressed (libs.tar.xz: oneDNN + ICU are ~70 MB raw). DIR must be an
 #     ignored folder inside the repo so it can be carried (build*/ is ignored:
-#     build-gpu-noocv/pack, the default below).
+#     build-gpu-pack/pack, the default below).
 #
 # ON THE GPU MACHINE (from the repo root):
-#   sh scripts/gpu_check.sh [DIR]     (DIR default build-gpu-noocv/pack)
+#   sh scripts/gpu_check.sh [DIR]     (DIR default build-gpu-pack/pack)
 #     uses DIR's binaries if present, else builds here if it can; the CUDA
 #     libraries come from the Python wheels (site-packages/nvidia/*/lib).
 #     Runs nvidia-smi, `detector gpuinfo`, the GPU parity test and the
-#     benchmark against PyTorch (scripts/bench_gpu.py). Under 8 minutes.
+#     benchmark against PyTorch (scripts/bench_gpu.py). Under 9 minutes.
 #     Logs go to $OUT (else ./gpu_check_out): check.log, gpuinfo.txt,
-#     parity.log, bench.log, bench.txt, bench.json (6 files). The last lines printed are the summary.
+#     parity.log, profile.txt (DT_GPU_PROFILE tables), bench.log, bench.txt,
+#     bench.json (7 files). The last lines printed are the summary.
 set -u
 cd "$(dirname "$0")/.." || exit 2
 
 if [ "${1:-}" = "--pack" ]; then
     DIR=${2:?usage: gpu_check.sh --pack DIR}
-    B=build-gpu-noocv
-    make GPU=1 CUDNN=1 OPENCV=0 BUILD=$B -j"$(nproc)" "$B/detector" "$B/tests/test_gpu_parity" || exit 1
+    # a portable CPU target (not this machine's -march=native: the device's
+    # CPU may lack an extension), from scratch so the flags apply
+    B=build-gpu-pack
+    rm -rf "$B"
+    make GPU=1 CUDNN=1 OPENCV=0 BUILD=$B ARCH="${ARCH:--march=x86-64-v3}" -j"$(nproc)" \
+        "$B/detector" "$B/tests/test_gpu_parity" || exit 1
     rm -rf "$DIR" && mkdir -p "$DIR/lib" || exit 1
     cp "$B/detector" "$B/tests/test_gpu_parity" "$DIR/" || exit 1
     for bin in "$B/detector" "$B/tests/test_gpu_parity"; do
@@ -43,7 +48,7 @@ if [ "${1:-}" = "--pack" ]; then
     exit 0
 fi
 
-DIR=${1:-build-gpu-noocv/pack}
+DIR=${1:-build-gpu-pack/pack}
 OUT=${OUT:-./gpu_check_out}
 mkdir -p "$OUT"
 LOG=$OUT/check.log
@@ -83,7 +88,7 @@ else
         [ -f "$h" ] || missing="$missing $h"
     done
     if [ -n "$missing" ]; then
-        note "FAIL build: missing headers:$missing (run 'sh scripts/gpu_check.sh --pack build-gpu-noocv/pack' where they exist and carry build-gpu-noocv/pack)"
+        note "FAIL build: missing headers:$missing (run 'sh scripts/gpu_check.sh --pack build-gpu-pack/pack' where they exist and carry build-gpu-pack/pack)"
     elif make GPU=1 CUDNN=1 OPENCV=0 BUILD=build-gpu-noocv -j16 build-gpu-noocv/detector build-gpu-noocv/tests/test_gpu_parity >>"$LOG" 2>&1; then
         BIN=build-gpu-noocv/detector TEST=build-gpu-noocv/tests/test_gpu_parity
         export LD_LIBRARY_PATH="${NVLIBS}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
@@ -111,7 +116,19 @@ if [ -n "$BIN" ]; then
     grep -E "FAIL|SKIP|loss cpu|PASSED|FAILED|Running|error" "$OUT/parity.log" | grep -v " PASS$" | head -60 | tee -a "$LOG"
     if [ $rc -eq 0 ] && ! grep -q "^SKIP" "$OUT/parity.log"; then note "PASS parity ($(grep -c ' PASS$' "$OUT/parity.log") comparisons)"; else note "FAIL parity (status $rc; $OUT/parity.log)"; fi
 
-    left=$((450 - $(elapsed)))
+    # where the time goes: one iteration per layer type and phase (CUDA events)
+    say "== GPU profile, DT_GPU_PROFILE=1 (t=$(elapsed)s)"
+    : >"$OUT/profile.txt"
+    for args in "-batch 64 -train" "-batch 64 -train -tf32" "-batch 64" "-batch 64 -tf32" "-batch 64 -upload" "-batch 1"; do
+        echo "-- bench scripts/bench_ssd.cfg $args" >>"$OUT/profile.txt"
+        # shellcheck disable=SC2086
+        DT_QUIET=1 DT_GPU_PROFILE=3 timeout 60 "$BIN" bench scripts/bench_ssd.cfg -gpu 0 $args -iters 2 -warmup 2 >>"$OUT/profile.txt" 2>&1 \
+            || echo "(status $?)" >>"$OUT/profile.txt"
+    done
+    grep -vE "^  slowest" "$OUT/profile.txt" | tee -a "$LOG" | head -150
+    grep -E "^--|^  slowest" "$OUT/profile.txt" | tee -a "$LOG"
+
+    left=$((520 - $(elapsed)))
     [ $left -gt 330 ] && left=330
     say "== benchmark vs PyTorch (t=$(elapsed)s, limit ${left}s)"
     if [ $left -gt 60 ]; then

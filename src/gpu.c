@@ -109,6 +109,11 @@ void dt_net_push(dt_network *net) { (void)net; }
 void dt_net_gpu_fetch(dt_network *net, float *host, size_t n) {
     (void)net, (void)host, (void)n;
 }
+void dt_net_gpu_put(dt_network *net, const float *host, size_t n) {
+    (void)net, (void)host, (void)n;
+}
+void dt_net_gpu_input_unchanged(dt_network *net) { (void)net; }
+void dt_net_gpu_profile_print(dt_network *net) { (void)net; }
 void dt_net_gpu_set_tf32(dt_network *net, int on) { (void)net, (void)on; }
 void dt_gpu_sync(void) {}
 int dt_gpu_mem_info(size_t *used, size_t *total) {

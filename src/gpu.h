@@ -42,6 +42,16 @@ void dt_net_push(dt_network *net);
 // Copies the device twin of host tensor `host` (n floats inside the arena or
 // the parameter/gradient/moment allocations) into `host`. Tests and debugging.
 void dt_net_gpu_fetch(dt_network *net, float *host, size_t n);
+// The other way: `host` (n floats, same rule) onto its device twin.
+void dt_net_gpu_put(dt_network *net, const float *host, size_t n);
+// Declares net->input and net->truth unchanged since the last forward, so
+// the next GPU forward skips their upload (a benchmark on a fixed batch, as
+// PyTorch's keeps its input on the device). Cleared by that forward.
+void dt_net_gpu_input_unchanged(dt_network *net);
+// DT_GPU_PROFILE=1: time each layer type's forward / backward and the
+// transfers and step of the next iteration with CUDA events, then print the
+// table to stderr (dt_net_gpu_profile_print). No-op without a GPU.
+void dt_net_gpu_profile_print(dt_network *net);
 // TF32 for convolutions (cuDNN) and GEMMs (cuBLAS): 0 = strict FP32 (the
 // default), 1 = TF32 tensor cores. Also env DT_TF32=1 at enable time.
 void dt_net_gpu_set_tf32(dt_network *net, int on);

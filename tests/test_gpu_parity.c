@@ -38,7 +38,13 @@ static const gpu_case cases[] = {
     {"conv_bn_stride2_leaky", NET(2, 10, 10, 4) "[convolutional]\nfilters=6\nsize=3\nstride=2\npad=1\nbias=0\nbatch_normalize=1\nactivation=leaky\n", 0, 1e-4, 2e-4, 0, 0},
     {"conv_stem7x7_bn", NET(2, 32, 32, 3) "[convolutional]\nfilters=16\nsize=7\nstride=2\npad=3\nbias=0\nbatch_normalize=1\nactivation=relu\n[maxpool]\nsize=3\nstride=2\npad=1\n", 0, 1e-4, 2e-4, 0, 0},
     {"conv1x1_s2_groups_dil", NET(2, 12, 12, 8) "[convolutional]\nfilters=8\nsize=1\nstride=2\nbias=1\n[convolutional]\nfilters=8\nsize=3\npad=2\ndilation=2\ngroups=2\nactivation=tanh\n", 0, 1e-4, 2e-4, 0, 0},
-    {"batchnorm_act", NET(3, 5, 5, 7) "[batchnorm]\nactivation=relu\n[batchnorm]\nmomentum=0.3\nactivation=sigmoid\n", 0, 1e-5, 1e-4, 0, 0},
+    // Not relu-BN feeding a BN: with scale 1 / shift 0 (the init) relu(s*xhat) = s*relu(xhat),
+    // and the next BN normalises any scale s away, so that first scale's gradient is 0 up to
+    // eps/(var+eps) ~ 1e-5 of its terms: CPU and GPU then compare float noise (run 1 on the
+    // H200: "L0 scale.grad err 2.3e-02", every other comparison < 1e-6). Sigmoid is not
+    // homogeneous, so sigmoid-BN first keeps every gradient well conditioned; relu-BN last
+    // gets a random seeded delta. Both activations and C = 7 (no vector width) stay covered.
+    {"batchnorm_act", NET(3, 5, 5, 7) "[batchnorm]\nmomentum=0.3\nactivation=sigmoid\n[batchnorm]\nactivation=relu\n", 0, 1e-5, 1e-4, 0, 0},
     {"activations", NET(2, 4, 4, 5) "[activation]\nactivation=leaky\n[activation]\nactivation=tanh\n[activation]\nactivation=sigmoid\n[activation]\nactivation=relu\n", 0, 1e-6, 1e-6, 0, 0},
     {"pools", NET(2, 9, 9, 4) "[maxpool]\nsize=3\nstride=2\npad=1\n[avgpool]\nsize=2\nstride=1\n[maxpool]\nsize=2\n[avgpool]\n", 0, 1e-6, 1e-6, 0, 0},
     {"resblock_shortcut", NET(2, 8, 8, 8) "[activation]\nactivation=leaky\n[convolutional]\nfilters=8\nsize=3\npad=1\nbias=0\nbatch_normalize=1\nactivation=relu\n[convolutional]\nfilters=8\nsize=3\npad=1\nbias=0\nbatch_normalize=1\n[shortcut]\nfrom=-3\nactivation=relu\n", 0, 1e-4, 2e-4, 0, 0},
@@ -77,11 +83,26 @@ static void fill_truth(dt_network *net, char kind, int n_classes) {
     }
 }
 
+// tu_check's measure (max |got - want| / max |want|); a failure also prints
+// max |want| and the worst element (index, got, want), to tell a real
+// difference from a comparison of near-zero values.
 static int check(const char *c, const char *what, int layer, const float *got, const float *want,
                  size_t n, double tol) {
     char label[160];
     snprintf(label, sizeof label, "  %s: L%d %s", c, layer, what);
-    return tu_check(label, got, want, n, tol);
+    int ok = tu_check(label, got, want, n, tol);
+    if (!ok) {
+        double maxw = 0, maxd = -1;
+        size_t worst = 0;
+        for (size_t i = 0; i < n; i++) {
+            double d = fabs((double)got[i] - want[i]);
+            if (!(d <= maxd)) maxd = d, worst = i; // NaN counts as worst
+            if (fabs(want[i]) > maxw) maxw = fabs(want[i]);
+        }
+        printf("      max|ref| %.4g; worst [%zu] gpu %.9g cpu %.9g\n", maxw, worst,
+               n ? got[worst] : 0.0f, n ? want[worst] : 0.0f);
+    }
+    return ok;
 }
 
 // Compares every trainable parameter's gradient (grads = 1) or value.
@@ -161,6 +182,17 @@ static void run_case(void **state) {
         bad += !check(pc->name, "input delta", -1, gpu->input_delta, cpu->input_delta, nin, pc->tol_g);
         bad += compare_params(pc, cpu, gpu, 1, pc->tol_g);
         if (pc->steps) {
+            // The step runs on the CPU's gradients on both sides (copied into the GPU
+            // network's device gradients): the gradients were just compared at tol_g, and
+            // Adam is ill-conditioned in them where a gradient is ~0: m/(sqrt(v)+eps) turns
+            // float noise of size ~eps into a step of up to lr, either way. Such zeros are
+            // exact in the math here (a conv bias before ReLU -> BN on a channel whose ReLU
+            // is all on: BN's input gradient sums to 0; run 1 on the H200: "L7 bias err
+            // 1.4e-02" after steps with "L7 bias.grad err 5e-06"). So the comparison after
+            // the step checks the GPU optimizer itself, strictly, and the next iteration
+            // starts from the same parameters.
+            memcpy(gpu->grads, cpu->grads, sizeof(float) * cpu->n_params);
+            dt_net_gpu_put(gpu, gpu->grads, gpu->n_params);
             dt_net_step(cpu);
             dt_net_step(gpu);
             bad += compare_params(pc, cpu, gpu, 0, pc->tol_g); // incl. BN running stats

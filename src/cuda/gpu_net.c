@@ -155,6 +155,155 @@ void dt_net_gpu_fetch(dt_network *net, float *host, size_t n) {
     if (net->gpu) down(net, host, n);
 }
 
+void dt_net_gpu_put(dt_network *net, const float *host, size_t n) {
+    if (net->gpu) up(net, host, n);
+}
+
+void dt_net_gpu_input_unchanged(dt_network *net) {
+    if (net->gpu) net->gpu_state->input_unchanged = 1;
+}
+
+// --- DT_GPU_PROFILE: one iteration timed with CUDA events ----------------------------------
+// Every mark records an event on the (one) stream and names the segment that
+// ends there: a layer's forward or backward, the uploads, the download, the
+// optimizer step, or host time between the calls ("gap": the host seeding a
+// delta, ...). Layers without a twin run on the host inside their segment, so
+// their transfers and host work count there. DT_GPU_PROFILE=N profiles the
+// N-th forward and what follows it up to the next forward (default 3: after
+// cuDNN's algorithm search and warm-up); the table goes to stderr.
+
+enum { PR_UP, PR_FWD, PR_DOWN, PR_BWD, PR_STEP, PR_GAP, PR_N };
+static const char *const pr_names[PR_N] = {"upload", "forward", "download", "backward", "step",
+                                           "host gap"};
+
+typedef struct dt_gpu_prof {
+    int target, seen, active, printed;
+    int n, cap;
+    cudaEvent_t *ev;
+    int *kind, *layer; // segment ending at mark i
+} dt_gpu_prof;
+
+static void prof_mark(dt_network *net, int kind, int layer) {
+    dt_gpu_prof *p = net->gpu_state->prof;
+    if (!p || !p->active) return;
+    if (p->n == p->cap) {
+        int cap = p->cap ? 2 * p->cap : 256;
+        p->ev = realloc(p->ev, sizeof *p->ev * cap);
+        p->kind = realloc(p->kind, sizeof *p->kind * cap);
+        p->layer = realloc(p->layer, sizeof *p->layer * cap);
+        if (!p->ev || !p->kind || !p->layer) dt_fatal("out of host memory (profile)");
+        for (int i = p->cap; i < cap; i++) DT_CUDA_CHECK(cudaEventCreate(&p->ev[i]));
+        p->cap = cap;
+    }
+    DT_CUDA_CHECK(cudaEventRecord(p->ev[p->n], 0));
+    p->kind[p->n] = kind;
+    p->layer[p->n] = layer;
+    p->n++;
+}
+
+void dt_net_gpu_profile_print(dt_network *net) {
+    if (!net->gpu) return;
+    dt_gpu_prof *p = net->gpu_state->prof;
+    if (!p || !p->active || p->printed || p->n < 2) return;
+    p->active = 0;
+    p->printed = 1;
+    DT_CUDA_CHECK(cudaEventSynchronize(p->ev[p->n - 1]));
+    // per (layer type, phase); layer -1 = the network's own segments
+    enum { MAXT = 48 };
+    const char *tname[MAXT];
+    double tms[MAXT][PR_N] = {{0}};
+    int tcnt[MAXT][PR_N] = {{0}}, nt = 0;
+    double *lms = dt_calloc((size_t)net->n_layers * 2, sizeof(double));
+    double total = 0, phase[PR_N] = {0};
+    for (int i = 1; i < p->n; i++) {
+        float ms = 0;
+        DT_CUDA_CHECK(cudaEventElapsedTime(&ms, p->ev[i - 1], p->ev[i]));
+        int k = p->kind[i], li = p->layer[i];
+        total += ms;
+        phase[k] += ms;
+        const char *name = li >= 0 ? net->layers[li].ops->name : "(network)";
+        int t = 0;
+        while (t < nt && strcmp(tname[t], name) != 0) t++;
+        if (t == nt && nt < MAXT) tname[nt++] = name;
+        if (t < MAXT) {
+            tms[t][k] += ms;
+            tcnt[t][k]++;
+        }
+        if (li >= 0) lms[2 * li + (k == PR_BWD)] += ms;
+    }
+    dt_gpu_net *g = net->gpu_state;
+    fprintf(stderr, "GPU profile (DT_GPU_PROFILE, iteration %d, CUDA events; batch %d, TF32 %s, "
+                    "%d layer(s) on the host): %.3f ms\n",
+            p->target, net->batch, g->tf32 ? "on" : "off", g->on_cpu, total);
+    fprintf(stderr, "  %-14s %-9s %9s %6s %6s\n", "layer type", "phase", "ms", "%", "calls");
+    for (int t = 0; t < nt; t++)
+        for (int k = 0; k < PR_N; k++)
+            if (tcnt[t][k])
+                fprintf(stderr, "  %-14s %-9s %9.3f %6.1f %6d\n", tname[t], pr_names[k], tms[t][k],
+                        total > 0 ? 100 * tms[t][k] / total : 0, tcnt[t][k]);
+    fprintf(stderr, "  totals:");
+    for (int k = 0; k < PR_N; k++)
+        if (phase[k] > 0) fprintf(stderr, " %s %.3f ms", pr_names[k], phase[k]);
+    fprintf(stderr, "\n  slowest layers (forward + backward ms):");
+    for (int r = 0; r < 10; r++) {
+        int best = -1;
+        for (int i = 0; i < net->n_layers; i++)
+            if (lms[2 * i] + lms[2 * i + 1] > 0 &&
+                (best < 0 || lms[2 * i] + lms[2 * i + 1] > lms[2 * best] + lms[2 * best + 1]))
+                best = i;
+        if (best < 0) break;
+        fprintf(stderr, "%s L%d %s %.3f+%.3f", r ? "," : "", best, net->layers[best].ops->name,
+                lms[2 * best], lms[2 * best + 1]);
+        lms[2 * best] = lms[2 * best + 1] = 0;
+    }
+    fprintf(stderr, "\n");
+    free(lms);
+}
+
+static void prof_free(dt_gpu_prof *p) {
+    if (!p) return;
+    for (int i = 0; i < p->cap; i++) cudaEventDestroy(p->ev[i]);
+    free(p->ev);
+    free(p->kind);
+    free(p->layer);
+    free(p);
+}
+
+// Called at the start of every forward: ends the profiled iteration (prints)
+// and starts the next one when it is the target.
+static void prof_forward_begins(dt_network *net) {
+    dt_gpu_prof *p = net->gpu_state->prof;
+    if (!p) return;
+    if (p->active) dt_net_gpu_profile_print(net);
+    if (++p->seen == p->target && !p->printed) {
+        p->active = 1;
+        p->n = 0;
+        DT_CUDA_CHECK(cudaDeviceSynchronize());
+        prof_mark(net, PR_GAP, -1); // the start mark
+    }
+}
+
+// The host span from net->input to the end of net->truth (adjacent at the end
+// of the arena: input, input delta, truth) page-locked, so uploads of the
+// input are DMA without a staging copy and asynchronous for the host.
+static void pin_input(dt_network *net) {
+    dt_gpu_net *g = net->gpu_state;
+    const char *e = getenv("DT_GPU_PIN");
+    if (e && atoi(e) == 0) return;
+    float *lo = net->input, *hi = net->input + (size_t)net->batch * net->h * net->w * net->c;
+    float *te = net->truth + (size_t)net->batch * (net->truth_size > 0 ? net->truth_size : 1);
+    if (net->truth < lo) lo = net->truth;
+    if (te > hi) hi = te;
+    if (net->input_delta && net->input_delta < lo) lo = net->input_delta;
+    if ((size_t)(hi - lo) > 3 * (size_t)(te - net->truth) + 3 * (size_t)net->batch * net->h * net->w * net->c + 4096)
+        return; // not adjacent: leave it pageable
+    if (cudaHostRegister(lo, (size_t)(hi - lo) * sizeof(float), cudaHostRegisterDefault) ==
+        cudaSuccess)
+        g->pinned = lo;
+    else
+        cudaGetLastError(); // pageable copies still work
+}
+
 // --- enable / disable / sync ----------------------------------------------------------------
 
 void dt_net_push(dt_network *net) {
@@ -179,6 +328,8 @@ void dt_net_pull(dt_network *net) {
         down(net, net->opt_v, net->n_params);
     }
     g->host_stale = 0;
+    // host-side caches (the CPU conv's folded/reordered weights) key on wver
+    for (int i = 0; i < net->n_layers; i++) net->layers[i].wver++;
 }
 
 void dt_net_gpu_set_tf32(dt_network *net, int on) {
@@ -252,6 +403,12 @@ int dt_net_gpu_enable(dt_network *net, int device) {
     }
     dt_net_push(net);
     if (net->with_grads) cudaMemset(g->grads, 0, np);
+    pin_input(net);
+    const char *pe = getenv("DT_GPU_PROFILE");
+    if (pe && atoi(pe) > 0) {
+        g->prof = dt_calloc(1, sizeof *g->prof);
+        g->prof->target = atoi(pe) > 1 ? atoi(pe) : 3;
+    }
     char on_cpu[256] = "";
     for (int i = 0; i < net->n_layers; i++) {
         const dt_layer *l = &net->layers[i];
@@ -280,6 +437,9 @@ void dt_net_gpu_disable(dt_network *net) {
     dt_gpu_net *g = net->gpu_state;
     if (!g) return;
     if (net->gpu && g->host_stale) dt_net_pull(net);
+    if (net->gpu && g->prof && g->prof->active) dt_net_gpu_profile_print(net);
+    prof_free(g->prof);
+    if (g->pinned) cudaHostUnregister(g->pinned);
     for (int i = 0; i < net->n_layers; i++) {
         dt_layer *l = &net->layers[i];
         dt_gpu_priv *p = l->priv_gpu;
@@ -362,13 +522,25 @@ static void enter(dt_network *net, const dt_layer *l) {
 void dt_net_gpu_forward(dt_network *net) {
     dt_gpu_net *g = net->gpu_state;
     enter(net, NULL);
+    prof_forward_begins(net);
     if (net->weights_version != g->synced_ver) { // changed on the host (load, init)
         up(net, net->params, net->n_params);
         g->synced_ver = net->weights_version;
         g->host_stale = 0;
     }
-    up(net, net->input, (size_t)net->batch * net->h * net->w * net->c);
-    up(net, net->truth, (size_t)net->batch * (net->truth_size > 0 ? net->truth_size : 1));
+    if (!g->input_unchanged) {
+        // pinned (pin_input): asynchronous for the host, ordered before the layers on
+        // the stream; the host may not write the input until this forward returns
+        // (it synchronises below)
+        size_t ni = (size_t)net->batch * net->h * net->w * net->c;
+        size_t nt = (size_t)net->batch * (net->truth_size > 0 ? net->truth_size : 1);
+        DT_CUDA_CHECK(cudaMemcpyAsync(dt_dev(net, net->input), net->input, ni * sizeof(float),
+                                      cudaMemcpyHostToDevice, 0));
+        DT_CUDA_CHECK(cudaMemcpyAsync(dt_dev(net, net->truth), net->truth, nt * sizeof(float),
+                                      cudaMemcpyHostToDevice, 0));
+    }
+    g->input_unchanged = 0;
+    prof_mark(net, PR_UP, -1);
     net->loss = 0;
     for (int i = 0; i < net->n_layers; i++) {
         dt_layer *l = &net->layers[i];
@@ -377,11 +549,13 @@ void dt_net_gpu_forward(dt_network *net) {
             l->ops->forward_gpu(l, net);
         else
             dt_gpu_layer_forward_on_cpu(l, net);
+        prof_mark(net, PR_FWD, i);
     }
     // the host API stays valid: the last layer's output (and the losses,
     // computed on the host) are there after a forward
     dt_layer *last = &net->layers[net->n_layers - 1];
     if (last->ops->forward_gpu) down(net, last->output, last->outputs * net->batch);
+    prof_mark(net, PR_DOWN, -1);
     if (net->train) g->host_stale = 1; // BN running statistics moved on the device
     DT_CUDA_CHECK(cudaDeviceSynchronize());
     enter(net, NULL);
@@ -391,7 +565,9 @@ void dt_net_gpu_backward(dt_network *net) {
     enter(net, NULL);
     dt_layer *last = &net->layers[net->n_layers - 1];
     // without a loss layer the caller seeded the last delta on the host
+    prof_mark(net, PR_GAP, -1);
     if (!last->is_loss && last->delta) up(net, last->delta, last->outputs * net->batch);
+    prof_mark(net, PR_UP, -1);
     for (int i = net->n_layers - 1; i >= net->first_trainable; i--) {
         dt_layer *l = &net->layers[i];
         enter(net, l);
@@ -399,12 +575,14 @@ void dt_net_gpu_backward(dt_network *net) {
             l->ops->backward_gpu(l, net);
         else
             dt_gpu_layer_backward_on_cpu(l, net);
+        prof_mark(net, PR_BWD, i);
     }
     enter(net, NULL);
 }
 
 void dt_net_gpu_step(dt_network *net) {
     enter(net, NULL);
+    prof_mark(net, PR_GAP, -1);
     for (int i = net->first_trainable; i < net->n_layers; i++) {
         dt_layer *l = &net->layers[i];
         if (l->frozen) continue;
@@ -416,7 +594,9 @@ void dt_net_gpu_step(dt_network *net) {
                             dt_dev(net, net->opt_m + q->offset),
                             dt_dev(net, net->opt_v + q->offset), q->n);
         }
+        l->wver++; // as the CPU step: caches of this layer's weights are stale
     }
+    prof_mark(net, PR_STEP, -1);
 }
 
 void dt_net_gpu_reset_optim(dt_network *net) {

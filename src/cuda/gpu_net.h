@@ -50,6 +50,9 @@ typedef struct dt_gpu_net {
     uint64_t synced_ver; // weights_version the device holds
     int host_stale;      // the device's parameters are newer than the host's
     int on_cpu;          // layers without a GPU twin (counted at enable)
+    float *pinned;       // host span input..truth page-locked (cudaHostRegister), or NULL
+    int input_unchanged; // skip the next forward's input/truth upload (bench)
+    struct dt_gpu_prof *prof; // DT_GPU_PROFILE: event marks of one iteration, or NULL
 } dt_gpu_net;
 
 // Private GPU state of a layer starts with this header.

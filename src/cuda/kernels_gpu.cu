@@ -16,6 +16,13 @@ static unsigned blocks_for(size_t n) {
     return (unsigned)(b > (1u << 20) ? (1u << 20) : b);
 }
 
+// i % C for the channel of element i of an NHWC tensor: 32-bit while the
+// index fits (a 64-bit remainder is a ~70-instruction routine on the GPU,
+// enough to make the elementwise BN / bias kernels compute bound).
+__device__ static inline int chan_of(size_t i, int C) {
+    return i <= 0xffffffffu ? (int)((unsigned)i % (unsigned)C) : (int)(i % (size_t)C);
+}
+
 #define GRID_LOOP(i, n)                                                                    \
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n);               \
          i += (size_t)gridDim.x * blockDim.x)
@@ -99,7 +106,7 @@ extern "C" void dt_fill_gpu(float *y, size_t n, float v) {
 
 __global__ static void k_bias_act(float *y, const float *bias, size_t n, int C, int a) {
     GRID_LOOP(i, n) {
-        float v = y[i] + (bias ? bias[i % C] : 0.0f);
+        float v = y[i] + (bias ? bias[chan_of(i, C)] : 0.0f);
         y[i] = act_f(a, v);
     }
 }
@@ -233,7 +240,7 @@ __global__ static void k_bn_infer_coef(int C, const float *scale, const float *s
 __global__ static void k_affine_act(const float *x, float *y, size_t n, int C, const float *coef,
                                     int act) {
     GRID_LOOP(i, n) {
-        int c = (int)(i % C);
+        int c = chan_of(i, C);
         y[i] = act_f(act, x[i] * coef[c] + coef[C + c]);
     }
 }
@@ -287,7 +294,7 @@ __global__ static void k_bn_bwd_final(const float *part, int P, size_t M, int C,
 __global__ static void k_bn_bwd_apply(const float *x, const float *dz, float *dx, size_t n,
                                       int C, const float *mean, const float *coef, int accum) {
     GRID_LOOP(i, n) {
-        int c = (int)(i % C);
+        int c = chan_of(i, C);
         float v = coef[c] * dz[i] - coef[C + c] - coef[2 * C + c] * (x[i] - mean[c]);
         dx[i] = accum ? dx[i] + v : v;
     }

@@ -71,7 +71,7 @@ extern "C" void dt_convolutional_forward_gpu(dt_layer *l, dt_network *net) {
     float *y = dt_dev(net, l->output);
     float *z = p->bn ? p->xbuf : y;
     dt_gconv_forward(p->conv, net, dt_layer_in_gpu(net, l, 0), dt_gpu_w(net, l, p->pw),
-                     net->weights_version, z);
+                     l->wver, z);
     if (!p->bn) {
         dt_bias_act_gpu(y, dt_gpu_w(net, l, p->pb), M, p->filters, p->act);
         return;
@@ -108,7 +108,7 @@ extern "C" void dt_convolutional_backward_gpu(dt_layer *l, dt_network *net) {
         if (p->pb >= 0) dt_channel_sum_gpu(dy, M, p->filters, dt_gpu_g(net, l, p->pb));
     }
     if (dx)
-        dt_gconv_backward_data(p->conv, net, dy, dt_gpu_w(net, l, p->pw), net->weights_version, dx,
+        dt_gconv_backward_data(p->conv, net, dy, dt_gpu_w(net, l, p->pw), l->wver, dx,
                                l->in_accum[0]);
 }
 
@@ -160,7 +160,7 @@ extern "C" void dt_stdconv_forward_gpu(dt_layer *l, dt_network *net) {
     const size_t M = (size_t)l->batch * l->out_h * l->out_w, n = M * p->filters;
     float *y = dt_dev(net, l->output);
     dt_gconv_forward(p->conv, net, dt_layer_in_gpu(net, l, 0), dt_gpu_w(net, l, S_WEIGHTS),
-                     net->weights_version, p->cbuf);
+                     l->wver, p->cbuf);
     dt_bias_act_gpu(p->cbuf, dt_gpu_w(net, l, S_BIAS), M, p->filters, DT_ACT_RELU);
     p->bn_trained = dt_layer_training(net, l);
     if (p->bn_trained)
@@ -197,7 +197,7 @@ extern "C" void dt_stdconv_backward_gpu(dt_layer *l, dt_network *net) {
     }
     if (dx)
         dt_gconv_backward_data(p->conv, net, p->dcbuf, dt_gpu_w(net, l, S_WEIGHTS),
-                               net->weights_version, dx, l->in_accum[0]);
+                               l->wver, dx, l->in_accum[0]);
 }
 
 // --- [outconv]: two sibling 3x3 convs, interleaved per cell ----------------------------------
@@ -239,9 +239,9 @@ extern "C" void dt_outconv_forward_gpu(dt_layer *l, dt_network *net) {
     const size_t cells = (size_t)l->batch * l->out_h * l->out_w;
     const float *x = dt_layer_in_gpu(net, l, 0);
     float *y = dt_dev(net, l->output);
-    dt_gconv_forward(p->clas, net, x, dt_gpu_w(net, l, O_CWEIGHTS), net->weights_version, p->yc);
+    dt_gconv_forward(p->clas, net, x, dt_gpu_w(net, l, O_CWEIGHTS), l->wver, p->yc);
     dt_bias_act_gpu(p->yc, dt_gpu_w(net, l, O_CBIAS), cells, p->fc, DT_ACT_LINEAR);
-    dt_gconv_forward(p->box, net, x, dt_gpu_w(net, l, O_BWEIGHTS), net->weights_version, p->yb);
+    dt_gconv_forward(p->box, net, x, dt_gpu_w(net, l, O_BWEIGHTS), l->wver, p->yb);
     dt_bias_act_gpu(p->yb, dt_gpu_w(net, l, O_BBIAS), cells, p->fb, DT_ACT_LINEAR);
     dt_slice_put_gpu(p->yc, y, cells, p->fc, l->out_c, 0);
     dt_slice_put_gpu(p->yb, y, cells, p->fb, l->out_c, p->fc);
@@ -264,9 +264,9 @@ extern "C" void dt_outconv_backward_gpu(dt_layer *l, dt_network *net) {
     }
     if (dx) { // class conv assigns or adds as in_accum says, the box conv adds
         dt_gconv_backward_data(p->clas, net, p->yc, dt_gpu_w(net, l, O_CWEIGHTS),
-                               net->weights_version, dx, l->in_accum[0]);
+                               l->wver, dx, l->in_accum[0]);
         dt_gconv_backward_data(p->box, net, p->yb, dt_gpu_w(net, l, O_BWEIGHTS),
-                               net->weights_version, dx, 1);
+                               l->wver, dx, 1);
     }
 }
 
