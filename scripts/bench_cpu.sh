@@ -3,6 +3,8 @@
 # same thread count. PyTorch is configured as PERF.md says is its best:
 # channels-last, jemalloc without decay, threads pinned, set_num_threads.
 #   usage: scripts/bench_cpu.sh [threads] [iters]
+#   CFG=cfg/ssd.cfg TORCH_MODEL=ssd  the lesson's SSD instead of the ResNet34 body
+#   CASES="infer 1|train 64" ...      other rows (mode batch, '|'-separated)
 # Prints a table with the ratio ours / PyTorch per row.
 set -eu
 T=${1:-2}
@@ -28,7 +30,11 @@ torch() { # mode batch
 
 echo "model $CFG vs torch $TORCH_MODEL, $T threads, $N timed iterations, $(nproc) cores"
 printf '%-22s %12s %12s %8s\n' "case" "ours img/s" "torch img/s" "ratio"
-for c in "infer 1" "infer 16" "train 16" ${EXTRA_CASES:-}; do
+IFS_SAVE=$IFS
+IFS="|"
+set -- ${CASES:-infer 1|infer 16|train 16}
+IFS=$IFS_SAVE
+for c in "$@"; do
     set -- $c
     a=$(ours "$1" "$2")
     b=$(torch "$1" "$2")
