@@ -164,8 +164,8 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc, argv);
     if (strcmp(cmd, "train") == 0) return dt_cmd_train(argc, argv);
     if (strcmp(cmd, "lr_find") == 0) return dt_cmd_lr_find(argc, argv);
-    if (strcmp(cmd, "show_batch") == 0) return dt_cmd_show_batch(argc, argv);
-    if (strcmp(cmd, "bench_loader") == 0) return dt_cmd_bench_loader(argc, argv);
+    if (strcmp(cmd, "show_batch") == 0) return dt_cmd_show_batch(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench_loader") == 0) return dt_cmd_bench_loader(argc - 1, argv + 1);
     if (strcmp(cmd, "valid") == 0) {
         set_threads(argc, argv);
         return dt_cmd_valid(argc - 1, argv + 1);

@@ -45,11 +45,14 @@ static void draw_box(dt_image *im, const double *px, const char *label, int cls)
     text_colour(bg, fg);
     int x1 = (int)floor(px[0]), y1 = (int)floor(px[1]);
     int x2 = (int)ceil(px[2]) - 1, y2 = (int)ceil(px[3]) - 1;
-    int t = im->w + im->h > 1200 ? 3 : 2;
+    // line and text grow with the picture: readable on 112 px and on 2000 px
+    const int side = im->w + im->h;
+    int t = side < 500 ? 1 : side < 1400 ? 2 : 3;
     dt_image_draw_rect(im, x1, y1, x2, y2, bg, t);
-    double fs = im->w + im->h > 1200 ? 0.7 : 0.45;
+    double fs = fmax(0.3, fmin(0.8, side / 1600.0));
+    int lh = (int)(30 * fs); // label height, about
     // label above the box when there is room, else inside it
-    dt_image_draw_label(im, x1, y1 > 18 ? y1 - 18 : y1, label, bg, fg, fs);
+    dt_image_draw_label(im, x1, y1 > lh ? y1 - lh : y1, label, bg, fg, fs);
 }
 
 static void clip_px(double *px, int w, int h) {

@@ -338,6 +338,10 @@ int dt_valid_run(dt_network *net, const dt_dataset *val, const dt_valid_opts *o,
             }
         } else if (hooks) {
             r->n_metrics = loss->ops->metrics_get(loss, net, r->metrics, DT_MAX_METRICS);
+        } else if (r->kind == DT_HEAD_BOX) {
+            // [cost] l1 on the box in input pixels: its loss is the mean L1
+            r->metrics[0] = (dt_metric){"L1_px", r->loss, 0};
+            r->n_metrics = 1;
         }
     }
     if (rc == 0 && o->out_dir) {

@@ -8,13 +8,14 @@
 # without a cmocka summary counts its unreported tests as failed.
 #   BUILD    build folder holding tests/ (default build)
 #   BIN      detector binary, passed to the CLI scripts (default ./detector)
-#   TEST_TIMEOUT  seconds per program (default 900)
+#   TEST_TIMEOUT  seconds per program (default 1800: cli_default trains ~8-14 min)
+#   SANITIZED     1 under AddressSanitizer: learning runs shrink to a smoke run
 #   ONLY     run only programs/scripts whose name contains this text
 
 cd "$(dirname "$0")/.." || exit 2
 BUILD=${BUILD:-build}
 BIN=${BIN:-./detector}
-TEST_TIMEOUT=${TEST_TIMEOUT:-900}
+TEST_TIMEOUT=${TEST_TIMEOUT:-1800}
 PY=${PYTHON:-/usr/bin/python3}
 export BUILD BIN
 

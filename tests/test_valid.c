@@ -339,6 +339,58 @@ static void test_ssd_hooks_agree(void **state) {
     dt_datacfg_free(&dc);
 }
 
+// Non-detection heads with every parameter 0: all logits equal, so the
+// numbers follow from the fixture's labels. [softmax]: arg-max = class 0
+// (cat), the largest objects are cat, dog, cat -> accuracy 2/3, loss ln 2
+// per image. [multilabel]: every probability 0.5, none above 0.5; 5 of the
+// 6 (image, class) labels are present -> accuracy 1/6, F1 0.
+static double run_zero_head(const char *head, const char *name, double *loss) {
+    char cfg[1200], w[1200], text[512];
+    snprintf(cfg, sizeof cfg, "%s/%s.cfg", root, name);
+    snprintf(w, sizeof w, "%s/%s.weights", root, name);
+    snprintf(text, sizeof text,
+             "[net]\nbatch=2\nheight=32\nwidth=32\nchannels=3\ndata=fx.data\n\n"
+             "[avgpool]\n\n[connected]\noutput=2\n\n%s\n", head);
+    write_text(cfg, text);
+    dt_net_opts o = {.batch = 0, .with_grads = 0, .quiet = 1};
+    dt_network *net = dt_net_load(cfg, &o);
+    assert_non_null(net);
+    for (int i = 0; i < net->n_layers; i++)
+        for (int k = 0; k < net->layers[i].n_params; k++)
+            memset(net->layers[i].params[k].w, 0, net->layers[i].params[k].n * sizeof(float));
+    assert_int_equal(dt_net_save_weights(net, w), 0);
+    assert_int_equal(dt_net_load_weights(net, w), 0);
+    dt_datacfg dc;
+    dt_dataset d;
+    load_val(&dc, &d);
+    dt_valid_opts vo;
+    dt_valid_opts_default(&vo);
+    vo.table = stdout;
+    dt_valid_result r;
+    if (dt_valid_run(net, &d, &vo, &r) != 0) fprintf(stderr, "%s\n", dt_last_error());
+    assert_int_equal(r.n_images, 3);
+    assert_false(r.has_ap);
+    assert_true(r.n_metrics >= 1);
+    double m0 = r.metrics[0].value;
+    if (r.n_metrics > 1) assert_string_equal(r.metrics[1].name, "F1"), assert_true(r.metrics[1].value == 0);
+    *loss = r.loss;
+    dt_valid_result_free(&r);
+    dt_dataset_free(&d);
+    dt_datacfg_free(&dc);
+    dt_net_free(net);
+    return m0;
+}
+
+static void test_valid_other_heads(void **state) {
+    double loss;
+    double acc = run_zero_head("[softmax]", "cls", &loss);
+    assert_true(fabs(acc - 2.0 / 3.0) < 1e-12);
+    assert_true(fabs(loss - log(2.0)) < 1e-6);
+    acc = run_zero_head("[multilabel]\nclasses=2", "ml", &loss);
+    assert_true(fabs(acc - 1.0 / 6.0) < 1e-12);
+    assert_true(fabs(loss - log(2.0)) < 1e-6);
+}
+
 // Runs f(argc, argv) with stdout captured into *out (malloc'ed).
 static int capture(int (*f)(int, char **), int argc, char **argv, char **out) {
     char path[1200];
@@ -499,6 +551,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_matches_eval),
         cmocka_unit_test(test_ssd_hooks_agree),
+        cmocka_unit_test(test_valid_other_heads),
         cmocka_unit_test(test_test_prints_original_pixels),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_synth),
