@@ -138,7 +138,7 @@ tests: $(TEST_BIN) $(BIN)
 # Every test: C unit tests (cmocka), PyTorch parity, CLI checks. Prints
 # "N passed, N failed" last and exits non-zero on any failure.
 test: info tests
-	@BUILD=$(BUILD) BIN=$(BIN) SANITIZED=$(ASAN) sh tests/run_all.sh
+	@BUILD=$(BUILD) BIN=$(if $(findstring /,$(BIN)),$(BIN),./$(BIN)) SANITIZED=$(ASAN) sh tests/run_all.sh
 
 asan:
 	$(MAKE) ASAN=1 test
