@@ -18,6 +18,10 @@ BIN=${BIN:-./detector}
 TEST_TIMEOUT=${TEST_TIMEOUT:-1800}
 PY=${PYTHON:-/usr/bin/python3}
 export BUILD BIN
+# Leaks that system libraries keep for the process's life (Qt, D-Bus under
+# Xvfb) are not ours: tests/lsan.supp names those libraries.
+LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+export LSAN_OPTIONS
 
 passed=0
 failed=0
