@@ -13,24 +13,10 @@
 
 #include "common.h"
 #include "data/loader.h"
+#include "draw.h"
 #include "image.h"
 #include "layers/ssd.h"
 #include "valid.h"
-
-// Readable, distinct colours (B, G, R), one per class, cycling.
-static void class_colour(int cls, unsigned char bgr[3]) {
-    static const unsigned char pal[12][3] = {
-        {75, 25, 230},  {75, 180, 60},   {25, 225, 255}, {200, 130, 0},
-        {48, 130, 245}, {180, 30, 145},  {240, 240, 70}, {230, 50, 240},
-        {60, 245, 210}, {212, 190, 250}, {128, 128, 0},  {40, 110, 170}};
-    memcpy(bgr, pal[(cls < 0 ? 0 : cls) % 12], 3);
-}
-
-// Black text on light colours, white on dark (ITU-R BT.601 luma).
-static void text_colour(const unsigned char bg[3], unsigned char fg[3]) {
-    double y = 0.114 * bg[0] + 0.587 * bg[1] + 0.299 * bg[2];
-    memset(fg, y > 140 ? 0 : 255, 3);
-}
 
 static const char *class_name(char **names, int n, int c, char *buf, size_t len) {
     if (names && c >= 0 && c < n) return names[c];
@@ -41,8 +27,8 @@ static const char *class_name(char **names, int n, int c, char *buf, size_t len)
 // Box (continuous pixels) on the picture: inclusive pixel corners, clipped.
 static void draw_box(dt_image *im, const double *px, const char *label, int cls) {
     unsigned char bg[3], fg[3];
-    class_colour(cls, bg);
-    text_colour(bg, fg);
+    dt_draw_class_colour(cls, bg);
+    dt_draw_text_colour(bg, fg);
     int x1 = (int)floor(px[0]), y1 = (int)floor(px[1]);
     int x2 = (int)ceil(px[2]) - 1, y2 = (int)ceil(px[3]) - 1;
     // line and text grow with the picture: readable on 112 px and on 2000 px
@@ -156,8 +142,8 @@ static int test_image(test_ctx *t, dt_image_ctx *ictx, const char *path) {
         } else {
             printf("  %-14s %.4f\n", name, (double)y[best]);
             unsigned char bg[3], fg[3];
-            class_colour(best, bg);
-            text_colour(bg, fg);
+            dt_draw_class_colour(best, bg);
+            dt_draw_text_colour(bg, fg);
             dt_image_draw_label(&im, 2, 2, label, bg, fg, 0.6);
         }
         break;
@@ -179,8 +165,8 @@ static int test_image(test_ctx *t, dt_image_ctx *ictx, const char *path) {
             printf("  %-14s %.4f\n", name, (double)y[c]);
             snprintf(label, sizeof label, "%s %.2f", name, (double)y[c]);
             unsigned char bg[3], fg[3];
-            class_colour(c, bg);
-            text_colour(bg, fg);
+            dt_draw_class_colour(c, bg);
+            dt_draw_text_colour(bg, fg);
             dt_image_draw_label(&im, 2, 2 + 20 * k++, label, bg, fg, 0.5);
         }
         printf("  %d label%s above 0.5\n", k, k == 1 ? "" : "s");

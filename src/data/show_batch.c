@@ -5,6 +5,7 @@
 #include "common.h"
 #include "data/cmd.h"
 #include "data/loader.h"
+#include "draw.h"
 #include "image.h"
 
 #include <errno.h>
@@ -32,13 +33,6 @@ static void paste_float(dt_image *dst, const float *img, int w, int h, int x0, i
             }
 }
 
-static void class_colour(int cls, unsigned char bgr[3]) {
-    static const unsigned char pal[8][3] = {{75, 25, 230},  {75, 180, 60},  {25, 225, 255},
-                                            {200, 130, 0},  {48, 130, 245}, {180, 30, 145},
-                                            {240, 240, 70}, {230, 50, 240}};
-    memcpy(bgr, pal[cls % 8], 3);
-}
-
 // Boxes are [0,1] corners of a w x h tile at (x0, y0).
 static void draw_boxes(dt_image *im, int x0, int y0, int w, int h, const float *boxes,
                        const int *cls, int n, char **names, int n_classes) {
@@ -48,7 +42,7 @@ static void draw_boxes(dt_image *im, int x0, int y0, int w, int h, const float *
         int x1 = x0 + (int)(b[0] * w), y1 = y0 + (int)(b[1] * h);
         int x2 = x0 + (int)(b[2] * w + 0.5f) - 1, y2 = y0 + (int)(b[3] * h + 0.5f) - 1;
         unsigned char col[3];
-        class_colour(cls[j], col);
+        dt_draw_class_colour(cls[j], col);
         dt_image_draw_rect(im, x1, y1, x2, y2, col, 2);
         const char *name = cls[j] >= 0 && cls[j] < n_classes ? names[cls[j]] : "?";
         dt_image_draw_label(im, x1, y1, name, col, white, 0.4);
