@@ -30,6 +30,7 @@ extern "C" {
 
 typedef struct dt_layer dt_layer;
 typedef struct dt_network dt_network;
+typedef struct dt_prof dt_prof;
 
 // One validation metric of a loss layer, e.g. {"mAP", 0.41, 1}.
 typedef struct {
@@ -208,6 +209,8 @@ struct dt_network {
     // the last and the loss layers; dt_net_pull() brings parameters back.
     int gpu;
     struct dt_gpu_net *gpu_state;
+    struct dt_prof *prof; // DT_PROFILE timings (network.c), or NULL
+    int prof_state;       // 0 not looked at yet, 1 on, 2 off
 };
 
 // dt_net_opts comes from the public header (include/detector.h).

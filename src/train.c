@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "chart.h"
+#include "valid.h"
 
 // --- [stage] ----------------------------------------------------------------------
 
@@ -327,9 +328,13 @@ static void print_header(FILE *f, const dt_metric *m, int nm) {
     fprintf(f, "\n");
 }
 
-// Runs validation and returns the mean loss over the images (-1 on a
-// source error, NaN kept as such).
+// Runs validation; *val_loss is in trn_loss's unit, the loss layer's value
+// for one full batch (fastai's tables): a mean over the images for most heads,
+// the sum over a batch of net->batch images for [ssd] (the lesson's ssd_loss),
+// computed as the per-image mean times the batch so that a short last batch
+// weighs by its images. -1 on a source error, NaN kept as such.
 static int validate(dt_network *net, dt_batch_source *src, int ge, double *val_loss) {
+    const int sums = dt_head_of(net, NULL) == DT_HEAD_SSD; // the loss sums its rows
     reset_metrics(net);
     if (src->begin(src->ctx, 1, ge) != 0) return -1;
     double sum = 0;
@@ -342,11 +347,11 @@ static int validate(dt_network *net, dt_batch_source *src, int ge, double *val_l
             src->end(src->ctx);
             return -1;
         }
-        sum += (double)loss * b->n; // each batch's loss is its mean over b->n rows
+        sum += sums ? (double)loss : (double)loss * b->n; // per-image total
         n += b->n;
     }
     src->end(src->ctx);
-    *val_loss = n ? sum / n : NAN;
+    *val_loss = n ? sum / n * (sums ? net->batch : 1) : NAN;
     return 0;
 }
 
@@ -398,7 +403,7 @@ int dt_train(dt_network *net, dt_batch_source *src, const dt_train_opts *o) {
     for (int s = 0; s < st.stage; s++) ge += net->stages[s].epochs;
     ge += st.epoch;
     dt_metric m[DT_MAX_METRICS];
-    int header = 0, run_epochs = 0, rc = 0;
+    int header = 0, n_names = 0, run_epochs = 0, rc = 0;
     const double t_start = dt_now();
     long skipped = 0;
     for (; st.stage < net->n_stages; st.stage++, st.epoch = 0, st.stage_iter = 0) {
@@ -450,16 +455,34 @@ int dt_train(dt_network *net, dt_batch_source *src, const dt_train_opts *o) {
             }
             src->end(src->ctx);
             progress_show(&pr, done, net->batch, dt_ema_value(&st.ema), net->opt.lr, 1);
-            double val;
-            if (validate(net, src, ge, &val) != 0) {
-                rc = -1;
-                goto out;
+            const int last = timeout || (st.stage == net->n_stages - 1 &&
+                                         st.epoch == stage->epochs - 1);
+            const int every = o->valid_every == 0 ? 1 : o->valid_every;
+            double val = NAN;
+            int nm = 0;
+            const int validated = every > 0 && ((ge + 1) % every == 0 || last);
+            if (validated) {
+                if (validate(net, src, ge, &val) != 0) {
+                    rc = -1;
+                    goto out;
+                }
+                nm = collect_metrics(net, m, DT_MAX_METRICS);
             }
-            int nm = collect_metrics(net, m, DT_MAX_METRICS);
             if (o->table) {
-                if (!header) print_header(o->table, m, nm), header = 1;
-                fprintf(o->table, "%5d %10.6f %10.6f", ge, dt_ema_value(&st.ema), val);
-                for (int i = 0; i < nm; i++) fprintf(o->table, " %10.6f", m[i].value);
+                if (!header) { // the metric names, from an empty pass when not validated
+                    if (!validated) reset_metrics(net);
+                    dt_metric names[DT_MAX_METRICS];
+                    n_names = collect_metrics(net, names, DT_MAX_METRICS);
+                    print_header(o->table, names, n_names);
+                    header = 1;
+                }
+                fprintf(o->table, "%5d %10.6f", ge, dt_ema_value(&st.ema));
+                if (!validated) {
+                    for (int i = 0; i <= n_names; i++) fprintf(o->table, " %10s", "-");
+                } else {
+                    fprintf(o->table, " %10.6f", val);
+                    for (int i = 0; i < nm; i++) fprintf(o->table, " %10.6f", m[i].value);
+                }
                 fprintf(o->table, "%s\n", timeout ? "  (stopped: -minutes)" : "");
                 fflush(o->table);
             }

@@ -81,6 +81,13 @@ typedef struct {
     int max_epochs;     // > 0: stop after this many epochs in this run (tests)
     int progress;       // 1: progress bar on stderr
     FILE *table;        // the epoch table (stdout); NULL: not printed
+    // Validation after epoch e (1-based, counted over all stages) when
+    // e % valid_every == 0 and after the run's last epoch (or a -minutes stop);
+    // 0 is taken as 1 (every epoch, fastai's habit); -1: never (score the
+    // weights later with `detector valid`, as Darknet does without -map). An
+    // epoch without validation prints "-" for val_loss and the metrics, and
+    // cannot become the best checkpoint.
+    int valid_every;
 } dt_train_opts;
 
 // Runs every stage of net->stages. Training batches whose n is below the

@@ -159,14 +159,26 @@ static int session_open(session *S, int argc, char **argv, int need_valid) {
 }
 
 int dt_cmd_train(int argc, char **argv) {
-    static const char *const vals[] = {"-data", "-weights", "-threads", "-seed", "-minutes",
-                                       NULL};
+    static const char *const vals[] = {"-data",    "-weights",     "-threads", "-seed",
+                                       "-minutes", "-valid_every", NULL};
     static const char *const flags[] = {"-clear", "-quiet", NULL};
     if (argc < 3 || check_args(argc, argv, vals, flags) != 0) {
         fprintf(stderr, "usage: %s train <cfg> [-data F] [-weights W] [-clear] [-threads N] "
-                        "[-seed S] [-minutes M] [-quiet]\n",
+                        "[-seed S] [-minutes M] [-valid_every N (1; 0: never)] [-quiet]\n",
                 argv[0]);
         return 2;
+    }
+    const char *ve = arg_value(argc, argv, "-valid_every");
+    int valid_every = 1;
+    if (ve) {
+        char *end;
+        long v = strtol(ve, &end, 10);
+        if (*end || v < 0 || v > 1000000) {
+            fprintf(stderr, "error: -valid_every %s: expected a number of epochs >= 0 (0: no "
+                            "validation while training)\n", ve);
+            return 2;
+        }
+        valid_every = v == 0 ? -1 : (int)v;
     }
     session S;
     if (session_open(&S, argc, argv, 1) != 0) {
@@ -184,6 +196,7 @@ int dt_cmd_train(int argc, char **argv) {
         .minutes = mins ? atof(mins) : 0,
         .progress = !arg_flag(argc, argv, "-quiet"),
         .table = stdout,
+        .valid_every = valid_every,
     };
     int total = 0;
     for (int s = 0; s < S.net->n_stages; s++) total += S.net->stages[s].epochs;

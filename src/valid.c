@@ -330,6 +330,7 @@ int dt_valid_run(dt_network *net, const dt_dataset *val, const dt_valid_opts *o,
     }
     if (rc == 0) {
         r->loss = loss_sum / r->n_images;
+        r->batch = net->batch;
         if (acc) {
             if (dt_map_acc_compute(acc, &r->ap) != 0) rc = -1;
             else {
@@ -380,7 +381,11 @@ static void print_ap(double v, FILE *f) {
 
 void dt_valid_print(const dt_valid_result *r, const dt_dataset *val, FILE *f) {
     fprintf(f, "validation: %d images in %.1f s\n", r->n_images, r->seconds);
-    fprintf(f, "loss %.4f per image\n", r->loss);
+    if (r->kind == DT_HEAD_SSD) // train's val_loss is the lesson's ssd_loss of one batch
+        fprintf(f, "loss %.4f per image (%.4f per batch of %d, train's val_loss)\n", r->loss,
+                r->loss * r->batch, r->batch);
+    else
+        fprintf(f, "loss %.4f per image\n", r->loss);
     if (r->has_ap) {
         const dt_eval_result *a = &r->ap;
         fprintf(f, "%-16s %7s  %9s  %9s  %9s  %9s\n", "class", "objects", "AP@.5 11pt",

@@ -86,6 +86,7 @@ typedef struct {
     dt_head_kind kind;
     int n_images;
     double loss;       // mean per image (the [ssd] loss sums a batch; the rest are means)
+    int batch;         // the network's batch (train's val_loss unit for [ssd])
     int n_metrics;
     dt_metric metrics[DT_MAX_METRICS]; // first one: the checkpoint selector
     int has_ap;        // [ssd] only: ap filled

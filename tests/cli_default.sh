@@ -45,6 +45,14 @@ cat valid.log
 [ -s results/002000.jpg ] && [ -s results/002001.jpg ] || fail "test pictures missing"
 m=$(grep "^mAP@.5 11-point" valid.log | awk '{print $3}')
 [ -n "$m" ] || fail "no mAP line"
+# train's last val_loss (the final weights, lesson units: ssd_loss of one
+# batch) is valid's per-image loss times the batch
+tv=$(grep -E "^ *[0-9]+ +[0-9.]+ +[0-9.]+" train.log | tail -1 | awk '{print $3}')
+vv=$(sed -n 's/^loss .*(\([0-9.]*\) per batch of .*/\1/p' valid.log)
+[ -n "$tv" ] && [ -n "$vv" ] || fail "no val_loss in train.log ($tv) or per-batch loss in valid.log ($vv)"
+awk -v a="$tv" -v b="$vv" 'BEGIN {d = a - b; if (d < 0) d = -d; exit !(d <= 1e-3 * b + 1e-4)}' ||
+    fail "train's last val_loss $tv != valid's loss per batch $vv"
+echo "cli_default: last val_loss $tv = valid's loss per batch $vv"
 if [ "${SANITIZED:-0}" = 1 ]; then
     echo "cli_default: sanitized build: pipeline ran ($((t1 - t0)) s, mAP $m, not asserted)"
     exit 0

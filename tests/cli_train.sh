@@ -86,6 +86,26 @@ DT_QUIET=1 "$BIN" train "$T/tiny.cfg" -threads 1 >"$T/ref.out" 2>"$T/ref.err" ||
 cp "$T/backup/tiny_final.weights" "$T/ref.weights"
 rm -f "$T"/backup/tiny_*
 
+# 2b. -valid_every: validation only where asked (and after the last epoch);
+#     skipping it changes nothing in training (same final weights)
+DT_QUIET=1 "$BIN" train "$T/tiny.cfg" -threads 1 -valid_every 2 >"$T/ve.out" 2>"$T/ve.err" ||
+    { cat "$T/ve.err"; fail "-valid_every 2 run failed"; }
+cat "$T/ve.out"
+grep -q '^ *0  *[0-9.]*  *-  *-$' "$T/ve.out" || fail "epoch 0 should show '-' (not validated)"
+grep -q '^ *1  *[0-9.]*  *[0-9.][0-9.]*  *[0-9.][0-9.]*$' "$T/ve.out" || fail "epoch 1 not validated"
+grep -q '^ *2  *[0-9.]*  *[0-9.][0-9.]*  *[0-9.][0-9.]*$' "$T/ve.out" || fail "last epoch not validated"
+cmp "$T/backup/tiny_final.weights" "$T/ref.weights" || fail "-valid_every 2 changed the weights"
+rm -f "$T"/backup/tiny_*
+DT_QUIET=1 "$BIN" train "$T/tiny.cfg" -threads 1 -valid_every 0 >"$T/v0.out" 2>"$T/v0.err" ||
+    { cat "$T/v0.err"; fail "-valid_every 0 run failed"; }
+[ "$(grep -c '^ *[0-9]  *[0-9.]*  *-  *-$' "$T/v0.out")" -eq 3 ] || fail "-valid_every 0 validated"
+[ -f "$T/backup/tiny_best.weights" ] && fail "a best checkpoint without validation"
+cmp "$T/backup/tiny_final.weights" "$T/ref.weights" || fail "-valid_every 0 changed the weights"
+"$BIN" train "$T/tiny.cfg" -valid_every x >/dev/null 2>"$T/vx.err" && fail "-valid_every x accepted"
+grep -q "valid_every x" "$T/vx.err" || fail "no message for -valid_every x"
+rm -f "$T"/backup/tiny_*
+echo "valid_every: validated where asked, weights unchanged"
+
 # 3. killed with SIGKILL after its first checkpoint, then restarted
 DT_QUIET=1 "$BIN" train "$T/tiny.cfg" -threads 1 >"$T/k1.out" 2>"$T/k1.err" &
 pid=$!
