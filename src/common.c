@@ -1,5 +1,12 @@
 #include "common.h"
 
+#ifdef __linux__
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -132,6 +139,21 @@ float dt_rng_normal(dt_rng *r) {
     double u1 = ((dt_rng_u64(r) >> 11) + 1.0) * (1.0 / 9007199254740992.0);
     double u2 = (dt_rng_u64(r) >> 11) * (1.0 / 9007199254740992.0);
     return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+int dt_thread_background(void) {
+#ifdef __linux__
+    // Linux schedules threads one by one: with a thread id, both calls
+    // change this thread only, and neither needs a privilege. SCHED_IDLE
+    // runs it only on a core that nothing else wants; where that policy is
+    // refused, the lowest nice value.
+    const pid_t tid = (pid_t)syscall(SYS_gettid);
+    struct sched_param sp = {0};
+    if (sched_setscheduler(tid, SCHED_IDLE, &sp) == 0) return 0;
+    return setpriority(PRIO_PROCESS, (id_t)tid, DT_BACKGROUND_NICE);
+#else
+    return -1;
+#endif
 }
 
 double dt_now(void) {

@@ -65,6 +65,16 @@ float dt_rng_normal(dt_rng *r);                   // N(0, 1)
 
 double dt_now(void); // seconds, monotonic
 
+// Makes the calling thread yield the CPU to the compute threads (Linux:
+// SCHED_IDLE, else nice DT_BACKGROUND_NICE). For helper threads that share the
+// cores with an OpenMP team (loader workers, demo capture and display): when
+// one team member is preempted, the others wait for it at the next barrier,
+// so a helper's few milliseconds cost the team up to twice that. A background
+// thread still gets every idle cycle (a GPU run, the gaps between batches).
+// 0, or -1 where not supported (nothing changes then).
+#define DT_BACKGROUND_NICE 19
+int dt_thread_background(void);
+
 #ifdef __cplusplus
 }
 #endif

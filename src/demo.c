@@ -85,6 +85,7 @@ static void sleep_s(double s) {
 
 static void *capture_main(void *arg) {
     demo_ctx *c = arg;
+    dt_thread_background(); // decoding yields to the forward's OpenMP team (common.h)
     const double t0 = dt_now();
     for (long i = 0;; i++) {
         if (c->max_frames > 0 && i >= c->max_frames) break;
@@ -370,6 +371,12 @@ int dt_cmd_demo(int argc, char **argv) {
     if (a.nms != -1) c.det_cfg.nms_iou = a.nms;
     dt_net_set_train(net, 0);
     memset(net->truth, 0, sizeof(float) * (size_t)net->truth_size); // no targets
+    // Warm-up: the first forward builds and JIT-compiles the oneDNN
+    // primitives (cuDNN picks its algorithms on a GPU), ~0.3 s for the
+    // lesson's SSD on 2 cores. Done here, the first frame is not late and
+    // the FPS counts frames, not set-up.
+    memset(net->input, 0, sizeof(float) * (size_t)net->h * net->w * net->c);
+    dt_net_forward(net);
 
     demo_frame *slots[5] = {&c.cap_buf, &c.pending, &c.infer_buf, &c.ready, &c.show_buf};
     for (int i = 0; i < 5; i++)
@@ -391,6 +398,9 @@ int dt_cmd_demo(int argc, char **argv) {
     pthread_t th_cap, th_inf;
     pthread_create(&th_cap, NULL, capture_main, &c);
     pthread_create(&th_inf, NULL, infer_main, &c);
+    // Drawing, encoding and the window run here; they too yield to the
+    // forward (threads made from now on by this one would inherit it).
+    dt_thread_background();
 
     const double t_start = dt_now();
     double t_sec = t_start, fps = 0;

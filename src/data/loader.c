@@ -227,6 +227,7 @@ static void *worker_main(void *arg) {
     worker_t *wk = arg;
     dt_loader *L = wk->L;
     const int B = L->o.batch, N = L->d->n;
+    dt_thread_background(); // the forward's OpenMP team has the cores first (common.h)
     pthread_mutex_lock(&L->mu);
     for (;;) {
         while (!L->stop && !(L->next_claim < L->total && L->next_claim < L->consumed + L->nslots))
