@@ -4,19 +4,19 @@
 # ratio. The demo must lose at most 10% to capture, drawing, encoding and
 # display (docs/DEMO.md).
 #
-#   BIN=./detector BUILD=build CFG=cfg/ssd.cfg THREADS=2 FRAMES=40 ROUNDS=2 \
+#   BIN=./detector BUILD=build CFG=cfg/ssd.cfg THREADS=2 FRAMES=60 ROUNDS=7 \
 #     sh scripts/bench_demo.sh
 # Random initial weights (the seeded init; speed does not depend on them),
-# written by $BUILD/tests/test_demo. Rounds alternate bench and demo so that
-# load from other work on the machine hits both alike; the best of each is
-# compared. With xvfb-run installed, one more demo round shows the window.
+# written by $BUILD/tests/test_demo. Each round times bench and demo back to
+# back (order alternating); the verdict is the median of the rounds' ratios.
+# With xvfb-run installed, one more demo round shows the window.
 cd "$(dirname "$0")/.." || exit 2
 BIN=${BIN:-./detector}
 BUILD=${BUILD:-build}
 CFG=${CFG:-cfg/ssd.cfg}
 THREADS=${THREADS:-2}
-FRAMES=${FRAMES:-40}
-ROUNDS=${ROUNDS:-2}
+FRAMES=${FRAMES:-60}
+ROUNDS=${ROUNDS:-7}
 PY=${PYTHON:-/usr/bin/python3}
 T=${BENCH_OUT:-results/bench_demo}
 mkdir -p "$T" || exit 2
@@ -28,29 +28,46 @@ W="$T/$(basename "$CFG" .cfg).weights"
 [ -f "$W" ] || "$BUILD/tests/test_demo" write-weights "$CFG" "$W" 1 || exit 1
 
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); $THREADS threads"
-best_bench=0
-best_demo=0
-best_inf=0
-for r in $(seq 1 "$ROUNDS"); do
-    b=$("$BIN" bench "$CFG" -batch 1 -threads "$THREADS" -iters 20 -warmup 3 -weights "$W" 2>/dev/null |
-        sed -n 's/.*: \([0-9.]*\) img\/s.*/\1/p')
+bench_once() {
+    "$BIN" bench "$CFG" -batch 1 -threads "$THREADS" -iters "$FRAMES" -warmup 3 -weights "$W" 2>/dev/null |
+        sed -n 's/.*: \([0-9.]*\) img\/s.*/\1/p'
+}
+demo_once() { # round
     "$BIN" demo "$CFG" "$W" "$T/in.avi" -dont_show -threads "$THREADS" \
-        -out_filename "$T/out.avi" >"$T/demo_$r.log" 2>&1 || { cat "$T/demo_$r.log"; exit 1; }
-    d=$(sed -n 's/.*average \([0-9.]*\) FPS.*/\1/p' "$T/demo_$r.log")
+        -out_filename "$T/out.avi" >"$T/demo_$1.log" 2>&1 || { cat "$T/demo_$1.log" >&2; return 1; }
+    sed -n 's/.*average \([0-9.]*\) FPS.*/\1/p' "$T/demo_$1.log"
+}
+: >"$T/rounds.txt"
+for r in $(seq 1 "$ROUNDS"); do
+    # the order alternates so that a machine getting faster or slower during
+    # a round favours neither side
+    if [ $((r % 2)) = 1 ]; then
+        b=$(bench_once) && d=$(demo_once "$r") || exit 1
+    else
+        d=$(demo_once "$r") && b=$(bench_once) || exit 1
+    fi
     i=$(sed -n 's/.*inference alone (forward + detections) \([0-9.]*\) img\/s.*/\1/p' "$T/demo_$r.log")
-    echo "round $r: bench $b img/s | demo $d FPS (its inference alone $i img/s, in-process ratio $(echo "$d $i" | awk '{printf "%.3f", $1 / $2}')) | load $(cut -d' ' -f1 /proc/loadavg)"
-    best_bench=$(echo "$b $best_bench" | awk '{print ($1 > $2) ? $1 : $2}')
-    best_demo=$(echo "$d $best_demo" | awk '{print ($1 > $2) ? $1 : $2}')
-    best_inf=$(echo "$i $best_inf" | awk '{print ($1 > $2) ? $1 : $2}')
+    echo "$b $d" >>"$T/rounds.txt"
+    echo "round $r: bench $b img/s | demo $d FPS (its inference alone $i img/s) | ratio $(echo "$b $d" | awk '{printf "%.3f", $2 / $1}') | load $(cut -d' ' -f1 /proc/loadavg)"
 done
 grep "^demo summary" "$T/demo_$ROUNDS.log"
-echo "$best_bench $best_demo $best_inf" | awk '{
-    printf "best: bench %.2f img/s, demo %.2f FPS (-dont_show, writing MJPG), ratio %.3f (%s: at most 10%% lost); demo inference alone %.2f img/s\n",
-        $1, $2, $2 / $1, ($2 / $1 >= 0.9) ? "PASS" : "FAIL", $3 }'
+# The verdict uses the median of the rounds' ratios: on a shared 2-core VM the
+# rate of either side moves by 10-20% from one round to the next, and each
+# round's pair ran within seconds of each other. Best against best is shown too.
+awk '{ printf "%.4f\n", $2 / $1 }' "$T/rounds.txt" | sort -n >"$T/ratios.txt"
+n=$(wc -l <"$T/ratios.txt")
+m=$(awk -v n="$n" '{ r[NR] = $1 } END { print (n % 2) ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2 }' "$T/ratios.txt")
+awk '{ if ($1 > bb) bb = $1; if ($2 > bd) bd = $2 } END { print bb, bd }' "$T/rounds.txt" | {
+    read -r bb bd
+    echo "$n $m $bb $bd" | awk '{ printf "median of %d paired rounds: demo / bench = %.3f (%s: at most 10%% lost); best against best: %.2f / %.2f = %.3f\n", $1, $2, ($2 >= 0.9) ? "PASS" : "FAIL", $4, $3, $4 / $3 }'
+}
+echo "$m" | awk '{ exit ($1 >= 0.9) ? 0 : 1 }'
+rc=$?
 if command -v xvfb-run >/dev/null 2>&1; then
     xvfb-run -a -s "-screen 0 800x600x24" "$BIN" demo "$CFG" "$W" "$T/in.avi" \
         -threads "$THREADS" >"$T/demo_x.log" 2>&1
     d=$(sed -n 's/.*average \([0-9.]*\) FPS.*/\1/p' "$T/demo_x.log")
-    echo "$d $best_bench" | awk '{printf "with a window (Xvfb): demo %.2f FPS, ratio %.3f to the best bench\n", $1, $1 / $2}'
+    b=$(bench_once)
+    echo "$d $b" | awk '{printf "with a window (Xvfb): demo %.2f FPS, bench right after %.2f img/s, ratio %.3f\n", $1, $2, $1 / $2}'
 fi
-echo "$best_bench $best_demo" | awk '{exit ($2 / $1 >= 0.9) ? 0 : 1}'
+exit $rc
