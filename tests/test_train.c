@@ -417,6 +417,59 @@ static void test_partial_valid(void **state) {
     dt_net_free(net);
 }
 
+// Initial conv weights against the definitions they follow (torch.nn.init):
+// init=kaiming_fan_out is kaiming_normal_(mode="fan_out", nonlinearity="relu"),
+// N(0, 2 / (O K K)), bias 0; the default is Conv2d's reset_parameters,
+// U(+-1/sqrt(fan_in)) for weights and bias. Sample moments over 36,864
+// weights: the standard deviation is within 2% (its standard error is 0.4%).
+// Every conv of cfg/resnet34.cfg must start as torchvision's resnet34.
+static void check_moments(const dt_param *w, double want_sd, double tol) {
+    double s = 0, s2 = 0;
+    for (size_t i = 0; i < w->n; i++) s += w->w[i], s2 += (double)w->w[i] * w->w[i];
+    double mean = s / w->n, sd = sqrt(s2 / w->n - mean * mean);
+    if (fabs(sd / want_sd - 1) > tol || fabs(mean) > 5 * want_sd / sqrt((double)w->n))
+        fail_msg("weights (%zu): mean %g, sd %g, want 0 and %g (tol %g)", w->n, mean, sd, want_sd,
+                 tol);
+}
+
+static void test_conv_init(void **state) {
+    (void)state;
+    dt_network *net = tu_net_from_text("[net]\nbatch=1\nwidth=8\nheight=8\nchannels=64\n"
+                                       "[convolutional]\nfilters=64\nsize=3\npad=1\n"
+                                       "init=kaiming_fan_out\n"
+                                       "[convolutional]\nfilters=64\nsize=3\npad=1\n",
+                                       0);
+    assert_non_null(net);
+    dt_net_init_params(net, 3);
+    check_moments(tu_param(&net->layers[0], "weights"), sqrt(2.0 / (64 * 9)), 0.02);
+    const dt_param *b0 = tu_param(&net->layers[0], "bias");
+    for (size_t i = 0; i < b0->n; i++) assert_true(b0->w[i] == 0.0f);
+    const double bound = 1 / sqrt(64.0 * 9);
+    const dt_param *w1 = tu_param(&net->layers[1], "weights"), *b1 = tu_param(&net->layers[1], "bias");
+    check_moments(w1, bound / sqrt(3.0), 0.02);
+    for (size_t i = 0; i < w1->n; i++) assert_true(fabs(w1->w[i]) <= bound);
+    for (size_t i = 0; i < b1->n; i++) assert_true(fabs(b1->w[i]) <= bound);
+    dt_net_free(net);
+    assert_null(tu_net_from_text("[net]\nbatch=1\nwidth=8\nheight=8\nchannels=3\n"
+                                 "[convolutional]\nfilters=4\nsize=3\ninit=xavier\n", 0));
+    assert_true(tu_error_has("init", "xavier", "kaiming_fan_out", NULL));
+
+    net = dt_net_load("cfg/resnet34.cfg", &(dt_net_opts){.batch = 1, .quiet = 1});
+    assert_non_null(net);
+    dt_net_init_params(net, 4);
+    int convs = 0;
+    for (int i = 0; i < net->n_layers; i++) {
+        dt_layer *l = &net->layers[i];
+        if (strcmp(l->ops->name, "convolutional")) continue;
+        const dt_param *w = tu_param(l, "weights");
+        int k = w->dims[2]; // (O, I, K, K)
+        check_moments(w, sqrt(2.0 / ((double)l->out_c * k * k)), w->n < 20000 ? 0.05 : 0.02);
+        convs++;
+    }
+    assert_int_equal(convs, 36);
+    dt_net_free(net);
+}
+
 int main(void) {
     omp_set_num_threads(1);
     dt_set_verbosity(0);
@@ -425,6 +478,7 @@ int main(void) {
         cmocka_unit_test(test_group_lr),      cmocka_unit_test(test_freeze_to),
         cmocka_unit_test(test_stage_errors),  cmocka_unit_test(test_nan_stop),
         cmocka_unit_test(test_checkpoint_resume), cmocka_unit_test(test_partial_valid),
+        cmocka_unit_test(test_conv_init),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,12 @@
 //   bias=1             0: no conv bias (torchvision's convs before a BN)
 //   batch_normalize=0, momentum=0.1, eps=1e-5 (PyTorch's BatchNorm2d)
 //   activation=linear  linear, relu, leaky (0.1), tanh, sigmoid
+//   init=pytorch       initial weights: pytorch = Conv2d's default,
+//                      U(+-1/sqrt(fan_in)) (bias the same); kaiming_fan_out =
+//                      torchvision's ResNet convs, N(0, 2 / fan_out) with
+//                      fan_out = filters * size * size (kaiming_normal_,
+//                      mode fan_out, relu), bias 0. Only a from-scratch run
+//                      sees it: loaded weights replace it.
 // Output: floor((H + 2 pad - dilation (size - 1) - 1) / stride) + 1.
 //
 // Parameters (weights-file order): bias (O) if bias=1; scale, shift, mean,
@@ -61,8 +67,12 @@ typedef struct {
     conv_wcache w;
 } conv_fwd;
 
+enum { CONV_INIT_PYTORCH, CONV_INIT_KAIMING_FAN_OUT };
+static const char *const init_names[] = {"pytorch", "kaiming_fan_out", NULL};
+
 typedef struct {
     int filters, size, stride, pad, dilation, groups, bias, bn;
+    int init; // CONV_INIT_*
     float momentum, eps;
     dt_act act;
     int pb, ps, pt, pm, pv, pw; // indices into l->params, -1 when absent
@@ -258,6 +268,7 @@ static int conv_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
         dt_cfg_int(s, "batch_normalize", 0, 0, 1, &p->bn) ||
         dt_cfg_float(s, "momentum", 0.1f, 0, 1, &p->momentum) ||
         dt_cfg_float(s, "eps", 1e-5f, 1e-12f, 1, &p->eps) ||
+        dt_cfg_choice(s, "init", init_names, CONV_INIT_PYTORCH, &p->init) ||
         dt_act_parse(s, DT_ACT_LINEAR, &p->act))
         return -1;
     if (l->c % p->groups || p->filters % p->groups) {
@@ -507,16 +518,25 @@ static void conv_backward(dt_layer *l, dt_network *net) {
 
 // --- init, describe, destroy ---------------------------------------------------------
 
-// PyTorch's Conv2d default: kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in)),
-// bias the same bound; BN starts as the identity on running stats.
+// init=pytorch: Conv2d's default, kaiming_uniform(a=sqrt(5)) =
+// U(+-1/sqrt(fan_in)), bias the same bound. init=kaiming_fan_out:
+// torchvision's ResNet, kaiming_normal_(mode="fan_out", nonlinearity="relu")
+// = N(0, sqrt(2 / (filters * size^2))), bias 0. BN starts as the identity on
+// running stats.
 static void conv_init(dt_layer *l, dt_network *net) {
     conv_priv *p = l->priv;
     dt_param *w = &l->params[p->pw];
-    float bound = 1.0f / sqrtf((float)(w->n / p->filters));
-    for (size_t i = 0; i < w->n; i++) w->w[i] = dt_rng_range(&net->rng, -bound, bound);
-    if (p->bias)
-        for (int i = 0; i < p->filters; i++)
-            l->params[p->pb].w[i] = dt_rng_range(&net->rng, -bound, bound);
+    if (p->init == CONV_INIT_KAIMING_FAN_OUT) {
+        const float sd = sqrtf(2.0f / (float)(p->filters * p->size * p->size));
+        for (size_t i = 0; i < w->n; i++) w->w[i] = sd * dt_rng_normal(&net->rng);
+        if (p->bias) dt_fill(l->params[p->pb].w, p->filters, 0);
+    } else {
+        float bound = 1.0f / sqrtf((float)(w->n / p->filters));
+        for (size_t i = 0; i < w->n; i++) w->w[i] = dt_rng_range(&net->rng, -bound, bound);
+        if (p->bias)
+            for (int i = 0; i < p->filters; i++)
+                l->params[p->pb].w[i] = dt_rng_range(&net->rng, -bound, bound);
+    }
     if (p->bn) {
         dt_fill(l->params[p->ps].w, p->filters, 1);
         dt_fill(l->params[p->pt].w, p->filters, 0);
