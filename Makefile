@@ -92,7 +92,7 @@ ifeq ($(GPU),1)
   LIB_CU := $(wildcard src/*.cu src/layers/*.cu src/cuda/*.cu)
   LIB_C += $(wildcard src/cuda/*.c)
 endif
-LIB_OBJ := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cpp=$(BUILD)/%.o) $(LIB_CU:%.cu=$(BUILD)/%.o)
+LIB_OBJ := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cpp=$(BUILD)/%.o) $(LIB_CU:%.cu=$(BUILD)/%.cu.o)
 LIB := $(BUILD)/libdetector.a
 
 TEST_SRC := $(wildcard tests/test_*.c)
@@ -118,9 +118,11 @@ $(BUILD)/%.o: %.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $(DEFS) -c $< -o $@
 
-$(BUILD)/%.o: %.cu
+# .cu objects are named x.cu.o so that x.c and x.cu can sit side by side;
+# -MMD -MP (nvcc 11+) writes x.cu.d, so a changed header rebuilds them too.
+$(BUILD)/%.cu.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+	$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@

@@ -3,8 +3,10 @@
 // and compares every layer's output, the loss, BN running statistics, the
 // input gradient and every parameter gradient at the case's tolerance
 // (max abs error over max |reference|), then optimizer steps when asked.
-// Layers without a GPU twin (the losses) run on the host inside the GPU
-// network, so their cases check the transfers around them.
+// Layers without a GPU twin (the losses other than [ssd]) run on the host
+// inside the GPU network, so their cases check the transfers around them;
+// the [ssd] cases check its twin (matching, loss, gradients on the device).
+// Two more tests compare the device NMS and detection with the CPU's.
 // Without a GPU (dt_gpu_count() == 0, e.g. a CPU build) every case prints
 // SKIP and passes: there is nothing to compare.
 #include <setjmp.h>
@@ -18,15 +20,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "detect/detect.h"
 #include "gpu.h"
 #include "testutil.h"
 
 #define NET(b, h, w, c) "[net]\nbatch=" #b "\nheight=" #h "\nwidth=" #w "\nchannels=" #c "\nseed=7\n"
 
+// Two [outconv] heads over one body: 4x4 and 2x2, k = 2 anchors per cell (ratios (1,1) and
+// (1,.5)), 3 classes: A = 16*2 + 4*2 = 40 anchors.
+#define SSD2_CFG(loss)                                                                     \
+    NET(3, 4, 4, 8) "optimizer=adam\nlearning_rate=0.001\n"                                 \
+    "[convolutional]\nfilters=8\nsize=3\npad=1\nactivation=relu\n"                          \
+    "[outconv]\nclasses=3\nanchors_per_cell=2\nbias=-3\n"                                  \
+    "[route]\nlayers=0\n[maxpool]\nsize=2\nstride=2\n"                                      \
+    "[outconv]\nclasses=3\nanchors_per_cell=2\nbias=-3\n"                                  \
+    "[ssd]\nlayers=1,4\nclasses=3\ngrids=4,2\nratios=1,1,1,0.5\nmax_boxes=4\nloss=" loss "\n"
+
 typedef struct {
     const char *name;
     const char *cfg;
-    char truth;     // 0 none (seed the last delta), 'S' class index, 'C' values, 'D' ssd boxes
+    char truth;     // 0 none (seed the last delta), 'S' class index, 'C' values, 'D' ssd boxes,
+                    // 'P' a padded ssd batch (fill_truth)
     double tol;     // outputs, loss, statistics
     double tol_g;   // gradients, parameters after steps
     int steps;      // optimizer steps to compare after the first backward
@@ -64,6 +78,11 @@ static const gpu_case cases[] = {
         "[stdconv]\nfilters=32\nstride=1\n[stdconv]\nfilters=32\nstride=2\n"
         "[outconv]\nclasses=4\nanchors_per_cell=1\nbias=-3\n"
         "[ssd]\nlayers=-1\nclasses=4\ngrids=4\nmax_boxes=4\n", 'D', 2e-4, 5e-4, 2, 0},
+    // [ssd]'s twin (layers/ssd_gpu.cu): two heads (4x4 and 2x2, k = 2), a padded batch ('P':
+    // an image without objects, one with three where two share their best anchor, one with
+    // one; junk in every padding slot), BCE and focal.
+    {"ssd_twin_bce_padded", SSD2_CFG("bce"), 'P', 1e-4, 2e-4, 1, 0},
+    {"ssd_twin_focal_padded", SSD2_CFG("focal"), 'P', 1e-4, 2e-4, 1, 0},
     {"conv_tf32", NET(2, 16, 16, 32) "[convolutional]\nfilters=32\nsize=3\npad=1\nbias=0\nbatch_normalize=1\nactivation=relu\n", 0, 5e-3, 1e-2, 0, 1},
 };
 
@@ -79,6 +98,24 @@ static void fill_truth(dt_network *net, char kind, int n_classes) {
             int n = 1 + b % 2;
             t[0] = (float)n;
             memcpy(t + 1, box, sizeof(float) * 5 * n);
+        }
+        if (kind == 'P') {
+            // image 0: no object; image 1: objects 0 and 1 both overlap the 4x4 grid's
+            // square anchor of cell (1, 1) most (IoU .85 and .84), so the later one takes
+            // it and object 0 keeps the narrow anchor of that cell (.52 > .4); object 2
+            // spans the image; image 2: one object. Padding slots hold junk (class 7 is
+            // out of range) that both devices must ignore.
+            static const float objs[3][4][5] = {
+                {{0}},
+                {{0.26f, 0.26f, 0.49f, 0.49f, 0},
+                 {0.25f, 0.27f, 0.50f, 0.48f, 1},
+                 {0.10f, 0.05f, 0.90f, 0.95f, 2}},
+                {{0.55f, 0.60f, 0.95f, 0.90f, 1}}};
+            static const int count[3] = {0, 3, 1};
+            for (int i = 1; i < ts; i++) t[i] = (i % 5 == 0) ? 7.0f : 0.3f;
+            const int n = count[b % 3];
+            t[0] = (float)n;
+            memcpy(t + 1, objs[b % 3], sizeof(float) * 5 * n);
         }
     }
 }
@@ -203,12 +240,116 @@ static void run_case(void **state) {
     if (bad) fail_msg("%s: %d comparison(s) over tolerance (see above)", pc->name, bad);
 }
 
+// Random boxes (n, 4) as corners in [0, 1], widths .02 to .32; every 7th a copy of the one
+// before (IoU 1), so suppression chains and exact-overlap ties occur.
+static void random_boxes(float *boxes, int n, uint64_t seed) {
+    tu_fill_uniform(boxes, (size_t)n * 4, seed, 0, 1);
+    for (int i = 0; i < n; i++) {
+        float *b = boxes + (size_t)i * 4;
+        if (i > 0 && i % 7 == 0) {
+            memcpy(b, b - 4, sizeof(float) * 4);
+            continue;
+        }
+        b[0] *= 0.7f;
+        b[1] *= 0.7f;
+        b[2] = b[0] + 0.02f + 0.3f * b[2];
+        b[3] = b[1] + 0.02f + 0.3f * b[3];
+    }
+}
+
+// dt_nms_gpu (cuda/detect_gpu.cu) against dt_nms on random boxes: scores with ties (every
+// third one rounded to eighths), IoU thresholds .3/.5/.7, with and without max_keep. The
+// kept indices must be equal, in order (the tie rule is the CPU's: lower index first).
+static void test_nms_gpu(void **state) {
+    (void)state;
+    if (dt_gpu_count() == 0) {
+        printf("SKIP nms_gpu_vs_cpu: no GPU (dt_gpu_count() == 0)\n");
+        return;
+    }
+    int bad = 0;
+    for (int s = 0; s < 4; s++) {
+        const int n = 40 + 320 * s;
+        float *boxes = malloc(sizeof(float) * 4 * (size_t)n), *scores = malloc(sizeof(float) * n);
+        int *kc = malloc(sizeof(int) * n), *kg = malloc(sizeof(int) * n);
+        int *ws = malloc(sizeof(int) * 2 * (size_t)n);
+        random_boxes(boxes, n, 300 + s);
+        tu_fill_uniform(scores, (size_t)n, 400 + s, 0, 1);
+        for (int i = 0; i < n; i += 3) scores[i] = roundf(scores[i] * 8) / 8;
+        const float thr[3] = {0.3f, 0.5f, 0.7f};
+        for (int t = 0; t < 3; t++)
+            for (int mk = -1; mk <= 10; mk += 11) {
+                int nc = dt_nms(boxes, scores, n, thr[t], mk, kc, ws);
+                int ng = dt_nms_gpu(boxes, scores, n, thr[t], mk, kg);
+                int same = nc == ng;
+                for (int i = 0; same && i < nc; i++) same = kc[i] == kg[i];
+                printf("  nms n=%d iou %.1f max_keep %d: kept cpu %d gpu %d %s\n", n,
+                       (double)thr[t], mk, nc, ng, same ? "PASS" : "FAIL");
+                bad += !same;
+            }
+        free(boxes);
+        free(scores);
+        free(kc);
+        free(kg);
+        free(ws);
+    }
+    if (bad) fail_msg("nms_gpu: %d comparison(s) differ (see above)", bad);
+}
+
+// dt_detect_image_gpu against dt_detect_image: the lesson's 189 anchors, 5 classes, random
+// logits and box activations; default settings, then tight ones (3 per class, top 10).
+// Same detections in the same order (class, anchor); scores and boxes to 1e-5 (the
+// device's expf/tanhf may differ from glibc's by an ulp).
+static void test_detect_gpu(void **state) {
+    (void)state;
+    if (dt_gpu_count() == 0) {
+        printf("SKIP detect_gpu_vs_cpu: no GPU (dt_gpu_count() == 0)\n");
+        return;
+    }
+    enum { C = 5, C1 = C + 1 };
+    dt_anchors *an = dt_anchors_create_lesson();
+    assert_non_null(an);
+    const int A = an->n;
+    float *clas = malloc(sizeof(float) * A * C1), *bact = malloc(sizeof(float) * A * 4);
+    dt_detect_ws *ws = dt_detect_ws_create(A, C);
+    dt_detection dc[128], dg[128];
+    int bad = 0;
+    for (int s = 0; s < 3; s++) {
+        tu_fill_uniform(clas, (size_t)A * C1, 500 + s, -4, 2);
+        tu_fill_uniform(bact, (size_t)A * 4, 600 + s, -1, 1);
+        for (int tight = 0; tight < 2; tight++) {
+            dt_detect_cfg cfg;
+            dt_detect_cfg_default(&cfg);
+            if (tight) cfg.max_per_class = 3, cfg.max_total = 10;
+            int nc = dt_detect_image(an, C, clas, bact, &cfg, ws, dc);
+            int ng = dt_detect_image_gpu(an, C, clas, bact, &cfg, dg);
+            int same = nc == ng;
+            double err = 0;
+            for (int i = 0; same && i < nc; i++) {
+                same = dc[i].cls == dg[i].cls && dc[i].anchor == dg[i].anchor;
+                err = fmax(err, fabs((double)dc[i].score - dg[i].score));
+                for (int k = 0; k < 4; k++) err = fmax(err, fabs((double)dc[i].box[k] - dg[i].box[k]));
+            }
+            same = same && err <= 1e-5;
+            printf("  detect seed %d %s: cpu %d gpu %d detections, max err %.2e %s\n", s,
+                   tight ? "3/class top 10" : "defaults", nc, ng, err, same ? "PASS" : "FAIL");
+            bad += !same;
+        }
+    }
+    free(clas);
+    free(bact);
+    dt_detect_ws_free(ws);
+    dt_anchors_free(an);
+    if (bad) fail_msg("detect_gpu: %d comparison(s) differ (see above)", bad);
+}
+
 int main(void) {
     if (dt_gpu_count() > 0) dt_gpu_print_info(stdout);
     enum { N = sizeof cases / sizeof cases[0] };
-    struct CMUnitTest tests[N];
+    struct CMUnitTest tests[N + 2];
     for (int i = 0; i < N; i++) {
         tests[i] = (struct CMUnitTest){cases[i].name, run_case, NULL, NULL, (void *)&cases[i]};
     }
+    tests[N] = (struct CMUnitTest){"nms_gpu_vs_cpu", test_nms_gpu, NULL, NULL, NULL};
+    tests[N + 1] = (struct CMUnitTest){"detect_gpu_vs_cpu", test_detect_gpu, NULL, NULL, NULL};
     return cmocka_run_group_tests_name("gpu_parity", tests, NULL, NULL);
 }

@@ -20,6 +20,7 @@
 #include "detect/box.h"
 #include "detect/detect.h"
 #include "detect/ssd.h"
+#include "detect/ssd_elem.h"
 #include "testutil.h"
 
 #define TOL_GEOM 1e-5
@@ -182,6 +183,45 @@ static void test_match(void **state) {
     for (int j = 0; j < 189; j++) n_pos += gov[j] > 0.4f;
     assert_true(n_pos > 4); // the large object takes several anchors
     free(ov);
+}
+
+// The tie rules by hand (the reference's random overlaps have no exact ties):
+// an anchor equally overlapped by two objects takes the first; an object
+// equally overlapping two anchors is forced onto the first; two objects with
+// the same best anchor: the later one takes it. dt_rank_before is the rule
+// the GPU twin's reductions apply pairwise, so it must agree with the scans.
+static void test_match_ties(void **state) {
+    (void)state;
+    // objects (3) x anchors (4)
+    const float ov[3][4] = {{0.5f, 0.7f, 0.7f, 0.1f},  // best anchors 1 and 2: 1
+                            {0.5f, 0.2f, 0.3f, 0.45f}, // best anchor 0 (ties obj 0 there)
+                            {0.6f, 0.1f, 0.1f, 0.45f}};
+    float gov[4];
+    int gidx[4];
+    dt_ssd_match(&ov[0][0], 3, 4, gov, gidx);
+    // anchor 0: best object 2 (.6) but the forced best anchor of objects 1 and 2: 2
+    assert_int_equal(gidx[0], 2);
+    assert_float_equal(gov[0], 1.99f, 0);
+    assert_int_equal(gidx[1], 0); // object 0's forced first best anchor
+    assert_float_equal(gov[1], 1.99f, 0);
+    assert_int_equal(gidx[2], 0); // .7 from object 0 only
+    assert_float_equal(gov[2], 0.7f, 0);
+    assert_int_equal(gidx[3], 1); // .45 from objects 1 and 2: the first
+    assert_float_equal(gov[3], 0.45f, 0);
+    for (int j = 0; j < 4; j++) {
+        float v;
+        int i;
+        dt_ssd_best_object(&ov[0][0], 3, 4, j, &v, &i);
+        for (int q = 0; q < 3; q++) assert_false(dt_rank_before(ov[q][j], q, v, i));
+    }
+    assert_true(dt_rank_before(0.5f, 1, 0.5f, 2));
+    assert_false(dt_rank_before(0.5f, 2, 0.5f, 1));
+    assert_true(dt_rank_before(0.6f, 9, 0.5f, 0));
+    float none;
+    int none_i;
+    dt_ssd_best_object(&ov[0][0], 0, 4, 2, &none, &none_i);
+    assert_int_equal(none_i, -1);
+    assert_float_equal(none, 0.0f, 0);
 }
 
 // Each classification term on its own: the DT_HD functions over a whole
@@ -386,6 +426,7 @@ int main(void) {
         cmocka_unit_test(test_focal),          cmocka_unit_test(test_batch_bce),
         cmocka_unit_test(test_batch_focal),    cmocka_unit_test(test_empty_image),
         cmocka_unit_test(test_loss_fd),        cmocka_unit_test(test_detect),
+        cmocka_unit_test(test_match_ties),
     };
     return cmocka_run_group_tests_name("ssd_math", tests, setup, teardown);
 }

@@ -34,7 +34,7 @@ typedef struct dt_gpu_net {
     int device;
     float *params, *grads, *opt_m, *opt_v; // (n_params) each; grads.. NULL w/o grads
     float *arena;                          // (n_act) twin of net->arena
-    float *loss;                           // (1) unused: loss layers run on the host
+    float *loss;                           // (1) unused: the host sums the losses
     float *scratch;                        // (scratch_n) BN/bias partial sums
     size_t scratch_n;
     void *ws; // cuDNN workspace, shared by every layer (one stream)

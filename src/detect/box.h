@@ -1,5 +1,6 @@
 // Per-element box math of the SSD head: one definition, used by the CPU code
-// here and (later) by CUDA kernels, so both devices compute the same numbers.
+// (detect/*.c) and by the CUDA kernels (layers/ssd_gpu.cu, cuda/detect_gpu.cu),
+// so both devices compute the same numbers.
 //
 // BOX CONVENTION (the one place it is stated):
 //   a box is float[4] = [x1, y1, x2, y2], x horizontal (column), y vertical
@@ -61,6 +62,23 @@ static inline DT_HD double dt_box_iou_d(const double *a, const double *b, int in
 // the threshold (torchvision.ops.nms).
 static inline DT_HD int dt_nms_suppresses(float iou, float thresh) {
     return iou > thresh;
+}
+
+// The one ranking rule of the matching and of NMS: (v, i) comes before
+// (w, k) when v is larger, or equal with the lower index. An ascending scan
+// that takes only a strictly larger value (the CPU's argmax loops, its stable
+// sorts of ascending indices) keeps exactly this order, and so does a GPU
+// tree reduction or rank count that applies it pairwise. Values without NaN.
+static inline DT_HD int dt_rank_before(float v, int i, float w, int k) {
+    return v > w || (v == w && i < k);
+}
+
+// Order of an image's detections (dt_detect_image): higher score, then the
+// lower class, then the lower anchor.
+static inline DT_HD int dt_det_before(float sa, int ca, int aa, float sb, int cb, int ab) {
+    if (sa != sb) return sa > sb;
+    if (ca != cb) return ca < cb;
+    return aa < ab;
 }
 
 // ---------------------------------------------------------------------------

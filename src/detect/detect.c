@@ -103,12 +103,12 @@ void dt_detect_ws_free(dt_detect_ws *w) {
     free(w);
 }
 
-// descending score; ties: lower class, then lower anchor
+// descending score; ties: lower class, then lower anchor (box.h's rule, which
+// the GPU twin's rank count applies too)
 static int det_cmp(const void *pa, const void *pb) {
     const dt_detection *a = pa, *b = pb;
-    if (a->score != b->score) return a->score > b->score ? -1 : 1;
-    if (a->cls != b->cls) return a->cls < b->cls ? -1 : 1;
-    return (a->anchor > b->anchor) - (a->anchor < b->anchor);
+    if (dt_det_before(a->score, a->cls, a->anchor, b->score, b->cls, b->anchor)) return -1;
+    return dt_det_before(b->score, b->cls, b->anchor, a->score, a->cls, a->anchor);
 }
 
 int dt_detect_image(const dt_anchors *an, int n_classes, const float *clas, const float *bact,
@@ -147,3 +147,20 @@ int dt_detect_image(const dt_anchors *an, int n_classes, const float *clas, cons
     for (int q = 0; q < n_out; q++) out[q] = w->all[q];
     return n_out;
 }
+
+#ifndef DT_GPU
+// The GPU twins (cuda/detect_gpu.cu) in a build without CUDA.
+int dt_nms_gpu(const float *boxes, const float *scores, int n, float iou_thresh, int max_keep,
+               int *keep) {
+    (void)boxes, (void)scores, (void)n, (void)iou_thresh, (void)max_keep, (void)keep;
+    dt_error("dt_nms_gpu: built without GPU support (make GPU=1 CUDNN=1)");
+    return -1;
+}
+
+int dt_detect_image_gpu(const dt_anchors *anchors, int n_classes, const float *clas,
+                        const float *bact, const dt_detect_cfg *cfg, dt_detection *out) {
+    (void)anchors, (void)n_classes, (void)clas, (void)bact, (void)cfg, (void)out;
+    dt_error("dt_detect_image_gpu: built without GPU support (make GPU=1 CUDNN=1)");
+    return -1;
+}
+#endif

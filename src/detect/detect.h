@@ -61,6 +61,18 @@ int dt_detect_image(const dt_anchors *anchors, int n_classes, const float *clas,
                     const float *bact, const dt_detect_cfg *cfg, dt_detect_ws *ws,
                     dt_detection *out);
 
+// GPU twins (cuda/detect_gpu.cu) on HOST arrays, for tests and one-off use:
+// the inputs are uploaded, the kernels run, the result comes back; each call
+// allocates and frees its device scratch. Same results as dt_nms (no NaN
+// scores) and dt_detect_image (up to the device's expf/tanhf, which can move
+// a score or a box by an ulp). -1 with dt_error without a GPU build; CUDA
+// errors are fatal (file:line). The [ssd] layer's detection on a GPU network
+// uses the same kernels on its device buffers (layers/ssd_gpu.cu).
+int dt_nms_gpu(const float *boxes, const float *scores, int n, float iou_thresh, int max_keep,
+               int *keep);
+int dt_detect_image_gpu(const dt_anchors *anchors, int n_classes, const float *clas,
+                        const float *bact, const dt_detect_cfg *cfg, dt_detection *out);
+
 #ifdef __cplusplus
 }
 #endif

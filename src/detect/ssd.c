@@ -6,6 +6,7 @@
 
 #include "common.h"
 #include "detect/box.h"
+#include "detect/ssd_elem.h"
 
 void dt_ssd_loss_cfg_default(dt_ssd_loss_cfg *cfg, dt_ssd_clas_kind kind) {
     cfg->clas = kind;
@@ -22,27 +23,16 @@ void dt_box_jaccard(const float *a, int n, const float *b, int m, float *out) {
 
 void dt_ssd_match(const float *overlaps, int n_obj, int n_anchors, float *gt_overlap,
                   int *gt_idx) {
-    for (int j = 0; j < n_anchors; j++) {
-        float best = n_obj > 0 ? overlaps[j] : 0.0f;
-        int bi = n_obj > 0 ? 0 : -1;
-        for (int i = 1; i < n_obj; i++) {
-            float v = overlaps[(size_t)i * n_anchors + j];
-            if (v > best) {
-                best = v;
-                bi = i;
-            }
-        }
-        gt_overlap[j] = best;
-        gt_idx[j] = bi;
-    }
+    for (int j = 0; j < n_anchors; j++)
+        dt_ssd_best_object(overlaps, n_obj, (size_t)n_anchors, j, gt_overlap + j, gt_idx + j);
     // Every object gets at least its best anchor, whatever the threshold;
     // forcing in object order lets a later object take a shared anchor.
     for (int i = 0; i < n_obj; i++) {
         const float *row = overlaps + (size_t)i * n_anchors;
         int bj = 0;
         for (int j = 1; j < n_anchors; j++)
-            if (row[j] > row[bj]) bj = j;
-        gt_overlap[bj] = 1.99f;
+            if (dt_rank_before(row[j], j, row[bj], bj)) bj = j;
+        gt_overlap[bj] = DT_SSD_FORCED_OVERLAP;
         gt_idx[bj] = i;
     }
 }
@@ -100,25 +90,17 @@ int dt_ssd_loss_image(dt_ssd_loss *l, const float *clas, const float *bact, cons
 
     // loc: mean over positive anchors x 4 coordinates
     int n_pos = 0;
-    for (int j = 0; j < A; j++) n_pos += l->gt_overlap[j] > l->cfg.pos_thresh;
+    for (int j = 0; j < A; j++) n_pos += dt_ssd_positive(l->gt_overlap[j], l->cfg.pos_thresh);
     double loc = 0.0;
     float gscale = n_pos > 0 ? 1.0f / (float)(4 * n_pos) : 0.0f;
     if (dbact) memset(dbact, 0, (size_t)A * 4 * sizeof(float));
     for (int j = 0; j < A; j++) {
-        if (!(l->gt_overlap[j] > l->cfg.pos_thresh)) continue;
-        const float *act = bact + (size_t)j * 4;
-        float *p = l->pred + (size_t)j * 4;
-        const float *t = boxes + (size_t)l->gt_idx[j] * 4;
-        dt_box_decode(act, an->ctr_size + (size_t)j * 4, an->grid[j], p);
-        float dp[4];
-        for (int q = 0; q < 4; q++) {
-            float d = p[q] - t[q];
-            loc += fabsf(d);
-            dp[q] = (d > 0.0f ? 1.0f : d < 0.0f ? -1.0f : 0.0f) * gscale;
-        }
-        if (dbact)
-            dt_box_decode_backward(act, an->ctr_size + (size_t)j * 4, an->grid[j], dp,
-                                   dbact + (size_t)j * 4);
+        if (!dt_ssd_positive(l->gt_overlap[j], l->cfg.pos_thresh)) continue;
+        float absd[4];
+        dt_ssd_loc_terms(bact + (size_t)j * 4, an->ctr_size + (size_t)j * 4, an->grid[j],
+                         boxes + (size_t)l->gt_idx[j] * 4, gscale, l->pred + (size_t)j * 4, absd,
+                         dbact ? dbact + (size_t)j * 4 : NULL);
+        for (int q = 0; q < 4; q++) loc += absd[q];
     }
     if (n_pos > 0) loc /= 4.0 * n_pos;
 
@@ -127,18 +109,15 @@ int dt_ssd_loss_image(dt_ssd_loss *l, const float *clas, const float *bact, cons
     int focal = l->cfg.clas == DT_SSD_FOCAL;
     float alpha = l->cfg.alpha, gamma = l->cfg.gamma, inv_c = 1.0f / (float)C;
     for (int j = 0; j < A; j++) {
-        int target = l->gt_overlap[j] > l->cfg.pos_thresh ? classes[l->gt_idx[j]] : C;
+        int target =
+            dt_ssd_positive(l->gt_overlap[j], l->cfg.pos_thresh) ? classes[l->gt_idx[j]] : C;
         const float *x = clas + (size_t)j * C1;
         float *dx = dclas ? dclas + (size_t)j * C1 : NULL;
         for (int c = 0; c < C; c++) {
-            float t = c == target ? 1.0f : 0.0f;
-            if (focal) {
-                cl += dt_focal_term(x[c], t, alpha, gamma);
-                if (dx) dx[c] = dt_focal_grad(x[c], t, alpha, gamma) * inv_c;
-            } else {
-                cl += dt_bce_logit(x[c], t);
-                if (dx) dx[c] = dt_bce_logit_grad(x[c], t) * inv_c;
-            }
+            float g = 0.0f;
+            cl += dt_ssd_clas_term(x[c], c == target ? 1.0f : 0.0f, focal, alpha, gamma,
+                                   dx ? &g : NULL);
+            if (dx) dx[c] = g * inv_c;
         }
         if (dx) dx[C] = 0.0f; // the background logit is not used
     }

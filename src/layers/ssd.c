@@ -32,6 +32,9 @@
 // Training hooks: set_truth packs a loader batch's boxes into the targets
 // above; after it the loss sums over the batch's b->n real rows only (a
 // partial validation batch's padding rows add no loss and no gradient).
+// GPU: layers/ssd_gpu.cu is the twin of forward/backward (gather, matching, loss
+// and gradients on the device, per-element math from detect/ssd_elem.h);
+// after a GPU forward dt_ssd_layer_detect runs on the device too.
 // Metrics: mAP at IoU .5 (VOC2007 11-point, the checkpoint selector),
 // all-point mAP and COCO AP@[.5:.95], through valid.h's dt_map_acc with
 // dt_valid_detect_cfg_default, so they equal `detector valid`'s defaults.
@@ -41,33 +44,9 @@
 
 #include "kernels.h"
 #include "layers/ssd.h"
+#include "layers/ssd_priv.h"
 #include "network.h"
 #include "valid.h"
-
-#define SSD_MAX_HEADS 16
-#define SSD_MAX_ANCHOR_KEYS 32
-
-typedef struct {
-    int n_heads;
-    int grid[SSD_MAX_HEADS];  // g of head j
-    int first[SSD_MAX_HEADS]; // index of head j's first anchor
-    int classes, k, max_boxes;
-    dt_detect_cfg det;
-    dt_anchors *anchors;
-    dt_ssd_loss *loss;
-    dt_detect_ws *ws;
-    float *clas;   // (B, A, C+1) gathered class logits
-    float *bact;   // (B, A, 4) gathered box activations
-    float *dclas;  // (B, A, C+1) dL/dclas (with gradients only)
-    float *dbact;  // (B, A, 4)
-    float *boxes;  // (B, max_boxes, 4) unpacked targets
-    int *tclas;    // (B, max_boxes)
-    int *n_boxes;  // (B)
-    dt_ssd_terms *terms; // (B) of the last forward
-    int bad;       // the last forward met a bad target: no gradient
-    int rows;      // rows of the batch given to set_truth; 0: all B
-    dt_map_acc *acc; // metrics between metrics_reset and metrics_get
-} ssd_priv;
 
 static const char *const loss_names[] = {"bce", "focal", NULL};
 
@@ -211,8 +190,8 @@ static int ssd_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
     return 0;
 }
 
-// net->truth -> boxes, tclas, n_boxes. 0, or -1 with dt_error.
-static int unpack_truth(dt_layer *l, ssd_priv *p, const dt_network *net) {
+int dt_ssd_unpack_truth(dt_layer *l, const dt_network *net) {
+    ssd_priv *p = l->priv;
     const int M = p->max_boxes, C = p->classes;
     for (int b = 0; b < l->batch; b++) {
         const float *t = net->truth + (size_t)b * net->truth_size;
@@ -240,15 +219,10 @@ static int unpack_truth(dt_layer *l, ssd_priv *p, const dt_network *net) {
     return 0;
 }
 
-static int ssd_rows(const dt_layer *l) {
-    const ssd_priv *p = l->priv;
-    return p->rows > 0 && p->rows < l->batch ? p->rows : l->batch;
-}
-
 static void ssd_forward(dt_layer *l, dt_network *net) {
     ssd_priv *p = l->priv;
     const int B = l->batch, A = p->anchors->n, C1 = p->classes + 1, k = p->k;
-    const int rows = ssd_rows(l);
+    const int rows = dt_ssd_rows(l);
     const int F = C1 + 4; // per anchor in our output and in an outconv cell
     // gather: head j's cell (r, c) channels -> anchors first[j] + (r g + c) k + s
     for (int j = 0; j < p->n_heads; j++) {
@@ -267,9 +241,10 @@ static void ssd_forward(dt_layer *l, dt_network *net) {
             }
         }
     }
+    p->gpu_net = NULL; // the host's clas/bact are the current ones
     double loss = 0;
     // images are contiguous: the first `rows` of every buffer are the real ones
-    p->bad = unpack_truth(l, p, net) != 0 ||
+    p->bad = dt_ssd_unpack_truth(l, net) != 0 ||
              dt_ssd_loss_batch(p->loss, rows, p->clas, p->bact, p->boxes, p->tclas, p->n_boxes,
                                p->max_boxes, p->dclas, p->dbact, &loss, p->terms) != 0;
     if (rows < B) {
@@ -336,6 +311,22 @@ int dt_ssd_layer_detect(const dt_layer *l, int b, const dt_detect_cfg *cfg, dt_d
     }
     ssd_priv *p = l->priv;
     const size_t A = (size_t)p->anchors->n, C1 = p->classes + 1;
+    if (p->gpu_net) {
+#ifdef DT_GPU
+        // priv_gpu goes with dt_net_gpu_disable: a network moved off and on
+        // again before its next forward has nothing current on the device
+        if (p->gpu_net->gpu && l->priv_gpu)
+            return dt_ssd_detect_gpu((dt_layer *)l, p->gpu_net, b, cfg ? cfg : &p->det, out);
+#endif
+        // the network went back to the CPU after a GPU forward: the output
+        // came down with that forward and holds both (B, A, C+1 | 4)
+        const size_t F = C1 + 4;
+        for (size_t a = 0; a < (size_t)l->batch * A; a++) {
+            memcpy(p->clas + a * C1, l->output + a * F, sizeof(float) * C1);
+            memcpy(p->bact + a * 4, l->output + a * F + C1, sizeof(float) * 4);
+        }
+        p->gpu_net = NULL;
+    }
     return dt_detect_image(p->anchors, p->classes, p->clas + b * A * C1, p->bact + b * A * 4,
                            cfg ? cfg : &p->det, p->ws, out);
 }
@@ -442,4 +433,7 @@ const dt_layer_ops dt_ssd_ops = {
     .metrics_reset = ssd_metrics_reset,
     .metrics_add = ssd_metrics_add,
     .metrics_get = ssd_metrics_get,
+#ifdef DT_GPU
+    .forward_gpu = dt_ssd_forward_gpu, .backward_gpu = dt_ssd_backward_gpu,
+#endif
 };
