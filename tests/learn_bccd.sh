@@ -6,7 +6,12 @@
 # wall clock on 2 CPU threads, then scored on val (87 images) as PyTorch's
 # reference run was: IoU 0.5 continuous, score > 0.05, NMS 0.45, top 100.
 # Asserts val mAP@0.5 (VOC2007 11-point) >= 0.25 (PyTorch 1.13: 0.378 /
-# 0.383 all-point in 12 minutes, 37 epochs; untrained: 0.003).
+# 0.383 all-point in 12 minutes, 37 epochs, on SPEC 7's AVX-512 machine;
+# untrained: 0.003). On the 2-vCPU AVX2 machine of this project's sessions
+# and CI, 12 minutes hold 12 epochs for ours and for PyTorch alike, and the
+# same recipe in PyTorch (scripts/ref_bccd_torch.py --epochs 12 --minutes 12
+# --drop-last) reached 0.221 / 0.199 there; ours 0.200-0.246 (results/
+# learn_bccd.txt). The threshold is the issue's; on that machine it fails.
 #
 # Not part of `make test` (it takes MINUTES + about 2 minutes): CI runs it as
 # its own job, `sh tests/learn_bccd.sh` after the build, on an otherwise idle
@@ -51,7 +56,7 @@ m11=$(echo "$line" | awk '{print $3}')
 mall=$(echo "$line" | awk '{print $5}')
 echo "learn_bccd: $epochs epochs in $((t1 - t0)) s (budget $MINUTES min, 2 threads);" \
      "val mAP@.5 11-point $m11, all-point $mall (continuous IoU);" \
-     "PyTorch reference 0.378 / 0.383 (37 epochs)"
+     "PyTorch: 0.378 / 0.383 (37 epochs, SPEC 7's AVX-512 machine), 0.221 / 0.199 (12 epochs, 2-vCPU AVX2)"
 awk -v m="$m11" -v t="$MIN_MAP" 'BEGIN {exit !(m >= t)}' ||
     fail "mAP@.5 $m11 < $MIN_MAP"
 echo "learn_bccd: ok"
