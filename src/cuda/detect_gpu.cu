@@ -14,19 +14,8 @@
 
 #include "cuda/detect_gpu.h"
 #include "cuda/gpu_net.h"
+#include "cuda/launch.h"
 #include "detect/box.h"
-
-#define NT 256
-
-static unsigned blocks_for(size_t n) {
-    size_t b = (n + NT - 1) / NT;
-    if (b < 1) b = 1;
-    return (unsigned)(b > (1u << 20) ? (1u << 20) : b);
-}
-
-#define GRID_LOOP(i, n)                                                                    \
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n);               \
-         i += (size_t)gridDim.x * blockDim.x)
 
 struct dt_detect_gpu {
     const dt_anchors_gpu *an; // not owned

@@ -7,14 +7,7 @@
 
 #include "cuda/gpu_net.h"
 #include "cuda/kernels_gpu.h"
-
-#define NT 256
-
-static unsigned blocks_for(size_t n) {
-    size_t b = (n + NT - 1) / NT;
-    if (b < 1) b = 1;
-    return (unsigned)(b > (1u << 20) ? (1u << 20) : b);
-}
+#include "cuda/launch.h"
 
 // i % C for the channel of element i of an NHWC tensor: 32-bit while the
 // index fits (a 64-bit remainder is a ~70-instruction routine on the GPU,
@@ -22,10 +15,6 @@ static unsigned blocks_for(size_t n) {
 __device__ static inline int chan_of(size_t i, int C) {
     return i <= 0xffffffffu ? (int)((unsigned)i % (unsigned)C) : (int)(i % (size_t)C);
 }
-
-#define GRID_LOOP(i, n)                                                                    \
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n);               \
-         i += (size_t)gridDim.x * blockDim.x)
 
 // --- activations (kernels.c act_f / act_grad) ------------------------------------------
 

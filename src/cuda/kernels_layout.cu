@@ -4,18 +4,7 @@
 // read it, in the CPU's loop order), so no atomics and the same rounding.
 #include "cuda/gpu_net.h"
 #include "cuda/kernels_gpu.h"
-
-#define NT 256
-
-static unsigned blocks_for(size_t n) {
-    size_t b = (n + NT - 1) / NT;
-    if (b < 1) b = 1;
-    return (unsigned)(b > (1u << 20) ? (1u << 20) : b);
-}
-
-#define GRID_LOOP(i, n)                                                                    \
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n);               \
-         i += (size_t)gridDim.x * blockDim.x)
+#include "cuda/launch.h"
 
 // first output index whose window [o*s - pad, o*s - pad + k) covers input i
 __device__ static inline int first_cover(int i, int k, int s, int pad) {

@@ -22,21 +22,10 @@
 #include <math.h>
 
 #include "cuda/detect_gpu.h"
+#include "cuda/launch.h"
 #include "cuda/layer_gpu.h"
 #include "detect/ssd_elem.h"
 #include "layers/ssd_priv.h"
-
-#define NT 256 // threads of a per-image block (a power of two: the tree reductions)
-
-static unsigned blocks_for(size_t n) {
-    size_t b = (n + NT - 1) / NT;
-    if (b < 1) b = 1;
-    return (unsigned)(b > (1u << 20) ? (1u << 20) : b);
-}
-
-#define GRID_LOOP(i, n)                                                                    \
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n);               \
-         i += (size_t)gridDim.x * blockDim.x)
 
 typedef struct {
     dt_gpu_priv h;
