@@ -114,7 +114,7 @@ int dt_cmd_predgrid(int argc, char **argv) {
     }
     dt_net_opts no = {.batch = n, .with_grads = 0, .quiet = 1};
     dt_network *net = dt_net_load(cfg, &no);
-    int rc = 1, have_dc = 0, have_d = 0;
+    int rc = 1, have_split = 0;
     dt_datacfg dc;
     dt_dataset d;
     dt_loader *L = NULL;
@@ -124,16 +124,8 @@ int dt_cmd_predgrid(int argc, char **argv) {
     dt_image im = {0};
     dt_layer *ssd;
     if (!net || !(ssd = ssd_of(net, cfg))) goto done;
-    if (dt_net_load_weights(net, weights) != 0) goto done;
-    if (!data) data = net->aug.data[0] ? net->aug.data : NULL;
-    if (!data) {
-        dt_error("%s names no data set: add data=FILE to [net] or pass -data FILE", cfg);
-        goto done;
-    }
-    if (dt_datacfg_load(data, &dc) != 0) goto done;
-    have_dc = 1;
-    if (dt_dataset_load(&dc, "valid", NULL, &d) != 0) goto done;
-    have_d = 1;
+    if (dt_valid_load_split(net, weights, &data, &dc, &d) != 0) goto done;
+    have_split = 1;
     dt_loader_opts lo;
     dt_loader_opts_defaults(&lo);
     lo.batch = n;
@@ -181,8 +173,10 @@ done:
     free(dets);
     free(n_det);
     if (L) dt_loader_free(L);
-    if (have_d) dt_dataset_free(&d);
-    if (have_dc) dt_datacfg_free(&dc);
+    if (have_split) {
+        dt_dataset_free(&d);
+        dt_datacfg_free(&dc);
+    }
     dt_net_free(net);
     return rc;
 }

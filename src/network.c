@@ -223,6 +223,79 @@ static int check_memory(const dt_cfg_section *s, const char *what, double bytes)
     return -1;
 }
 
+// --- DT_PROFILE ------------------------------------------------------------------
+
+// DT_PROFILE=1: wall time of every layer's forward and backward and of the
+// optimizer step, summed over the run and printed as a table (per layer type,
+// then the slowest layers) to stderr when the network is freed. The CPU twin
+// of DT_GPU_PROFILE; costs two clock reads per layer when on, nothing when off.
+// Decided once, when the network is built: net->prof is NULL when off.
+struct dt_prof {
+    double *fwd, *bwd, step;
+    long n_fwd, n_bwd, n_step;
+};
+
+static void prof_begin(dt_network *net) {
+    const char *e = getenv("DT_PROFILE");
+    if (!e || !*e || !strcmp(e, "0")) return;
+    net->prof = dt_calloc(1, sizeof(dt_prof));
+    net->prof->fwd = dt_calloc((size_t)net->n_layers, sizeof(double));
+    net->prof->bwd = dt_calloc((size_t)net->n_layers, sizeof(double));
+}
+
+static void prof_print(dt_network *net, FILE *f) {
+    dt_prof *p = net->prof;
+    double total = p->step;
+    for (int i = 0; i < net->n_layers; i++) total += p->fwd[i] + p->bwd[i];
+    if (total <= 0) return;
+    fprintf(f, "CPU profile (DT_PROFILE): %ld forward, %ld backward, %ld steps, %.3f s in all\n",
+            p->n_fwd, p->n_bwd, p->n_step, total);
+    fprintf(f, "%-14s %6s %10s %10s %6s\n", "type", "layers", "forward s", "backward s", "%");
+    // per layer type, in order of first appearance
+    for (int i = 0; i < net->n_layers; i++) {
+        const char *t = net->layers[i].ops->name;
+        int first = 1;
+        for (int j = 0; j < i && first; j++) first = strcmp(net->layers[j].ops->name, t) != 0;
+        if (!first) continue;
+        double fw = 0, bw = 0;
+        int n = 0;
+        for (int j = i; j < net->n_layers; j++) {
+            if (strcmp(net->layers[j].ops->name, t)) continue;
+            fw += p->fwd[j];
+            bw += p->bwd[j];
+            n++;
+        }
+        fprintf(f, "%-14s %6d %10.3f %10.3f %6.1f\n", t, n, fw, bw, 100 * (fw + bw) / total);
+    }
+    fprintf(f, "%-14s %6s %10s %10.3f %6.1f\n", "optimizer", "-", "-", p->step,
+            100 * p->step / total);
+    fprintf(f, "slowest layers (forward + backward):\n");
+    int shown[8], ns = 0;
+    for (; ns < 8 && ns < net->n_layers; ns++) {
+        int best = -1;
+        for (int i = 0; i < net->n_layers; i++) {
+            int taken = 0;
+            for (int k = 0; k < ns; k++) taken |= shown[k] == i;
+            if (!taken && (best < 0 || p->fwd[i] + p->bwd[i] > p->fwd[best] + p->bwd[best]))
+                best = i;
+        }
+        shown[ns] = best;
+        const dt_layer *l = &net->layers[best];
+        fprintf(f, "  %3d %-12s %3dx%3dx%4d  fwd %8.3f  bwd %8.3f s\n", best, l->ops->name,
+                l->out_h, l->out_w, l->out_c, p->fwd[best], p->bwd[best]);
+    }
+}
+
+// Prints the table and frees it.
+static void prof_end(dt_network *net) {
+    if (!net->prof) return;
+    prof_print(net, stderr);
+    free(net->prof->fwd);
+    free(net->prof->bwd);
+    free(net->prof);
+    net->prof = NULL;
+}
+
 dt_network *dt_net_from_cfg(dt_cfg *cfg, const char *name, const dt_net_opts *o) {
     if (cfg->n_sec == 0 || strcmp(cfg->sec[0].name, "net") != 0) {
         if (cfg->n_sec == 0)
@@ -317,6 +390,7 @@ dt_network *dt_net_from_cfg(dt_cfg *cfg, const char *name, const dt_net_opts *o)
     dt_net_init_params(net, net->seed);
     dt_net_set_lr(net, net->opt.lr);
     net->train = net->with_grads;
+    prof_begin(net);
     dt_log("%s: %d layers, %.2f M parameters (%.1f MiB), activations %.1f MiB%s\n", name,
            net->n_layers, net->n_trainable / 1e6, net->n_params * 4.0 / 1048576.0,
            net->n_act * 4.0 / 1048576.0,
@@ -346,20 +420,9 @@ dt_network *dt_net_load(const char *cfg_path, const dt_net_opts *o) {
     return net;
 }
 
-struct dt_prof {
-    double *fwd, *bwd, step;
-    long n_fwd, n_bwd, n_step;
-};
-static void prof_print(dt_network *net, FILE *f);
-
 void dt_net_free(dt_network *net) {
-    if (net && net->prof) {
-        prof_print(net, stderr);
-        free(net->prof->fwd);
-        free(net->prof->bwd);
-        free(net->prof);
-    }
     if (!net) return;
+    prof_end(net);
     dt_net_gpu_disable(net); // GPU: device twins and layers' GPU state
     for (int i = 0; i < net->n_layers; i++) {
         dt_layer *l = &net->layers[i];
@@ -381,76 +444,13 @@ void dt_net_free(dt_network *net) {
 
 // --- running ---------------------------------------------------------------------
 
-// DT_PROFILE=1: wall time of every layer's forward and backward and of the
-// optimizer step, summed over the run and printed as a table (per layer type,
-// then the slowest layers) to stderr when the network is freed. The CPU twin
-// of DT_GPU_PROFILE; costs two clock reads per layer when on, nothing when off.
-
-static dt_prof *prof_get(dt_network *net) {
-    if (net->prof_state == 1) return net->prof;
-    if (net->prof_state == 2) return NULL;
-    const char *e = getenv("DT_PROFILE");
-    if (!e || !*e || !strcmp(e, "0")) {
-        net->prof_state = 2;
-        return NULL;
-    }
-    net->prof = dt_calloc(1, sizeof(dt_prof));
-    net->prof->fwd = dt_calloc((size_t)net->n_layers, sizeof(double));
-    net->prof->bwd = dt_calloc((size_t)net->n_layers, sizeof(double));
-    net->prof_state = 1;
-    return net->prof;
-}
-
-static void prof_print(dt_network *net, FILE *f) {
-    dt_prof *p = net->prof;
-    double total = p->step;
-    for (int i = 0; i < net->n_layers; i++) total += p->fwd[i] + p->bwd[i];
-    if (total <= 0) return;
-    fprintf(f, "CPU profile (DT_PROFILE): %ld forward, %ld backward, %ld steps, %.3f s in all\n",
-            p->n_fwd, p->n_bwd, p->n_step, total);
-    fprintf(f, "%-14s %6s %10s %10s %6s\n", "type", "layers", "forward s", "backward s", "%");
-    // per layer type, in order of first appearance
-    for (int i = 0; i < net->n_layers; i++) {
-        const char *t = net->layers[i].ops->name;
-        int first = 1;
-        for (int j = 0; j < i && first; j++) first = strcmp(net->layers[j].ops->name, t) != 0;
-        if (!first) continue;
-        double fw = 0, bw = 0;
-        int n = 0;
-        for (int j = i; j < net->n_layers; j++) {
-            if (strcmp(net->layers[j].ops->name, t)) continue;
-            fw += p->fwd[j];
-            bw += p->bwd[j];
-            n++;
-        }
-        fprintf(f, "%-14s %6d %10.3f %10.3f %6.1f\n", t, n, fw, bw, 100 * (fw + bw) / total);
-    }
-    fprintf(f, "%-14s %6s %10s %10.3f %6.1f\n", "optimizer", "-", "-", p->step,
-            100 * p->step / total);
-    fprintf(f, "slowest layers (forward + backward):\n");
-    int shown[8], ns = 0;
-    for (; ns < 8 && ns < net->n_layers; ns++) {
-        int best = -1;
-        for (int i = 0; i < net->n_layers; i++) {
-            int taken = 0;
-            for (int k = 0; k < ns; k++) taken |= shown[k] == i;
-            if (!taken && (best < 0 || p->fwd[i] + p->bwd[i] > p->fwd[best] + p->bwd[best]))
-                best = i;
-        }
-        shown[ns] = best;
-        const dt_layer *l = &net->layers[best];
-        fprintf(f, "  %3d %-12s %3dx%3dx%4d  fwd %8.3f  bwd %8.3f s\n", best, l->ops->name,
-                l->out_h, l->out_w, l->out_c, p->fwd[best], p->bwd[best]);
-    }
-}
-
 void dt_net_forward(dt_network *net) {
     if (net->gpu) { // GPU dispatch (src/cuda/gpu_net.c)
         dt_net_gpu_forward(net);
         return;
     }
     net->loss = 0;
-    dt_prof *p = prof_get(net);
+    dt_prof *p = net->prof;
     for (int i = 0; i < net->n_layers; i++) {
         dt_layer *l = &net->layers[i];
         double t0 = p ? dt_now() : 0;
@@ -466,7 +466,7 @@ void dt_net_backward(dt_network *net) {
         dt_net_gpu_backward(net);
         return;
     }
-    dt_prof *p = prof_get(net);
+    dt_prof *p = net->prof;
     for (int i = net->n_layers - 1; i >= net->first_trainable; i--) {
         dt_layer *l = &net->layers[i];
         double t0 = p ? dt_now() : 0;
@@ -563,7 +563,7 @@ void dt_net_step(dt_network *net) {
         dt_net_gpu_mark_synced(net);
         return;
     }
-    dt_prof *p = prof_get(net);
+    dt_prof *p = net->prof;
     double t0 = p ? dt_now() : 0;
     for (int i = net->first_trainable; i < net->n_layers; i++) {
         dt_layer *l = &net->layers[i];

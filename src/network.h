@@ -209,8 +209,7 @@ struct dt_network {
     // the last and the loss layers; dt_net_pull() brings parameters back.
     int gpu;
     struct dt_gpu_net *gpu_state;
-    struct dt_prof *prof; // DT_PROFILE timings (network.c), or NULL
-    int prof_state;       // 0 not looked at yet, 1 on, 2 off
+    struct dt_prof *prof; // DT_PROFILE timings (network.c), or NULL when off
 };
 
 // dt_net_opts comes from the public header (include/detector.h).

@@ -334,7 +334,7 @@ static void print_header(FILE *f, const dt_metric *m, int nm) {
 // computed as the per-image mean times the batch so that a short last batch
 // weighs by its images. -1 on a source error, NaN kept as such.
 static int validate(dt_network *net, dt_batch_source *src, int ge, double *val_loss) {
-    const int sums = dt_head_of(net, NULL) == DT_HEAD_SSD; // the loss sums its rows
+    const dt_head_kind kind = dt_head_of(net, NULL);
     reset_metrics(net);
     if (src->begin(src->ctx, 1, ge) != 0) return -1;
     double sum = 0;
@@ -347,11 +347,11 @@ static int validate(dt_network *net, dt_batch_source *src, int ge, double *val_l
             src->end(src->ctx);
             return -1;
         }
-        sum += sums ? (double)loss : (double)loss * b->n; // per-image total
+        sum += dt_loss_rows_total(kind, loss, b->n);
         n += b->n;
     }
     src->end(src->ctx);
-    *val_loss = n ? sum / n * (sums ? net->batch : 1) : NAN;
+    *val_loss = n ? sum / n * (kind == DT_HEAD_SSD ? net->batch : 1) : NAN;
     return 0;
 }
 
@@ -469,11 +469,16 @@ int dt_train(dt_network *net, dt_batch_source *src, const dt_train_opts *o) {
                 nm = collect_metrics(net, m, DT_MAX_METRICS);
             }
             if (o->table) {
-                if (!header) { // the metric names, from an empty pass when not validated
-                    if (!validated) reset_metrics(net);
+                if (!header) { // the metric names; from an empty pass when not validated
                     dt_metric names[DT_MAX_METRICS];
-                    n_names = collect_metrics(net, names, DT_MAX_METRICS);
-                    print_header(o->table, names, n_names);
+                    const dt_metric *hm = m;
+                    n_names = nm;
+                    if (!validated) {
+                        reset_metrics(net);
+                        n_names = collect_metrics(net, names, DT_MAX_METRICS);
+                        hm = names;
+                    }
+                    print_header(o->table, hm, n_names);
                     header = 1;
                 }
                 fprintf(o->table, "%5d %10.6f", ge, dt_ema_value(&st.ema));

@@ -316,8 +316,7 @@ int dt_valid_run(dt_network *net, const dt_dataset *val, const dt_valid_opts *o,
             break;
         }
         if (hooks) loss->ops->metrics_add(loss, net, b);
-        // after set_truth the [ssd] loss sums the n real rows; the others average them
-        loss_sum += r->kind == DT_HEAD_SSD ? net->loss : (double)net->loss * n;
+        loss_sum += dt_loss_rows_total(r->kind, net->loss, n); // after set_truth: n rows
         r->n_images += n;
         if (o->max_images > 0 && r->n_images >= o->max_images) break;
     }
@@ -377,6 +376,23 @@ void dt_valid_result_free(dt_valid_result *r) {
 static void print_ap(double v, FILE *f) {
     if (isnan(v)) fprintf(f, "  %9s", "-");
     else fprintf(f, "  %9.4f", v);
+}
+
+int dt_valid_load_split(dt_network *net, const char *weights, const char **data,
+                        dt_datacfg *dc, dt_dataset *d) {
+    if (dt_net_load_weights(net, weights) != 0) return -1;
+    if (!*data) *data = net->aug.data[0] ? net->aug.data : NULL;
+    if (!*data) {
+        dt_error("%s names no data set: add data=FILE to [net] or pass -data FILE",
+                 net->cfg_path);
+        return -1;
+    }
+    if (dt_datacfg_load(*data, dc) != 0) return -1;
+    if (dt_dataset_load(dc, "valid", NULL, d) != 0) {
+        dt_datacfg_free(dc);
+        return -1;
+    }
+    return 0;
 }
 
 void dt_valid_print(const dt_valid_result *r, const dt_dataset *val, FILE *f) {
@@ -491,18 +507,10 @@ int dt_cmd_valid(int argc, char **argv) {
     int rc = 1;
     dt_datacfg dc;
     dt_dataset d;
-    int have_dc = 0, have_d = 0;
+    int have_split = 0;
     char dir[4096];
-    if (dt_net_load_weights(net, weights) != 0) goto done;
-    if (!data) data = net->aug.data[0] ? net->aug.data : NULL;
-    if (!data) {
-        dt_error("%s names no data set: add data=FILE to [net] or pass -data FILE", cfg);
-        goto done;
-    }
-    if (dt_datacfg_load(data, &dc) != 0) goto done;
-    have_dc = 1;
-    if (dt_dataset_load(&dc, "valid", NULL, &d) != 0) goto done;
-    have_d = 1;
+    if (dt_valid_load_split(net, weights, &data, &dc, &d) != 0) goto done;
+    have_split = 1;
     if (!out) {
         char stem[256];
         cfg_stem(cfg, stem, sizeof stem);
@@ -524,8 +532,10 @@ int dt_cmd_valid(int argc, char **argv) {
     rc = 0;
 done:
     if (rc != 0) fprintf(stderr, "valid: %s\n", dt_last_error());
-    if (have_d) dt_dataset_free(&d);
-    if (have_dc) dt_datacfg_free(&dc);
+    if (have_split) {
+        dt_dataset_free(&d);
+        dt_datacfg_free(&dc);
+    }
     dt_net_free(net);
     return rc;
 }

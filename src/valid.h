@@ -82,6 +82,12 @@ typedef enum {
 // What the network's loss layer is (its last layer with is_loss).
 dt_head_kind dt_head_of(const dt_network *net, dt_layer **loss_layer);
 
+// A batch's loss summed over its n real rows: the [ssd] loss is that sum
+// already (the lesson's ssd_loss); the other loss layers average their rows.
+static inline double dt_loss_rows_total(dt_head_kind kind, float loss, int n) {
+    return kind == DT_HEAD_SSD ? (double)loss : (double)loss * n;
+}
+
 typedef struct {
     dt_head_kind kind;
     int n_images;
@@ -102,6 +108,13 @@ int dt_valid_run(dt_network *net, const dt_dataset *val, const dt_valid_opts *o,
                  dt_valid_result *r);
 void dt_valid_result_free(dt_valid_result *r);
 void dt_valid_print(const dt_valid_result *r, const dt_dataset *val, FILE *f);
+
+// What `valid` and `predgrid` start with: the weights into net, then the
+// validation split of *data (NULL: the cfg's [net] data=; *data is set to
+// the file used). 0 with dc and d to free, or -1 + dt_error with nothing to
+// free.
+int dt_valid_load_split(dt_network *net, const char *weights, const char **data,
+                        dt_datacfg *dc, dt_dataset *d);
 
 // Fills net->truth for batch b through the loss layer's set_truth hook
 // (after it the loss covers the b->n real rows only). 0, or -1 with dt_error
