@@ -66,6 +66,7 @@ typedef struct {
     int pending_full, ready_full, cap_done, infer_done, quit;
     long n_read, n_dropped, n_processed;
     double infer_s, prep_s;
+    double cap_cpu_s; // CPU time the capture thread spent reading (decoding) frames
     int cap_error, infer_error;
     char cap_msg[512], infer_msg[512];
 } demo_ctx;
@@ -83,6 +84,14 @@ static void sleep_s(double s) {
     }
 }
 
+// CPU seconds used by the calling thread: the helpers' costs per frame
+// (decode, draw, encode, display) are what they take from the forward.
+static double thread_cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static void *capture_main(void *arg) {
     demo_ctx *c = arg;
     dt_thread_background(); // decoding yields to the forward's OpenMP team (common.h)
@@ -95,7 +104,9 @@ static void *capture_main(void *arg) {
         int quit = c->quit;
         pthread_mutex_unlock(&c->mu);
         if (quit) break;
+        double cpu0 = thread_cpu_s();
         int r = dt_video_read(c->cap, &c->cap_buf.im);
+        double cpu = thread_cpu_s() - cpu0;
         if (r <= 0) {
             if (r < 0) {
                 pthread_mutex_lock(&c->mu);
@@ -108,6 +119,7 @@ static void *capture_main(void *arg) {
         c->cap_buf.index = i;
         pthread_mutex_lock(&c->mu);
         c->n_read++;
+        c->cap_cpu_s += cpu;
         while (!c->drop && c->pending_full && !c->quit) pthread_cond_wait(&c->cv, &c->mu);
         if (c->pending_full) c->n_dropped++; // the older frame was never processed
         frame_swap(&c->cap_buf, &c->pending);
@@ -405,6 +417,7 @@ int dt_cmd_demo(int argc, char **argv) {
     const double t_start = dt_now();
     double t_sec = t_start, fps = 0;
     long shown = 0, shown_sec = 0, written = 0;
+    double draw_cpu = 0, write_cpu = 0, show_cpu = 0; // this thread's CPU seconds
     int show = !a.dont_show, out_error = 0;
     for (;;) {
         pthread_mutex_lock(&c.mu);
@@ -444,9 +457,15 @@ int dt_cmd_demo(int argc, char **argv) {
         } else if (fps == 0) {
             fps = shown / fmax(now - t_start, 1e-9); // the first second: rate so far
         }
+        double cpu0 = thread_cpu_s();
         annotate(&c.show_buf, net, c.W, c.H, names, n_names, fps, log);
+        double cpu1 = thread_cpu_s();
+        draw_cpu += cpu1 - cpu0;
         if (wr) {
-            if (dt_video_writer_write(wr, &c.show_buf.im) != 0) {
+            int r = dt_video_writer_write(wr, &c.show_buf.im);
+            double cpu2 = thread_cpu_s();
+            write_cpu += cpu2 - cpu1, cpu1 = cpu2;
+            if (r != 0) {
                 out_error = 1;
                 snprintf(why, sizeof why, "%s", dt_last_error());
                 break;
@@ -460,6 +479,7 @@ int dt_cmd_demo(int argc, char **argv) {
                 break;
             }
             int k = dt_window_poll(1);
+            show_cpu += thread_cpu_s() - cpu1;
             if (k == 27 || k == 'q' || k == 'Q') break;
         }
     }
@@ -482,6 +502,13 @@ int dt_cmd_demo(int argc, char **argv) {
            c.n_read, c.n_processed, c.n_dropped, written, wall,
            c.n_processed / fmax(wall, 1e-9), c.n_processed / fmax(c.infer_s, 1e-9),
            1e3 * c.prep_s / fmax((double)c.n_processed, 1));
+    // What the helpers cost: on a machine whose cores all run the forward,
+    // their CPU time per frame is added to the frame's (docs/DEMO.md).
+    const double per = 1e3 / fmax((double)c.n_processed, 1);
+    printf("demo cpu per frame: forward + detections %.1f ms (wall); capture %.1f ms, drawing "
+           "%.1f ms, writing %.1f ms, window %.1f ms\n",
+           c.infer_s * per, c.cap_cpu_s * 1e3 / fmax((double)c.n_read, 1), draw_cpu * per,
+           write_cpu * 1e3 / fmax((double)written, 1), show_cpu * per);
     rc = 0;
     if (c.cap_error) fprintf(stderr, "demo: reading stopped: %s\n", c.cap_msg), rc = 1;
     if (c.infer_error) fprintf(stderr, "demo: inference failed: %s\n", c.infer_msg), rc = 1;
@@ -493,7 +520,7 @@ fail:
     fprintf(stderr, "demo: %s\n", dt_last_error());
 done:
     if (log && fclose(log) != 0) fprintf(stderr, "demo: %s: %s\n", a.log, strerror(errno)), rc = 1;
-    dt_video_writer_close(wr);
+    if (dt_video_writer_close(wr) != 0) fprintf(stderr, "demo: %s\n", dt_last_error()), rc = 1;
     // slots never allocated are still zeroed: freeing them is a no-op
     demo_frame *all[5] = {&c.cap_buf, &c.pending, &c.infer_buf, &c.ready, &c.show_buf};
     for (int i = 0; i < 5; i++) frame_free(all[i]);

@@ -32,12 +32,30 @@ double dt_draw_font_scale(const dt_image *im) {
     return im->w + im->h > 600 ? 0.5 : 0.4;
 }
 
-// t nested one-pixel outlines inwards: cv::rectangle centres a thick line
-// on the edge, which would put half of it outside the box.
+// Pixels x1..x2 by y1..y2 (inclusive), clipped to the image, set to c.
+static void fill_rect(dt_image *im, int x1, int y1, int x2, int y2, const unsigned char c[3]) {
+    if (x1 < 0) x1 = 0;
+    if (y1 < 0) y1 = 0;
+    if (x2 > im->w - 1) x2 = im->w - 1;
+    if (y2 > im->h - 1) y2 = im->h - 1;
+    for (int y = y1; y <= y2; y++) {
+        unsigned char *p = im->data + (size_t)y * im->step + (size_t)x1 * 3;
+        for (int x = x1; x <= x2; x++, p += 3) p[0] = c[0], p[1] = c[1], p[2] = c[2];
+    }
+}
+
+// The band of the box's pixels less than t from its edge, as four strips:
+// cv::rectangle centres a thick line on the edge, which would put half of it
+// outside the box, and its line drawing costs ~4 us a box where these fills
+// cost well under one.
 static void outline_inside(dt_image *im, int x1, int y1, int x2, int y2,
                            const unsigned char c[3], int t) {
-    for (int i = 0; i < t && x1 + i <= x2 - i && y1 + i <= y2 - i; i++)
-        dt_image_draw_rect(im, x1 + i, y1 + i, x2 - i, y2 - i, c, 1);
+    int it = y1 + t - 1 < y2 ? y1 + t - 1 : y2, ib = y2 - t + 1 > y1 ? y2 - t + 1 : y1;
+    int il = x1 + t - 1 < x2 ? x1 + t - 1 : x2, ir = x2 - t + 1 > x1 ? x2 - t + 1 : x1;
+    fill_rect(im, x1, y1, x2, it, c); // top
+    fill_rect(im, x1, ib, x2, y2, c); // bottom
+    fill_rect(im, x1, y1, il, y2, c); // left
+    fill_rect(im, ir, y1, x2, y2, c); // right
 }
 
 static void box_impl(dt_image *im, const double *px, int cls, const char *label, int thick,

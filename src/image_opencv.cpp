@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 struct dt_image_ctx {
@@ -231,19 +232,55 @@ void dt_image_draw_rect(dt_image *im, int x1, int y1, int x2, int y2, const unsi
                   thickness < 0 ? cv::FILLED : thickness, cv::LINE_8);
 }
 
+// A label (background box and anti-aliased text) is rendered once and then
+// copied: putText is ~20 us a label, and a demo frame may carry 100 of them
+// whose texts repeat from frame to frame. The copy is pixel-identical to
+// drawing in place, as the text never leaves its opaque box. One cache per
+// thread (no locks), emptied when it reaches kLabelCacheMax entries.
+namespace {
+constexpr size_t kLabelCacheMax = 4096;
+struct label_key {
+    std::string text;
+    double scale;
+    unsigned bg, fg;
+    bool operator==(const label_key &o) const {
+        return text == o.text && scale == o.scale && bg == o.bg && fg == o.fg;
+    }
+};
+struct label_hash {
+    size_t operator()(const label_key &k) const {
+        return std::hash<std::string>()(k.text) ^ (std::hash<double>()(k.scale) << 1) ^
+               ((size_t)k.bg * 0x9E3779B97F4A7C15ull) ^ ((size_t)k.fg << 7);
+    }
+};
+thread_local std::unordered_map<label_key, cv::Mat, label_hash> label_cache;
+
+const cv::Mat &label_sprite(const char *text, const unsigned char bg[3], const unsigned char fg[3],
+                            double font_scale) {
+    label_key k{text, font_scale, (unsigned)bg[0] | (unsigned)bg[1] << 8 | (unsigned)bg[2] << 16,
+                (unsigned)fg[0] | (unsigned)fg[1] << 8 | (unsigned)fg[2] << 16};
+    auto it = label_cache.find(k);
+    if (it != label_cache.end()) return it->second;
+    if (label_cache.size() >= kLabelCacheMax) label_cache.clear();
+    int base = 0;
+    cv::Size ts = cv::getTextSize(text, cv::FONT_HERSHEY_SIMPLEX, font_scale, 1, &base);
+    cv::Mat m(ts.height + base + 4, ts.width + 4, CV_8UC3, cv::Scalar(bg[0], bg[1], bg[2]));
+    cv::putText(m, text, cv::Point(2, 2 + ts.height), cv::FONT_HERSHEY_SIMPLEX, font_scale,
+                cv::Scalar(fg[0], fg[1], fg[2]), 1, cv::LINE_AA);
+    return label_cache.emplace(std::move(k), std::move(m)).first->second;
+}
+} // namespace
+
 void dt_image_draw_label(dt_image *im, int x, int y, const char *text,
                          const unsigned char bg[3], const unsigned char fg[3], double font_scale) {
     cv::Mat d = as_mat(im);
-    int base = 0;
-    cv::Size ts = cv::getTextSize(text, cv::FONT_HERSHEY_SIMPLEX, font_scale, 1, &base);
-    int bw = ts.width + 4, bh = ts.height + base + 4;
-    if (x + bw > im->w) x = im->w - bw;
-    if (y + bh > im->h) y = im->h - bh;
+    const cv::Mat &s = label_sprite(text, bg, fg, font_scale);
+    if (x + s.cols > im->w) x = im->w - s.cols;
+    if (y + s.rows > im->h) y = im->h - s.rows;
     if (x < 0) x = 0;
     if (y < 0) y = 0;
-    cv::rectangle(d, cv::Rect(x, y, bw, bh), cv::Scalar(bg[0], bg[1], bg[2]), cv::FILLED);
-    cv::putText(d, text, cv::Point(x + 2, y + 2 + ts.height), cv::FONT_HERSHEY_SIMPLEX,
-                font_scale, cv::Scalar(fg[0], fg[1], fg[2]), 1, cv::LINE_AA);
+    cv::Rect r = cv::Rect(x, y, s.cols, s.rows) & cv::Rect(0, 0, im->w, im->h);
+    if (!r.empty()) s(cv::Rect(0, 0, r.width, r.height)).copyTo(d(r));
 }
 
 void dt_image_fill_polygon(dt_image *im, const double *xy, int n, const unsigned char bgr[3],

@@ -38,12 +38,15 @@ int dt_video_read(dt_video_cap *v, dt_image *out);
 void dt_video_close(dt_video_cap *v);
 
 // A writer for w x h frames at `fps`. The codec follows the extension:
-// .avi -> MJPG, .mp4 / .m4v / .mov -> mp4v (both read back by OpenCV's
-// FFmpeg backend); other extensions are refused. NULL with dt_error.
+// .avi -> MJPG (libjpeg-turbo, quality 90, in our OpenDML container: avi.h),
+// .mp4 / .m4v / .mov -> mp4v (FFmpeg); both read back by OpenCV's FFmpeg
+// backend. Other extensions are refused. NULL with dt_error.
 dt_video_writer *dt_video_writer_open(const char *path, int w, int h, double fps);
 // 0, or -1 with dt_error (size differs from the writer's).
 int dt_video_writer_write(dt_video_writer *wr, const dt_image *im);
-void dt_video_writer_close(dt_video_writer *wr);
+// Finishes the file (an AVI's index and headers). 0, or -1 with dt_error;
+// frees `wr` either way.
+int dt_video_writer_close(dt_video_writer *wr);
 
 // 1 when a window can be shown: $DISPLAY (or $WAYLAND_DISPLAY) is set and
 // its X server accepts a connection. Checked before highgui is touched,

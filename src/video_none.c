@@ -51,7 +51,10 @@ int dt_video_writer_write(dt_video_writer *wr, const dt_image *im) {
     return -1;
 }
 
-void dt_video_writer_close(dt_video_writer *wr) { (void)wr; }
+int dt_video_writer_close(dt_video_writer *wr) {
+    (void)wr;
+    return 0;
+}
 
 int dt_window_available(char *why, size_t why_len) {
     snprintf(why, why_len, NO_OPENCV ": no window support");

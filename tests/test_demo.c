@@ -9,11 +9,13 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "avi.h"
 #include "common.h"
 #include "draw.h"
 #include "network.h"
@@ -73,6 +75,44 @@ static void test_box_pixels(void **state) {
     dt_draw_class_colour(2, c);
     assert_true(same(px_at(&im, 0, 40), c));
     assert_true(same(px_at(&im, 99, 40), c));
+    dt_image_free(&im);
+}
+
+// The outline is the band of the box's pixels less than t from its edge,
+// for every size (down to one pixel) and position (clipped at the border).
+static void test_box_band(void **state) {
+    (void)state;
+    dt_image im;
+    assert_int_equal(dt_image_new(40, 30, &im), 0);
+    unsigned char c[3], k[3] = {0, 0, 0};
+    dt_draw_class_colour(4, c);
+    const int t = dt_draw_thickness(&im);
+    for (int x1 = -3; x1 < 42; x1 += 2)
+        for (int w = 1; w < 12; w++)
+            for (int y1 = -2; y1 < 31; y1 += 3)
+                for (int h = 1; h < 9; h++) {
+                    memset(im.data, 0, im.step * (size_t)im.h);
+                    double px[4] = {x1, y1, x1 + w, y1 + h}; // pixels x1..x1+w-1
+                    dt_draw_box(&im, px, 4, NULL);
+                    // the box clipped to the image first (continuous coordinates)
+                    int cx1 = x1 < 0 ? 0 : x1 > 40 ? 40 : x1, cy1 = y1 < 0 ? 0 : y1 > 30 ? 30 : y1;
+                    int cx2 = x1 + w > 40 ? 40 : x1 + w < 0 ? 0 : x1 + w;
+                    int cy2 = y1 + h > 30 ? 30 : y1 + h < 0 ? 0 : y1 + h;
+                    int ix1 = cx1, iy1 = cy1, ix2 = cx2 - 1 < ix1 ? ix1 : cx2 - 1;
+                    int iy2 = cy2 - 1 < iy1 ? iy1 : cy2 - 1;
+                    for (int y = 0; y < 30; y++)
+                        for (int x = 0; x < 40; x++) {
+                            int in = x >= ix1 && x <= ix2 && y >= iy1 && y <= iy2;
+                            int d = in ? x - ix1 : 0;
+                            if (in && ix2 - x < d) d = ix2 - x;
+                            if (in && y - iy1 < d) d = y - iy1;
+                            if (in && iy2 - y < d) d = iy2 - y;
+                            int want = in && d < t;
+                            if (same(px_at(&im, x, y), want ? c : k) != 1)
+                                fail_msg("box x %d w %d y %d h %d: pixel (%d, %d) should be %s",
+                                         x1, w, y1, h, x, y, want ? "drawn" : "untouched");
+                        }
+                }
     dt_image_free(&im);
 }
 
@@ -161,6 +201,73 @@ static void test_video_errors(void **state) {
     assert_null(dt_video_writer_open("/tmp/x.unknownext", 64, 48, 25));
 }
 
+// The OpenDML path of our AVI writer (avi.h): with a 4 KiB part size, 40
+// frames fill several RIFFs ('AVI ' then 'AVIX'), and OpenCV's FFmpeg reads
+// every frame back, in order, with the header's size, rate and count.
+static void test_avi_opendml(void **state) {
+    (void)state;
+    if (!dt_video_available()) skip();
+    char jpg[] = "/tmp/dt_avi_XXXXXX.jpg", path[] = "/tmp/dt_avi_XXXXXX.avi";
+    int fd = mkstemps(jpg, 4), fd2 = mkstemps(path, 4);
+    assert_true(fd >= 0 && fd2 >= 0);
+    close(fd), close(fd2);
+    assert_null(dt_avi_open("/nonexistent-dir/x.avi", 96, 64, 10));
+    assert_non_null(strstr(dt_last_error(), "/nonexistent-dir/x.avi"));
+    dt_avi *a = dt_avi_open(path, 96, 64, 12.5);
+    assert_non_null(a);
+    dt_avi_set_riff_limit(a, 4096);
+    dt_image im;
+    assert_int_equal(dt_image_new(96, 64, &im), 0);
+    const int n = 40;
+    for (int i = 0; i < n; i++) {
+        unsigned char c[3] = {(unsigned char)(6 * i), 128, (unsigned char)(250 - 6 * i)};
+        dt_image_draw_rect(&im, 0, 0, 95, 63, c, -1);
+        assert_int_equal(dt_image_write(jpg, &im, 90, 0, 3), 0);
+        FILE *f = fopen(jpg, "rb");
+        assert_non_null(f);
+        unsigned char buf[8192];
+        size_t len = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        assert_true(len > 100 && len < sizeof buf);
+        assert_int_equal(dt_avi_write_frame(a, buf, len), 0);
+    }
+    assert_int_equal(dt_avi_close(a), 0);
+    // more than one RIFF was written
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static unsigned char file[1 << 16];
+    size_t fl = fread(file, 1, sizeof file, f);
+    fclose(f);
+    int parts = 0;
+    for (size_t i = 0; i + 12 <= fl; i++)
+        if (memcmp(file + i, "RIFF", 4) == 0 && memcmp(file + i + 8, "AVIX", 4) == 0) parts++;
+    assert_true(parts >= 2);
+
+    dt_video_cap *v = dt_video_open(path, -1);
+    assert_non_null(v);
+    int vw, vh;
+    double fps;
+    long frames;
+    dt_video_info(v, &vw, &vh, &fps, &frames);
+    assert_int_equal(vw, 96);
+    assert_int_equal(vh, 64);
+    assert_true(fabs(fps - 12.5) < 1e-6);
+    assert_int_equal(frames, n);
+    int k = 0, r;
+    while ((r = dt_video_read(v, &im)) == 1) {
+        const unsigned char *p = px_at(&im, 48, 32);
+        if (abs(p[0] - 6 * k) > 4 || abs(p[2] - (250 - 6 * k)) > 4)
+            fail_msg("frame %d read back as (%d, %d, %d)", k, p[0], p[1], p[2]);
+        k++;
+    }
+    assert_int_equal(r, 0);
+    assert_int_equal(k, n);
+    dt_video_close(v);
+    dt_image_free(&im);
+    unlink(jpg);
+    unlink(path);
+}
+
 // A written video reads back with the same size and frame count.
 static void test_video_roundtrip(void **state) {
     (void)state;
@@ -182,7 +289,7 @@ static void test_video_roundtrip(void **state) {
     assert_int_equal(dt_image_new(10, 10, &bad), 0);
     assert_int_equal(dt_video_writer_write(w, &bad), -1);
     dt_image_free(&bad);
-    dt_video_writer_close(w);
+    assert_int_equal(dt_video_writer_close(w), 0);
     dt_video_cap *v = dt_video_open(path, -1);
     assert_non_null(v);
     int vw, vh;
@@ -220,9 +327,11 @@ int main(int argc, char **argv) {
         return write_weights(argv[2], argv[3], argc > 4 ? atoi(argv[4]) : 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_colours),          cmocka_unit_test(test_box_pixels),
+        cmocka_unit_test(test_box_band),
         cmocka_unit_test(test_detections_in_panel), cmocka_unit_test(test_anchors_picture),
         cmocka_unit_test(test_pred_grid),        cmocka_unit_test(test_video_errors),
         cmocka_unit_test(test_video_roundtrip),
+        cmocka_unit_test(test_avi_opendml),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
