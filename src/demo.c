@@ -59,6 +59,7 @@ typedef struct {
     int W, H, live, drop, threads;
     double src_fps;
     long max_frames; // 0: no limit
+    int compare;     // -compare B: blocks of B frames, inference alone between them
     // slots and their state, under mu
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -67,6 +68,10 @@ typedef struct {
     long n_read, n_dropped, n_processed;
     double infer_s, prep_s;
     double cap_cpu_s; // CPU time the capture thread spent reading (decoding) frames
+    // -compare: the helpers park while inference runs alone
+    int paused, cap_parked, show_parked;
+    double block_s, alone_s; // wall time of the demo's blocks, of the runs alone
+    long block_n, alone_n;
     int cap_error, infer_error;
     char cap_msg[512], infer_msg[512];
 } demo_ctx;
@@ -101,6 +106,12 @@ static void *capture_main(void *arg) {
         // -realtime on a file: frames come at the source's rate, as a camera's
         if (c->drop && !c->live && c->src_fps > 0) sleep_s(t0 + i / c->src_fps - dt_now());
         pthread_mutex_lock(&c->mu);
+        while (c->paused && !c->quit) {
+            c->cap_parked = 1;
+            pthread_cond_broadcast(&c->cv);
+            pthread_cond_wait(&c->cv, &c->mu);
+        }
+        c->cap_parked = 0;
         int quit = c->quit;
         pthread_mutex_unlock(&c->mu);
         if (quit) break;
@@ -120,7 +131,12 @@ static void *capture_main(void *arg) {
         pthread_mutex_lock(&c->mu);
         c->n_read++;
         c->cap_cpu_s += cpu;
-        while (!c->drop && c->pending_full && !c->quit) pthread_cond_wait(&c->cv, &c->mu);
+        while (!c->drop && c->pending_full && !c->quit) {
+            c->cap_parked = 1; // idle: a pause need not wait for this thread
+            pthread_cond_broadcast(&c->cv);
+            pthread_cond_wait(&c->cv, &c->mu);
+        }
+        c->cap_parked = 0;
         if (c->pending_full) c->n_dropped++; // the older frame was never processed
         frame_swap(&c->cap_buf, &c->pending);
         c->pending_full = 1;
@@ -134,6 +150,41 @@ static void *capture_main(void *arg) {
     return NULL;
 }
 
+// -compare B: after each block of B frames, the helpers finish their work
+// on it and park, and the block's wall time is counted; then the forward and
+// the detections run B times on the last frame with nothing else running
+// (what `bench -batch 1` measures), and the helpers resume. The two rates
+// come from the same process and the same seconds, which a 2-core VM whose
+// speed drifts by 10-20% from one minute to the next needs for a 10% verdict.
+static int run_alone(demo_ctx *c, double *t_block) {
+    pthread_mutex_lock(&c->mu);
+    c->paused = 1;
+    pthread_cond_broadcast(&c->cv);
+    while (!c->quit && (c->ready_full || !c->show_parked || !(c->cap_parked || c->cap_done)))
+        pthread_cond_wait(&c->cv, &c->mu);
+    const int quit = c->quit;
+    pthread_mutex_unlock(&c->mu);
+    const double t0 = dt_now();
+    int rc = 0;
+    if (!quit) {
+        for (int i = 0; i < c->compare && rc == 0; i++) {
+            dt_net_forward(c->net);
+            rc = dt_ssd_layer_detect(c->ssd, 0, &c->det_cfg, c->infer_buf.det) < 0 ? -1 : 0;
+        }
+    }
+    const double t1 = dt_now();
+    pthread_mutex_lock(&c->mu);
+    if (!quit) {
+        c->block_s += t0 - *t_block, c->block_n += c->compare;
+        c->alone_s += t1 - t0, c->alone_n += c->compare;
+    }
+    c->paused = 0;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    *t_block = dt_now();
+    return rc;
+}
+
 static void *infer_main(void *arg) {
     demo_ctx *c = arg;
     dt_network *net = c->net;
@@ -144,6 +195,7 @@ static void *infer_main(void *arg) {
     dt_rng r;
     dt_rng_seed(&r, 0);
     dt_tfm_draw(&net->aug, 0, c->W, c->H, net->w, net->h, &r, &tfm0); // no augmentation
+    double t_block = dt_now();
     for (;;) {
         pthread_mutex_lock(&c->mu);
         while (!c->pending_full && !c->cap_done && !c->quit) pthread_cond_wait(&c->cv, &c->mu);
@@ -182,6 +234,8 @@ static void *infer_main(void *arg) {
         c->n_processed++;
         pthread_cond_broadcast(&c->cv);
         pthread_mutex_unlock(&c->mu);
+        if (c->compare > 0 && c->n_processed % c->compare == 0 && run_alone(c, &t_block) != 0)
+            goto fail;
         continue;
     fail:
         pthread_mutex_lock(&c->mu);
@@ -205,6 +259,7 @@ static void demo_usage(void) {
             "usage: detector demo <cfg> <weights> [-c INDEX | FILE_OR_URL] [-thresh T] [-nms N]\n"
             "                     [-out_filename F] [-dont_show] [-fps] [-frames N]\n"
             "                     [-realtime] [-names F | -data F] [-log F] [-threads N]\n"
+            "                     [-compare B]\n"
             "  -c INDEX         camera number (default 0 when no file or URL is given)\n"
             "  -thresh T        score threshold (default: the [ssd] layer's, 0.25)\n"
             "  -out_filename F  write the annotated video: .avi (MJPG) or .mp4 (mp4v)\n"
@@ -213,12 +268,14 @@ static void demo_usage(void) {
             "  -frames N        stop after N frames read\n"
             "  -realtime        read a FILE at its frame rate and drop frames as from a camera\n"
             "  -log F           detections per frame: frame class score x1 y1 x2 y2 (pixels)\n"
+            "  -compare B       benchmark (a file): after every B frames, B forwards alone\n"
+            "                   with capture, drawing and display parked; prints both rates\n"
             "keys: ESC or q quits\n");
 }
 
 typedef struct {
     const char *cfg, *weights, *source, *out, *names, *data, *log;
-    int camera, dont_show, print_fps, realtime, threads;
+    int camera, dont_show, print_fps, realtime, threads, compare;
     long frames;
     float thresh, nms;
 } demo_args;
@@ -246,6 +303,15 @@ static int parse_args(int argc, char **argv, demo_args *a) {
         else if (strcmp(s, "-log") == 0 && more) a->log = argv[++i];
         else if (strcmp(s, "-frames") == 0 && more) a->frames = atol(argv[++i]);
         else if (strcmp(s, "-threads") == 0 && more) a->threads = atoi(argv[++i]);
+        else if (strcmp(s, "-compare") == 0 && more) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 1 || v > 100000) {
+                fprintf(stderr, "demo: -compare wants a block of frames >= 1, got '%s'\n", argv[i]);
+                return -1;
+            }
+            a->compare = (int)v;
+        }
         else if (strcmp(s, "-dont_show") == 0) a->dont_show = 1;
         else if (strcmp(s, "-fps") == 0) a->print_fps = 1;
         else if (strcmp(s, "-realtime") == 0) a->realtime = 1;
@@ -358,6 +424,13 @@ int dt_cmd_demo(int argc, char **argv) {
     c.live = dt_video_is_live(cap);
     c.drop = c.live || a.realtime;
     c.max_frames = a.frames;
+    if (a.compare && c.drop) {
+        fprintf(stderr, "demo: -compare needs a video file read frame by frame (not a camera, "
+                        "a stream, or -realtime)\n");
+        dt_video_close(cap);
+        return 1;
+    }
+    c.compare = a.compare;
     c.threads = a.threads;
 
     dt_net_opts no = {.batch = 1, .with_grads = 0, .quiet = 1};
@@ -414,7 +487,7 @@ int dt_cmd_demo(int argc, char **argv) {
     // forward (threads made from now on by this one would inherit it).
     dt_thread_background();
 
-    const double t_start = dt_now();
+    const double t_start = dt_now(), cpu_start = thread_cpu_s();
     double t_sec = t_start, fps = 0;
     long shown = 0, shown_sec = 0, written = 0;
     double draw_cpu = 0, write_cpu = 0, show_cpu = 0; // this thread's CPU seconds
@@ -422,13 +495,23 @@ int dt_cmd_demo(int argc, char **argv) {
     for (;;) {
         pthread_mutex_lock(&c.mu);
         while (!c.ready_full && !c.infer_done) {
+            if (c.paused) { // -compare: inference runs alone
+                c.show_parked = 1;
+                pthread_cond_broadcast(&c.cv);
+                while (c.paused && !c.quit) pthread_cond_wait(&c.cv, &c.mu);
+                c.show_parked = 0;
+                if (c.quit) break;
+                continue;
+            }
             if (!show) {
                 pthread_cond_wait(&c.cv, &c.mu);
                 continue;
             }
-            // keep the window's event loop running while waiting
+            // keep the window's event loop running while waiting; every 20 ms
+            // (each poll costs Qt's event processing: ~1 ms of CPU a frame at
+            // a 5 ms period, taken from the forward on a busy machine)
             pthread_mutex_unlock(&c.mu);
-            int k = dt_window_poll(5);
+            int k = dt_window_poll(20);
             pthread_mutex_lock(&c.mu);
             if (k == 27 || k == 'q' || k == 'Q') c.quit = 1, pthread_cond_broadcast(&c.cv);
             if (c.quit) break;
@@ -489,7 +572,8 @@ int dt_cmd_demo(int argc, char **argv) {
     pthread_mutex_unlock(&c.mu);
     pthread_join(th_inf, NULL);
     pthread_join(th_cap, NULL);
-    const double wall = dt_now() - t_start;
+    // -compare: the runs alone are not the demo's time
+    const double wall = dt_now() - t_start - c.alone_s;
     if (show) dt_window_close(WINDOW);
     // Frames the capture read but nothing processed after a quit (at most
     // the pending slot and the one inference had taken) count as dropped,
@@ -502,13 +586,21 @@ int dt_cmd_demo(int argc, char **argv) {
            c.n_read, c.n_processed, c.n_dropped, written, wall,
            c.n_processed / fmax(wall, 1e-9), c.n_processed / fmax(c.infer_s, 1e-9),
            1e3 * c.prep_s / fmax((double)c.n_processed, 1));
+    if (c.compare && c.alone_n > 0)
+        printf("demo compare: %ld blocks of %d frames: the demo %.2f FPS; inference alone "
+               "(forward + detections, between the blocks, nothing else running) %.2f img/s; "
+               "ratio %.3f\n",
+               c.block_n / c.compare, c.compare, c.block_n / fmax(c.block_s, 1e-9),
+               c.alone_n / fmax(c.alone_s, 1e-9),
+               (c.block_n / fmax(c.block_s, 1e-9)) / (c.alone_n / fmax(c.alone_s, 1e-9)));
     // What the helpers cost: on a machine whose cores all run the forward,
     // their CPU time per frame is added to the frame's (docs/DEMO.md).
     const double per = 1e3 / fmax((double)c.n_processed, 1);
     printf("demo cpu per frame: forward + detections %.1f ms (wall); capture %.1f ms, drawing "
-           "%.1f ms, writing %.1f ms, window %.1f ms\n",
+           "%.1f ms, writing %.1f ms, window %.1f ms; display thread in all %.1f ms\n",
            c.infer_s * per, c.cap_cpu_s * 1e3 / fmax((double)c.n_read, 1), draw_cpu * per,
-           write_cpu * 1e3 / fmax((double)written, 1), show_cpu * per);
+           write_cpu * 1e3 / fmax((double)written, 1), show_cpu * per,
+           (thread_cpu_s() - cpu_start) * per);
     rc = 0;
     if (c.cap_error) fprintf(stderr, "demo: reading stopped: %s\n", c.cap_msg), rc = 1;
     if (c.infer_error) fprintf(stderr, "demo: inference failed: %s\n", c.infer_msg), rc = 1;

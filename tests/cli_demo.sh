@@ -9,7 +9,9 @@
 #      says (pixels on its edges have the class colour in the output and
 #      not in the input);
 #   2. -realtime (a file read like a camera) with a source faster than the
-#      demo: frames dropped, and read = processed + dropped still;
+#      demo: frames dropped, and read = processed + dropped still; -compare
+#      (the benchmark mode) processes and writes every frame and prints both
+#      rates;
 #   3. errors: missing file, a file that is not a video, a camera that does
 #      not exist, no display without -dont_show, a cfg without [ssd]: a
 #      clear message and a non-zero exit, never a crash or a hang;
@@ -122,6 +124,20 @@ print(n)" "$T/fast_out.avi")
 [ "$got" -eq "$2" ] || fail "-realtime: output has $got frames, processed $2"
 echo "realtime: read $1 = processed $2 + dropped $3; output $got frames"
 
+# --- 2b. -compare: blocks of the demo and of inference alone, same process --------
+timeout 120 "$BIN" demo "$CFG" "$T/tiny.weights" "$T/in.avi" -dont_show -compare 5 -threads 2 \
+    -out_filename "$T/cmp_out.avi" >"$T/cmp.log" 2>&1 || { cat "$T/cmp.log"; fail "-compare run"; }
+grep "^demo compare\|^demo cpu" "$T/cmp.log"
+set -- $(counts "$T/cmp.log")
+[ "$1" -eq 60 ] && [ "$2" -eq 60 ] && [ "$3" -eq 0 ] || fail "-compare: read $1 processed $2 dropped $3"
+line=$(grep "^demo compare: 12 blocks of 5 frames: the demo [0-9.]* FPS; inference alone .* [0-9.]* img/s; ratio [0-9.]*$" "$T/cmp.log") ||
+    fail "-compare: no line 'demo compare: 12 blocks of 5 frames ...'"
+echo "$line" | awk '{ r = $NF; exit (r > 0 && r < 1.5) ? 0 : 1 }' || fail "-compare: ratio out of range: $line"
+got=$("$PY" -c "import cv2,sys; c=cv2.VideoCapture(sys.argv[1]); n=0
+while c.read()[0]: n+=1
+print(n)" "$T/cmp_out.avi")
+[ "$got" -eq 60 ] || fail "-compare: output has $got frames, want 60"
+
 # --- 3. errors -------------------------------------------------------------------
 expect_error() { # name, expected text, command...
     name=$1 want=$2
@@ -149,6 +165,10 @@ expect_error "dead display" "cannot open a window: no X server answers" \
     env DISPLAY=:97 "$BIN" demo "$CFG" "$T/tiny.weights" "$T/in.avi"
 expect_error "not a detector" "demo needs a detection model (\[ssd\] layer)" \
     "$BIN" demo cfg/largest.cfg "$T/tiny.weights" "$T/in.avi" -dont_show
+expect_error "compare live" "-compare needs a video file read frame by frame" \
+    "$BIN" demo "$CFG" "$T/tiny.weights" "$T/in.avi" -dont_show -realtime -compare 5
+expect_error "compare block" "-compare wants a block of frames >= 1" \
+    "$BIN" demo "$CFG" "$T/tiny.weights" "$T/in.avi" -dont_show -compare 0
 expect_error "bad output" "unknown video extension" \
     "$BIN" demo "$CFG" "$T/tiny.weights" "$T/in.avi" -dont_show -out_filename "$T/x.gif"
 
