@@ -13,7 +13,12 @@ at batch 64 in FP32 and TF32, inference at batch 1 and 64, and GPU memory.
            context is not counted).
 
 usage: bench_gpu.py --bin DETECTOR [--out DIR] [--quick]
-Writes DIR/bench.txt (the table) and DIR/bench.json.
+       bench_gpu.py --torch-profile [--out DIR] [--device cuda|cpu]
+Writes DIR/bench.txt (the table) and DIR/bench.json. --torch-profile writes
+DIR/torch_profile.txt instead: PyTorch's own per-kernel times (torch.profiler)
+for inference and a training step at batch 64, TF32, to set beside our
+DT_GPU_PROFILE tables (profile.txt) kernel by kernel. --device cpu (batch 2)
+only checks the script on a machine without a GPU.
 """
 import argparse
 import json
@@ -101,7 +106,7 @@ def torch_model(torch, nn, C=20, k=9):
     return nn.Sequential(body, Head())
 
 
-def torch_bench(batch, train, tf32, iters, warm):
+def torch_bench(batch, train, tf32, iters, warm, profile=None, device="cuda"):
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
@@ -109,7 +114,9 @@ def torch_bench(batch, train, tf32, iters, warm):
     torch.backends.cudnn.benchmark = True
     torch.backends.cudnn.allow_tf32 = tf32
     torch.backends.cuda.matmul.allow_tf32 = tf32
-    dev = torch.device("cuda")
+    dev = torch.device(device)
+    cuda = dev.type == "cuda"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
     torch.manual_seed(0)
     model = torch_model(torch, nn).to(dev).to(memory_format=torch.channels_last)
     x = torch.randn(batch, 3, 224, 224, device=dev).to(memory_format=torch.channels_last)
@@ -127,29 +134,63 @@ def torch_bench(batch, train, tf32, iters, warm):
         opt.step()
 
     model.train(train)
-    torch.cuda.reset_peak_memory_stats()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
     ctx = torch.enable_grad() if train else torch.no_grad()
     with ctx:
         for _ in range(warm):
             step() if train else model(x)
-        torch.cuda.synchronize()
+        sync()
+        if profile is not None:
+            # the iterations timed by torch.profiler, summed per kernel / op
+            from torch.profiler import ProfilerActivity, profile as tprofile
+            acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+            with tprofile(activities=acts) as prof:
+                for _ in range(iters):
+                    step() if train else model(x)
+                sync()
+            key = "self_cuda_time_total" if cuda else "self_cpu_time_total"
+            profile.write(prof.key_averages().table(sort_by=key, row_limit=40) + "\n")
+            return None
         t0 = time.time()
         for _ in range(iters):
             step() if train else model(x)
-        torch.cuda.synchronize()
+        sync()
         dt = time.time() - t0
-    r = {"ips": iters * batch / dt, "mem_mib": torch.cuda.max_memory_allocated() / 1048576.0}
+    r = {"ips": iters * batch / dt,
+         "mem_mib": torch.cuda.max_memory_allocated() / 1048576.0 if cuda else None}
     del model, opt, x
-    torch.cuda.empty_cache()
+    if cuda:
+        torch.cuda.empty_cache()
     return r
+
+
+def torch_profile(out, device):
+    """PyTorch's per-kernel times, to compare with DT_GPU_PROFILE's."""
+    b = 64 if device == "cuda" else 2
+    path = os.path.join(out, "torch_profile.txt")
+    with open(path, "w") as f:
+        for label, train in (("inference", False), ("training step (Adam)", True)):
+            f.write("-- PyTorch %s, batch %d, TF32, channels_last, 2 iterations (%s)\n"
+                    % (label, b, device))
+            torch_bench(b, train, True, 2, 3, profile=f, device=device)
+    print("wrote %s" % path)
+    return 0
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
+    ap.add_argument("--bin")
     ap.add_argument("--out", default=".")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--torch-profile", action="store_true")
+    ap.add_argument("--device", default="cuda")
     a = ap.parse_args()
+    if a.torch_profile:
+        os.makedirs(a.out, exist_ok=True)
+        return torch_profile(a.out, a.device)
+    if not a.bin:
+        ap.error("--bin DETECTOR is needed (or --torch-profile)")
     q = a.quick
     # (label, batch, train, tf32, iters, warmup)
     runs = [("train b64 fp32", 64, True, False, 5 if q else 10, 3),
