@@ -2,6 +2,7 @@
 torch.nn.functional, computed in float64 from float32 inputs, then cast.
 
 Covers odd shapes (batch 3, 9x11 inputs, stride 2 on odd sizes), pad 0/1/3,
+backward weights summed over several im2col chunks (2880 and 2304 pixels),
 1x1/3x3/7x7 kernels, dilation and groups, bias on/off, BN in train and eval
 (eval: our BN is folded into the conv; its backward recomputes the pre-BN
 activations), every activation, channel counts below and above oneDNN's
@@ -148,6 +149,11 @@ def cases():
         build("conv_wide_bn_eval_relu", 3, 32, 9, 11, [S(33, 3, 1, 1, bias=False, bn=True,
                                                           act="relu")], False),
         build("conv_stem_bn_train_relu", 3, 3, 17, 15, [S(16, 7, 2, 3, bias=False, bn=True,
+                                                           act="relu")], True),
+        # more output pixels than one chunk of the im2col + GEMM backward
+        # weights (2048 rows): the chunks' products are summed
+        build("conv_chunks_bias_train", 2, 4, 40, 36, [S(6, 3, 1, 1, act="leaky")], True),
+        build("conv_chunks_bn_s2_train", 3, 8, 64, 48, [S(8, 3, 2, 1, bias=False, bn=True,
                                                            act="relu")], True),
         # layer 1's input delta is layer 0's delta
         build("conv_two_train", 3, 4, 9, 11,
