@@ -98,9 +98,9 @@ typedef struct {
     conv_wcache bd_w_own;
     conv_wcache *bd_w; // &bd_w_own, or the hint's cache when the layouts agree
 
-    // Backward weights as im2col + one GEMM per chunk of output pixels
-    // (bw_gemm), or oneDNN's primitive (bw_pd). See bw_gemm_run.
-    int bw_gemm;
+    // Forward and backward weights as im2col + one GEMM per chunk of output
+    // pixels (gemm), or oneDNN's primitives. See "as im2col + GEMM" below.
+    int gemm;
     size_t col_rows; // output pixels per chunk; the chunk's im2col sits in the workspace
     dnnl_primitive_desc_t bw_pd; // backward weights
     dnnl_primitive_t bw_prim;
@@ -114,20 +114,25 @@ typedef struct {
 
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 
-// --- backward weights as im2col + GEMM ----------------------------------------------
+// --- the forward and backward weights as im2col + GEMM -------------------------------
 //
-// dW (O, C*K*K) = dY^T (O, P) x col (P, C*K*K), P = B * out_h * out_w, summed
-// over chunks of col_rows output pixels: oneDNN 2.6's AVX2 backward-weights
-// kernels on NHWC run at ~40-65 GFLOP/s on ResNet34's 3x3 shapes, its sgemm
-// at ~110 (2 Zen 3 cores; 58-92 ms against 34-38 ms a conv at batch 16).
-// col's columns are in (c, kh, kw) order, so the product is dW in our OIHW
-// layout with no reorder. Groups and dilation keep oneDNN's primitive;
-// DT_CONV_BWD_WEIGHTS=onednn keeps it everywhere (for comparisons).
+// With col (P, C*K*K) the im2col of the input, P = B * out_h * out_w:
+//   forward:          Y (P, O) = col x W^T, then + bias and the activation
+//   backward weights: dW (O, C*K*K) = dY^T (P, O)^T x col
+// summed over chunks of col_rows output pixels whose col stays in the
+// workspace. On AVX2 (2 Zen 3 cores) oneDNN 2.6's direct kernels on NHWC run
+// ResNet34's 3x3 shapes at ~75 GFLOP/s forward and 40-65 backward-weights;
+// its sgemm at 110-138: at batch 16, 46-50 ms -> 30-33 ms a forward conv and
+// 58-92 ms -> 34-38 ms a backward-weights one. col's columns are in (c, kh,
+// kw) order, the rows of our OIHW weights, so neither needs a reorder.
+// Backward data stays oneDNN's (its kernel is the fastest of the three).
+// Groups and dilation keep oneDNN throughout; DT_CONV=onednn keeps it
+// everywhere (for comparisons).
 
-static int bw_gemm_wanted(const conv_priv *p) {
+static int gemm_wanted(const conv_priv *p) {
     static int mode = -1; // 1 gemm, 0 onednn
     if (mode < 0) {
-        const char *e = getenv("DT_CONV_BWD_WEIGHTS");
+        const char *e = getenv("DT_CONV");
         mode = !(e && strcmp(e, "onednn") == 0);
     }
     return mode && p->groups == 1 && p->dilation == 1;
@@ -161,6 +166,37 @@ static void im2col_rows(const dt_layer *l, const conv_priv *p, const float *x, s
     }
 }
 
+static void sgemm_rm(const dt_layer *l, char ta, char tb, size_t M, size_t N, size_t K,
+                     const float *A, size_t lda, const float *B, size_t ldb, float beta,
+                     float *C, size_t ldc) {
+    dnnl_status_t st = dnnl_sgemm(ta, tb, (dnnl_dim_t)M, (dnnl_dim_t)N, (dnnl_dim_t)K, 1.0f, A,
+                                  (dnnl_dim_t)lda, B, (dnnl_dim_t)ldb, beta, C, (dnnl_dim_t)ldc);
+    if (st != dnnl_success)
+        dt_fatal("layer %d: dnnl_sgemm(%c%c, %zu x %zu x %zu) failed: %s", l->index, ta, tb, M,
+                 N, K, dnnl_status2str(st));
+}
+
+// out (P, O) = conv(input, w) (+ b), then act; w in OIHW.
+static void gemm_fwd(const dt_layer *l, const conv_priv *p, dt_network *net, const float *w,
+                     const float *b, dt_act act, float *out) {
+    const size_t O = (size_t)p->filters, cols = (size_t)l->c * p->size * p->size;
+    const size_t P = (size_t)l->batch * l->out_h * l->out_w;
+    const float *x = dt_layer_in(net, l, 0);
+    float *col = net->workspace + p->accum_n;
+    for (size_t r0 = 0; r0 < P; r0 += p->col_rows) {
+        const size_t r1 = r0 + p->col_rows < P ? r0 + p->col_rows : P, n = r1 - r0;
+        float *y = out + r0 * O;
+        im2col_rows(l, p, x, r0, r1, col);
+        sgemm_rm(l, 'N', 'T', n, O, cols, col, cols, w, cols, 0.0f, y, O);
+        if (b) {
+#pragma omp parallel for schedule(static)
+            for (size_t r = 0; r < n; r++)
+                for (size_t o = 0; o < O; o++) y[r * O + o] += b[o];
+        }
+        dt_act_forward(act, y, n * O);
+    }
+}
+
 static void bw_gemm_run(dt_layer *l, conv_priv *p, dt_network *net, const float *dy) {
     const size_t O = (size_t)p->filters, cols = (size_t)l->c * p->size * p->size;
     const size_t P = (size_t)l->batch * l->out_h * l->out_w;
@@ -170,13 +206,8 @@ static void bw_gemm_run(dt_layer *l, conv_priv *p, dt_network *net, const float 
         const size_t r1 = r0 + p->col_rows < P ? r0 + p->col_rows : P;
         im2col_rows(l, p, x, r0, r1, col);
         // row-major: dW (O x cols) (+)= dY[r0:r1]^T (O x rows) * col (rows x cols)
-        dnnl_status_t st = dnnl_sgemm('T', 'N', (dnnl_dim_t)O, (dnnl_dim_t)cols,
-                                      (dnnl_dim_t)(r1 - r0), 1.0f, dy + r0 * O, (dnnl_dim_t)O,
-                                      col, (dnnl_dim_t)cols, r0 ? 1.0f : 0.0f, dw,
-                                      (dnnl_dim_t)cols);
-        if (st != dnnl_success)
-            dt_fatal("layer %d: dnnl_sgemm (backward weights, %zu x %zu x %zu) failed: %s",
-                     l->index, O, cols, r1 - r0, dnnl_status2str(st));
+        sgemm_rm(l, 'T', 'N', O, cols, r1 - r0, dy + r0 * O, O, col, cols, r0 ? 1.0f : 0.0f, dw,
+                 cols);
     }
     if (p->bias) { // dB = the sum of dY over pixels, in pixel order
         float *db = l->params[p->pb].g;
@@ -296,6 +327,18 @@ static int make_pds(dt_layer *l, conv_priv *p, dt_network *net) {
         p->hint = &p->main;
     }
     size_t scratch = dt_dnnl_scratch_floats(p->main.pd);
+    p->gemm = gemm_wanted(p);
+    if (p->gemm) {
+        // about 4M floats of im2col a chunk (16 MiB), and 1024-2048 rows,
+        // where the GEMM's long dimension keeps it near its peak
+        const size_t cols = (size_t)l->c * p->size * p->size;
+        const size_t P = (size_t)B * l->out_h * l->out_w;
+        size_t rows = ((size_t)4 << 20) / cols;
+        if (rows < 1024) rows = 1024;
+        if (rows > 2048) rows = 2048;
+        p->col_rows = rows < P ? rows : P;
+        if (p->col_rows * cols > scratch) scratch = p->col_rows * cols;
+    }
     if (grads) {
         if (p->train.pd && dt_dnnl_scratch_floats(p->train.pd) > scratch)
             scratch = dt_dnnl_scratch_floats(p->train.pd);
@@ -308,18 +351,7 @@ static int make_pds(dt_layer *l, conv_priv *p, dt_network *net) {
                       "convolution backward data"))
             return -1;
         size_t s1 = dt_dnnl_scratch_floats(p->bd_pd), s2 = 0;
-        p->bw_gemm = bw_gemm_wanted(p);
-        if (p->bw_gemm) {
-            // about 4M floats of im2col a chunk (16 MiB), and at least 1024
-            // rows, where the GEMM's long dimension keeps it near peak
-            const size_t cols = (size_t)l->c * p->size * p->size;
-            const size_t P = (size_t)B * l->out_h * l->out_w;
-            size_t rows = ((size_t)4 << 20) / cols;
-            if (rows < 1024) rows = 1024;
-            if (rows > 2048) rows = 2048;
-            p->col_rows = rows < P ? rows : P;
-            s2 = p->col_rows * cols;
-        } else {
+        if (!p->gemm) {
             const dnnl_memory_desc_t *dw = CONV_BWD_WEIGHTS_OIHW ? &p->wuser_md : &g.wany;
             DT_DNNL_TRY(dnnl_dilated_convolution_backward_weights_desc_init(
                             &cd, dnnl_convolution_direct, &p->src_md, dw,
@@ -475,7 +507,7 @@ static int conv_setup(dt_layer *l, dt_network *net) {
         dt_dnnl_mem(&p->bd_dsrc, &p->src_md, dsrc, l->index) ||
         scratch_mem(&p->bd_scratch, l, p, p->bd_pd, net))
         return -1;
-    if (p->bw_gemm) return 0;
+    if (p->gemm) return 0;
     // backward weights
     DT_DNNL_TRY(dnnl_primitive_create(&p->bw_prim, p->bw_pd), l->index);
     const dnnl_memory_desc_t *dw =
@@ -527,15 +559,26 @@ static void fold_bn(dt_layer *l, conv_priv *p) {
     }
 }
 
+// The conv (+ bias) of the raw weights into `out`, then act: oneDNN's
+// forward_training primitive f, or the GEMM.
+static void conv_raw(dt_layer *l, conv_priv *p, dt_network *net, conv_fwd *f, dt_act act,
+                     float *out) {
+    if (!p->gemm) {
+        fwd_run(f, l, l->wver);
+        return;
+    }
+    gemm_fwd(l, p, net, l->params[p->pw].w, p->bias ? l->params[p->pb].w : NULL, act, out);
+}
+
 static void conv_forward(dt_layer *l, dt_network *net) {
     conv_priv *p = l->priv;
     uint64_t ver = l->wver;
     if (!p->bn) {
-        fwd_run(&p->main, l, ver);
+        conv_raw(l, p, net, &p->main, p->act, l->output);
         return;
     }
     if (dt_layer_training(net, l)) {
-        fwd_run(&p->train, l, ver);
+        conv_raw(l, p, net, &p->train, DT_ACT_LINEAR, p->xbuf);
         size_t M = (size_t)l->batch * l->out_h * l->out_w;
         dt_bn_forward_train(p->xbuf, l->output, M, p->filters, l->params[p->ps].w,
                             l->params[p->pt].w, l->params[p->pm].w, l->params[p->pv].w,
@@ -550,7 +593,8 @@ static void conv_forward(dt_layer *l, dt_network *net) {
         p->fold_valid = 1;
         p->main.w.valid = 0; // reorder the new folded weights
     }
-    fwd_run(&p->main, l, ver);
+    if (p->gemm) gemm_fwd(l, p, net, p->fold_w, p->fold_b, p->act, l->output);
+    else fwd_run(&p->main, l, ver);
     p->last_folded = 1;
 }
 
@@ -567,7 +611,7 @@ static void conv_backward(dt_layer *l, dt_network *net) {
         if (p->last_folded) {
             // Inference forward kept no pre-BN activations: recompute them
             // (only tests and a trainable layer before a frozen one get here).
-            fwd_run(&p->train, l, ver);
+            conv_raw(l, p, net, &p->train, DT_ACT_LINEAR, p->xbuf);
             const float *mean = l->params[p->pm].w, *var = l->params[p->pv].w;
             for (int c = 0; c < p->filters; c++) {
                 p->save_mean[c] = mean[c];
@@ -585,7 +629,7 @@ static void conv_backward(dt_layer *l, dt_network *net) {
     } else {
         dt_act_backward(p->act, l->output, l->delta, l->delta, M * p->filters);
     }
-    if (!l->frozen && p->bw_gemm) {
+    if (!l->frozen && p->gemm) {
         bw_gemm_run(l, p, net, p->bn ? p->xbuf : l->delta);
     } else if (!l->frozen) {
         dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, p->bw_src},
