@@ -263,6 +263,31 @@ void dt_add(const float *x, float *y, size_t n, int accum) {
     for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
 
+void dt_add_bias(float *y, const float *b, size_t M, size_t C) {
+#pragma omp parallel for schedule(static) if (M * C > 4096)
+    for (size_t m = 0; m < M; m++) {
+        float *ym = y + m * C;
+#pragma omp simd
+        for (size_t c = 0; c < C; c++) ym[c] += b[c];
+    }
+}
+
+// Threads own blocks of 64 channels and walk the rows in order: contiguous
+// reads, and each channel's sum is the serial one.
+void dt_channel_sum(const float *x, size_t M, size_t C, float *sum) {
+    const size_t nb = (C + 63) / 64;
+#pragma omp parallel for schedule(static) if (M * C > 4096)
+    for (size_t blk = 0; blk < nb; blk++) {
+        const size_t c0 = blk * 64, c1 = c0 + 64 < C ? c0 + 64 : C;
+        for (size_t c = c0; c < c1; c++) sum[c] = 0;
+        for (size_t m = 0; m < M; m++) {
+            const float *xm = x + m * C;
+#pragma omp simd
+            for (size_t c = c0; c < c1; c++) sum[c] += xm[c];
+        }
+    }
+}
+
 void dt_copy(const float *x, float *y, size_t n) {
     if (x == y) return;
 #pragma omp parallel for schedule(static)

@@ -53,6 +53,11 @@ void dt_bn_backward(const float *x, const float *y, float *dy, float *dx, size_t
 
 // y (+)= x
 void dt_add(const float *x, float *y, size_t n, int accum);
+// y (M, C) += b (C) on every row.
+void dt_add_bias(float *y, const float *b, size_t M, size_t C);
+// sum (C) = the sum of x (M, C) over its rows, each channel in row order
+// (the same floats whatever the thread count).
+void dt_channel_sum(const float *x, size_t M, size_t C, float *sum);
 void dt_copy(const float *x, float *y, size_t n);
 void dt_fill(float *y, size_t n, float v);
 

@@ -44,6 +44,15 @@ size_t dt_dnnl_scratch_floats(const_dnnl_primitive_desc_t pd) {
     return (dnnl_memory_desc_get_size(md) + sizeof(float) - 1) / sizeof(float);
 }
 
+void dt_dnnl_sgemm(char ta, char tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
+                   const float *B, size_t ldb, float beta, float *C, size_t ldc, int layer) {
+    dnnl_status_t st = dnnl_sgemm(ta, tb, (dnnl_dim_t)M, (dnnl_dim_t)N, (dnnl_dim_t)K, 1.0f, A,
+                                  (dnnl_dim_t)lda, B, (dnnl_dim_t)ldb, beta, C, (dnnl_dim_t)ldc);
+    if (st != dnnl_success)
+        dt_fatal("layer %d: dnnl_sgemm(%c%c, M=%zu N=%zu K=%zu) failed: %s", layer, ta, tb, M,
+                 N, K, dnnl_status2str(st));
+}
+
 void dt_dnnl_exec(dnnl_primitive_t p, int nargs, const dnnl_exec_arg_t *args, int layer,
                   const char *what) {
     dnnl_status_t st = dnnl_primitive_execute(p, stream, nargs, args);

@@ -53,6 +53,10 @@ int dt_dnnl_mem(dnnl_memory_t *m, const dnnl_memory_desc_t *md, void *ptr, int l
 // The scratchpad size of a primitive descriptor, in floats.
 size_t dt_dnnl_scratch_floats(const_dnnl_primitive_desc_t pd);
 // Executes on the shared stream; fatal on failure (see DT_DNNL_CHECK).
+// Row-major C = op(A) op(B) + beta C through dnnl_sgemm; a failure is a
+// broken invariant (the shapes come from parse) and stops with the layer.
+void dt_dnnl_sgemm(char ta, char tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
+                   const float *B, size_t ldb, float beta, float *C, size_t ldc, int layer);
 void dt_dnnl_exec(dnnl_primitive_t p, int nargs, const dnnl_exec_arg_t *args, int layer,
                   const char *what);
 

@@ -9,23 +9,13 @@
 
 #include "kernels.h"
 #include "network.h"
+#include "onednn.h"
 
 typedef struct {
     dt_act act;
     int bias;
     int pb, pw; // indices of "bias" (-1 without) and "weights" in l->params
 } connected_priv;
-
-// Row-major GEMM; a failure here is a broken invariant (shapes come from parse).
-static void sgemm(char ta, char tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
-                  const float *B, size_t ldb, float beta, float *C, size_t ldc) {
-    dnnl_status_t st = dnnl_sgemm(ta, tb, (dnnl_dim_t)M, (dnnl_dim_t)N, (dnnl_dim_t)K, 1.0f, A,
-                                  (dnnl_dim_t)lda, B, (dnnl_dim_t)ldb, beta, C,
-                                  (dnnl_dim_t)ldc);
-    if (st != dnnl_success)
-        dt_fatal("dnnl_sgemm(%c%c, M=%zu N=%zu K=%zu) failed: status %d", ta, tb, M, N, K,
-                 (int)st);
-}
 
 static int connected_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
     connected_priv *p = dt_calloc(1, sizeof *p);
@@ -67,16 +57,8 @@ static void connected_forward(dt_layer *l, dt_network *net) {
     const float *x = dt_layer_in(net, l, 0); // (B, in)
     const size_t B = l->batch, in = l->inputs, out = l->out_c;
     float *y = l->output; // (B, out)
-    sgemm('N', 'T', B, out, in, x, in, l->params[p->pw].w, in, 0.0f, y, out);
-    if (p->pb >= 0) {
-        const float *bias = l->params[p->pb].w;
-#pragma omp parallel for schedule(static) if (B * out > 4096)
-        for (size_t b = 0; b < B; b++) {
-            float *yb = y + b * out;
-#pragma omp simd
-            for (size_t o = 0; o < out; o++) yb[o] += bias[o];
-        }
-    }
+    dt_dnnl_sgemm('N', 'T', B, out, in, x, in, l->params[p->pw].w, in, 0.0f, y, out, l->index);
+    if (p->pb >= 0) dt_add_bias(y, l->params[p->pb].w, B, out);
     dt_act_forward(p->act, y, B * out);
 }
 
@@ -87,22 +69,14 @@ static void connected_backward(dt_layer *l, dt_network *net) {
     dt_act_backward(p->act, l->output, dz, dz, B * out);
     if (!l->frozen) {
         // dW (out, in) = dz^T (out, B) x (B, in)
-        sgemm('T', 'N', out, in, B, dz, out, dt_layer_in(net, l, 0), in, 0.0f,
-              l->params[p->pw].g, in);
-        if (p->pb >= 0) {
-            float *db = l->params[p->pb].g;
-#pragma omp parallel for schedule(static) if (B * out > 4096)
-            for (size_t o = 0; o < out; o++) {
-                float s = 0;
-                for (size_t b = 0; b < B; b++) s += dz[b * out + o];
-                db[o] = s;
-            }
-        }
+        dt_dnnl_sgemm('T', 'N', out, in, B, dz, out, dt_layer_in(net, l, 0), in, 0.0f,
+                      l->params[p->pw].g, in, l->index);
+        if (p->pb >= 0) dt_channel_sum(dz, B, out, l->params[p->pb].g);
     }
     float *dx = dt_layer_in_delta(net, l, 0); // (B, in)
     if (dx)
-        sgemm('N', 'N', B, in, out, dz, out, l->params[p->pw].w, in,
-              l->in_accum[0] ? 1.0f : 0.0f, dx, in);
+        dt_dnnl_sgemm('N', 'N', B, in, out, dz, out, l->params[p->pw].w, in,
+                      l->in_accum[0] ? 1.0f : 0.0f, dx, in, l->index);
 }
 
 static void connected_describe(const dt_layer *l, char *buf, size_t n) {

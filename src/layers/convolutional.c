@@ -166,16 +166,6 @@ static void im2col_rows(const dt_layer *l, const conv_priv *p, const float *x, s
     }
 }
 
-static void sgemm_rm(const dt_layer *l, char ta, char tb, size_t M, size_t N, size_t K,
-                     const float *A, size_t lda, const float *B, size_t ldb, float beta,
-                     float *C, size_t ldc) {
-    dnnl_status_t st = dnnl_sgemm(ta, tb, (dnnl_dim_t)M, (dnnl_dim_t)N, (dnnl_dim_t)K, 1.0f, A,
-                                  (dnnl_dim_t)lda, B, (dnnl_dim_t)ldb, beta, C, (dnnl_dim_t)ldc);
-    if (st != dnnl_success)
-        dt_fatal("layer %d: dnnl_sgemm(%c%c, %zu x %zu x %zu) failed: %s", l->index, ta, tb, M,
-                 N, K, dnnl_status2str(st));
-}
-
 // out (P, O) = conv(input, w) (+ b), then act; w in OIHW.
 static void gemm_fwd(const dt_layer *l, const conv_priv *p, dt_network *net, const float *w,
                      const float *b, dt_act act, float *out) {
@@ -187,12 +177,8 @@ static void gemm_fwd(const dt_layer *l, const conv_priv *p, dt_network *net, con
         const size_t r1 = r0 + p->col_rows < P ? r0 + p->col_rows : P, n = r1 - r0;
         float *y = out + r0 * O;
         im2col_rows(l, p, x, r0, r1, col);
-        sgemm_rm(l, 'N', 'T', n, O, cols, col, cols, w, cols, 0.0f, y, O);
-        if (b) {
-#pragma omp parallel for schedule(static)
-            for (size_t r = 0; r < n; r++)
-                for (size_t o = 0; o < O; o++) y[r * O + o] += b[o];
-        }
+        dt_dnnl_sgemm('N', 'T', n, O, cols, col, cols, w, cols, 0.0f, y, O, l->index);
+        if (b) dt_add_bias(y, b, n, O);
         dt_act_forward(act, y, n * O);
     }
 }
@@ -206,15 +192,10 @@ static void bw_gemm_run(dt_layer *l, conv_priv *p, dt_network *net, const float 
         const size_t r1 = r0 + p->col_rows < P ? r0 + p->col_rows : P;
         im2col_rows(l, p, x, r0, r1, col);
         // row-major: dW (O x cols) (+)= dY[r0:r1]^T (O x rows) * col (rows x cols)
-        sgemm_rm(l, 'T', 'N', O, cols, r1 - r0, dy + r0 * O, O, col, cols, r0 ? 1.0f : 0.0f, dw,
-                 cols);
+        dt_dnnl_sgemm('T', 'N', O, cols, r1 - r0, dy + r0 * O, O, col, cols, r0 ? 1.0f : 0.0f,
+                      dw, cols, l->index);
     }
-    if (p->bias) { // dB = the sum of dY over pixels, in pixel order
-        float *db = l->params[p->pb].g;
-        memset(db, 0, O * sizeof(float));
-        for (size_t r = 0; r < P; r++)
-            for (size_t o = 0; o < O; o++) db[o] += dy[r * O + o];
-    }
+    if (p->bias) dt_channel_sum(dy, P, O, l->params[p->pb].g); // dB
 }
 
 // --- primitive descriptors (parse) ------------------------------------------------
