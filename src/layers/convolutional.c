@@ -456,13 +456,19 @@ static int conv_setup(dt_layer *l, dt_network *net) {
     conv_priv *p = l->priv;
     float *w = l->params[p->pw].w;
     float *b = p->bias ? l->params[p->pb].w : NULL;
+    // Under the GEMM the main primitive never runs; it is set up only where
+    // its weight cache serves backward data (no BN, with gradients: it is
+    // the hint). Elsewhere it would JIT a kernel and hold an unused copy of
+    // the weights in its layout.
+    const int main_used = !p->gemm || (!p->bn && net->with_grads);
     if (p->bn) {
         size_t nw = l->params[p->pw].n;
         p->fold_w = dt_alloc_floats(nw);
         p->fold_b = dt_alloc_floats((size_t)p->filters);
-        if (fwd_setup(&p->main, l, p, net, p->fold_w, p->fold_b, l->output)) return -1;
+        if (main_used && fwd_setup(&p->main, l, p, net, p->fold_w, p->fold_b, l->output))
+            return -1;
         if (p->train.pd && fwd_setup(&p->train, l, p, net, w, b, p->xbuf)) return -1;
-    } else if (fwd_setup(&p->main, l, p, net, w, b, l->output)) {
+    } else if (main_used && fwd_setup(&p->main, l, p, net, w, b, l->output)) {
         return -1;
     }
     if (!net->with_grads) return 0;
