@@ -110,14 +110,14 @@ def main():
     tensors = {"x": nhwc(x0), "truth": t.float().reshape(4, 1),
                "fc.weights": fc0.weight.detach().clone(), "fc.bias": fc0.bias.detach().clone()}
     fc_idx = n_body + 1  # [avgpool] then [connected]
-    m32 = m
+    m32, start = m, {k: v.clone() for k, v in m.state_dict().items()}
     for prefix, dtype in (("", torch.float32), ("d", torch.float64)):
-        m = m32 if dtype == torch.float32 else make_model().to(dtype)
-        if dtype != torch.float32:
+        if dtype == torch.float32:
+            m = m32
+        else:  # the same start in float64 (m32 has trained by now)
+            m = make_model().to(dtype)
             m.load_state_dict({k: v.to(dtype) if v.is_floating_point() else v
-                               for k, v in m32_state.items()})
-        else:
-            m32_state = {k: v.clone() for k, v in m.state_dict().items()}
+                               for k, v in start.items()})
         fc = torch.nn.Linear(512, 10).to(dtype)
         with torch.no_grad():
             fc.weight.copy_(fc0.weight), fc.bias.copy_(fc0.bias)
