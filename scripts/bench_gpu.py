@@ -2,15 +2,17 @@
 """GPU benchmark: our detector vs PyTorch on the lesson's multi-head SSD
 (ResNet34 body + StdConv/OutConv head, 189 anchors, 224x224), same run,
 same card. Reports images/s of a training step (forward + backward + Adam)
-at batch 64 in FP32 and TF32, inference at batch 1 and 64, and GPU memory.
+at batch 64 in FP32 and TF32, inference at batch 1 and 64, GPU memory, and
+then the same in mixed precision (FP16 with dynamic loss scaling, BF16).
 
-  ours:    detector bench scripts/bench_ssd.cfg -gpu 0 [-train] [-tf32]
+  ours:    detector bench scripts/bench_ssd.cfg -gpu 0 [-train] [-tf32] [-amp fp16|bf16]
            (random input, empty targets; memory = cudaMemGetInfo in use,
            so it includes the CUDA context, ~0.5 GiB)
   PyTorch: the same model, channels_last, cudnn.benchmark=True, the same
            empty targets (BCE against all-background + the box term);
            memory = torch.cuda.max_memory_allocated (tensors only; the
-           context is not counted).
+           context is not counted). Mixed precision: torch.autocast with
+           that dtype, and torch.cuda.amp.GradScaler for FP16 (as ours).
 
 usage: bench_gpu.py --bin DETECTOR [--out DIR] [--quick]
        bench_gpu.py --torch-profile [--out DIR] [--device cuda|cpu]
@@ -32,15 +34,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CFG = os.path.join(ROOT, "scripts", "bench_ssd.cfg")
 
 
-def ours(binary, batch, train, tf32, iters, warm):
+def ours(binary, batch, train, prec, iters, warm):
     cmd = [binary, "bench", CFG, "-gpu", "0", "-batch", str(batch), "-iters", str(iters),
            "-warmup", str(warm)]
     if train:
         cmd.append("-train")
-    if tf32:
+    if prec == "tf32":
         cmd.append("-tf32")
+    if prec in ("fp16", "bf16"):
+        cmd += ["-amp", prec]
     env = dict(os.environ, DT_QUIET="1")
     env.pop("DT_TF32", None)
+    env.pop("DT_AMP", None)
     t0 = time.time()
     p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
     out = p.stdout + p.stderr
@@ -106,11 +111,15 @@ def torch_model(torch, nn, C=20, k=9):
     return nn.Sequential(body, Head())
 
 
-def torch_bench(batch, train, tf32, iters, warm, profile=None, device="cuda"):
+def torch_bench(batch, train, prec, iters, warm, profile=None, device="cuda"):
+    import contextlib
+
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
 
+    tf32 = prec == "tf32"
+    amp = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(prec)
     torch.backends.cudnn.benchmark = True
     torch.backends.cudnn.allow_tf32 = tf32
     torch.backends.cuda.matmul.allow_tf32 = tf32
@@ -122,16 +131,26 @@ def torch_bench(batch, train, tf32, iters, warm, profile=None, device="cuda"):
     x = torch.randn(batch, 3, 224, 224, device=dev).to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     C = 20
+    autocast = (lambda: torch.autocast(device_type=dev.type, dtype=amp)) if amp else \
+        contextlib.nullcontext
+    scaler = torch.cuda.amp.GradScaler(enabled=cuda and amp == torch.float16)
+
+    def forward():
+        with autocast():
+            return model(x)
 
     def step():
-        clas, box = model(x)
-        # empty targets, as ours: every anchor background; loc term 0
-        t = torch.zeros_like(clas[..., :C])
-        loss = F.binary_cross_entropy_with_logits(clas[..., :C], t, reduction="sum") / C
-        loss = loss + 0.0 * torch.tanh(box).sum()
+        with autocast():
+            clas, box = model(x)
+            # empty targets, as ours: every anchor background; loc term 0
+            t = torch.zeros_like(clas[..., :C])
+            loss = F.binary_cross_entropy_with_logits(clas[..., :C].float(), t.float(),
+                                                      reduction="sum") / C
+            loss = loss + 0.0 * torch.tanh(box.float()).sum()
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
 
     model.train(train)
     if cuda:
@@ -139,7 +158,7 @@ def torch_bench(batch, train, tf32, iters, warm, profile=None, device="cuda"):
     ctx = torch.enable_grad() if train else torch.no_grad()
     with ctx:
         for _ in range(warm):
-            step() if train else model(x)
+            step() if train else forward()
         sync()
         if profile is not None:
             # the iterations timed by torch.profiler, summed per kernel / op
@@ -147,14 +166,14 @@ def torch_bench(batch, train, tf32, iters, warm, profile=None, device="cuda"):
             acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
             with tprofile(activities=acts) as prof:
                 for _ in range(iters):
-                    step() if train else model(x)
+                    step() if train else forward()
                 sync()
             key = "self_cuda_time_total" if cuda else "self_cpu_time_total"
             profile.write(prof.key_averages().table(sort_by=key, row_limit=40) + "\n")
             return None
         t0 = time.time()
         for _ in range(iters):
-            step() if train else model(x)
+            step() if train else forward()
         sync()
         dt = time.time() - t0
     r = {"ips": iters * batch / dt,
@@ -173,7 +192,7 @@ def torch_profile(out, device):
         for label, train in (("inference", False), ("training step (Adam)", True)):
             f.write("-- PyTorch %s, batch %d, TF32, channels_last, 2 iterations (%s)\n"
                     % (label, b, device))
-            torch_bench(b, train, True, 2, 3, profile=f, device=device)
+            torch_bench(b, train, "tf32", 2, 3, profile=f, device=device)
     print("wrote %s" % path)
     return 0
 
@@ -185,6 +204,7 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--torch-profile", action="store_true")
     ap.add_argument("--device", default="cuda")
+    ap.add_argument("--only", help="run only the cases whose label contains this text")
     a = ap.parse_args()
     if a.torch_profile:
         os.makedirs(a.out, exist_ok=True)
@@ -192,12 +212,18 @@ def main():
     if not a.bin:
         ap.error("--bin DETECTOR is needed (or --torch-profile)")
     q = a.quick
-    # (label, batch, train, tf32, iters, warmup)
-    runs = [("train b64 fp32", 64, True, False, 5 if q else 10, 3),
-            ("train b64 tf32", 64, True, True, 5 if q else 10, 3),
-            ("infer b64 fp32", 64, False, False, 10 if q else 20, 3),
-            ("infer b64 tf32", 64, False, True, 10 if q else 20, 3),
-            ("infer b1 fp32", 1, False, False, 30 if q else 100, 10)]
+    # (label, batch, train, precision, iters, warmup); mixed precision last, so that a
+    # timeout leaves the FP32/TF32 rows of the issue's target
+    runs = [("train b64 fp32", 64, True, "fp32", 5 if q else 10, 3),
+            ("train b64 tf32", 64, True, "tf32", 5 if q else 10, 3),
+            ("infer b64 fp32", 64, False, "fp32", 10 if q else 20, 3),
+            ("infer b64 tf32", 64, False, "tf32", 10 if q else 20, 3),
+            ("infer b1 fp32", 1, False, "fp32", 30 if q else 100, 10),
+            ("train b64 fp16", 64, True, "fp16", 5 if q else 10, 3),
+            ("train b64 bf16", 64, True, "bf16", 5 if q else 10, 3),
+            ("infer b64 fp16", 64, False, "fp16", 10 if q else 20, 3)]
+    if a.only:
+        runs = [r for r in runs if a.only in r[0]]
     rows = []
     os.makedirs(a.out, exist_ok=True)
 
@@ -220,11 +246,11 @@ def main():
             json.dump(rows, f, indent=1)
         return lines
 
-    for label, b, train, tf32, iters, warm in runs:
-        o = ours(a.bin, b, train, tf32, iters, warm)
+    for label, b, train, prec, iters, warm in runs:
+        o = ours(a.bin, b, train, prec, iters, warm)
         print("ours  %-16s %s" % (label, o), flush=True)
         try:
-            t = torch_bench(b, train, tf32, iters, warm)
+            t = torch_bench(b, train, prec, iters, warm, device=a.device)
         except Exception as e:  # keep our numbers even if torch fails
             print("torch %-16s FAILED: %s" % (label, e))
             t = None

@@ -15,7 +15,8 @@
 #     uses DIR's binaries if present, else builds here if it can; the CUDA
 #     libraries come from the Python wheels (site-packages/nvidia/*/lib).
 #     Runs nvidia-smi, `detector gpuinfo`, the GPU parity test and the
-#     benchmark against PyTorch (scripts/bench_gpu.py). Under 9 minutes.
+#     benchmark against PyTorch (scripts/bench_gpu.py: FP32, TF32, then
+#     mixed precision FP16/BF16 against autocast). Under 9 minutes.
 #     Logs go to $OUT (else ./gpu_check_out): check.log, gpuinfo.txt,
 #     parity.log, profile.txt (DT_GPU_PROFILE tables), bench.log, bench.txt,
 #     torch_profile.txt (PyTorch's per-kernel times, when time is left),
@@ -120,7 +121,7 @@ if [ -n "$BIN" ]; then
     # where the time goes: one iteration per layer type and phase (CUDA events)
     say "== GPU profile, DT_GPU_PROFILE=1 (t=$(elapsed)s)"
     : >"$OUT/profile.txt"
-    for args in "-batch 64 -train" "-batch 64 -train -tf32" "-batch 64" "-batch 64 -tf32" "-batch 64 -upload" "-batch 1"; do
+    for args in "-batch 64 -train" "-batch 64 -train -tf32" "-batch 64" "-batch 64 -tf32" "-batch 64 -upload" "-batch 1" "-batch 64 -train -amp fp16"; do
         echo "-- bench scripts/bench_ssd.cfg $args" >>"$OUT/profile.txt"
         # shellcheck disable=SC2086
         DT_QUIET=1 DT_GPU_PROFILE=3 timeout 60 "$BIN" bench scripts/bench_ssd.cfg -gpu 0 $args -iters 2 -warmup 2 >>"$OUT/profile.txt" 2>&1 \

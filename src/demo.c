@@ -315,7 +315,9 @@ static int parse_args(int argc, char **argv, demo_args *a) {
         else if (strcmp(s, "-dont_show") == 0) a->dont_show = 1;
         else if (strcmp(s, "-fps") == 0) a->print_fps = 1;
         else if (strcmp(s, "-realtime") == 0) a->realtime = 1;
-        else if ((strcmp(s, "-gpu") == 0 || strcmp(s, "-i") == 0) && more) ++i; // main's
+        else if ((strcmp(s, "-gpu") == 0 || strcmp(s, "-i") == 0 || strcmp(s, "-amp") == 0) &&
+                 more)
+            ++i; // main's
         else if (strcmp(s, "-nogpu") == 0 || strcmp(s, "-tf32") == 0) {
         } else if (s[0] == '-' && s[1]) {
             fprintf(stderr, "demo: unknown or incomplete argument '%s'\n", s);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "amp.h"
 #include "data/cmd.h"
 #include "demo.h"
 #include "draw.h"
@@ -110,9 +111,16 @@ static int cmd_bench(int argc, char **argv) {
            1e3 * dt / iters, gflops);
     size_t used, total;
     if (net->gpu && dt_gpu_mem_info(&used, &total) == 0)
-        printf("bench gpu %d tf32 %s: device memory in use %.0f MiB of %.0f MiB\n", net->gpu - 1,
-               getenv("DT_TF32") && atoi(getenv("DT_TF32")) > 0 ? "on" : "off",
-               used / 1048576.0, total / 1048576.0);
+    {
+        float scale;
+        long skipped;
+        const int amp = dt_net_gpu_amp(net, &scale, &skipped);
+        printf("bench gpu %d tf32 %s amp %s: device memory in use %.0f MiB of %.0f MiB\n",
+               net->gpu - 1, getenv("DT_TF32") && atoi(getenv("DT_TF32")) > 0 ? "on" : "off",
+               dt_amp_name(amp), used / 1048576.0, total / 1048576.0);
+        if (amp && train)
+            printf("bench gpu loss scale %g, %ld step(s) skipped for overflow\n", scale, skipped);
+    }
     if (net->gpu)
         printf("bench gpu input: %s\n", reupload ? "uploaded every iteration (pinned, -upload)"
                                                   : "uploaded once, kept on the device (as "
@@ -144,7 +152,7 @@ static void usage(const char *prog) {
             "  synth DIR [-n N] [-size S] [-seed S] a synthetic VOC set of shapes\n"
             "  gpuinfo                             GPUs, CUDA/cuDNN versions, self-test\n"
             "options for every command: -gpu N (run networks on GPU N; or DT_GPU=N), -nogpu, "
-            "-tf32\n",
+            "-tf32,\n  -amp fp16|bf16 (mixed precision on the GPU; or DT_AMP)\n",
 
             prog);
 }
@@ -160,6 +168,8 @@ int main(int argc, char **argv) {
     if (gpu) setenv("DT_GPU", gpu, 1);
     if (arg_flag(argc, argv, "-nogpu")) unsetenv("DT_GPU");
     if (arg_flag(argc, argv, "-tf32")) setenv("DT_TF32", "1", 1);
+    const char *amp = arg_value(argc, argv, "-amp"); // mixed precision: fp16 | bf16
+    if (amp) setenv("DT_AMP", amp, 1);
     if (strcmp(cmd, "summary") == 0) return cmd_summary(argc, argv);
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc, argv);
     if (strcmp(cmd, "train") == 0) return dt_cmd_train(argc, argv);

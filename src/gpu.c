@@ -115,6 +115,18 @@ void dt_net_gpu_put(dt_network *net, const float *host, size_t n) {
 void dt_net_gpu_input_unchanged(dt_network *net) { (void)net; }
 void dt_net_gpu_profile_print(dt_network *net) { (void)net; }
 void dt_net_gpu_set_tf32(dt_network *net, int on) { (void)net, (void)on; }
+int dt_net_gpu_set_amp(dt_network *net, int mode, float init_scale) {
+    (void)net, (void)init_scale;
+    if (mode == 0) return 0;
+    dt_error("mixed precision needs a GPU build (make GPU=1 CUDNN=1) and a GPU network");
+    return -1;
+}
+int dt_net_gpu_amp(const dt_network *net, float *scale, long *skipped) {
+    (void)net;
+    if (scale) *scale = 1.0f;
+    if (skipped) *skipped = 0;
+    return 0;
+}
 void dt_gpu_sync(void) {}
 int dt_gpu_mem_info(size_t *used, size_t *total) {
     *used = *total = 0;
@@ -122,7 +134,7 @@ int dt_gpu_mem_info(size_t *used, size_t *total) {
 }
 void dt_net_gpu_forward(dt_network *net) { (void)net; }
 void dt_net_gpu_backward(dt_network *net) { (void)net; }
-void dt_net_gpu_step(dt_network *net) { (void)net; }
+int dt_net_gpu_step(dt_network *net) { (void)net; return 1; }
 void dt_net_gpu_reset_optim(dt_network *net) { (void)net; }
 void dt_net_gpu_mark_synced(dt_network *net) { (void)net; }
 #endif

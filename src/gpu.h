@@ -55,6 +55,16 @@ void dt_net_gpu_profile_print(dt_network *net);
 // TF32 for convolutions (cuDNN) and GEMMs (cuBLAS): 0 = strict FP32 (the
 // default), 1 = TF32 tensor cores. Also env DT_TF32=1 at enable time.
 void dt_net_gpu_set_tf32(dt_network *net, int on);
+// Mixed precision (docs/GPU.md): mode 0 off (the default), 1 FP16, 2 BF16
+// (sm_80+). Convolutions and GEMMs run on 16-bit copies of their inputs and
+// of the FP32 master weights, with FP32 accumulation; everything else stays
+// FP32. init_scale > 0: dynamic loss scaling from that scale; 0: the mode's
+// default (FP16 dynamic from 65536, BF16 none); < 0: none. Also env
+// DT_AMP=fp16|bf16 and DT_LOSS_SCALE=N|off at enable time. 0, or -1 with
+// dt_error (a CPU network, BF16 on an older GPU).
+int dt_net_gpu_set_amp(dt_network *net, int mode, float init_scale);
+// The mode, the current loss scale and the steps skipped for overflow.
+int dt_net_gpu_amp(const dt_network *net, float *scale, long *skipped);
 // Waits for all work queued on the current GPU (timing). No-op on the CPU.
 void dt_gpu_sync(void);
 // Device memory in use and total, bytes (cudaMemGetInfo). 0 / -1.
@@ -63,7 +73,8 @@ int dt_gpu_mem_info(size_t *used, size_t *total);
 // Called by network.c's dispatch when net->gpu (not for other callers).
 void dt_net_gpu_forward(dt_network *net);
 void dt_net_gpu_backward(dt_network *net);
-void dt_net_gpu_step(dt_network *net);
+// 1 when the step was taken, 0 when the loss scaler skipped it (overflow).
+int dt_net_gpu_step(dt_network *net);
 void dt_net_gpu_reset_optim(dt_network *net);
 void dt_net_gpu_mark_synced(dt_network *net); // the device holds weights_version
 

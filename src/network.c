@@ -417,6 +417,9 @@ dt_network *dt_net_load(const char *cfg_path, const dt_net_opts *o) {
         dt_net_free(net);
         return NULL;
     }
+    const char *amp = getenv("DT_AMP");
+    if (!net->gpu && amp && *amp && strcmp(amp, "off") != 0)
+        dt_warn("-amp %s (DT_AMP) ignored: mixed precision runs on the GPU only (-gpu N)", amp);
     return net;
 }
 
@@ -557,9 +560,12 @@ void dt_net_step(dt_network *net) {
     DT_ASSERT(net->with_grads);
     net->opt.t++;
     if (net->gpu) { // GPU: the same formulas on the device twins
-        dt_net_gpu_step(net);
-        net->weights_version++;
         net->images_seen += (uint64_t)net->batch;
+        if (!dt_net_gpu_step(net)) { // mixed precision's loss scaler skipped it (overflow)
+            net->opt.t--;
+            return;
+        }
+        net->weights_version++;
         dt_net_gpu_mark_synced(net);
         return;
     }

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "amp.h"
 #include "detect/detect.h"
 #include "gpu.h"
 #include "testutil.h"
@@ -45,29 +46,33 @@ typedef struct {
     double tol_g;   // gradients, parameters after steps
     int steps;      // optimizer steps to compare after the first backward
     int tf32;       // GPU network with TF32 on
+    int amp;        // GPU network in mixed precision (DT_AMP_FP16 / DT_AMP_BF16)
+    float scale;    // its first loss scale (0: the mode's default)
+    int round;      // amp: input, seeded delta and weights rounded to the 16-bit format on
+                    // both sides, so the CPU computes on what the GPU's tensor cores read
 } gpu_case;
 
 static const gpu_case cases[] = {
-    {"conv3x3_bias_relu", NET(2, 9, 9, 3) "[convolutional]\nfilters=8\nsize=3\npad=1\nactivation=relu\n", 0, 1e-4, 1e-4, 0, 0},
-    {"conv_bn_stride2_leaky", NET(2, 10, 10, 4) "[convolutional]\nfilters=6\nsize=3\nstride=2\npad=1\nbias=0\nbatch_normalize=1\nactivation=leaky\n", 0, 1e-4, 2e-4, 0, 0},
-    {"conv_stem7x7_bn", NET(2, 32, 32, 3) "[convolutional]\nfilters=16\nsize=7\nstride=2\npad=3\nbias=0\nbatch_normalize=1\nactivation=relu\n[maxpool]\nsize=3\nstride=2\npad=1\n", 0, 1e-4, 2e-4, 0, 0},
-    {"conv1x1_s2_groups_dil", NET(2, 12, 12, 8) "[convolutional]\nfilters=8\nsize=1\nstride=2\nbias=1\n[convolutional]\nfilters=8\nsize=3\npad=2\ndilation=2\ngroups=2\nactivation=tanh\n", 0, 1e-4, 2e-4, 0, 0},
+    {"conv3x3_bias_relu", NET(2, 9, 9, 3) "[convolutional]\nfilters=8\nsize=3\npad=1\nactivation=relu\n", 0, 1e-4, 1e-4, 0, 0, 0, 0, 0},
+    {"conv_bn_stride2_leaky", NET(2, 10, 10, 4) "[convolutional]\nfilters=6\nsize=3\nstride=2\npad=1\nbias=0\nbatch_normalize=1\nactivation=leaky\n", 0, 1e-4, 2e-4, 0, 0, 0, 0, 0},
+    {"conv_stem7x7_bn", NET(2, 32, 32, 3) "[convolutional]\nfilters=16\nsize=7\nstride=2\npad=3\nbias=0\nbatch_normalize=1\nactivation=relu\n[maxpool]\nsize=3\nstride=2\npad=1\n", 0, 1e-4, 2e-4, 0, 0, 0, 0, 0},
+    {"conv1x1_s2_groups_dil", NET(2, 12, 12, 8) "[convolutional]\nfilters=8\nsize=1\nstride=2\nbias=1\n[convolutional]\nfilters=8\nsize=3\npad=2\ndilation=2\ngroups=2\nactivation=tanh\n", 0, 1e-4, 2e-4, 0, 0, 0, 0, 0},
     // Not relu-BN feeding a BN: with scale 1 / shift 0 (the init) relu(s*xhat) = s*relu(xhat),
     // and the next BN normalises any scale s away, so that first scale's gradient is 0 up to
     // eps/(var+eps) ~ 1e-5 of its terms: CPU and GPU then compare float noise (run 1 on the
     // H200: "L0 scale.grad err 2.3e-02", every other comparison < 1e-6). Sigmoid is not
     // homogeneous, so sigmoid-BN first keeps every gradient well conditioned; relu-BN last
     // gets a random seeded delta. Both activations and C = 7 (no vector width) stay covered.
-    {"batchnorm_act", NET(3, 5, 5, 7) "[batchnorm]\nmomentum=0.3\nactivation=sigmoid\n[batchnorm]\nactivation=relu\n", 0, 1e-5, 1e-4, 0, 0},
-    {"activations", NET(2, 4, 4, 5) "[activation]\nactivation=leaky\n[activation]\nactivation=tanh\n[activation]\nactivation=sigmoid\n[activation]\nactivation=relu\n", 0, 1e-6, 1e-6, 0, 0},
-    {"pools", NET(2, 9, 9, 4) "[maxpool]\nsize=3\nstride=2\npad=1\n[avgpool]\nsize=2\nstride=1\n[maxpool]\nsize=2\n[avgpool]\n", 0, 1e-6, 1e-6, 0, 0},
-    {"resblock_shortcut", NET(2, 8, 8, 8) "[activation]\nactivation=leaky\n[convolutional]\nfilters=8\nsize=3\npad=1\nbias=0\nbatch_normalize=1\nactivation=relu\n[convolutional]\nfilters=8\nsize=3\npad=1\nbias=0\nbatch_normalize=1\n[shortcut]\nfrom=-3\nactivation=relu\n", 0, 1e-4, 2e-4, 0, 0},
-    {"route_concat", NET(2, 6, 6, 4) "[convolutional]\nfilters=5\nsize=1\n[route]\nlayers=-1,-1\n[route]\nlayers=0\n[route]\nlayers=-1,-3\n", 0, 1e-5, 1e-4, 0, 0},
-    {"flatten_connected", NET(3, 3, 3, 4) "[flatten]\n[connected]\noutput=16\nactivation=relu\n[dropout]\np=0.5\n[batchnorm]\n[connected]\noutput=5\n", 0, 1e-5, 1e-4, 0, 0},
-    {"stdconv_outconv", NET(2, 8, 8, 8) "[activation]\nactivation=relu\n[dropout]\np=0.25\n[stdconv]\nfilters=16\nstride=2\ndropout=0.1\n[outconv]\nclasses=3\nanchors_per_cell=2\nbias=-3\n", 0, 1e-4, 2e-4, 0, 0},
-    {"softmax_loss_adam", NET(4, 4, 4, 6) "optimizer=adam\nlearning_rate=0.01\n[convolutional]\nfilters=8\nsize=3\npad=1\nbatch_normalize=1\nbias=0\nactivation=relu\n[avgpool]\n[connected]\noutput=5\n[softmax]\n", 'S', 1e-4, 2e-4, 3, 0},
-    {"cost_l1_sgd", NET(3, 4, 4, 3) "optimizer=sgd\nlearning_rate=0.1\nmomentum=0.9\ndecay=0.01\n[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=relu\n[flatten]\n[connected]\noutput=4\n[cost]\ntype=l1\n", 'C', 1e-4, 2e-4, 3, 0},
-    {"ssd_loss_adamw", NET(2, 4, 4, 8) "optimizer=adamw\ndecay=0.01\nlearning_rate=0.003\n[outconv]\nclasses=3\nanchors_per_cell=1\nbias=-3\n[ssd]\nlayers=-1\nclasses=3\ngrids=4\nmax_boxes=4\n", 'D', 1e-4, 2e-4, 2, 0},
+    {"batchnorm_act", NET(3, 5, 5, 7) "[batchnorm]\nmomentum=0.3\nactivation=sigmoid\n[batchnorm]\nactivation=relu\n", 0, 1e-5, 1e-4, 0, 0, 0, 0, 0},
+    {"activations", NET(2, 4, 4, 5) "[activation]\nactivation=leaky\n[activation]\nactivation=tanh\n[activation]\nactivation=sigmoid\n[activation]\nactivation=relu\n", 0, 1e-6, 1e-6, 0, 0, 0, 0, 0},
+    {"pools", NET(2, 9, 9, 4) "[maxpool]\nsize=3\nstride=2\npad=1\n[avgpool]\nsize=2\nstride=1\n[maxpool]\nsize=2\n[avgpool]\n", 0, 1e-6, 1e-6, 0, 0, 0, 0, 0},
+    {"resblock_shortcut", NET(2, 8, 8, 8) "[activation]\nactivation=leaky\n[convolutional]\nfilters=8\nsize=3\npad=1\nbias=0\nbatch_normalize=1\nactivation=relu\n[convolutional]\nfilters=8\nsize=3\npad=1\nbias=0\nbatch_normalize=1\n[shortcut]\nfrom=-3\nactivation=relu\n", 0, 1e-4, 2e-4, 0, 0, 0, 0, 0},
+    {"route_concat", NET(2, 6, 6, 4) "[convolutional]\nfilters=5\nsize=1\n[route]\nlayers=-1,-1\n[route]\nlayers=0\n[route]\nlayers=-1,-3\n", 0, 1e-5, 1e-4, 0, 0, 0, 0, 0},
+    {"flatten_connected", NET(3, 3, 3, 4) "[flatten]\n[connected]\noutput=16\nactivation=relu\n[dropout]\np=0.5\n[batchnorm]\n[connected]\noutput=5\n", 0, 1e-5, 1e-4, 0, 0, 0, 0, 0},
+    {"stdconv_outconv", NET(2, 8, 8, 8) "[activation]\nactivation=relu\n[dropout]\np=0.25\n[stdconv]\nfilters=16\nstride=2\ndropout=0.1\n[outconv]\nclasses=3\nanchors_per_cell=2\nbias=-3\n", 0, 1e-4, 2e-4, 0, 0, 0, 0, 0},
+    {"softmax_loss_adam", NET(4, 4, 4, 6) "optimizer=adam\nlearning_rate=0.01\n[convolutional]\nfilters=8\nsize=3\npad=1\nbatch_normalize=1\nbias=0\nactivation=relu\n[avgpool]\n[connected]\noutput=5\n[softmax]\n", 'S', 1e-4, 2e-4, 3, 0, 0, 0, 0},
+    {"cost_l1_sgd", NET(3, 4, 4, 3) "optimizer=sgd\nlearning_rate=0.1\nmomentum=0.9\ndecay=0.01\n[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=relu\n[flatten]\n[connected]\noutput=4\n[cost]\ntype=l1\n", 'C', 1e-4, 2e-4, 3, 0, 0, 0, 0},
+    {"ssd_loss_adamw", NET(2, 4, 4, 8) "optimizer=adamw\ndecay=0.01\nlearning_rate=0.003\n[outconv]\nclasses=3\nanchors_per_cell=1\nbias=-3\n[ssd]\nlayers=-1\nclasses=3\ngrids=4\nmax_boxes=4\n", 'D', 1e-4, 2e-4, 2, 0, 0, 0, 0},
     {"ssd4x4_train_step", NET(2, 32, 32, 3) "optimizer=adam\nlearning_rate=0.001\n"
         "[convolutional]\nfilters=16\nsize=7\nstride=2\npad=3\nbias=0\nbatch_normalize=1\nactivation=relu\n"
         "[maxpool]\nsize=3\nstride=2\npad=1\n"
@@ -77,14 +82,37 @@ static const gpu_case cases[] = {
         "[activation]\nactivation=relu\n[dropout]\np=0.25\n"
         "[stdconv]\nfilters=32\nstride=1\n[stdconv]\nfilters=32\nstride=2\n"
         "[outconv]\nclasses=4\nanchors_per_cell=1\nbias=-3\n"
-        "[ssd]\nlayers=-1\nclasses=4\ngrids=4\nmax_boxes=4\n", 'D', 2e-4, 5e-4, 2, 0},
+        "[ssd]\nlayers=-1\nclasses=4\ngrids=4\nmax_boxes=4\n", 'D', 2e-4, 5e-4, 2, 0, 0, 0, 0},
     // [ssd]'s twin (layers/ssd_gpu.cu): two heads (4x4 and 2x2, k = 2), a padded batch ('P':
     // an image without objects, one with three where two share their best anchor, one with
     // one; junk in every padding slot), BCE and focal.
-    {"ssd_twin_bce_padded", SSD2_CFG("bce"), 'P', 1e-4, 2e-4, 1, 0},
-    {"ssd_twin_focal_padded", SSD2_CFG("focal"), 'P', 1e-4, 2e-4, 1, 0},
-    {"conv_tf32", NET(2, 16, 16, 32) "[convolutional]\nfilters=32\nsize=3\npad=1\nbias=0\nbatch_normalize=1\nactivation=relu\n", 0, 5e-3, 1e-2, 0, 1},
+    {"ssd_twin_bce_padded", SSD2_CFG("bce"), 'P', 1e-4, 2e-4, 1, 0, 0, 0, 0},
+    {"ssd_twin_focal_padded", SSD2_CFG("focal"), 'P', 1e-4, 2e-4, 1, 0, 0, 0, 0},
+    {"conv_tf32", NET(2, 16, 16, 32) "[convolutional]\nfilters=32\nsize=3\npad=1\nbias=0\nbatch_normalize=1\nactivation=relu\n", 0, 5e-3, 1e-2, 0, 1, 0, 0, 0},
+    // Mixed precision. "_exact": the CPU computes in FP32 on the values the GPU reads in
+    // 16 bits (products of two 16-bit numbers are exact in FP32), so the differences are
+    // the order of FP32 sums and the rounding of the 16-bit results (2^-11 relative for
+    // FP16, 2^-8 for BF16); the loss scale is a power of two (exact). The other cases
+    // compare with the plain FP32 CPU network at tolerances of the format.
+    {"conv_amp_fp16_exact", NET(2, 9, 9, 16) "[convolutional]\nfilters=16\nsize=3\npad=1\nactivation=relu\n[convolutional]\nfilters=8\nsize=1\n", 0, 2e-3, 2e-3, 0, 0, DT_AMP_FP16, 1024, 1},
+    {"conv_amp_bf16_exact", NET(2, 9, 9, 16) "[convolutional]\nfilters=16\nsize=3\npad=1\nactivation=relu\n", 0, 8e-3, 8e-3, 0, 0, DT_AMP_BF16, 1024, 1},
+    {"conv_bn_amp_fp16", NET(2, 16, 16, 32) "[convolutional]\nfilters=32\nsize=3\npad=1\nbias=0\nbatch_normalize=1\nactivation=relu\n[convolutional]\nfilters=16\nsize=3\nstride=2\npad=1\nbias=0\nbatch_normalize=1\nactivation=leaky\n", 0, 1e-2, 2e-2, 0, 0, DT_AMP_FP16, 0, 0},
+    {"connected_amp_bf16", NET(3, 3, 3, 4) "[flatten]\n[connected]\noutput=16\nactivation=relu\n[connected]\noutput=5\n", 0, 2e-2, 3e-2, 0, 0, DT_AMP_BF16, 0, 0},
+    {"ssd4x4_train_step_amp_fp16", NET(2, 32, 32, 3) "optimizer=adam\nlearning_rate=0.001\n"
+        "[convolutional]\nfilters=16\nsize=7\nstride=2\npad=3\nbias=0\nbatch_normalize=1\nactivation=relu\n"
+        "[maxpool]\nsize=3\nstride=2\npad=1\n"
+        "[convolutional]\nfilters=16\nsize=3\npad=1\nbias=0\nbatch_normalize=1\nactivation=relu\n"
+        "[convolutional]\nfilters=16\nsize=3\npad=1\nbias=0\nbatch_normalize=1\n"
+        "[shortcut]\nfrom=-3\nactivation=relu\n"
+        "[stdconv]\nfilters=32\nstride=2\ndropout=0\n"
+        "[outconv]\nclasses=4\nanchors_per_cell=1\nbias=-3\n"
+        "[ssd]\nlayers=-1\nclasses=4\ngrids=4\nmax_boxes=4\n", 'D', 2e-2, 5e-2, 2, 0, DT_AMP_FP16, 0, 0},
 };
+
+// amp cases with round: x rounded to the 16-bit format (what the GPU's tensor cores read).
+static void round_lowp(float *x, size_t n, int mode) {
+    for (size_t i = 0; i < n; i++) x[i] = dt_lowp_round(x[i], mode);
+}
 
 static void fill_truth(dt_network *net, char kind, int n_classes) {
     const int B = net->batch, ts = net->truth_size;
@@ -185,10 +213,19 @@ static void run_case(void **state) {
     assert_non_null(gpu);
     if (dt_net_gpu_enable(gpu, 0) != 0) fail_msg("dt_net_gpu_enable: %s", tu_error());
     if (pc->tf32) dt_net_gpu_set_tf32(gpu, 1);
+    if (pc->amp && dt_net_gpu_set_amp(gpu, pc->amp, pc->scale) != 0)
+        fail_msg("dt_net_gpu_set_amp: %s", tu_error());
     int bad = 0;
     size_t nin = (size_t)cpu->batch * cpu->h * cpu->w * cpu->c;
     for (int it = 0; it <= pc->steps; it++) {
+        if (pc->round) { // the weights both sides start from, as the GPU reads them
+            round_lowp(cpu->params, cpu->n_params, pc->amp);
+            memcpy(gpu->params, cpu->params, sizeof(float) * cpu->n_params);
+            dt_net_weights_changed(cpu);
+            dt_net_weights_changed(gpu);
+        }
         tu_fill_uniform(cpu->input, nin, 11 + it, -1, 1);
+        if (pc->round) round_lowp(cpu->input, nin, pc->amp);
         memcpy(gpu->input, cpu->input, nin * sizeof(float));
         dt_layer *la = dt_net_last(cpu), *lb = dt_net_last(gpu);
         if (pc->truth) {
@@ -211,6 +248,7 @@ static void run_case(void **state) {
         } else {
             size_t n = la->outputs * cpu->batch;
             tu_fill_uniform(la->delta, n, 21 + it, -1, 1);
+            if (pc->round) round_lowp(la->delta, n, pc->amp);
             memcpy(lb->delta, la->delta, n * sizeof(float));
         }
         dt_net_backward(cpu);
@@ -342,14 +380,72 @@ static void test_detect_gpu(void **state) {
     if (bad) fail_msg("detect_gpu: %d comparison(s) differ (see above)", bad);
 }
 
+// Mixed precision's loss scaler on the device: a loss scale of 2^40 makes the seeded
+// gradient overflow FP16, so the step must be skipped (parameters and Adam's t unchanged)
+// and the scale halved, as GradScaler does; a sane scale then steps.
+static void test_amp_overflow_skips_step(void **state) {
+    (void)state;
+    if (dt_gpu_count() == 0) {
+        printf("SKIP amp_overflow_skips_step: no GPU (dt_gpu_count() == 0)\n");
+        return;
+    }
+    dt_network *net = tu_net_from_text(NET(2, 6, 6, 4) "optimizer=adam\nlearning_rate=0.01\n"
+                                       "[convolutional]\nfilters=8\nsize=3\npad=1\nbias=0\n"
+                                       "batch_normalize=1\nactivation=relu\n"
+                                       "[convolutional]\nfilters=4\nsize=1\n", 1);
+    assert_non_null(net);
+    if (dt_net_gpu_enable(net, 0) != 0) fail_msg("dt_net_gpu_enable: %s", tu_error());
+    assert_int_equal(dt_net_gpu_set_amp(net, DT_AMP_FP16, 0x1p40f), 0);
+    const size_t nin = (size_t)net->batch * net->h * net->w * net->c;
+    dt_layer *last = dt_net_last(net);
+    const size_t nout = last->outputs * net->batch;
+    float *before = malloc(sizeof(float) * net->n_params);
+    memcpy(before, net->params, sizeof(float) * net->n_params);
+    int bad = 0;
+    for (int round = 0; round < 2; round++) {
+        tu_fill_uniform(net->input, nin, 5 + round, -1, 1);
+        dt_net_forward(net);
+        tu_fill_uniform(last->delta, nout, 6 + round, -1, 1);
+        dt_net_backward(net);
+        dt_net_step(net);
+        float scale;
+        long skipped;
+        dt_net_gpu_amp(net, &scale, &skipped);
+        dt_net_pull(net);
+        size_t changed = 0, nonfinite = 0;
+        for (int i = 0; i < net->n_layers; i++)
+            for (int p = 0; p < net->layers[i].n_params; p++) {
+                dt_param *q = &net->layers[i].params[p];
+                if (!q->trainable) continue;
+                for (size_t k = 0; k < q->n; k++) {
+                    changed += q->w[k] != before[q->offset + k];
+                    nonfinite += !isfinite(q->w[k]);
+                }
+            }
+        printf("  round %d: scale %g, %ld skipped, opt.t %ld, %zu parameters changed, %zu not "
+               "finite\n", round, scale, skipped, net->opt.t, changed, nonfinite);
+        if (round == 0) // 2^40: overflow, skipped
+            bad += !(scale == 0x1p39f && skipped == 1 && net->opt.t == 0 && changed == 0);
+        else // 1024 (set below): a step
+            bad += !(scale == 1024.0f && skipped == 0 && net->opt.t == 1 && changed > 0);
+        bad += nonfinite != 0;
+        assert_int_equal(dt_net_gpu_set_amp(net, DT_AMP_FP16, 1024.0f), 0);
+    }
+    free(before);
+    dt_net_free(net);
+    if (bad) fail_msg("amp_overflow_skips_step: %d check(s) failed (see above)", bad);
+}
+
 int main(void) {
     if (dt_gpu_count() > 0) dt_gpu_print_info(stdout);
     enum { N = sizeof cases / sizeof cases[0] };
-    struct CMUnitTest tests[N + 2];
+    struct CMUnitTest tests[N + 3];
     for (int i = 0; i < N; i++) {
         tests[i] = (struct CMUnitTest){cases[i].name, run_case, NULL, NULL, (void *)&cases[i]};
     }
     tests[N] = (struct CMUnitTest){"nms_gpu_vs_cpu", test_nms_gpu, NULL, NULL, NULL};
     tests[N + 1] = (struct CMUnitTest){"detect_gpu_vs_cpu", test_detect_gpu, NULL, NULL, NULL};
+    tests[N + 2] = (struct CMUnitTest){"amp_overflow_skips_step", test_amp_overflow_skips_step,
+                                       NULL, NULL, NULL};
     return cmocka_run_group_tests_name("gpu_parity", tests, NULL, NULL);
 }

@@ -17,8 +17,10 @@ struct dt_gconv {
     cudnnConvolutionBwdFilterAlgo_t fwa;
     size_t fws, dws, fwws; // workspace bytes of each
     int chosen;            // algorithms chosen (first use: buffers exist then)
-    float *w;              // (O, K, K, IG) reordered filters
-    float *dw;             // (O, K, K, IG) filter gradient before the reorder back
+    int amp;               // dt_amp_mode: the tensors cuDNN sees are 16-bit
+    size_t nx, ny;         // elements of x and y
+    void *w;               // (O, K, K, IG) reordered filters (FP32, or 16-bit with amp)
+    void *dw;              // (O, K, K, IG) filter gradient before the reorder back
     uint64_t wver;
     int wvalid;
 };
@@ -29,14 +31,24 @@ dt_gconv *dt_gconv_create(dt_network *net, int B, int H, int W, int C, int O, in
                           int pad, int dilation, int groups, int OH, int OW) {
     dt_gconv *c = (dt_gconv *)dt_calloc(1, sizeof *c);
     c->B = B, c->H = H, c->W = W, c->C = C, c->O = O, c->K = K, c->IG = C / groups;
+    c->amp = net->gpu_state->amp;
+    c->nx = (size_t)B * H * W * C;
+    c->ny = (size_t)B * OH * OW * O;
+    // mixed precision: 16-bit data, FP32 accumulation (cuDNN's PSEUDO_HALF /
+    // PSEUDO_BFLOAT16 configurations), tensor cores
+    const cudnnDataType_t dt = c->amp == DT_AMP_FP16   ? CUDNN_DATA_HALF
+                               : c->amp == DT_AMP_BF16 ? CUDNN_DATA_BFLOAT16
+                                                       : CUDNN_DATA_FLOAT;
     DT_CUDNN_CHECK(cudnnCreateTensorDescriptor(&c->xd));
     DT_CUDNN_CHECK(cudnnCreateTensorDescriptor(&c->yd));
     DT_CUDNN_CHECK(cudnnCreateFilterDescriptor(&c->wd));
-    DT_CUDNN_CHECK(cudnnSetTensor4dDescriptor(c->xd, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, B, C, H, W));
-    DT_CUDNN_CHECK(cudnnSetTensor4dDescriptor(c->yd, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, B, O, OH, OW));
+    DT_CUDNN_CHECK(cudnnSetTensor4dDescriptor(c->xd, CUDNN_TENSOR_NHWC, dt, B, C, H, W));
+    DT_CUDNN_CHECK(cudnnSetTensor4dDescriptor(c->yd, CUDNN_TENSOR_NHWC, dt, B, O, OH, OW));
     // NHWC filters are KRSC = OHWI: the layout cuDNN's NHWC kernels read
-    DT_CUDNN_CHECK(cudnnSetFilter4dDescriptor(c->wd, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC, O, c->IG, K, K));
-    const cudnnMathType_t math = net->gpu_state->tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
+    DT_CUDNN_CHECK(cudnnSetFilter4dDescriptor(c->wd, dt, CUDNN_TENSOR_NHWC, O, c->IG, K, K));
+    const cudnnMathType_t math = c->amp                  ? CUDNN_TENSOR_OP_MATH
+                                 : net->gpu_state->tf32 ? CUDNN_DEFAULT_MATH
+                                                        : CUDNN_FMA_MATH;
     for (int i = 0; i < 3; i++) {
         DT_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&c->cd[i]));
         // cross-correlation, as PyTorch's Conv2d
@@ -46,9 +58,9 @@ dt_gconv *dt_gconv_create(dt_network *net, int B, int H, int W, int C, int O, in
         DT_CUDNN_CHECK(cudnnSetConvolutionGroupCount(c->cd[i], groups));
         DT_CUDNN_CHECK(cudnnSetConvolutionMathType(c->cd[i], math));
     }
-    size_t nw = (size_t)O * c->IG * K * K * sizeof(float);
-    c->w = (float *)dt_gpu_alloc(nw, "reordered filters");
-    if (net->with_grads) c->dw = (float *)dt_gpu_alloc(nw, "filter gradient");
+    size_t nw = (size_t)O * c->IG * K * K * (c->amp ? sizeof(uint16_t) : sizeof(float));
+    c->w = dt_gpu_alloc(nw, "reordered filters");
+    if (net->with_grads) c->dw = dt_gpu_alloc(nw, "filter gradient");
     return c;
 }
 
@@ -64,11 +76,12 @@ void dt_gconv_free(dt_gconv *c) {
 }
 
 // A result is usable when it ran and fits the workspace limit; pass 0 also
-// wants strict FP32 (CUDNN_FMA_MATH) unless TF32 is on, pass 1 takes any.
-static int usable(cudnnStatus_t st, size_t mem, cudnnMathType_t m, size_t limit, int tf32,
+// wants strict FP32 (CUDNN_FMA_MATH) unless TF32 or mixed precision is on
+// (any_math), pass 1 takes any.
+static int usable(cudnnStatus_t st, size_t mem, cudnnMathType_t m, size_t limit, int any_math,
                   int pass) {
     if (st != CUDNN_STATUS_SUCCESS || mem > limit) return 0;
-    return tf32 || pass || m == CUDNN_FMA_MATH;
+    return any_math || pass || m == CUDNN_FMA_MATH;
 }
 
 static void warn_math(int layer, const char *dir) {
@@ -86,7 +99,7 @@ static int use_find(void) {
 static void choose(dt_gconv *c, dt_network *net) {
     dt_gpu_net *g = net->gpu_state;
     const size_t lim = g->ws_limit;
-    const int tf32 = g->tf32, find = use_find();
+    const int tf32 = g->tf32 || c->amp, find = use_find();
     enum { N = 16 };
     int n = 0, ok = 0;
     {
@@ -102,7 +115,7 @@ static void choose(dt_gconv *c, dt_network *net) {
                     DT_CUDNN_CHECK(cudnnSetConvolutionMathType(c->cd[0], r[i].mathType));
                     if (pass) warn_math(dt_gpu_cur_layer, "forward");
                 }
-        if (!ok) dt_fatal("layer %d: no cuDNN forward algorithm fits %.0f MiB of workspace (of %d tried); set DT_GPU_WS_MB higher or use a smaller batch", dt_gpu_cur_layer, lim / 1048576.0, n);
+        if (!ok) dt_fatal("layer %d: no cuDNN forward algorithm fits %.0f MiB of workspace (of %d tried, data %s); set DT_GPU_WS_MB higher or use a smaller batch", dt_gpu_cur_layer, lim / 1048576.0, n, c->amp ? dt_amp_name(c->amp) : "fp32");
     }
     if (net->with_grads) {
         cudnnConvolutionBwdDataAlgoPerf_t r[N];
@@ -146,7 +159,10 @@ static void choose(dt_gconv *c, dt_network *net) {
 
 static void refresh_w(dt_gconv *c, const float *w_oihw, uint64_t ver) {
     if (c->wvalid && c->wver == ver) return;
-    dt_oihw_to_ohwi_gpu(w_oihw, c->w, c->O, c->IG, c->K);
+    if (c->amp)
+        dt_oihw_to_ohwi_lowp_gpu(w_oihw, (uint16_t *)c->w, c->O, c->IG, c->K, c->amp);
+    else
+        dt_oihw_to_ohwi_gpu(w_oihw, (float *)c->w, c->O, c->IG, c->K);
     c->wver = ver;
     c->wvalid = 1;
 }
@@ -156,6 +172,14 @@ void dt_gconv_forward(dt_gconv *c, dt_network *net, const float *x, const float 
     if (!c->chosen) choose(c, net);
     refresh_w(c, w_oihw, ver);
     const float one = 1, zero = 0;
+    if (c->amp) { // 16-bit in and out, then widened into y
+        const uint16_t *xh = dt_gpu_lowp_of(net, 0, x, c->nx);
+        uint16_t *yh = dt_gpu_lowp(net, 1, c->ny);
+        DT_CUDNN_CHECK(cudnnConvolutionForward(handle(net), &one, c->xd, xh, c->wd, c->w, c->cd[0],
+                                               c->fa, net->gpu_state->ws, c->fws, &zero, c->yd, yh));
+        dt_from_lowp_gpu(yh, y, c->ny, c->amp, 0);
+        return;
+    }
     DT_CUDNN_CHECK(cudnnConvolutionForward(handle(net), &one, c->xd, x, c->wd, c->w, c->cd[0], c->fa,
                                            net->gpu_state->ws, c->fws, &zero, c->yd, y));
 }
@@ -163,16 +187,35 @@ void dt_gconv_forward(dt_gconv *c, dt_network *net, const float *x, const float 
 void dt_gconv_backward_filter(dt_gconv *c, dt_network *net, const float *x, const float *dy,
                               float *dw_oihw) {
     const float one = 1, zero = 0;
+    if (c->amp) { // a 16-bit filter gradient (as autocast's), widened in the reorder
+        const uint16_t *xh = dt_gpu_lowp_of(net, 0, x, c->nx);
+        const uint16_t *dyh = dt_gpu_lowp_of(net, 1, dy, c->ny);
+        DT_CUDNN_CHECK(cudnnConvolutionBackwardFilter(handle(net), &one, c->xd, xh, c->yd, dyh,
+                                                      c->cd[2], c->fwa, net->gpu_state->ws,
+                                                      c->fwws, &zero, c->wd, c->dw));
+        dt_ohwi_lowp_to_oihw_gpu((const uint16_t *)c->dw, dw_oihw, c->O, c->IG, c->K, c->amp);
+        return;
+    }
     DT_CUDNN_CHECK(cudnnConvolutionBackwardFilter(handle(net), &one, c->xd, x, c->yd, dy, c->cd[2],
                                                   c->fwa, net->gpu_state->ws, c->fwws, &zero,
                                                   c->wd, c->dw));
-    dt_ohwi_to_oihw_gpu(c->dw, dw_oihw, c->O, c->IG, c->K);
+    dt_ohwi_to_oihw_gpu((const float *)c->dw, dw_oihw, c->O, c->IG, c->K);
 }
 
 void dt_gconv_backward_data(dt_gconv *c, dt_network *net, const float *dy, const float *w_oihw,
                             uint64_t ver, float *dx, int accum) {
     refresh_w(c, w_oihw, ver);
     const float one = 1, beta = accum ? 1.0f : 0.0f;
+    if (c->amp) { // 16-bit dx, widened and added (accum) into FP32
+        const float zero = 0;
+        const uint16_t *dyh = dt_gpu_lowp_of(net, 1, dy, c->ny);
+        uint16_t *dxh = dt_gpu_lowp(net, 2, c->nx);
+        DT_CUDNN_CHECK(cudnnConvolutionBackwardData(handle(net), &one, c->wd, c->w, c->yd, dyh,
+                                                    c->cd[1], c->da, net->gpu_state->ws, c->dws,
+                                                    &zero, c->xd, dxh));
+        dt_from_lowp_gpu(dxh, dx, c->nx, c->amp, accum);
+        return;
+    }
     DT_CUDNN_CHECK(cudnnConvolutionBackwardData(handle(net), &one, c->wd, c->w, c->yd, dy, c->cd[1],
                                                 c->da, net->gpu_state->ws, c->dws, &beta, c->xd,
                                                 dx));

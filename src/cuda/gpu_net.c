@@ -3,6 +3,7 @@
 // on the host in place (their inputs down, their outputs up), checked calls.
 #include "cuda/gpu_net.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,6 +112,29 @@ float *dt_gpu_scratch(dt_network *net, size_t n) {
         g->scratch_n = n;
     }
     return g->scratch;
+}
+
+uint16_t *dt_gpu_lowp(dt_network *net, int k, size_t n) {
+    dt_gpu_net *g = net->gpu_state;
+    DT_ASSERT(k >= 0 && k < 3 && g->amp);
+    if (n > g->lp_n[k]) {
+        DT_CUDA_CHECK(cudaDeviceSynchronize());
+        dt_gpu_free(g->lp[k]);
+        g->lp[k] = dt_gpu_alloc(n * sizeof(uint16_t), "16-bit scratch (mixed precision)");
+        g->lp_n[k] = n;
+    }
+    g->lp_src[k] = NULL;
+    return g->lp[k];
+}
+
+const uint16_t *dt_gpu_lowp_of(dt_network *net, int k, const float *x, size_t n) {
+    dt_gpu_net *g = net->gpu_state;
+    if (g->lp_src[k] == x && g->lp_len[k] == n) return g->lp[k];
+    uint16_t *h = dt_gpu_lowp(net, k, n);
+    dt_to_lowp_gpu(x, h, n, g->amp);
+    g->lp_src[k] = x;
+    g->lp_len[k] = n;
+    return h;
 }
 
 // --- twins of host pointers ---------------------------------------------------------------
@@ -233,8 +257,8 @@ void dt_net_gpu_profile_print(dt_network *net) {
     }
     dt_gpu_net *g = net->gpu_state;
     fprintf(stderr, "GPU profile (DT_GPU_PROFILE, iteration %d, CUDA events; batch %d, TF32 %s, "
-                    "%d layer(s) on the host): %.3f ms\n",
-            p->target, net->batch, g->tf32 ? "on" : "off", g->on_cpu, total);
+                    "mixed precision %s, %d layer(s) on the host): %.3f ms\n",
+            p->target, net->batch, g->tf32 ? "on" : "off", dt_amp_name(g->amp), g->on_cpu, total);
     fprintf(stderr, "  %-14s %-9s %9s %6s %6s\n", "layer type", "phase", "ms", "%", "calls");
     for (int t = 0; t < nt; t++)
         for (int k = 0; k < PR_N; k++)
@@ -332,18 +356,68 @@ void dt_net_pull(dt_network *net) {
     for (int i = 0; i < net->n_layers; i++) net->layers[i].wver++;
 }
 
-void dt_net_gpu_set_tf32(dt_network *net, int on) {
-    if (!net->gpu) return;
-    dt_gpu_net *g = net->gpu_state;
-    g->tf32 = on;
-    DT_CUBLAS_CHECK(cublasSetMathMode(g->blas, on ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
-    // convolutions read g->tf32 when they choose algorithms: start over
+static void drop_layer_state(dt_network *net) {
     for (int i = 0; i < net->n_layers; i++) {
         dt_layer *l = &net->layers[i];
         dt_gpu_priv *p = l->priv_gpu;
         if (p) p->destroy(p);
         l->priv_gpu = NULL;
     }
+}
+
+void dt_net_gpu_set_tf32(dt_network *net, int on) {
+    if (!net->gpu) return;
+    dt_gpu_net *g = net->gpu_state;
+    g->tf32 = on;
+    DT_CUBLAS_CHECK(cublasSetMathMode(g->blas, on ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    // convolutions read g->tf32 when they choose algorithms: start over
+    drop_layer_state(net);
+}
+
+
+// The loss scaler for `mode`: init_scale > 0 dynamic from there, 0 the
+// mode's default (FP16: dynamic from 65536, BF16: none, as PyTorch uses
+// GradScaler with FP16 only), < 0 none.
+static void amp_configure(dt_gpu_net *g, int mode, float init_scale) {
+    g->amp = mode;
+    const int on = mode != DT_AMP_OFF && (init_scale > 0 || (init_scale == 0 && mode == DT_AMP_FP16));
+    dt_loss_scaler_init(&g->scaler, on, init_scale > 0 ? init_scale : 0);
+    for (int k = 0; k < 3; k++) g->lp_src[k] = NULL;
+}
+
+static int amp_check_device(int device, int mode) {
+    struct cudaDeviceProp prop;
+    if (mode == DT_AMP_BF16 && cudaGetDeviceProperties(&prop, device) == cudaSuccess &&
+        prop.major < 8) {
+        dt_error("GPU %d (%s, sm_%d%d): BF16 mixed precision needs sm_80 or newer; use fp16",
+                 device, prop.name, prop.major, prop.minor);
+        return -1;
+    }
+    return 0;
+}
+
+int dt_net_gpu_set_amp(dt_network *net, int mode, float init_scale) {
+    if (!net->gpu) {
+        if (mode == DT_AMP_OFF) return 0;
+        dt_error("mixed precision (%s) needs a GPU network (-gpu N)", dt_amp_name(mode));
+        return -1;
+    }
+    dt_gpu_net *g = net->gpu_state;
+    if (mode < 0 || mode > DT_AMP_BF16) {
+        dt_error("mixed precision mode %d: expected 0 (off), 1 (fp16) or 2 (bf16)", mode);
+        return -1;
+    }
+    if (amp_check_device(g->device, mode) != 0) return -1;
+    amp_configure(g, mode, init_scale);
+    drop_layer_state(net); // descriptors and filter copies depend on the format
+    return 0;
+}
+
+int dt_net_gpu_amp(const dt_network *net, float *scale, long *skipped) {
+    const dt_gpu_net *g = net->gpu ? net->gpu_state : NULL;
+    if (scale) *scale = g ? g->scaler.scale : 1.0f;
+    if (skipped) *skipped = g ? g->scaler.skipped : 0;
+    return g ? g->amp : DT_AMP_OFF;
 }
 
 static size_t max_channels(const dt_network *net) {
@@ -390,6 +464,26 @@ int dt_net_gpu_enable(dt_network *net, int device) {
 #endif
     const char *t = getenv("DT_TF32");
     g->tf32 = t && atoi(t) > 0;
+    // DT_AMP=fp16|bf16 (-amp): mixed precision; DT_LOSS_SCALE=N its first
+    // loss scale (dynamic), =off none
+    const char *am = getenv("DT_AMP"), *ls = getenv("DT_LOSS_SCALE");
+    const int amp = dt_amp_parse(am);
+    if (amp < 0) {
+        dt_error("DT_AMP=%s (-amp): expected fp16, bf16 or off", am);
+        goto fail;
+    }
+    if (amp_check_device(device, amp) != 0) goto fail;
+    float scale0 = 0;
+    if (ls && *ls) {
+        char *end;
+        scale0 = strcmp(ls, "off") == 0 ? -1.0f : strtof(ls, &end);
+        if (strcmp(ls, "off") != 0 && (*end || !(scale0 > 0) || !isfinite(scale0))) {
+            dt_error("DT_LOSS_SCALE=%s: expected a positive number or off", ls);
+            goto fail;
+        }
+    }
+    amp_configure(g, amp, scale0);
+    if (!(g->nonfinite = try_alloc(2 * sizeof(int), "the overflow flag"))) goto fail;
     cublasSetMathMode(g->blas, g->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
     // algorithms may use up to half of what is free now (DT_GPU_WS_MB caps it)
     size_t fr = 0, tot = 0;
@@ -421,10 +515,14 @@ int dt_net_gpu_enable(dt_network *net, int device) {
     }
     struct cudaDeviceProp prop;
     cudaGetDeviceProperties(&prop, device);
-    dt_log("GPU %d (%s): parameters %.1f MiB x%d, activations %.1f MiB, TF32 %s; %d layer(s) "
+    char ampdesc[64] = "";
+    if (g->amp)
+        snprintf(ampdesc, sizeof ampdesc, ", mixed precision %s (loss scale %s%g)",
+                 dt_amp_name(g->amp), g->scaler.enabled ? "dynamic from " : "", g->scaler.scale);
+    dt_log("GPU %d (%s): parameters %.1f MiB x%d, activations %.1f MiB, TF32 %s%s; %d layer(s) "
            "on the host%s%s\n",
            device, prop.name, np / 1048576.0, net->with_grads ? 4 : 1,
-           net->n_act * 4.0 / 1048576.0, g->tf32 ? "on" : "off", g->on_cpu,
+           net->n_act * 4.0 / 1048576.0, g->tf32 ? "on" : "off", ampdesc, g->on_cpu,
            on_cpu[0] ? ": " : "", on_cpu);
     return 0;
 fail:
@@ -440,12 +538,9 @@ void dt_net_gpu_disable(dt_network *net) {
     if (net->gpu && g->prof && g->prof->active) dt_net_gpu_profile_print(net);
     prof_free(g->prof);
     if (g->pinned) cudaHostUnregister(g->pinned);
-    for (int i = 0; i < net->n_layers; i++) {
-        dt_layer *l = &net->layers[i];
-        dt_gpu_priv *p = l->priv_gpu;
-        if (p) p->destroy(p);
-        l->priv_gpu = NULL;
-    }
+    drop_layer_state(net);
+    for (int k = 0; k < 3; k++) dt_gpu_free(g->lp[k]);
+    dt_gpu_free(g->nonfinite);
     dt_gpu_free(g->params);
     dt_gpu_free(g->grads);
     dt_gpu_free(g->opt_m);
@@ -514,6 +609,8 @@ void dt_gpu_layer_backward_on_cpu(dt_layer *l, dt_network *net) {
 // --- the loops -----------------------------------------------------------------------------
 
 static void enter(dt_network *net, const dt_layer *l) {
+    dt_gpu_net *g = net->gpu_state;
+    for (int k = 0; k < 3; k++) g->lp_src[k] = NULL; // 16-bit copies live within one call
     dt_gpu_cur_net = net;
     dt_gpu_cur_layer = l ? l->index : -1;
     dt_gpu_cur_name = l ? l->ops->name : "";
@@ -561,6 +658,51 @@ void dt_net_gpu_forward(dt_network *net) {
     enter(net, NULL);
 }
 
+// --- loss scaling (mixed precision) ----------------------------------------------------------
+
+static int has_trainable(const dt_layer *l) {
+    if (l->frozen) return 0;
+    for (int p = 0; p < l->n_params; p++)
+        if (l->params[p].trainable) return 1;
+    return 0;
+}
+
+// Multiplies the loss gradient by the scale. A loss layer (no parameters)
+// keeps its gradient in private buffers ([ssd]: per anchor), so its input
+// deltas are scaled after its backward (it is the first writer of them);
+// a last layer with parameters had its delta seeded: scaled before.
+static void scale_loss_gradient(dt_network *net, dt_layer *l, int before) {
+    const float s = net->gpu_state->scaler.scale;
+    if (before) {
+        dt_scale_gpu(dt_dev(net, l->delta), l->outputs * net->batch, s);
+        return;
+    }
+    for (int k = 0; k < l->n_in; k++) {
+        float *d = dt_layer_in_delta_gpu(net, l, k);
+        int dup = 0;
+        for (int j = 0; j < k; j++) dup |= dt_layer_in_delta_gpu(net, l, j) == d;
+        if (d && !dup) dt_scale_gpu(d, in_size(net, l, k), s);
+    }
+}
+
+// Gradients (and the input gradient) back to the loss's scale, checked: the
+// flag tells dt_net_gpu_step to skip.
+static void unscale_gradients(dt_network *net) {
+    dt_gpu_net *g = net->gpu_state;
+    const float inv = 1.0f / g->scaler.scale;
+    for (int i = net->first_trainable; i < net->n_layers; i++) {
+        dt_layer *l = &net->layers[i];
+        if (l->frozen) continue;
+        for (int p = 0; p < l->n_params; p++) {
+            dt_param *q = &l->params[p];
+            if (q->trainable) dt_unscale_gpu(dt_dev(net, q->g), q->n, inv, g->nonfinite);
+        }
+    }
+    if (net->input_delta && net->first_trainable == 0) // not a parameter's: flags nothing
+        dt_unscale_gpu(dt_dev(net, net->input_delta),
+                       (size_t)net->batch * net->h * net->w * net->c, inv, g->nonfinite + 1);
+}
+
 void dt_net_gpu_backward(dt_network *net) {
     enter(net, NULL);
     dt_layer *last = &net->layers[net->n_layers - 1];
@@ -568,21 +710,42 @@ void dt_net_gpu_backward(dt_network *net) {
     prof_mark(net, PR_GAP, -1);
     if (!last->is_loss && last->delta) up(net, last->delta, last->outputs * net->batch);
     prof_mark(net, PR_UP, -1);
+    dt_gpu_net *g = net->gpu_state;
+    const int scaled = g->scaler.enabled;
+    if (scaled) DT_CUDA_CHECK(cudaMemsetAsync(g->nonfinite, 0, sizeof(int), 0));
     for (int i = net->n_layers - 1; i >= net->first_trainable; i--) {
         dt_layer *l = &net->layers[i];
         enter(net, l);
+        if (scaled && i == net->n_layers - 1 && has_trainable(l))
+            scale_loss_gradient(net, l, 1);
         if (l->ops->backward_gpu)
             l->ops->backward_gpu(l, net);
         else
             dt_gpu_layer_backward_on_cpu(l, net);
+        if (scaled && i == net->n_layers - 1 && !has_trainable(l))
+            scale_loss_gradient(net, l, 0);
         prof_mark(net, PR_BWD, i);
     }
     enter(net, NULL);
+    if (scaled) unscale_gradients(net);
 }
 
-void dt_net_gpu_step(dt_network *net) {
+int dt_net_gpu_step(dt_network *net) {
     enter(net, NULL);
     prof_mark(net, PR_GAP, -1);
+    dt_gpu_net *g = net->gpu_state;
+    if (g->scaler.enabled) { // GradScaler.step: skipped on an overflow (one sync)
+        int bad = 0;
+        DT_CUDA_CHECK(cudaMemcpy(&bad, g->nonfinite, sizeof bad, cudaMemcpyDeviceToHost));
+        const float was = g->scaler.scale;
+        if (!dt_loss_scaler_update(&g->scaler, bad)) {
+            if (getenv("DT_GPU_VERBOSE"))
+                dt_log("mixed precision: a gradient overflowed at loss scale %g: step skipped, "
+                       "scale now %g (%ld skipped)\n", was, g->scaler.scale, g->scaler.skipped);
+            prof_mark(net, PR_STEP, -1);
+            return 0;
+        }
+    }
     for (int i = net->first_trainable; i < net->n_layers; i++) {
         dt_layer *l = &net->layers[i];
         if (l->frozen) continue;
@@ -597,6 +760,7 @@ void dt_net_gpu_step(dt_network *net) {
         l->wver++; // as the CPU step: caches of this layer's weights are stale
     }
     prof_mark(net, PR_STEP, -1);
+    return 1;
 }
 
 void dt_net_gpu_reset_optim(dt_network *net) {

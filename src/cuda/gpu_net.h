@@ -22,6 +22,7 @@
 #include <cudnn.h>
 #endif
 
+#include "amp.h"
 #include "common.h"
 #include "gpu.h"
 #include "network.h"
@@ -47,6 +48,18 @@ typedef struct dt_gpu_net {
     void *dnn; // same layout in every translation unit
 #endif
     int tf32;
+    // Mixed precision (dt_amp_mode): convolutions and GEMMs read 16-bit copies
+    // of their FP32 inputs (made in lp[], the 16-bit scratch: 0 an input, 1 an
+    // output or output gradient, 2 an input gradient); FP32 master weights,
+    // FP32 everywhere else. lp_src[k] is the FP32 tensor lp[k] holds a copy of,
+    // valid within one layer's call (the dispatch clears it).
+    int amp;
+    dt_loss_scaler scaler;
+    uint16_t *lp[3];
+    size_t lp_n[3];
+    const float *lp_src[3];
+    size_t lp_len[3];
+    int *nonfinite; // (2) device flags: [0] an unscaled gradient was not finite, [1] a sink
     uint64_t synced_ver; // weights_version the device holds
     int host_stale;      // the device's parameters are newer than the host's
     int on_cpu;          // layers without a GPU twin (counted at enable)
@@ -83,6 +96,13 @@ void *dt_gpu_workspace(dt_network *net, size_t bytes);
 // The shared scratch for partial sums, at least n floats (net NULL: the
 // current network).
 float *dt_gpu_scratch(dt_network *net, size_t n);
+
+// Mixed precision: 16-bit scratch k (0-2) of at least n elements (grown while
+// the first iteration meets new sizes); its content is then the caller's.
+uint16_t *dt_gpu_lowp(dt_network *net, int k, size_t n);
+// The 16-bit copy of device tensor x (n floats) in scratch k, made unless
+// scratch k already holds it in this layer's call.
+const uint16_t *dt_gpu_lowp_of(dt_network *net, int k, const float *x, size_t n);
 
 void dt_cuda_check_at(int err, const char *call, const char *file, int line);
 void dt_cublas_check_at(int st, const char *call, const char *file, int line);

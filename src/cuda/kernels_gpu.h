@@ -55,6 +55,17 @@ void dt_mul_gpu(const float *dy, const float *mask, float *dx, size_t n, int acc
 void dt_oihw_to_ohwi_gpu(const float *src, float *dst, int O, int I, int K);
 void dt_ohwi_to_oihw_gpu(const float *src, float *dst, int O, int I, int K);
 
+// Mixed precision (amp.h; mode DT_AMP_FP16 / DT_AMP_BF16, 16-bit data as
+// uint16_t): h = x rounded to the format; y (+)= widened h (accum); filters
+// OIHW FP32 <-> OHWI 16-bit; x *= s; g *= inv with *nonfinite set to 1 when a
+// result is not finite (never cleared here).
+void dt_to_lowp_gpu(const float *x, uint16_t *h, size_t n, int mode);
+void dt_from_lowp_gpu(const uint16_t *h, float *y, size_t n, int mode, int accum);
+void dt_oihw_to_ohwi_lowp_gpu(const float *src, uint16_t *dst, int O, int I, int K, int mode);
+void dt_ohwi_lowp_to_oihw_gpu(const uint16_t *src, float *dst, int O, int I, int K, int mode);
+void dt_scale_gpu(float *x, size_t n, float s);
+void dt_unscale_gpu(float *g, size_t n, float inv, int *nonfinite);
+
 // Pooling (maxpool.c / avgpool.c semantics). argmax (B, OH, OW, C) ints.
 void dt_pool_max_forward_gpu(const float *x, float *y, int *argmax, int B, int H, int W, int C,
                             int OH, int OW, int k, int s, int pad);

@@ -257,35 +257,85 @@ extern "C" void dt_flatten_backward_gpu(dt_layer *l, dt_network *net) {
 // Row-major X (B, in) is column-major X^T (in x B); so Y^T = W X^T is
 // gemm(T, N) on W's (in x out) column-major view, and so on below.
 
-extern "C" void dt_connected_forward_gpu(dt_layer *l, dt_network *net) {
+// Mixed precision: the GEMMs read 16-bit copies of x, dZ and W (the FP32
+// master weights, copied when l->wver moves) and write FP32 (cublasGemmEx,
+// FP32 accumulation). The copy of W is the layer's GPU state.
+typedef struct {
+    dt_gpu_priv h;
+    uint16_t *w; // (out, in) 16-bit copy of the weights
+    uint64_t wver;
+    int wvalid;
+} connected_gpu;
+
+static void connected_gpu_destroy(void *self) {
+    connected_gpu *p = (connected_gpu *)self;
+    dt_gpu_free(p->w);
+    free(p);
+}
+
+static const uint16_t *connected_lowp_w(dt_layer *l, dt_network *net, int pw) {
+    connected_gpu *p = (connected_gpu *)l->priv_gpu;
+    const size_t n = l->params[pw].n;
+    if (!p) {
+        p = (connected_gpu *)dt_gpu_priv_new(l, sizeof *p, connected_gpu_destroy);
+        p->w = (uint16_t *)dt_gpu_alloc(n * sizeof(uint16_t), "16-bit weights");
+    }
+    if (!p->wvalid || p->wver != l->wver) {
+        dt_to_lowp_gpu(dt_gpu_w(net, l, pw), p->w, n, net->gpu_state->amp);
+        p->wver = l->wver;
+        p->wvalid = 1;
+    }
+    return p->w;
+}
+
+// C (m x n, FP32, column-major) = alpha op(A) op(B) + beta C, A and B FP32 or
+// (amp) their 16-bit copies.
+static void gemm(dt_network *net, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                 const void *A, int lda, const void *B, int ldb, float beta, float *C, int ldc) {
     cublasHandle_t h = net->gpu_state->blas;
+    const float one = 1;
+    const int amp = net->gpu_state->amp;
+    if (!amp) {
+        DT_CUBLAS_CHECK(cublasSgemm(h, ta, tb, m, n, k, &one, (const float *)A, lda,
+                                    (const float *)B, ldb, &beta, C, ldc));
+        return;
+    }
+    const cudaDataType_t t = amp == DT_AMP_BF16 ? CUDA_R_16BF : CUDA_R_16F;
+    DT_CUBLAS_CHECK(cublasGemmEx(h, ta, tb, m, n, k, &one, A, t, lda, B, t, ldb, &beta, C,
+                                 CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
+extern "C" void dt_connected_forward_gpu(dt_layer *l, dt_network *net) {
     const int B = l->batch, in = (int)l->inputs, out = l->out_c;
     const int pw = dt_gpu_param_index(l, "weights"), pb = dt_gpu_param_index(l, "bias");
-    const float one = 1, zero = 0;
+    const int amp = net->gpu_state->amp;
+    const float *x = dt_layer_in_gpu(net, l, 0);
     float *y = dt_dev(net, l->output); // (B, out)
-    DT_CUBLAS_CHECK(cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, out, B, in, &one, dt_gpu_w(net, l, pw),
-                                in, dt_layer_in_gpu(net, l, 0), in, &zero, y, out));
+    const void *W = amp ? (const void *)connected_lowp_w(l, net, pw) : dt_gpu_w(net, l, pw);
+    const void *X = amp ? (const void *)dt_gpu_lowp_of(net, 0, x, (size_t)B * in) : x;
+    gemm(net, CUBLAS_OP_T, CUBLAS_OP_N, out, B, in, W, in, X, in, 0.0f, y, out);
     dt_bias_act_gpu(y, dt_gpu_w(net, l, pb), (size_t)B, out, dt_gpu_key_act(l));
 }
 
 extern "C" void dt_connected_backward_gpu(dt_layer *l, dt_network *net) {
-    cublasHandle_t h = net->gpu_state->blas;
     const int B = l->batch, in = (int)l->inputs, out = l->out_c;
     const int pw = dt_gpu_param_index(l, "weights"), pb = dt_gpu_param_index(l, "bias");
-    const float one = 1, zero = 0;
+    const int amp = net->gpu_state->amp;
     float *dz = dt_dev(net, l->delta); // (B, out), ours
     dt_act_backward_gpu(dt_gpu_key_act(l), dt_dev(net, l->output), dz, dz, (size_t)B * out);
+    const float *x = dt_layer_in_gpu(net, l, 0);
+    const void *DZ = amp ? (const void *)dt_gpu_lowp_of(net, 1, dz, (size_t)B * out) : dz;
     if (!l->frozen) {
         // dW^T (in x out) = X^T (in x B) . dZ (B x out)
-        DT_CUBLAS_CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_T, in, out, B, &one,
-                                    dt_layer_in_gpu(net, l, 0), in, dz, out, &zero,
-                                    dt_gpu_g(net, l, pw), in));
+        const void *X = amp ? (const void *)dt_gpu_lowp_of(net, 0, x, (size_t)B * in) : x;
+        gemm(net, CUBLAS_OP_N, CUBLAS_OP_T, in, out, B, X, in, DZ, out, 0.0f,
+             dt_gpu_g(net, l, pw), in);
         if (pb >= 0) dt_channel_sum_gpu(dz, (size_t)B, out, dt_gpu_g(net, l, pb));
     }
     float *dx = dt_layer_in_delta_gpu(net, l, 0); // (B, in)
     if (dx) {
-        const float beta = l->in_accum[0] ? 1.0f : 0.0f;
-        DT_CUBLAS_CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, in, B, out, &one,
-                                    dt_gpu_w(net, l, pw), in, dz, out, &beta, dx, in));
+        const void *W = amp ? (const void *)connected_lowp_w(l, net, pw) : dt_gpu_w(net, l, pw);
+        gemm(net, CUBLAS_OP_N, CUBLAS_OP_N, in, B, out, W, in, DZ, out,
+             l->in_accum[0] ? 1.0f : 0.0f, dx, in);
     }
 }
