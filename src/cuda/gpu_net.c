@@ -484,6 +484,7 @@ int dt_net_gpu_enable(dt_network *net, int device) {
     }
     amp_configure(g, amp, scale0);
     if (!(g->nonfinite = try_alloc(2 * sizeof(int), "the overflow flag"))) goto fail;
+    cudaMemset(g->nonfinite, 0, 2 * sizeof(int));
     cublasSetMathMode(g->blas, g->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
     // algorithms may use up to half of what is free now (DT_GPU_WS_MB caps it)
     size_t fr = 0, tot = 0;
