@@ -50,29 +50,31 @@ typedef struct {
     float scale;    // its first loss scale (0: the mode's default)
     int round;      // amp: input, seeded delta and weights rounded to the 16-bit format on
                     // both sides, so the CPU computes on what the GPU's tensor cores read
+    int infer;      // networks without gradients (inference only: BN in place on the GPU),
+                    // BN statistics and affine parameters randomised; forward compared
 } gpu_case;
 
 static const gpu_case cases[] = {
-    {"conv3x3_bias_relu", NET(2, 9, 9, 3) "[convolutional]\nfilters=8\nsize=3\npad=1\nactivation=relu\n", 0, 1e-4, 1e-4, 0, 0, 0, 0, 0},
-    {"conv_bn_stride2_leaky", NET(2, 10, 10, 4) "[convolutional]\nfilters=6\nsize=3\nstride=2\npad=1\nbias=0\nbatch_normalize=1\nactivation=leaky\n", 0, 1e-4, 2e-4, 0, 0, 0, 0, 0},
-    {"conv_stem7x7_bn", NET(2, 32, 32, 3) "[convolutional]\nfilters=16\nsize=7\nstride=2\npad=3\nbias=0\nbatch_normalize=1\nactivation=relu\n[maxpool]\nsize=3\nstride=2\npad=1\n", 0, 1e-4, 2e-4, 0, 0, 0, 0, 0},
-    {"conv1x1_s2_groups_dil", NET(2, 12, 12, 8) "[convolutional]\nfilters=8\nsize=1\nstride=2\nbias=1\n[convolutional]\nfilters=8\nsize=3\npad=2\ndilation=2\ngroups=2\nactivation=tanh\n", 0, 1e-4, 2e-4, 0, 0, 0, 0, 0},
+    {"conv3x3_bias_relu", NET(2, 9, 9, 3) "[convolutional]\nfilters=8\nsize=3\npad=1\nactivation=relu\n", 0, 1e-4, 1e-4, 0, 0, 0, 0, 0, 0},
+    {"conv_bn_stride2_leaky", NET(2, 10, 10, 4) "[convolutional]\nfilters=6\nsize=3\nstride=2\npad=1\nbias=0\nbatch_normalize=1\nactivation=leaky\n", 0, 1e-4, 2e-4, 0, 0, 0, 0, 0, 0},
+    {"conv_stem7x7_bn", NET(2, 32, 32, 3) "[convolutional]\nfilters=16\nsize=7\nstride=2\npad=3\nbias=0\nbatch_normalize=1\nactivation=relu\n[maxpool]\nsize=3\nstride=2\npad=1\n", 0, 1e-4, 2e-4, 0, 0, 0, 0, 0, 0},
+    {"conv1x1_s2_groups_dil", NET(2, 12, 12, 8) "[convolutional]\nfilters=8\nsize=1\nstride=2\nbias=1\n[convolutional]\nfilters=8\nsize=3\npad=2\ndilation=2\ngroups=2\nactivation=tanh\n", 0, 1e-4, 2e-4, 0, 0, 0, 0, 0, 0},
     // Not relu-BN feeding a BN: with scale 1 / shift 0 (the init) relu(s*xhat) = s*relu(xhat),
     // and the next BN normalises any scale s away, so that first scale's gradient is 0 up to
     // eps/(var+eps) ~ 1e-5 of its terms: CPU and GPU then compare float noise (run 1 on the
     // H200: "L0 scale.grad err 2.3e-02", every other comparison < 1e-6). Sigmoid is not
     // homogeneous, so sigmoid-BN first keeps every gradient well conditioned; relu-BN last
     // gets a random seeded delta. Both activations and C = 7 (no vector width) stay covered.
-    {"batchnorm_act", NET(3, 5, 5, 7) "[batchnorm]\nmomentum=0.3\nactivation=sigmoid\n[batchnorm]\nactivation=relu\n", 0, 1e-5, 1e-4, 0, 0, 0, 0, 0},
-    {"activations", NET(2, 4, 4, 5) "[activation]\nactivation=leaky\n[activation]\nactivation=tanh\n[activation]\nactivation=sigmoid\n[activation]\nactivation=relu\n", 0, 1e-6, 1e-6, 0, 0, 0, 0, 0},
-    {"pools", NET(2, 9, 9, 4) "[maxpool]\nsize=3\nstride=2\npad=1\n[avgpool]\nsize=2\nstride=1\n[maxpool]\nsize=2\n[avgpool]\n", 0, 1e-6, 1e-6, 0, 0, 0, 0, 0},
-    {"resblock_shortcut", NET(2, 8, 8, 8) "[activation]\nactivation=leaky\n[convolutional]\nfilters=8\nsize=3\npad=1\nbias=0\nbatch_normalize=1\nactivation=relu\n[convolutional]\nfilters=8\nsize=3\npad=1\nbias=0\nbatch_normalize=1\n[shortcut]\nfrom=-3\nactivation=relu\n", 0, 1e-4, 2e-4, 0, 0, 0, 0, 0},
-    {"route_concat", NET(2, 6, 6, 4) "[convolutional]\nfilters=5\nsize=1\n[route]\nlayers=-1,-1\n[route]\nlayers=0\n[route]\nlayers=-1,-3\n", 0, 1e-5, 1e-4, 0, 0, 0, 0, 0},
-    {"flatten_connected", NET(3, 3, 3, 4) "[flatten]\n[connected]\noutput=16\nactivation=relu\n[dropout]\np=0.5\n[batchnorm]\n[connected]\noutput=5\n", 0, 1e-5, 1e-4, 0, 0, 0, 0, 0},
-    {"stdconv_outconv", NET(2, 8, 8, 8) "[activation]\nactivation=relu\n[dropout]\np=0.25\n[stdconv]\nfilters=16\nstride=2\ndropout=0.1\n[outconv]\nclasses=3\nanchors_per_cell=2\nbias=-3\n", 0, 1e-4, 2e-4, 0, 0, 0, 0, 0},
-    {"softmax_loss_adam", NET(4, 4, 4, 6) "optimizer=adam\nlearning_rate=0.01\n[convolutional]\nfilters=8\nsize=3\npad=1\nbatch_normalize=1\nbias=0\nactivation=relu\n[avgpool]\n[connected]\noutput=5\n[softmax]\n", 'S', 1e-4, 2e-4, 3, 0, 0, 0, 0},
-    {"cost_l1_sgd", NET(3, 4, 4, 3) "optimizer=sgd\nlearning_rate=0.1\nmomentum=0.9\ndecay=0.01\n[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=relu\n[flatten]\n[connected]\noutput=4\n[cost]\ntype=l1\n", 'C', 1e-4, 2e-4, 3, 0, 0, 0, 0},
-    {"ssd_loss_adamw", NET(2, 4, 4, 8) "optimizer=adamw\ndecay=0.01\nlearning_rate=0.003\n[outconv]\nclasses=3\nanchors_per_cell=1\nbias=-3\n[ssd]\nlayers=-1\nclasses=3\ngrids=4\nmax_boxes=4\n", 'D', 1e-4, 2e-4, 2, 0, 0, 0, 0},
+    {"batchnorm_act", NET(3, 5, 5, 7) "[batchnorm]\nmomentum=0.3\nactivation=sigmoid\n[batchnorm]\nactivation=relu\n", 0, 1e-5, 1e-4, 0, 0, 0, 0, 0, 0},
+    {"activations", NET(2, 4, 4, 5) "[activation]\nactivation=leaky\n[activation]\nactivation=tanh\n[activation]\nactivation=sigmoid\n[activation]\nactivation=relu\n", 0, 1e-6, 1e-6, 0, 0, 0, 0, 0, 0},
+    {"pools", NET(2, 9, 9, 4) "[maxpool]\nsize=3\nstride=2\npad=1\n[avgpool]\nsize=2\nstride=1\n[maxpool]\nsize=2\n[avgpool]\n", 0, 1e-6, 1e-6, 0, 0, 0, 0, 0, 0},
+    {"resblock_shortcut", NET(2, 8, 8, 8) "[activation]\nactivation=leaky\n[convolutional]\nfilters=8\nsize=3\npad=1\nbias=0\nbatch_normalize=1\nactivation=relu\n[convolutional]\nfilters=8\nsize=3\npad=1\nbias=0\nbatch_normalize=1\n[shortcut]\nfrom=-3\nactivation=relu\n", 0, 1e-4, 2e-4, 0, 0, 0, 0, 0, 0},
+    {"route_concat", NET(2, 6, 6, 4) "[convolutional]\nfilters=5\nsize=1\n[route]\nlayers=-1,-1\n[route]\nlayers=0\n[route]\nlayers=-1,-3\n", 0, 1e-5, 1e-4, 0, 0, 0, 0, 0, 0},
+    {"flatten_connected", NET(3, 3, 3, 4) "[flatten]\n[connected]\noutput=16\nactivation=relu\n[dropout]\np=0.5\n[batchnorm]\n[connected]\noutput=5\n", 0, 1e-5, 1e-4, 0, 0, 0, 0, 0, 0},
+    {"stdconv_outconv", NET(2, 8, 8, 8) "[activation]\nactivation=relu\n[dropout]\np=0.25\n[stdconv]\nfilters=16\nstride=2\ndropout=0.1\n[outconv]\nclasses=3\nanchors_per_cell=2\nbias=-3\n", 0, 1e-4, 2e-4, 0, 0, 0, 0, 0, 0},
+    {"softmax_loss_adam", NET(4, 4, 4, 6) "optimizer=adam\nlearning_rate=0.01\n[convolutional]\nfilters=8\nsize=3\npad=1\nbatch_normalize=1\nbias=0\nactivation=relu\n[avgpool]\n[connected]\noutput=5\n[softmax]\n", 'S', 1e-4, 2e-4, 3, 0, 0, 0, 0, 0},
+    {"cost_l1_sgd", NET(3, 4, 4, 3) "optimizer=sgd\nlearning_rate=0.1\nmomentum=0.9\ndecay=0.01\n[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=relu\n[flatten]\n[connected]\noutput=4\n[cost]\ntype=l1\n", 'C', 1e-4, 2e-4, 3, 0, 0, 0, 0, 0},
+    {"ssd_loss_adamw", NET(2, 4, 4, 8) "optimizer=adamw\ndecay=0.01\nlearning_rate=0.003\n[outconv]\nclasses=3\nanchors_per_cell=1\nbias=-3\n[ssd]\nlayers=-1\nclasses=3\ngrids=4\nmax_boxes=4\n", 'D', 1e-4, 2e-4, 2, 0, 0, 0, 0, 0},
     {"ssd4x4_train_step", NET(2, 32, 32, 3) "optimizer=adam\nlearning_rate=0.001\n"
         "[convolutional]\nfilters=16\nsize=7\nstride=2\npad=3\nbias=0\nbatch_normalize=1\nactivation=relu\n"
         "[maxpool]\nsize=3\nstride=2\npad=1\n"
@@ -82,22 +84,22 @@ static const gpu_case cases[] = {
         "[activation]\nactivation=relu\n[dropout]\np=0.25\n"
         "[stdconv]\nfilters=32\nstride=1\n[stdconv]\nfilters=32\nstride=2\n"
         "[outconv]\nclasses=4\nanchors_per_cell=1\nbias=-3\n"
-        "[ssd]\nlayers=-1\nclasses=4\ngrids=4\nmax_boxes=4\n", 'D', 2e-4, 5e-4, 2, 0, 0, 0, 0},
+        "[ssd]\nlayers=-1\nclasses=4\ngrids=4\nmax_boxes=4\n", 'D', 2e-4, 5e-4, 2, 0, 0, 0, 0, 0},
     // [ssd]'s twin (layers/ssd_gpu.cu): two heads (4x4 and 2x2, k = 2), a padded batch ('P':
     // an image without objects, one with three where two share their best anchor, one with
     // one; junk in every padding slot), BCE and focal.
-    {"ssd_twin_bce_padded", SSD2_CFG("bce"), 'P', 1e-4, 2e-4, 1, 0, 0, 0, 0},
-    {"ssd_twin_focal_padded", SSD2_CFG("focal"), 'P', 1e-4, 2e-4, 1, 0, 0, 0, 0},
-    {"conv_tf32", NET(2, 16, 16, 32) "[convolutional]\nfilters=32\nsize=3\npad=1\nbias=0\nbatch_normalize=1\nactivation=relu\n", 0, 5e-3, 1e-2, 0, 1, 0, 0, 0},
+    {"ssd_twin_bce_padded", SSD2_CFG("bce"), 'P', 1e-4, 2e-4, 1, 0, 0, 0, 0, 0},
+    {"ssd_twin_focal_padded", SSD2_CFG("focal"), 'P', 1e-4, 2e-4, 1, 0, 0, 0, 0, 0},
+    {"conv_tf32", NET(2, 16, 16, 32) "[convolutional]\nfilters=32\nsize=3\npad=1\nbias=0\nbatch_normalize=1\nactivation=relu\n", 0, 5e-3, 1e-2, 0, 1, 0, 0, 0, 0},
     // Mixed precision. "_exact": the CPU computes in FP32 on the values the GPU reads in
     // 16 bits (products of two 16-bit numbers are exact in FP32), so the differences are
     // the order of FP32 sums and the rounding of the 16-bit results (2^-11 relative for
     // FP16, 2^-8 for BF16); the loss scale is a power of two (exact). The other cases
     // compare with the plain FP32 CPU network at tolerances of the format.
-    {"conv_amp_fp16_exact", NET(2, 9, 9, 16) "[convolutional]\nfilters=16\nsize=3\npad=1\nactivation=relu\n[convolutional]\nfilters=8\nsize=1\n", 0, 2e-3, 2e-3, 0, 0, DT_AMP_FP16, 1024, 1},
-    {"conv_amp_bf16_exact", NET(2, 9, 9, 16) "[convolutional]\nfilters=16\nsize=3\npad=1\nactivation=relu\n", 0, 8e-3, 8e-3, 0, 0, DT_AMP_BF16, 1024, 1},
-    {"conv_bn_amp_fp16", NET(2, 16, 16, 32) "[convolutional]\nfilters=32\nsize=3\npad=1\nbias=0\nbatch_normalize=1\nactivation=relu\n[convolutional]\nfilters=16\nsize=3\nstride=2\npad=1\nbias=0\nbatch_normalize=1\nactivation=leaky\n", 0, 1e-2, 2e-2, 0, 0, DT_AMP_FP16, 0, 0},
-    {"connected_amp_bf16", NET(3, 3, 3, 4) "[flatten]\n[connected]\noutput=16\nactivation=relu\n[connected]\noutput=5\n", 0, 2e-2, 3e-2, 0, 0, DT_AMP_BF16, 0, 0},
+    {"conv_amp_fp16_exact", NET(2, 9, 9, 16) "[convolutional]\nfilters=16\nsize=3\npad=1\nactivation=relu\n[convolutional]\nfilters=8\nsize=1\n", 0, 2e-3, 2e-3, 0, 0, DT_AMP_FP16, 1024, 1, 0},
+    {"conv_amp_bf16_exact", NET(2, 9, 9, 16) "[convolutional]\nfilters=16\nsize=3\npad=1\nactivation=relu\n", 0, 8e-3, 8e-3, 0, 0, DT_AMP_BF16, 1024, 1, 0},
+    {"conv_bn_amp_fp16", NET(2, 16, 16, 32) "[convolutional]\nfilters=32\nsize=3\npad=1\nbias=0\nbatch_normalize=1\nactivation=relu\n[convolutional]\nfilters=16\nsize=3\nstride=2\npad=1\nbias=0\nbatch_normalize=1\nactivation=leaky\n", 0, 1e-2, 2e-2, 0, 0, DT_AMP_FP16, 0, 0, 0},
+    {"connected_amp_bf16", NET(3, 3, 3, 4) "[flatten]\n[connected]\noutput=16\nactivation=relu\n[connected]\noutput=5\n", 0, 2e-2, 3e-2, 0, 0, DT_AMP_BF16, 0, 0, 0},
     {"ssd4x4_train_step_amp_fp16", NET(2, 32, 32, 3) "optimizer=adam\nlearning_rate=0.001\n"
         "[convolutional]\nfilters=16\nsize=7\nstride=2\npad=3\nbias=0\nbatch_normalize=1\nactivation=relu\n"
         "[maxpool]\nsize=3\nstride=2\npad=1\n"
@@ -106,8 +108,28 @@ static const gpu_case cases[] = {
         "[shortcut]\nfrom=-3\nactivation=relu\n"
         "[stdconv]\nfilters=32\nstride=2\ndropout=0\n"
         "[outconv]\nclasses=4\nanchors_per_cell=1\nbias=-3\n"
-        "[ssd]\nlayers=-1\nclasses=4\ngrids=4\nmax_boxes=4\n", 'D', 2e-2, 5e-2, 2, 0, DT_AMP_FP16, 0, 0},
+        "[ssd]\nlayers=-1\nclasses=4\ngrids=4\nmax_boxes=4\n", 'D', 2e-2, 5e-2, 2, 0, DT_AMP_FP16, 0, 0, 0},
+    // Inference networks (no gradients): the GPU runs BN in place on the convolution's
+    // output (no pre-BN buffer), the CPU folds BN into the filters.
+    {"conv_bn_infer", NET(2, 12, 12, 8) "[convolutional]\nfilters=16\nsize=3\nstride=2\npad=1\nbias=0\nbatch_normalize=1\nactivation=leaky\n[convolutional]\nfilters=8\nsize=3\npad=1\nbatch_normalize=1\nactivation=relu\n", 0, 1e-4, 0, 0, 0, 0, 0, 0, 1},
+    {"stdconv_outconv_infer", NET(2, 8, 8, 8) "[stdconv]\nfilters=16\nstride=2\ndropout=0.1\n[outconv]\nclasses=3\nanchors_per_cell=2\nbias=-3\n", 0, 1e-4, 0, 0, 0, 0, 0, 0, 1},
+    {"conv_bn_infer_amp_fp16", NET(2, 12, 12, 8) "[convolutional]\nfilters=16\nsize=3\nstride=2\npad=1\nbias=0\nbatch_normalize=1\nactivation=leaky\n[stdconv]\nfilters=16\nstride=1\n", 0, 1e-2, 0, 0, 0, DT_AMP_FP16, 0, 0, 1},
 };
+
+// Inference cases: BN running statistics and affine parameters away from their init, so
+// that BN is not the identity.
+static void randomise_bn(dt_network *net) {
+    for (int i = 0; i < net->n_layers; i++)
+        for (int p = 0; p < net->layers[i].n_params; p++) {
+            dt_param *q = &net->layers[i].params[p];
+            uint64_t seed = 1000 + 10 * (uint64_t)i + (uint64_t)p;
+            if (strcmp(q->name, "mean") == 0 || strcmp(q->name, "shift") == 0)
+                tu_fill_uniform(q->w, q->n, seed, -0.5f, 0.5f);
+            if (strcmp(q->name, "var") == 0 || strcmp(q->name, "scale") == 0)
+                tu_fill_uniform(q->w, q->n, seed, 0.5f, 2.0f);
+        }
+    dt_net_weights_changed(net);
+}
 
 // amp cases with round: x rounded to the 16-bit format (what the GPU's tensor cores read).
 static void round_lowp(float *x, size_t n, int mode) {
@@ -194,13 +216,16 @@ static void run_case(void **state) {
     if (dt_gpu_count() == 0) {
         // DT_PARITY_CPU_CHECK=1: still build and run the CPU half (checks the cfgs)
         if (getenv("DT_PARITY_CPU_CHECK")) {
-            dt_network *n = tu_net_from_text(pc->cfg, 1);
+            dt_network *n = tu_net_from_text(pc->cfg, !pc->infer);
             assert_non_null(n);
+            if (pc->infer) randomise_bn(n);
             tu_fill_uniform(n->input, (size_t)n->batch * n->h * n->w * n->c, 11, -1, 1);
             if (pc->truth) fill_truth(n, pc->truth, dt_net_last(n)->out_c);
             dt_net_forward(n);
-            dt_net_backward(n);
-            dt_net_step(n);
+            if (!pc->infer) {
+                dt_net_backward(n);
+                dt_net_step(n);
+            }
             printf("  %s: CPU half ran, loss %g\n", pc->name, n->loss);
             assert_true(isfinite(n->loss));
             dt_net_free(n);
@@ -208,9 +233,14 @@ static void run_case(void **state) {
         printf("SKIP %s: no GPU (dt_gpu_count() == 0)\n", pc->name);
         return;
     }
-    dt_network *cpu = tu_net_from_text(pc->cfg, 1), *gpu = tu_net_from_text(pc->cfg, 1);
+    dt_network *cpu = tu_net_from_text(pc->cfg, !pc->infer);
+    dt_network *gpu = tu_net_from_text(pc->cfg, !pc->infer);
     assert_non_null(cpu);
     assert_non_null(gpu);
+    if (pc->infer) {
+        randomise_bn(cpu);
+        randomise_bn(gpu);
+    }
     if (dt_net_gpu_enable(gpu, 0) != 0) fail_msg("dt_net_gpu_enable: %s", tu_error());
     if (pc->tf32) dt_net_gpu_set_tf32(gpu, 1);
     if (pc->amp && dt_net_gpu_set_amp(gpu, pc->amp, pc->scale) != 0)
@@ -240,6 +270,7 @@ static void run_case(void **state) {
             dt_net_gpu_fetch(gpu, b->output, n);
             bad += !check(pc->name, "output", i, b->output, a->output, n, pc->tol);
         }
+        if (pc->infer) continue; // no gradients
         if (pc->truth) {
             double e = fabs((double)gpu->loss - cpu->loss) / fmax(fabs(cpu->loss), 1e-6);
             printf("  %s: loss cpu %.7g gpu %.7g err %.2e tol %.0e %s\n", pc->name, cpu->loss,

@@ -2,7 +2,9 @@
 // [stdconv] and [outconv], all through cuDNN (cuda/conv_gpu.h). Semantics
 // are their CPU files'; differences of route, not of result:
 //   - [convolutional] with BN runs conv -> BN (+act) in inference too (the
-//     CPU folds BN into the filters there): same numbers, one more pass.
+//     CPU folds BN into the filters there): same numbers, one more pass. A
+//     network without gradients has no pre-BN buffer: BN runs in place on
+//     the output ([stdconv] likewise), so inference holds one tensor a layer.
 //   - bias and activation are one kernel after cuDNN's convolution.
 // Without cuDNN (GPU=1 CUDNN=0) each twin runs its CPU function in place.
 #include "cuda/conv_gpu.h"
@@ -25,7 +27,7 @@ typedef struct {
     float momentum, eps;
     dt_act act;
     int pb, ps, pt, pm, pv, pw;
-    float *xbuf;                  // (B, OH, OW, O) pre-BN output (BN only)
+    float *xbuf;                  // (B, OH, OW, O) pre-BN output (BN with gradients only)
     float *save_mean, *save_inv;  // (O)
     int trained;                  // the last forward used batch statistics
 } conv_gpu;
@@ -58,7 +60,8 @@ static conv_gpu *conv_get(dt_layer *l, dt_network *net) {
     p->pw = dt_gpu_param_index(l, "weights");
     p->conv = conv_for(net, l, p->filters, size, stride, pad, dil, groups);
     if (p->bn) {
-        p->xbuf = dt_gpu_floats(l->outputs * l->batch, "pre-BN convolution output");
+        if (net->with_grads) // backward reads it; inference runs BN in place
+            p->xbuf = dt_gpu_floats(l->outputs * l->batch, "pre-BN convolution output");
         p->save_mean = dt_gpu_floats(p->filters, "BN statistics");
         p->save_inv = dt_gpu_floats(p->filters, "BN statistics");
     }
@@ -69,7 +72,7 @@ extern "C" void dt_convolutional_forward_gpu(dt_layer *l, dt_network *net) {
     conv_gpu *p = conv_get(l, net);
     const size_t M = (size_t)l->batch * l->out_h * l->out_w;
     float *y = dt_dev(net, l->output);
-    float *z = p->bn ? p->xbuf : y;
+    float *z = p->xbuf ? p->xbuf : y;
     dt_gconv_forward(p->conv, net, dt_layer_in_gpu(net, l, 0), dt_gpu_w(net, l, p->pw),
                      l->wver, z);
     if (!p->bn) {
@@ -122,6 +125,7 @@ typedef struct {
     int filters;
     float p, momentum, eps;
     float *cbuf, *dcbuf;         // (B, OH, OW, O) relu(conv + bias) and its gradient
+                                 // (with gradients only: inference works in the output)
     float *mask;                 // (B, OH, OW, O) NULL without gradients or p = 0
     float *save_mean, *save_inv; // (O)
     int bn_trained, dropped;
@@ -147,7 +151,7 @@ static stdconv_gpu *stdconv_get(dt_layer *l, dt_network *net) {
     p->eps = dt_gpu_key_float(l, "eps", 1e-5f);
     p->conv = conv_for(net, l, p->filters, 3, dt_gpu_key_int(l, "stride", 1), 1, 1, 1);
     size_t n = l->outputs * l->batch;
-    p->cbuf = dt_gpu_floats(n, "stdconv conv output");
+    if (net->with_grads) p->cbuf = dt_gpu_floats(n, "stdconv conv output");
     if (net->with_grads) p->dcbuf = dt_gpu_floats(n, "stdconv conv gradient");
     if (net->with_grads && p->p > 0) p->mask = dt_gpu_floats(n, "dropout mask");
     p->save_mean = dt_gpu_floats(p->filters, "BN statistics");
@@ -158,18 +162,18 @@ static stdconv_gpu *stdconv_get(dt_layer *l, dt_network *net) {
 extern "C" void dt_stdconv_forward_gpu(dt_layer *l, dt_network *net) {
     stdconv_gpu *p = stdconv_get(l, net);
     const size_t M = (size_t)l->batch * l->out_h * l->out_w, n = M * p->filters;
-    float *y = dt_dev(net, l->output);
+    float *y = dt_dev(net, l->output), *c = p->cbuf ? p->cbuf : y; // BN in place w/o cbuf
     dt_gconv_forward(p->conv, net, dt_layer_in_gpu(net, l, 0), dt_gpu_w(net, l, S_WEIGHTS),
-                     l->wver, p->cbuf);
-    dt_bias_act_gpu(p->cbuf, dt_gpu_w(net, l, S_BIAS), M, p->filters, DT_ACT_RELU);
+                     l->wver, c);
+    dt_bias_act_gpu(c, dt_gpu_w(net, l, S_BIAS), M, p->filters, DT_ACT_RELU);
     p->bn_trained = dt_layer_training(net, l);
     if (p->bn_trained)
-        dt_bn_forward_train_gpu(p->cbuf, y, M, p->filters, dt_gpu_w(net, l, S_SCALE),
+        dt_bn_forward_train_gpu(c, y, M, p->filters, dt_gpu_w(net, l, S_SCALE),
                                 dt_gpu_w(net, l, S_SHIFT), dt_gpu_w(net, l, S_MEAN),
                                 dt_gpu_w(net, l, S_VAR), p->momentum, p->eps, p->save_mean,
                                 p->save_inv, DT_ACT_LINEAR);
     else
-        dt_bn_forward_infer_gpu(p->cbuf, y, M, p->filters, dt_gpu_w(net, l, S_SCALE),
+        dt_bn_forward_infer_gpu(c, y, M, p->filters, dt_gpu_w(net, l, S_SCALE),
                                 dt_gpu_w(net, l, S_SHIFT), dt_gpu_w(net, l, S_MEAN),
                                 dt_gpu_w(net, l, S_VAR), p->eps, p->save_mean, p->save_inv,
                                 DT_ACT_LINEAR);
