@@ -499,6 +499,17 @@ int dt_net_gpu_enable(dt_network *net, int device) {
     dt_net_push(net);
     if (net->with_grads) cudaMemset(g->grads, 0, np);
     pin_input(net);
+    const char *cse = getenv("DT_GPU_COPY_STREAM");
+    if (!(cse && atoi(cse) == 0)) {
+        const size_t nst = (size_t)net->batch * net->h * net->w * net->c +
+                           (size_t)net->batch * (net->truth_size > 0 ? net->truth_size : 1);
+        if (!(g->staging = try_alloc(nst * sizeof(float), "the input staging buffer"))) goto fail;
+        if (cudaStreamCreateWithFlags(&g->copy_stream, cudaStreamNonBlocking) != cudaSuccess ||
+            cudaEventCreateWithFlags(&g->uploaded, cudaEventDisableTiming) != cudaSuccess) {
+            dt_error("GPU %d: could not create the input copy stream", device);
+            goto fail;
+        }
+    }
     const char *pe = getenv("DT_GPU_PROFILE");
     if (pe && atoi(pe) > 0) {
         g->prof = dt_calloc(1, sizeof *g->prof);
@@ -540,6 +551,9 @@ void dt_net_gpu_disable(dt_network *net) {
     prof_free(g->prof);
     if (g->pinned) cudaHostUnregister(g->pinned);
     drop_layer_state(net);
+    if (g->uploaded) cudaEventDestroy(g->uploaded);
+    if (g->copy_stream) cudaStreamDestroy(g->copy_stream);
+    dt_gpu_free(g->staging);
     for (int k = 0; k < 3; k++) dt_gpu_free(g->lp[k]);
     dt_gpu_free(g->nonfinite);
     dt_gpu_free(g->params);
@@ -617,6 +631,30 @@ static void enter(dt_network *net, const dt_layer *l) {
     dt_gpu_cur_name = l ? l->ops->name : "";
 }
 
+// The input and truth onto the device. Pinned (pin_input): asynchronous for
+// the host; the host may not write them until this forward returns (it
+// synchronises). With the copy stream the transfer overlaps the previous
+// iteration's backward and step, which may still be running on the compute
+// stream (they read the arena's input, not the staging buffer).
+static void upload_input(dt_network *net) {
+    dt_gpu_net *g = net->gpu_state;
+    const size_t ni = (size_t)net->batch * net->h * net->w * net->c;
+    const size_t nt = (size_t)net->batch * (net->truth_size > 0 ? net->truth_size : 1);
+    float *di = dt_dev(net, net->input), *dtr = dt_dev(net, net->truth);
+    if (!g->copy_stream) {
+        DT_CUDA_CHECK(cudaMemcpyAsync(di, net->input, ni * sizeof(float), cudaMemcpyHostToDevice, 0));
+        DT_CUDA_CHECK(cudaMemcpyAsync(dtr, net->truth, nt * sizeof(float), cudaMemcpyHostToDevice, 0));
+        return;
+    }
+    cudaStream_t cs = g->copy_stream;
+    DT_CUDA_CHECK(cudaMemcpyAsync(g->staging, net->input, ni * sizeof(float), cudaMemcpyHostToDevice, cs));
+    DT_CUDA_CHECK(cudaMemcpyAsync(g->staging + ni, net->truth, nt * sizeof(float), cudaMemcpyHostToDevice, cs));
+    DT_CUDA_CHECK(cudaEventRecord(g->uploaded, cs));
+    DT_CUDA_CHECK(cudaStreamWaitEvent(0, g->uploaded, 0));
+    DT_CUDA_CHECK(cudaMemcpyAsync(di, g->staging, ni * sizeof(float), cudaMemcpyDeviceToDevice, 0));
+    DT_CUDA_CHECK(cudaMemcpyAsync(dtr, g->staging + ni, nt * sizeof(float), cudaMemcpyDeviceToDevice, 0));
+}
+
 void dt_net_gpu_forward(dt_network *net) {
     dt_gpu_net *g = net->gpu_state;
     enter(net, NULL);
@@ -626,17 +664,7 @@ void dt_net_gpu_forward(dt_network *net) {
         g->synced_ver = net->weights_version;
         g->host_stale = 0;
     }
-    if (!g->input_unchanged) {
-        // pinned (pin_input): asynchronous for the host, ordered before the layers on
-        // the stream; the host may not write the input until this forward returns
-        // (it synchronises below)
-        size_t ni = (size_t)net->batch * net->h * net->w * net->c;
-        size_t nt = (size_t)net->batch * (net->truth_size > 0 ? net->truth_size : 1);
-        DT_CUDA_CHECK(cudaMemcpyAsync(dt_dev(net, net->input), net->input, ni * sizeof(float),
-                                      cudaMemcpyHostToDevice, 0));
-        DT_CUDA_CHECK(cudaMemcpyAsync(dt_dev(net, net->truth), net->truth, nt * sizeof(float),
-                                      cudaMemcpyHostToDevice, 0));
-    }
+    if (!g->input_unchanged) upload_input(net);
     g->input_unchanged = 0;
     prof_mark(net, PR_UP, -1);
     net->loss = 0;

@@ -65,6 +65,14 @@ typedef struct dt_gpu_net {
     int on_cpu;          // layers without a GPU twin (counted at enable)
     float *pinned;       // host span input..truth page-locked (cudaHostRegister), or NULL
     int input_unchanged; // skip the next forward's input/truth upload (bench)
+    // Input transfer overlap: the input and truth go up on their own
+    // (non-blocking) stream into `staging`, while the previous iteration's
+    // backward and step still run on the compute stream; the compute stream
+    // waits for `uploaded` and copies staging into the arena (device to
+    // device). NULL stream: uploads on the compute stream (DT_GPU_COPY_STREAM=0).
+    cudaStream_t copy_stream;
+    cudaEvent_t uploaded;
+    float *staging; // (input + truth floats)
     struct dt_gpu_prof *prof; // DT_GPU_PROFILE: event marks of one iteration, or NULL
 } dt_gpu_net;
 
