@@ -121,7 +121,7 @@ if [ -n "$BIN" ]; then
     # where the time goes: one iteration per layer type and phase (CUDA events)
     say "== GPU profile, DT_GPU_PROFILE=1 (t=$(elapsed)s)"
     : >"$OUT/profile.txt"
-    for args in "-batch 64 -train" "-batch 64 -train -tf32" "-batch 64" "-batch 64 -tf32" "-batch 64 -upload" "-batch 1" "-batch 64 -train -amp fp16"; do
+    for args in "-batch 64 -train" "-batch 64 -train -tf32" "-batch 64" "-batch 64 -tf32" "-batch 64 -upload" "-batch 1" "-batch 64 -train -amp fp16" "-batch 64 -train -upload"; do
         echo "-- bench scripts/bench_ssd.cfg $args" >>"$OUT/profile.txt"
         # shellcheck disable=SC2086
         DT_QUIET=1 DT_GPU_PROFILE=3 timeout 60 "$BIN" bench scripts/bench_ssd.cfg -gpu 0 $args -iters 2 -warmup 2 >>"$OUT/profile.txt" 2>&1 \
