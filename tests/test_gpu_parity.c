@@ -3,9 +3,9 @@
 // and compares every layer's output, the loss, BN running statistics, the
 // input gradient and every parameter gradient at the case's tolerance
 // (max abs error over max |reference|), then optimizer steps when asked.
-// Layers without a GPU twin (the losses other than [ssd]) run on the host
-// inside the GPU network, so their cases check the transfers around them;
-// the [ssd] cases check its twin (matching, loss, gradients on the device).
+// Every layer type and loss has a twin: the [ssd] cases check matching,
+// loss and gradients on the device, the [softmax], [single], [multilabel]
+// and [cost] cases the small heads' (layers/loss_gpu.cu).
 // Two more tests compare the device NMS and detection with the CPU's.
 // Without a GPU (dt_gpu_count() == 0, e.g. a CPU build) every case prints
 // SKIP and passes: there is nothing to compare.
@@ -41,7 +41,8 @@ typedef struct {
     const char *name;
     const char *cfg;
     char truth;     // 0 none (seed the last delta), 'S' class index, 'C' values, 'D' ssd boxes,
-                    // 'P' a padded ssd batch (fill_truth)
+                    // 'P' a padded ssd batch, 'G' [single]'s box + class (the last image
+                    // none), 'M' a 0/1 class mask (fill_truth)
     double tol;     // outputs, loss, statistics
     double tol_g;   // gradients, parameters after steps
     int steps;      // optimizer steps to compare after the first backward
@@ -74,6 +75,9 @@ static const gpu_case cases[] = {
     {"stdconv_outconv", NET(2, 8, 8, 8) "[activation]\nactivation=relu\n[dropout]\np=0.25\n[stdconv]\nfilters=16\nstride=2\ndropout=0.1\n[outconv]\nclasses=3\nanchors_per_cell=2\nbias=-3\n", 0, 1e-4, 2e-4, 0, 0, 0, 0, 0, 0},
     {"softmax_loss_adam", NET(4, 4, 4, 6) "optimizer=adam\nlearning_rate=0.01\n[convolutional]\nfilters=8\nsize=3\npad=1\nbatch_normalize=1\nbias=0\nactivation=relu\n[avgpool]\n[connected]\noutput=5\n[softmax]\n", 'S', 1e-4, 2e-4, 3, 0, 0, 0, 0, 0},
     {"cost_l1_sgd", NET(3, 4, 4, 3) "optimizer=sgd\nlearning_rate=0.1\nmomentum=0.9\ndecay=0.01\n[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=relu\n[flatten]\n[connected]\noutput=4\n[cost]\ntype=l1\n", 'C', 1e-4, 2e-4, 3, 0, 0, 0, 0, 0},
+    {"single_head_adam", NET(3, 2, 2, 3) "optimizer=adam\nlearning_rate=0.01\n[flatten]\n[connected]\noutput=7\n[single]\nclasses=3\nweight=5\n", 'G', 1e-5, 1e-4, 2, 0, 0, 0, 0, 0},
+    {"multilabel_head_sgd", NET(3, 2, 2, 3) "optimizer=sgd\nlearning_rate=0.1\n[flatten]\n[connected]\noutput=4\n[multilabel]\nclasses=4\n", 'M', 1e-5, 1e-4, 2, 0, 0, 0, 0, 0},
+    {"cost_l2_head", NET(2, 3, 3, 2) "[convolutional]\nfilters=3\nsize=1\n[cost]\ntype=l2\n", 'C', 1e-5, 1e-4, 0, 0, 0, 0, 0, 0},
     {"ssd_loss_adamw", NET(2, 4, 4, 8) "optimizer=adamw\ndecay=0.01\nlearning_rate=0.003\n[outconv]\nclasses=3\nanchors_per_cell=1\nbias=-3\n[ssd]\nlayers=-1\nclasses=3\ngrids=4\nmax_boxes=4\n", 'D', 1e-4, 2e-4, 2, 0, 0, 0, 0, 0},
     {"ssd4x4_train_step", NET(2, 32, 32, 3) "optimizer=adam\nlearning_rate=0.001\n"
         "[convolutional]\nfilters=16\nsize=7\nstride=2\npad=3\nbias=0\nbatch_normalize=1\nactivation=relu\n"
@@ -145,6 +149,13 @@ static void fill_truth(dt_network *net, char kind, int n_classes) {
         float *t = net->truth + (size_t)b * ts;
         if (kind == 'S') t[0] = (float)(b % n_classes);
         if (kind == 'C') tu_fill_uniform(t, (size_t)ts, 100 + b, -1, 1);
+        if (kind == 'G') { // [single]: corners in [0, 1] and a class; the last image none
+            const float box[4] = {0.1f + 0.1f * b, 0.2f, 0.6f, 0.9f - 0.1f * b};
+            memcpy(t, box, sizeof box);
+            t[4] = b == B - 1 ? -1.0f : (float)(b % 3);
+        }
+        if (kind == 'M')
+            for (int k = 0; k < ts; k++) t[k] = (float)((b + k) % 2);
         if (kind == 'D') { // one or two boxes in [0,1] corners, class b % 3
             float box[10] = {0.1f, 0.2f, 0.55f, 0.7f, (float)(b % 3), 0.5f, 0.05f, 0.95f, 0.4f, 1};
             int n = 1 + b % 2;

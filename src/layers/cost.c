@@ -13,6 +13,8 @@
 #include <stdlib.h>
 
 #include "kernels.h"
+#include "layers/heads.h"
+#include "layers/loss_rows.h"
 #include "network.h"
 
 typedef enum { COST_L2 = 0, COST_L1 } cost_type;
@@ -26,6 +28,11 @@ typedef struct {
 static size_t cost_rows(const dt_layer *l) {
     const cost_priv *p = l->priv;
     return p->rows > 0 && p->rows < l->batch ? (size_t)p->rows : (size_t)l->batch;
+}
+
+void dt_cost_args(const dt_layer *l, dt_head_args *a) {
+    const cost_priv *p = l->priv;
+    *a = (dt_head_args){.rows = (int)cost_rows(l), .l1 = p->type == COST_L1};
 }
 
 static int cost_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
@@ -56,13 +63,9 @@ static void cost_forward(dt_layer *l, dt_network *net) {
     for (size_t b = 0; b < B; b++) {
         const float *xb = x + b * N, *tb = net->truth + b * ts;
         float s = 0; // per image in float (vectorised), the batch in double
-        if (p->type == COST_L1) {
+        const int l1 = p->type == COST_L1;
 #pragma omp simd reduction(+ : s)
-            for (size_t i = 0; i < N; i++) s += fabsf(xb[i] - tb[i]);
-        } else {
-#pragma omp simd reduction(+ : s)
-            for (size_t i = 0; i < N; i++) s += (xb[i] - tb[i]) * (xb[i] - tb[i]);
-        }
+        for (size_t i = 0; i < N; i++) s += dt_cost_term(xb[i], tb[i], l1);
         loss += s;
     }
     net->loss += (float)(loss / ((double)B * N));
@@ -81,8 +84,8 @@ static void cost_backward(dt_layer *l, dt_network *net) {
         const float *xb = x + b * N, *tb = net->truth + b * ts;
         float *d = dx + b * N;
         for (size_t i = 0; i < N; i++) {
-            float e = b < rows ? xb[i] - tb[i] : 0.0f; // padding rows: no gradient
-            float g = p->type == COST_L1 ? (float)((e > 0) - (e < 0)) * k : e * k;
+            // padding rows: no gradient
+            float g = b < rows ? dt_cost_grad(xb[i], tb[i], p->type == COST_L1, k) : 0.0f;
             d[i] = accum ? d[i] + g : g;
         }
     }
@@ -127,4 +130,7 @@ const dt_layer_ops dt_cost_ops = {
     .destroy = cost_destroy,
     .describe = cost_describe,
     .set_truth = cost_set_truth,
+#ifdef DT_GPU
+    .forward_gpu = dt_cost_forward_gpu, .backward_gpu = dt_cost_backward_gpu,
+#endif
 };

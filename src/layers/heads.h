@@ -22,6 +22,18 @@ int dt_single_metrics(const dt_layer *l, const dt_network *net, double *acc, dou
 int dt_multilabel_metrics(const dt_layer *l, const dt_network *net, float thresh, double *acc,
                           double *f1);
 
+// What the loss heads' GPU twins (layers/loss_gpu.cu) need of their CPU
+// state: the rows the loss averages over (set_truth's b->n, else the batch),
+// the classes, [single]'s cross-entropy weight, [cost]'s type (l1 = 1).
+typedef struct {
+    int rows, classes, l1;
+    float weight;
+} dt_head_args;
+void dt_softmax_args(const dt_layer *l, dt_head_args *a);
+void dt_single_args(const dt_layer *l, dt_head_args *a);
+void dt_multilabel_args(const dt_layer *l, dt_head_args *a);
+void dt_cost_args(const dt_layer *l, dt_head_args *a);
+
 #ifdef __cplusplus
 }
 #endif

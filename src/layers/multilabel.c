@@ -22,6 +22,7 @@
 #include "detect/box.h"
 #include "kernels.h"
 #include "layers/heads.h"
+#include "layers/loss_rows.h"
 #include "network.h"
 
 typedef struct {
@@ -33,6 +34,11 @@ typedef struct {
 static int multilabel_rows(const dt_layer *l) {
     const multilabel_priv *p = l->priv;
     return p->rows > 0 && p->rows < l->batch ? p->rows : l->batch;
+}
+
+void dt_multilabel_args(const dt_layer *l, dt_head_args *a) {
+    const multilabel_priv *p = l->priv;
+    *a = (dt_head_args){.rows = multilabel_rows(l), .classes = p->classes};
 }
 
 static int multilabel_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
@@ -81,7 +87,7 @@ static void multilabel_backward(dt_layer *l, dt_network *net) {
         const float *tb = net->truth + (size_t)b * net->truth_size;
         float *d = dx + (size_t)b * C;
         for (int i = 0; i < C; i++) {
-            float g = b < rows ? (yb[i] - tb[i]) * k : 0.0f;
+            float g = b < rows ? dt_multilabel_grad(yb[i], tb[i], k) : 0.0f;
             d[i] = accum ? d[i] + g : g;
         }
     }
@@ -180,4 +186,7 @@ const dt_layer_ops dt_multilabel_ops = {
     .metrics_reset = multilabel_metrics_reset,
     .metrics_add = multilabel_metrics_add,
     .metrics_get = multilabel_metrics_get,
+#ifdef DT_GPU
+    .forward_gpu = dt_multilabel_forward_gpu, .backward_gpu = dt_multilabel_backward_gpu,
+#endif
 };

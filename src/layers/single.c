@@ -31,6 +31,7 @@
 
 #include "kernels.h"
 #include "layers/heads.h"
+#include "layers/loss_rows.h"
 #include "network.h"
 
 typedef struct {
@@ -74,10 +75,12 @@ static int single_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
 }
 
 static inline int single_target(const dt_network *net, int b, int C) {
-    float t = net->truth[(size_t)b * net->truth_size + 4];
-    if (!(t >= 0 && t < C)) return -1; // also NaN
-    int k = (int)t;
-    return (float)k == t ? k : -1;
+    return dt_class_index(net->truth[(size_t)b * net->truth_size + 4], C);
+}
+
+void dt_single_args(const dt_layer *l, dt_head_args *a) {
+    const single_priv *p = l->priv;
+    *a = (dt_head_args){.rows = single_rows(l), .classes = p->classes, .weight = p->weight};
 }
 
 static void single_forward(dt_layer *l, dt_network *net) {
@@ -90,16 +93,11 @@ static void single_forward(dt_layer *l, dt_network *net) {
         const float *xb = x + (size_t)b * N, *tb = net->truth + (size_t)b * net->truth_size;
         float *yb = l->output + (size_t)b * N;
         for (int i = 0; i < 4; i++) {
-            yb[i] = 1.0f / (1.0f + expf(-xb[i]));
-            if (b < rows) l1 += fabsf(yb[i] * size[i] - tb[i] * size[i]);
+            const float e = dt_single_box_fwd(xb[i], tb[i], size[i], &yb[i]);
+            if (b < rows) l1 += e;
         }
-        const float *lo = xb + 4;
-        float mx = lo[0], sum = 0;
-        for (int i = 1; i < C; i++) mx = lo[i] > mx ? lo[i] : mx;
-        for (int i = 0; i < C; i++) sum += (yb[4 + i] = expf(lo[i] - mx));
-        for (int i = 0; i < C; i++) yb[4 + i] /= sum;
         int t = b < rows ? single_target(net, b, C) : -1;
-        if (t >= 0) ce += (double)mx + log((double)sum) - lo[t];
+        ce += dt_softmax_ce_row(xb + 4, yb + 4, C, t);
     }
     net->loss += (float)(l1 / (4.0 * rows) + p->weight * (ce / rows));
 }
@@ -117,15 +115,12 @@ static void single_backward(dt_layer *l, dt_network *net) {
         const float *tb = net->truth + (size_t)b * net->truth_size;
         float *d = dx + (size_t)b * N;
         for (int i = 0; i < 4; i++) {
-            float e = yb[i] * size[i] - tb[i] * size[i];
-            // d|e|/de = sign(e) (0 at 0, as PyTorch), de/dx = size * s (1 - s)
-            float g = (float)((e > 0) - (e < 0)) * kl1 * size[i] * yb[i] * (1.0f - yb[i]);
-            if (b >= rows) g = 0;
+            float g = b < rows ? dt_single_box_grad(yb[i], tb[i], size[i], kl1) : 0.0f;
             d[i] = accum ? d[i] + g : g;
         }
         int t = b < rows ? single_target(net, b, C) : -1;
         for (int i = 0; i < C; i++) {
-            float g = t < 0 ? 0.0f : (yb[4 + i] - (i == t ? 1.0f : 0.0f)) * kce;
+            float g = dt_softmax_ce_grad(yb[4 + i], i, t, kce);
             d[4 + i] = accum ? d[4 + i] + g : g;
         }
     }
@@ -223,4 +218,7 @@ const dt_layer_ops dt_single_ops = {
     .metrics_reset = single_metrics_reset,
     .metrics_add = single_metrics_add,
     .metrics_get = single_metrics_get,
+#ifdef DT_GPU
+    .forward_gpu = dt_single_forward_gpu, .backward_gpu = dt_single_backward_gpu,
+#endif
 };

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 
 #include "kernels.h"
+#include "layers/heads.h"
+#include "layers/loss_rows.h"
 #include "network.h"
 
 typedef struct {
@@ -39,10 +41,11 @@ static int softmax_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
 
 // class index of image b, -1 when the truth is not a valid one
 static inline int softmax_target(const dt_network *net, int b, int N) {
-    float t = net->truth[(size_t)b * net->truth_size];
-    if (!(t >= 0 && t < N)) return -1; // also NaN
-    int k = (int)t;
-    return (float)k == t ? k : -1;
+    return dt_class_index(net->truth[(size_t)b * net->truth_size], N);
+}
+
+void dt_softmax_args(const dt_layer *l, dt_head_args *a) {
+    *a = (dt_head_args){.rows = softmax_rows(l), .classes = l->out_c};
 }
 
 static void softmax_forward(dt_layer *l, dt_network *net) {
@@ -51,22 +54,8 @@ static void softmax_forward(dt_layer *l, dt_network *net) {
     double loss = 0;
 #pragma omp parallel for schedule(static) reduction(+ : loss) if (B * N > 4096)
     for (int b = 0; b < B; b++) {
-        const float *xb = x + (size_t)b * N;
-        float *yb = l->output + (size_t)b * N;
-        float mx = xb[0];
-        for (int i = 1; i < N; i++) mx = xb[i] > mx ? xb[i] : mx;
-        float sum = 0;
-#pragma omp simd reduction(+ : sum)
-        for (int i = 0; i < N; i++) {
-            yb[i] = expf(xb[i] - mx);
-            sum += yb[i];
-        }
-        float inv = 1.0f / sum;
-#pragma omp simd
-        for (int i = 0; i < N; i++) yb[i] *= inv;
         int t = b < rows ? softmax_target(net, b, N) : -1;
-        // log-sum-exp form: stays finite when the target's probability underflows
-        if (t >= 0) loss += (double)mx + log((double)sum) - xb[t];
+        loss += dt_softmax_ce_row(x + (size_t)b * N, l->output + (size_t)b * N, N, t);
     }
     net->loss += (float)(loss / rows);
 }
@@ -87,7 +76,7 @@ static void softmax_backward(dt_layer *l, dt_network *net) {
             continue;
         }
         for (int i = 0; i < N; i++) {
-            float g = (yb[i] - (i == t ? 1.0f : 0.0f)) * invB;
+            float g = dt_softmax_ce_grad(yb[i], i, t, invB);
             d[i] = accum ? d[i] + g : g;
         }
     }
@@ -159,4 +148,7 @@ const dt_layer_ops dt_softmax_ops = {
     .metrics_reset = softmax_metrics_reset,
     .metrics_add = softmax_metrics_add,
     .metrics_get = softmax_metrics_get,
+#ifdef DT_GPU
+    .forward_gpu = dt_softmax_forward_gpu, .backward_gpu = dt_softmax_backward_gpu,
+#endif
 };
