@@ -53,6 +53,17 @@ void dt_gpu_print_info(FILE *f) {
 
 void dt_gpu_sync(void) { cudaDeviceSynchronize(); }
 
+int dt_gpu_pin(void *p, size_t bytes) {
+    if (!p || !bytes || dt_gpu_count() == 0) return 0;
+    if (cudaHostRegister(p, bytes, cudaHostRegisterDefault) == cudaSuccess) return 1;
+    cudaGetLastError(); // pageable copies still work
+    return 0;
+}
+
+void dt_gpu_unpin(void *p) {
+    if (p) cudaHostUnregister(p);
+}
+
 int dt_gpu_mem_info(size_t *used, size_t *total) {
     size_t fr = 0, tot = 0;
     if (cudaMemGetInfo(&fr, &tot) != cudaSuccess) return -1;
@@ -128,6 +139,12 @@ int dt_net_gpu_amp(const dt_network *net, float *scale, long *skipped) {
     return 0;
 }
 void dt_gpu_sync(void) {}
+int dt_gpu_pin(void *p, size_t bytes) {
+    (void)p, (void)bytes;
+    return 0;
+}
+void dt_gpu_unpin(void *p) { (void)p; }
+void dt_net_gpu_input_from(dt_network *net, const float *host) { (void)net, (void)host; }
 int dt_gpu_mem_info(size_t *used, size_t *total) {
     *used = *total = 0;
     return -1;

@@ -65,6 +65,15 @@ void dt_net_gpu_set_tf32(dt_network *net, int on);
 int dt_net_gpu_set_amp(dt_network *net, int mode, float init_scale);
 // The mode, the current loss scale and the steps skipped for overflow.
 int dt_net_gpu_amp(const dt_network *net, float *scale, long *skipped);
+// Page-locks host memory for DMA to the GPU (cudaHostRegister), as
+// PyTorch's pin_memory: 1 when it did, 0 when it did not (no GPU, a CPU
+// build, or the driver refused: the memory stays pageable and usable).
+int dt_gpu_pin(void *p, size_t bytes);
+void dt_gpu_unpin(void *p);
+// The next forward uploads the input from `host` (batch x h x w x c floats,
+// page-locked by dt_gpu_pin for an asynchronous copy) instead of net->input,
+// which it leaves as it is (the training loop's batches: no host copy).
+void dt_net_gpu_input_from(dt_network *net, const float *host);
 // Waits for all work queued on the current GPU (timing). No-op on the CPU.
 void dt_gpu_sync(void);
 // Device memory in use and total, bytes (cudaMemGetInfo). 0 / -1.

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "chart.h"
+#include "gpu.h"
 #include "valid.h"
 
 // --- [stage] ----------------------------------------------------------------------
@@ -181,13 +182,19 @@ static int feed(dt_network *net, const dt_batch *b) {
                  b->w, b->h, net->batch, net->w, net->h);
         return -1;
     }
-    memcpy(net->input, b->images, sizeof(float) * img * b->n);
-    if (b->n < net->batch)
-        memset(net->input + img * b->n, 0, sizeof(float) * img * (net->batch - b->n));
+    const int direct = net->gpu && b->pinned && b->cap == net->batch;
+    if (!direct) {
+        memcpy(net->input, b->images, sizeof(float) * img * b->n);
+        if (b->n < net->batch)
+            memset(net->input + img * b->n, 0, sizeof(float) * img * (net->batch - b->n));
+    }
     for (int i = 0; i < net->n_layers; i++) {
         dt_layer *l = &net->layers[i];
         if (l->is_loss && l->ops->set_truth && l->ops->set_truth(l, net, b) != 0) return -1;
     }
+    // on a GPU, the next forward uploads straight from the page-locked batch (the
+    // loader zeroes a short batch's tail): no host copy (net->input is left as it was)
+    if (direct) dt_net_gpu_input_from(net, b->images);
     return 0;
 }
 

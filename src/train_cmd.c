@@ -152,6 +152,7 @@ static int session_open(session *S, int argc, char **argv, int need_valid) {
     o->width = net->w, o->height = net->h;
     o->threads = threads > 0 ? threads : 0;
     o->aug = net->aug;
+    o->pin = net->gpu != 0; // page-locked batches: the GPU uploads them without a host copy
     S->src.net = net;
     S->bs = (dt_batch_source){&S->src, S->src.train.n / net->batch, src_begin, src_next,
                               src_end};

@@ -285,6 +285,7 @@ int dt_valid_run(dt_network *net, const dt_dataset *val, const dt_valid_opts *o,
     lo.augment = 0;
     lo.epochs = 1;
     lo.aug = net->aug;
+    lo.pin = net->gpu != 0;
     dt_loader *L = dt_loader_new(val, &lo, NULL);
     if (!L) return -1;
     dt_map_acc *acc = NULL;

@@ -183,6 +183,10 @@ void dt_net_gpu_put(dt_network *net, const float *host, size_t n) {
     if (net->gpu) up(net, host, n);
 }
 
+void dt_net_gpu_input_from(dt_network *net, const float *host) {
+    if (net->gpu) net->gpu_state->input_src = host;
+}
+
 void dt_net_gpu_input_unchanged(dt_network *net) {
     if (net->gpu) net->gpu_state->input_unchanged = 1;
 }
@@ -641,13 +645,15 @@ static void upload_input(dt_network *net) {
     const size_t ni = (size_t)net->batch * net->h * net->w * net->c;
     const size_t nt = (size_t)net->batch * (net->truth_size > 0 ? net->truth_size : 1);
     float *di = dt_dev(net, net->input), *dtr = dt_dev(net, net->truth);
+    const float *src = g->input_src ? g->input_src : net->input;
+    g->input_src = NULL;
     if (!g->copy_stream) {
-        DT_CUDA_CHECK(cudaMemcpyAsync(di, net->input, ni * sizeof(float), cudaMemcpyHostToDevice, 0));
+        DT_CUDA_CHECK(cudaMemcpyAsync(di, src, ni * sizeof(float), cudaMemcpyHostToDevice, 0));
         DT_CUDA_CHECK(cudaMemcpyAsync(dtr, net->truth, nt * sizeof(float), cudaMemcpyHostToDevice, 0));
         return;
     }
     cudaStream_t cs = g->copy_stream;
-    DT_CUDA_CHECK(cudaMemcpyAsync(g->staging, net->input, ni * sizeof(float), cudaMemcpyHostToDevice, cs));
+    DT_CUDA_CHECK(cudaMemcpyAsync(g->staging, src, ni * sizeof(float), cudaMemcpyHostToDevice, cs));
     DT_CUDA_CHECK(cudaMemcpyAsync(g->staging + ni, net->truth, nt * sizeof(float), cudaMemcpyHostToDevice, cs));
     DT_CUDA_CHECK(cudaEventRecord(g->uploaded, cs));
     DT_CUDA_CHECK(cudaStreamWaitEvent(0, g->uploaded, 0));

@@ -65,6 +65,7 @@ typedef struct dt_gpu_net {
     int on_cpu;          // layers without a GPU twin (counted at enable)
     float *pinned;       // host span input..truth page-locked (cudaHostRegister), or NULL
     int input_unchanged; // skip the next forward's input/truth upload (bench)
+    const float *input_src; // the next forward's input on the host (NULL: net->input)
     // Input transfer overlap: the input and truth go up on their own
     // (non-blocking) stream into `staging`, while the previous iteration's
     // backward and step still run on the compute stream; the compute stream

@@ -2,6 +2,7 @@
 #include "data/loader.h"
 
 #include "common.h"
+#include "gpu.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -100,10 +101,11 @@ void dt_loader_opts_defaults(dt_loader_opts *o) {
     dt_augment_defaults(&o->aug);
 }
 
-static void batch_alloc(dt_batch *b, int cap, int w, int h, int n_classes) {
+static void batch_alloc(dt_batch *b, int cap, int w, int h, int n_classes, int pin) {
     memset(b, 0, sizeof *b);
     b->cap = cap, b->w = w, b->h = h, b->n_classes = n_classes;
     b->images = dt_alloc_floats((size_t)cap * h * w * 3);
+    if (pin) b->pinned = dt_gpu_pin(b->images, sizeof(float) * (size_t)cap * h * w * 3);
     b->n_boxes = dt_calloc(cap, sizeof *b->n_boxes);
     b->largest_box = dt_alloc_floats((size_t)cap * 4);
     b->largest_class = dt_calloc(cap, sizeof *b->largest_class);
@@ -115,6 +117,7 @@ static void batch_alloc(dt_batch *b, int cap, int w, int h, int n_classes) {
 }
 
 static void batch_free(dt_batch *b) {
+    if (b->pinned) dt_gpu_unpin(b->images);
     free(b->images);
     free(b->n_boxes);
     free(b->boxes);
@@ -294,7 +297,7 @@ dt_loader *dt_loader_new(const dt_dataset *d, const dt_loader_opts *o, dt_warnin
     pthread_cond_init(&L->cv_space, NULL);
     L->slots = dt_calloc(L->nslots, sizeof *L->slots);
     for (int i = 0; i < L->nslots; i++) {
-        batch_alloc(&L->slots[i].b, o->batch, o->width, o->height, d->n_classes);
+        batch_alloc(&L->slots[i].b, o->batch, o->width, o->height, d->n_classes, o->pin);
         L->slots[i].k = -1;
     }
     for (int i = 0; i < 2; i++) {

@@ -36,6 +36,7 @@ typedef struct {
     int *sample;              // (cap,) index into the dataset
     const char **paths;       // (cap,) image files (owned by the dataset)
     int box_cap;              // allocated max_boxes
+    int pinned;               // images page-locked (dt_loader_opts.pin and a GPU)
 } dt_batch;
 
 typedef struct {
@@ -47,6 +48,8 @@ typedef struct {
     int shuffle;        // 1: a new order each epoch
     int augment;        // 0: only resize + normalise (validation)
     int epochs;         // 0: endless; else dt_loader_next returns NULL after them
+    int pin;            // page-lock the batches' images for DMA to a GPU (dt_gpu_pin, as
+                        // PyTorch's pin_memory; set by train/valid on a GPU network)
     dt_augment aug;
 } dt_loader_opts;
 
