@@ -89,9 +89,29 @@ static void warn_math(int layer, const char *dir) {
             dir);
 }
 
+// None chosen: either no candidate ran for these shapes and this format (a
+// BF16/FP16 case cuDNN lacks), or none fits the workspace limit.
+static void no_algorithm(const char *dir, int ran, int n, size_t lim, int amp) {
+    const char *fmt = amp ? dt_amp_name(amp) : "fp32";
+    if (!ran)
+        dt_fatal("layer %d: cuDNN has no %s algorithm for this convolution with %s data (%d "
+                 "candidates, none supported)%s",
+                 dt_gpu_cur_layer, dir, fmt, n, amp ? "; try without -amp, or the other format" : "");
+    dt_fatal("layer %d: no cuDNN %s algorithm (%s data) fits %.0f MiB of workspace (%d ran); set "
+             "DT_GPU_WS_MB higher or use a smaller batch",
+             dt_gpu_cur_layer, dir, fmt, lim / 1048576.0, ran);
+}
+
 static int use_find(void) {
     const char *e = getenv("DT_CUDNN_FIND");
     return !(e && atoi(e) == 0);
+}
+
+// How many of the n perf results ran (any of cuDNN's three result types).
+template <typename T> static int ran_of(const T *r, int n) {
+    int k = 0;
+    for (int i = 0; i < n; i++) k += r[i].status == CUDNN_STATUS_SUCCESS;
+    return k;
 }
 
 // Chooses the three algorithms. Find runs each candidate once (like
@@ -115,7 +135,7 @@ static void choose(dt_gconv *c, dt_network *net) {
                     DT_CUDNN_CHECK(cudnnSetConvolutionMathType(c->cd[0], r[i].mathType));
                     if (pass) warn_math(dt_gpu_cur_layer, "forward");
                 }
-        if (!ok) dt_fatal("layer %d: no cuDNN forward algorithm fits %.0f MiB of workspace (of %d tried, data %s); set DT_GPU_WS_MB higher or use a smaller batch", dt_gpu_cur_layer, lim / 1048576.0, n, c->amp ? dt_amp_name(c->amp) : "fp32");
+        if (!ok) no_algorithm("forward", ran_of(r, n), n, lim, c->amp);
     }
     if (net->with_grads) {
         cudnnConvolutionBwdDataAlgoPerf_t r[N];
@@ -131,7 +151,7 @@ static void choose(dt_gconv *c, dt_network *net) {
                     DT_CUDNN_CHECK(cudnnSetConvolutionMathType(c->cd[1], r[i].mathType));
                     if (pass) warn_math(dt_gpu_cur_layer, "backward-data");
                 }
-        if (!ok) dt_fatal("layer %d: no cuDNN backward-data algorithm fits %.0f MiB of workspace", dt_gpu_cur_layer, lim / 1048576.0);
+        if (!ok) no_algorithm("backward-data", ran_of(r, n), n, lim, c->amp);
         cudnnConvolutionBwdFilterAlgoPerf_t q[N];
         ok = 0;
         if (find)
@@ -145,7 +165,7 @@ static void choose(dt_gconv *c, dt_network *net) {
                     DT_CUDNN_CHECK(cudnnSetConvolutionMathType(c->cd[2], q[i].mathType));
                     if (pass) warn_math(dt_gpu_cur_layer, "backward-filter");
                 }
-        if (!ok) dt_fatal("layer %d: no cuDNN backward-filter algorithm fits %.0f MiB of workspace", dt_gpu_cur_layer, lim / 1048576.0);
+        if (!ok) no_algorithm("backward-filter", ran_of(q, n), n, lim, c->amp);
     }
     size_t need = c->fws > c->dws ? c->fws : c->dws;
     if (c->fwws > need) need = c->fwws;
