@@ -193,6 +193,7 @@ int dt_state_load(dt_network *net, dt_train_state *st, const char *path) {
     net->images_seen = seen;
     net->opt.t = (long)t;
     dt_net_weights_changed(net);
+    dt_net_push(net); // GPU: the moments too (a forward uploads only the parameters)
     st->stage = (int)e_stage, st->epoch = (int)e_epoch;
     st->iter = (long)iter, st->stage_iter = (long)stage_iter, st->seed = seed;
     st->ema.avg = ema_avg, st->ema.beta = ema_beta, st->ema.count = (long)ema_n;

@@ -556,6 +556,7 @@ int dt_lr_find(dt_network *net, dt_batch_source *src, dt_lr_find_result *r, int 
         return -1;
     }
     const size_t np = net->n_params;
+    dt_net_pull(net); // GPU: the device holds the newest parameters and moments
     float *saved = dt_alloc_floats(3 * np); // params, m, v: restored afterwards
     memcpy(saved, net->params, sizeof(float) * np);
     memcpy(saved + np, net->opt_m, sizeof(float) * np);
@@ -626,6 +627,7 @@ int dt_lr_find(dt_network *net, dt_batch_source *src, dt_lr_find_result *r, int 
     net->images_seen = seen;
     memcpy(net->group_lr, group, sizeof group);
     dt_net_weights_changed(net);
+    dt_net_push(net); // GPU: the restored parameters and moments back on the device
     dt_net_freeze_to(net, 0);
     free(saved);
     return rc;
