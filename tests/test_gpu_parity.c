@@ -94,6 +94,13 @@ static const gpu_case cases[] = {
     // one; junk in every padding slot), BCE and focal.
     {"ssd_twin_bce_padded", SSD2_CFG("bce"), 'P', 1e-4, 2e-4, 1, 0, 0, 0, 0, 0},
     {"ssd_twin_focal_padded", SSD2_CFG("focal"), 'P', 1e-4, 2e-4, 1, 0, 0, 0, 0, 0},
+    // The lesson's SSD itself (cfg/ssd.cfg: ResNet34 body, three heads, 189 anchors), batch 2
+    // at 224x224: every layer's output, the loss, every gradient and an Adam step. 70 layers
+    // deep, so the float noise of two summation orders grows: tolerances 2e-3 / 1e-2.
+    {"ssd_cfg_train_step", "file:cfg/ssd.cfg", 'D', 2e-3, 1e-2, 1, 0, 0, 0, 0, 0},
+    // ... and in FP16 mixed precision against the FP32 CPU (16-bit rounding through 70 layers:
+    // a check of gross errors, the per-layer cases above check the rounding itself).
+    {"ssd_cfg_train_step_amp_fp16", "file:cfg/ssd.cfg", 'D', 5e-2, 2e-1, 1, 0, DT_AMP_FP16, 1024, 0, 0},
     {"conv_tf32", NET(2, 16, 16, 32) "[convolutional]\nfilters=32\nsize=3\npad=1\nbias=0\nbatch_normalize=1\nactivation=relu\n", 0, 5e-3, 1e-2, 0, 1, 0, 0, 0, 0},
     // Mixed precision. "_exact": the CPU computes in FP32 on the values the GPU reads in
     // 16 bits (products of two 16-bit numbers are exact in FP32), so the differences are
@@ -224,12 +231,23 @@ static int compare_params(const gpu_case *pc, dt_network *cpu, dt_network *gpu, 
     return bad;
 }
 
+// The case's network: its cfg text, or "file:PATH" a cfg file at batch 2 (the
+// repository's models; same seed, so both builds get the same parameters).
+static dt_network *build(const gpu_case *pc) {
+    const int wg = !pc->infer;
+    if (strncmp(pc->cfg, "file:", 5) != 0) return tu_net_from_text(pc->cfg, wg);
+    dt_network *n = dt_net_load(pc->cfg + 5, &(dt_net_opts){.batch = 2, .with_grads = wg,
+                                                            .with_input_delta = wg, .quiet = 1});
+    if (!n) printf("  %s: %s\n", pc->cfg + 5, tu_error());
+    return n;
+}
+
 static void run_case(void **state) {
     const gpu_case *pc = *state;
     if (dt_gpu_count() == 0) {
         // DT_PARITY_CPU_CHECK=1: still build and run the CPU half (checks the cfgs)
         if (getenv("DT_PARITY_CPU_CHECK")) {
-            dt_network *n = tu_net_from_text(pc->cfg, !pc->infer);
+            dt_network *n = build(pc);
             assert_non_null(n);
             if (pc->infer) randomise_bn(n);
             tu_fill_uniform(n->input, (size_t)n->batch * n->h * n->w * n->c, 11, -1, 1);
@@ -246,8 +264,7 @@ static void run_case(void **state) {
         printf("SKIP %s: no GPU (dt_gpu_count() == 0)\n", pc->name);
         return;
     }
-    dt_network *cpu = tu_net_from_text(pc->cfg, !pc->infer);
-    dt_network *gpu = tu_net_from_text(pc->cfg, !pc->infer);
+    dt_network *cpu = build(pc), *gpu = build(pc);
     assert_non_null(cpu);
     assert_non_null(gpu);
     if (pc->infer) {
@@ -481,6 +498,7 @@ static void test_amp_overflow_skips_step(void **state) {
 }
 
 int main(void) {
+    unsetenv("DT_GPU"); // dt_net_load must not move the CPU reference onto a GPU
     if (dt_gpu_count() > 0) dt_gpu_print_info(stdout);
     enum { N = sizeof cases / sizeof cases[0] };
     struct CMUnitTest tests[N + 3];
