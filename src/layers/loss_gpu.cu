@@ -14,19 +14,39 @@
 #include "layers/heads.h"
 #include "layers/loss_rows.h"
 
-// Per-image terms: 2 doubles each (the two parts of [single]'s loss; the
-// others use the first), in the network's scratch.
-static double *row_terms(dt_network *net, int B) {
-    return (double *)dt_gpu_scratch(net, (size_t)4 * B);
+// Per-image terms, 2 doubles each (the two parts of [single]'s loss; the
+// others use the first), on the device and their copy on the host: the
+// layer's GPU state, allocated on its first forward.
+typedef struct {
+    dt_gpu_priv h;
+    double *dev, *host; // (B, 2)
+} loss_gpu;
+
+static void loss_gpu_destroy(void *self) {
+    loss_gpu *p = (loss_gpu *)self;
+    dt_gpu_free(p->dev);
+    free(p->host);
+    free(p);
+}
+
+static double *row_terms(dt_layer *l) {
+    loss_gpu *p = (loss_gpu *)l->priv_gpu;
+    if (!p) {
+        p = (loss_gpu *)dt_gpu_priv_new(l, sizeof *p, loss_gpu_destroy);
+        p->dev = (double *)dt_gpu_alloc(sizeof(double) * 2 * (size_t)l->batch, "loss terms");
+        p->host = (double *)dt_malloc(sizeof(double) * 2 * (size_t)l->batch);
+    }
+    return p->dev;
 }
 
 // The B x 2 terms down, added in image order.
-static void sum_terms(const double *dev, int B, double *s0, double *s1) {
-    double *h = (double *)dt_malloc(sizeof(double) * 2 * (size_t)B);
-    DT_CUDA_CHECK(cudaMemcpy(h, dev, sizeof(double) * 2 * (size_t)B, cudaMemcpyDeviceToHost));
+static void sum_terms(dt_layer *l, double *s0, double *s1) {
+    const loss_gpu *p = (const loss_gpu *)l->priv_gpu;
+    const int B = l->batch;
+    DT_CUDA_CHECK(cudaMemcpy(p->host, p->dev, sizeof(double) * 2 * (size_t)B,
+                             cudaMemcpyDeviceToHost));
     *s0 = *s1 = 0;
-    for (int b = 0; b < B; b++) *s0 += h[2 * b], *s1 += h[2 * b + 1];
-    free(h);
+    for (int b = 0; b < B; b++) *s0 += p->host[2 * b], *s1 += p->host[2 * b + 1];
 }
 
 static void output_down_unless_last(dt_layer *l, dt_network *net) {
@@ -66,12 +86,12 @@ extern "C" void dt_softmax_forward_gpu(dt_layer *l, dt_network *net) {
     dt_head_args a;
     dt_softmax_args(l, &a);
     const int B = l->batch, N = l->out_c;
-    double *terms = row_terms(net, B), ce, unused;
+    double *terms = row_terms(l), ce, unused;
     k_softmax_fwd<<<row_blocks(B), 128>>>(dt_layer_in_gpu(net, l, 0), dt_dev(net, l->output),
                                           dt_dev(net, net->truth), net->truth_size, B, N, a.rows,
                                           terms);
     DT_LAUNCH_CHECK("softmax forward");
-    sum_terms(terms, B, &ce, &unused);
+    sum_terms(l, &ce, &unused);
     net->loss += (float)(ce / a.rows);
     output_down_unless_last(l, net);
 }
@@ -124,12 +144,12 @@ extern "C" void dt_single_forward_gpu(dt_layer *l, dt_network *net) {
     dt_head_args a;
     dt_single_args(l, &a);
     const int B = l->batch;
-    double *terms = row_terms(net, B), l1, ce;
+    double *terms = row_terms(l), l1, ce;
     k_single_fwd<<<row_blocks(B), 128>>>(dt_layer_in_gpu(net, l, 0), dt_dev(net, l->output),
                                          dt_dev(net, net->truth), net->truth_size, B, a.classes,
                                          a.rows, (float)net->w, (float)net->h, terms);
     DT_LAUNCH_CHECK("single forward");
-    sum_terms(terms, B, &l1, &ce);
+    sum_terms(l, &l1, &ce);
     net->loss += (float)(l1 / (4.0 * a.rows) + a.weight * (ce / a.rows));
     output_down_unless_last(l, net);
 }
@@ -180,12 +200,12 @@ extern "C" void dt_multilabel_forward_gpu(dt_layer *l, dt_network *net) {
     dt_head_args a;
     dt_multilabel_args(l, &a);
     const int B = l->batch, C = a.classes;
-    double *terms = row_terms(net, B), s, unused;
+    double *terms = row_terms(l), s, unused;
     k_multilabel_fwd<<<row_blocks(B), 128>>>(dt_layer_in_gpu(net, l, 0), dt_dev(net, l->output),
                                              dt_dev(net, net->truth), net->truth_size, B, C,
                                              a.rows, terms);
     DT_LAUNCH_CHECK("multilabel forward");
-    sum_terms(terms, B, &s, &unused);
+    sum_terms(l, &s, &unused);
     net->loss += (float)(s / ((double)a.rows * C));
     output_down_unless_last(l, net);
 }
@@ -232,12 +252,12 @@ extern "C" void dt_cost_forward_gpu(dt_layer *l, dt_network *net) {
     dt_head_args a;
     dt_cost_args(l, &a);
     const int B = l->batch, N = (int)l->inputs;
-    double *terms = row_terms(net, B), s, unused;
+    double *terms = row_terms(l), s, unused;
     k_cost_fwd<<<row_blocks(B), 128>>>(dt_layer_in_gpu(net, l, 0), dt_dev(net, l->output),
                                        dt_dev(net, net->truth), net->truth_size, B, N, a.rows,
                                        a.l1, terms);
     DT_LAUNCH_CHECK("cost forward");
-    sum_terms(terms, B, &s, &unused);
+    sum_terms(l, &s, &unused);
     net->loss += (float)(s / ((double)a.rows * N));
     output_down_unless_last(l, net);
 }
