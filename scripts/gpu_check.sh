@@ -112,7 +112,8 @@ if [ -n "$BIN" ]; then
     timeout 60 "$BIN" gpuinfo >"$OUT/gpuinfo.txt" 2>&1
     rc=$?
     tee -a "$LOG" <"$OUT/gpuinfo.txt"
-    if [ $rc -eq 0 ]; then note "PASS gpuinfo"; else note "FAIL gpuinfo (status $rc)"; fi
+    if grep -q "no GPU visible" "$OUT/gpuinfo.txt"; then note "FAIL gpuinfo (no GPU visible to the CUDA runtime)"
+    elif [ $rc -eq 0 ]; then note "PASS gpuinfo"; else note "FAIL gpuinfo (status $rc)"; fi
 
     say "== GPU parity test (t=$(elapsed)s)"
     DT_QUIET=1 timeout 200 "$TEST" >"$OUT/parity.log" 2>&1
