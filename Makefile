@@ -4,6 +4,17 @@
 #   ASAN=1     AddressSanitizer + UndefinedBehaviorSanitizer
 #   DEBUG=1    -O0 -g
 #   CUDA_ARCH  e.g. "80 90" (default: the local GPU's, else 80 90)
+#   EMU=1      the GPU build on the CUDA emulator (tests/cuda_emu: CUDA's thread
+#              model on the CPU, no cuDNN), for the GPU parity test without a GPU
+EMU ?= 0
+ifeq ($(EMU),1)
+  GPU := 1
+  CUDNN := 0
+  CUDA_PATH := tests/cuda_emu
+  NVCC := tests/cuda_emu/nvcc
+  CUDA_ARCH := emu
+  BUILD ?= build-emu
+endif
 GPU ?= 0
 CUDNN ?= 0
 OPENCV ?= 1
@@ -67,7 +78,11 @@ ifeq ($(GPU),1)
   endif
   DEFS += -DDT_GPU
   INCS += -I$(CUDA_PATH)/include
-  LDLIBS += -L$(CUDA_PATH)/lib64 -Wl,-rpath,$(CUDA_PATH)/lib64 -lcudart -lcublas -lcurand
+  ifeq ($(EMU),1)
+    LDLIBS += -lstdc++ # the emulator's runtime is C++ (tests/cuda_emu/emu.cpp)
+  else
+    LDLIBS += -L$(CUDA_PATH)/lib64 -Wl,-rpath,$(CUDA_PATH)/lib64 -lcudart -lcublas -lcurand
+  endif
   # Architectures: explicit CUDA_ARCH, else the local GPU's, else Ampere + Hopper.
   CUDA_ARCH ?= $(shell nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d '.')
   ifeq ($(strip $(CUDA_ARCH)),)
@@ -75,6 +90,9 @@ ifeq ($(GPU),1)
   endif
   GENCODE := $(foreach a,$(CUDA_ARCH),-gencode arch=compute_$(a),code=sm_$(a))
   NVCCFLAGS = -O3 $(GENCODE) -std=c++17 -Xcompiler "-fopenmp -Wall -Wextra -Wno-unused-parameter" $(DEFS) $(INCS)
+  ifeq ($(EMU),1)
+    NVCCFLAGS += $(SAN) # the emulator compiles .cu with g++: sanitizers apply to kernels too
+  endif
   FOUND += cuda=$(shell $(NVCC) --version | sed -n 's/.*release \([0-9.]*\).*/\1/p') arch="$(CUDA_ARCH)"
   ifeq ($(CUDNN),1)
     DEFS += -DDT_CUDNN
@@ -91,9 +109,15 @@ endif
 ifeq ($(GPU),1)
   LIB_CU := $(wildcard src/*.cu src/layers/*.cu src/cuda/*.cu)
   LIB_C += $(wildcard src/cuda/*.c)
+  ifeq ($(EMU),1)
+    LIB_CXX += tests/cuda_emu/emu.cpp
+  endif
 endif
 LIB_OBJ := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cpp=$(BUILD)/%.o) $(LIB_CU:%.cu=$(BUILD)/%.cu.o)
 LIB := $(BUILD)/libdetector.a
+ifeq ($(EMU),1) # the emulator's compiler and device header make the .cu objects too
+$(LIB_CU:%.cu=$(BUILD)/%.cu.o): tests/cuda_emu/nvcc tests/cuda_emu/include/emu_dev.h
+endif
 
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -149,6 +173,6 @@ bench: all
 	sh scripts/bench_cpu.sh
 
 clean:
-	rm -rf build build-asan build-gpu detector
+	rm -rf build build-asan build-gpu build-emu build-emu-asan detector
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -11,6 +11,7 @@
 #   TEST_TIMEOUT  seconds per program (default 1800: cli_default trains ~8-14 min)
 #   SANITIZED     1 under AddressSanitizer: learning runs shrink to a smoke run
 #   ONLY     run only programs/scripts whose name contains this text
+#   EMU_BUILD     the CUDA emulator's build folder (default build-emu)
 
 cd "$(dirname "$0")/.." || exit 2
 BUILD=${BUILD:-build}
@@ -48,12 +49,20 @@ run_timed() {
     fi
 }
 
-# cmocka programs
+# cmocka programs; then the GPU parity test built on the CUDA emulator
+# (make EMU=1, tests/cuda_emu: our kernels and the GPU code paths run without a
+# GPU; scripts/test.sh builds it), once: not again under AddressSanitizer
+EMU_BUILD=${EMU_BUILD:-build-emu}
+set -- "$BUILD"/tests/test_*
+if [ "${SANITIZED:-0}" != 1 ] && [ "$BUILD" != "$EMU_BUILD" ] && [ -x "$EMU_BUILD/tests/test_gpu_parity" ]; then
+    set -- "$@" "$EMU_BUILD/tests/test_gpu_parity"
+fi
 found=0
-for t in "$BUILD"/tests/test_*; do
+for t in "$@"; do
     [ -f "$t" ] && [ -x "$t" ] || continue
     name=$(basename "$t")
     case "$name" in *.d|*.o) continue ;; esac
+    case "$t" in "$EMU_BUILD"/*) name="emu_$name" ;; esac
     if [ -n "$ONLY" ]; then case "$name" in *"$ONLY"*) ;; *) continue ;; esac; fi
     found=$((found + 1))
     echo "== $name"
