@@ -5,11 +5,12 @@
 #   DEBUG=1    -O0 -g
 #   CUDA_ARCH  e.g. "80 90" (default: the local GPU's, else 80 90)
 #   EMU=1      the GPU build on the CUDA emulator (tests/cuda_emu: CUDA's thread
-#              model on the CPU, no cuDNN), for the GPU parity test without a GPU
+#              model, the runtime, cuBLAS and cuDNN's convolutions on the CPU),
+#              for the GPU parity test without a GPU
 EMU ?= 0
 ifeq ($(EMU),1)
   GPU := 1
-  CUDNN := 0
+  CUDNN := 1
   CUDA_PATH := tests/cuda_emu
   NVCC := tests/cuda_emu/nvcc
   CUDA_ARCH := emu
@@ -79,6 +80,7 @@ ifeq ($(GPU),1)
   DEFS += -DDT_GPU
   INCS += -I$(CUDA_PATH)/include
   ifeq ($(EMU),1)
+    DEFS += -DDT_CUDA_EMU
     LDLIBS += -lstdc++ # the emulator's runtime is C++ (tests/cuda_emu/emu.cpp)
   else
     LDLIBS += -L$(CUDA_PATH)/lib64 -Wl,-rpath,$(CUDA_PATH)/lib64 -lcudart -lcublas -lcurand
@@ -96,7 +98,9 @@ ifeq ($(GPU),1)
   FOUND += cuda=$(shell $(NVCC) --version | sed -n 's/.*release \([0-9.]*\).*/\1/p') arch="$(CUDA_ARCH)"
   ifeq ($(CUDNN),1)
     DEFS += -DDT_CUDNN
-    LDLIBS += -lcudnn
+    ifneq ($(EMU),1)
+      LDLIBS += -lcudnn
+    endif
     FOUND += cudnn=on
   endif
 endif
@@ -110,7 +114,7 @@ ifeq ($(GPU),1)
   LIB_CU := $(wildcard src/*.cu src/layers/*.cu src/cuda/*.cu)
   LIB_C += $(wildcard src/cuda/*.c)
   ifeq ($(EMU),1)
-    LIB_CXX += tests/cuda_emu/emu.cpp
+    LIB_CXX += tests/cuda_emu/emu.cpp tests/cuda_emu/emu_cudnn.cpp
   endif
 endif
 LIB_OBJ := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cpp=$(BUILD)/%.o) $(LIB_CU:%.cu=$(BUILD)/%.cu.o)
