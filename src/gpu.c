@@ -2,6 +2,8 @@
 
 #include "common.h"
 
+#include <stdlib.h>
+
 #ifdef DT_GPU
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -54,7 +56,8 @@ void dt_gpu_print_info(FILE *f) {
 void dt_gpu_sync(void) { cudaDeviceSynchronize(); }
 
 int dt_gpu_pin(void *p, size_t bytes) {
-    if (!p || !bytes || dt_gpu_count() == 0) return 0;
+    const char *e = getenv("DT_GPU_PIN"); // 0: everything stays pageable (an A/B switch)
+    if (!p || !bytes || (e && atoi(e) == 0) || dt_gpu_count() == 0) return 0;
     if (cudaHostRegister(p, bytes, cudaHostRegisterDefault) == cudaSuccess) return 1;
     cudaGetLastError(); // pageable copies still work
     return 0;

@@ -67,7 +67,8 @@ int dt_net_gpu_set_amp(dt_network *net, int mode, float init_scale);
 int dt_net_gpu_amp(const dt_network *net, float *scale, long *skipped);
 // Page-locks host memory for DMA to the GPU (cudaHostRegister), as
 // PyTorch's pin_memory: 1 when it did, 0 when it did not (no GPU, a CPU
-// build, or the driver refused: the memory stays pageable and usable).
+// build, DT_GPU_PIN=0, or the driver refused: the memory stays pageable and
+// usable). Both the network's input span and the loader's batches use it.
 int dt_gpu_pin(void *p, size_t bytes);
 void dt_gpu_unpin(void *p);
 // The next forward uploads the input from `host` (batch x h x w x c floats,

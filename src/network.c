@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "amp.h"
 #include "gpu.h"
 #include "kernels.h"
 #include "train.h"
@@ -418,7 +419,7 @@ dt_network *dt_net_load(const char *cfg_path, const dt_net_opts *o) {
         return NULL;
     }
     const char *amp = getenv("DT_AMP");
-    if (!net->gpu && amp && *amp && strcmp(amp, "off") != 0)
+    if (!net->gpu && dt_amp_parse(amp) != DT_AMP_OFF)
         dt_warn("-amp %s (DT_AMP) ignored: mixed precision runs on the GPU only (-gpu N)", amp);
     return net;
 }

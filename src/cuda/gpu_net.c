@@ -316,8 +316,6 @@ static void prof_forward_begins(dt_network *net) {
 // input are DMA without a staging copy and asynchronous for the host.
 static void pin_input(dt_network *net) {
     dt_gpu_net *g = net->gpu_state;
-    const char *e = getenv("DT_GPU_PIN");
-    if (e && atoi(e) == 0) return;
     float *lo = net->input, *hi = net->input + (size_t)net->batch * net->h * net->w * net->c;
     float *te = net->truth + (size_t)net->batch * (net->truth_size > 0 ? net->truth_size : 1);
     if (net->truth < lo) lo = net->truth;
@@ -325,11 +323,7 @@ static void pin_input(dt_network *net) {
     if (net->input_delta && net->input_delta < lo) lo = net->input_delta;
     if ((size_t)(hi - lo) > 3 * (size_t)(te - net->truth) + 3 * (size_t)net->batch * net->h * net->w * net->c + 4096)
         return; // not adjacent: leave it pageable
-    if (cudaHostRegister(lo, (size_t)(hi - lo) * sizeof(float), cudaHostRegisterDefault) ==
-        cudaSuccess)
-        g->pinned = lo;
-    else
-        cudaGetLastError(); // pageable copies still work
+    if (dt_gpu_pin(lo, (size_t)(hi - lo) * sizeof(float))) g->pinned = lo;
 }
 
 // --- enable / disable / sync ----------------------------------------------------------------
@@ -378,25 +372,22 @@ void dt_net_gpu_set_tf32(dt_network *net, int on) {
     drop_layer_state(net);
 }
 
-
-// The loss scaler for `mode`: init_scale > 0 dynamic from there, 0 the
-// mode's default (FP16: dynamic from 65536, BF16: none, as PyTorch uses
-// GradScaler with FP16 only), < 0 none.
-static void amp_configure(dt_gpu_net *g, int mode, float init_scale) {
+// Mixed precision `mode` on g's device, with its loss scaler: init_scale > 0
+// dynamic from there, 0 the mode's default (FP16: dynamic from 65536, BF16:
+// none, as PyTorch uses GradScaler with FP16 only), < 0 none. -1 with
+// dt_error when the device lacks the format.
+static int amp_configure(dt_gpu_net *g, int mode, float init_scale) {
+    struct cudaDeviceProp prop;
+    if (mode == DT_AMP_BF16 && cudaGetDeviceProperties(&prop, g->device) == cudaSuccess &&
+        prop.major < 8) {
+        dt_error("GPU %d (%s, sm_%d%d): BF16 mixed precision needs sm_80 or newer; use fp16",
+                 g->device, prop.name, prop.major, prop.minor);
+        return -1;
+    }
     g->amp = mode;
     const int on = mode != DT_AMP_OFF && (init_scale > 0 || (init_scale == 0 && mode == DT_AMP_FP16));
     dt_loss_scaler_init(&g->scaler, on, init_scale > 0 ? init_scale : 0);
     for (int k = 0; k < 3; k++) g->lp_src[k] = NULL;
-}
-
-static int amp_check_device(int device, int mode) {
-    struct cudaDeviceProp prop;
-    if (mode == DT_AMP_BF16 && cudaGetDeviceProperties(&prop, device) == cudaSuccess &&
-        prop.major < 8) {
-        dt_error("GPU %d (%s, sm_%d%d): BF16 mixed precision needs sm_80 or newer; use fp16",
-                 device, prop.name, prop.major, prop.minor);
-        return -1;
-    }
     return 0;
 }
 
@@ -411,8 +402,7 @@ int dt_net_gpu_set_amp(dt_network *net, int mode, float init_scale) {
         dt_error("mixed precision mode %d: expected 0 (off), 1 (fp16) or 2 (bf16)", mode);
         return -1;
     }
-    if (amp_check_device(g->device, mode) != 0) return -1;
-    amp_configure(g, mode, init_scale);
+    if (amp_configure(g, mode, init_scale) != 0) return -1;
     drop_layer_state(net); // descriptors and filter copies depend on the format
     return 0;
 }
@@ -476,17 +466,18 @@ int dt_net_gpu_enable(dt_network *net, int device) {
         dt_error("DT_AMP=%s (-amp): expected fp16, bf16 or off", am);
         goto fail;
     }
-    if (amp_check_device(device, amp) != 0) goto fail;
-    float scale0 = 0;
-    if (ls && *ls) {
+    float scale0 = 0; // the mode's default
+    if (ls && strcmp(ls, "off") == 0) {
+        scale0 = -1.0f;
+    } else if (ls && *ls) {
         char *end;
-        scale0 = strcmp(ls, "off") == 0 ? -1.0f : strtof(ls, &end);
-        if (strcmp(ls, "off") != 0 && (*end || !(scale0 > 0) || !isfinite(scale0))) {
+        scale0 = strtof(ls, &end);
+        if (*end || !(scale0 > 0) || !isfinite(scale0)) {
             dt_error("DT_LOSS_SCALE=%s: expected a positive number or off", ls);
             goto fail;
         }
     }
-    amp_configure(g, amp, scale0);
+    if (amp_configure(g, amp, scale0) != 0) goto fail;
     if (!(g->nonfinite = try_alloc(2 * sizeof(int), "the overflow flag"))) goto fail;
     cudaMemset(g->nonfinite, 0, 2 * sizeof(int));
     cublasSetMathMode(g->blas, g->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
@@ -553,7 +544,7 @@ void dt_net_gpu_disable(dt_network *net) {
     if (net->gpu && g->host_stale) dt_net_pull(net);
     if (net->gpu && g->prof && g->prof->active) dt_net_gpu_profile_print(net);
     prof_free(g->prof);
-    if (g->pinned) cudaHostUnregister(g->pinned);
+    dt_gpu_unpin(g->pinned);
     drop_layer_state(net);
     if (g->uploaded) cudaEventDestroy(g->uploaded);
     if (g->copy_stream) cudaStreamDestroy(g->copy_stream);
@@ -746,19 +737,17 @@ void dt_net_gpu_backward(dt_network *net) {
     if (!last->is_loss && last->delta) up(net, last->delta, last->outputs * net->batch);
     prof_mark(net, PR_UP, -1);
     dt_gpu_net *g = net->gpu_state;
-    const int scaled = g->scaler.enabled;
+    const int scaled = g->scaler.enabled, before = scaled && has_trainable(last);
     if (scaled) DT_CUDA_CHECK(cudaMemsetAsync(g->nonfinite, 0, sizeof(int), 0));
     for (int i = net->n_layers - 1; i >= net->first_trainable; i--) {
         dt_layer *l = &net->layers[i];
         enter(net, l);
-        if (scaled && i == net->n_layers - 1 && has_trainable(l))
-            scale_loss_gradient(net, l, 1);
+        if (scaled && l == last && before) scale_loss_gradient(net, l, 1);
         if (l->ops->backward_gpu)
             l->ops->backward_gpu(l, net);
         else
             dt_gpu_layer_backward_on_cpu(l, net);
-        if (scaled && i == net->n_layers - 1 && !has_trainable(l))
-            scale_loss_gradient(net, l, 0);
+        if (scaled && l == last && !before) scale_loss_gradient(net, l, 0);
         prof_mark(net, PR_BWD, i);
     }
     enter(net, NULL);
