@@ -27,7 +27,17 @@ typedef struct {
     int with_grads;       /* allocate gradients and optimizer state (training) */
     int quiet;            /* do not print the layer table */
     int with_input_delta; /* also compute dL/d(input) */
+    int conv_route;       /* dt_conv_route: how [convolutional] layers compute */
 } dt_net_opts;
+
+/* The convolution route. DT_CONV_DEFAULT takes the DT_CONV environment
+ * variable (auto|gemm|onednn) when set, else the library's default. */
+typedef enum {
+    DT_CONV_DEFAULT = 0,
+    DT_CONV_AUTO,   /* per shape, the faster route measured on this machine */
+    DT_CONV_GEMM,   /* im2col + sgemm forward and backward weights */
+    DT_CONV_ONEDNN  /* oneDNN's direct primitives throughout */
+} dt_conv_route;
 
 const char *dt_last_error(void);
 

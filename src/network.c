@@ -310,6 +310,7 @@ dt_network *dt_net_from_cfg(dt_cfg *cfg, const char *name, const dt_net_opts *o)
     net->cfg_path = dt_strdup(name);
     net->net_sec = &cfg->sec[0];
     net->with_grads = o ? o->with_grads : 1;
+    net->conv_route = o ? o->conv_route : DT_CONV_DEFAULT;
     if (parse_net_section(net, net->net_sec, o) != 0) goto fail;
     dt_augment_defaults(&net->aug);
     if (dt_augment_parse(net->net_sec, &net->aug) != 0) goto fail;

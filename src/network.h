@@ -171,6 +171,7 @@ struct dt_network {
 
     int train;      // 1: training mode (batch statistics, dropout)
     int with_grads; // gradients, deltas and optimizer state allocated
+    int conv_route; // dt_conv_route asked for (DT_CONV_DEFAULT: the environment's)
     int first_trainable; // backward stops here (earlier layers are frozen or have no params)
 
     size_t n_params; // all parameter floats (trainable + running statistics)

@@ -129,11 +129,21 @@ static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 // Groups and dilation keep oneDNN throughout; DT_CONV=onednn keeps it
 // everywhere (for comparisons).
 
-static int gemm_wanted(const conv_priv *p) {
-    static int mode = -1; // 1 gemm, 0 onednn
-    if (mode < 0) {
-        const char *e = getenv("DT_CONV");
-        mode = !(e && strcmp(e, "onednn") == 0);
+// The route asked for: the network's option, else DT_CONV from the
+// environment (read once), else the GEMM.
+static int gemm_wanted(const dt_network *net, const conv_priv *p) {
+    static int env_mode = -1; // 1 gemm, 0 onednn
+    int mode;
+    if (net->conv_route == DT_CONV_GEMM) {
+        mode = 1;
+    } else if (net->conv_route == DT_CONV_ONEDNN) {
+        mode = 0;
+    } else {
+        if (env_mode < 0) {
+            const char *e = getenv("DT_CONV");
+            env_mode = !(e && strcmp(e, "onednn") == 0);
+        }
+        mode = env_mode;
     }
     return mode && p->groups == 1 && p->dilation == 1;
 }
@@ -308,7 +318,7 @@ static int make_pds(dt_layer *l, conv_priv *p, dt_network *net) {
         p->hint = &p->main;
     }
     size_t scratch = dt_dnnl_scratch_floats(p->main.pd);
-    p->gemm = gemm_wanted(p);
+    p->gemm = gemm_wanted(net, p);
     if (p->gemm) {
         // about 4M floats of im2col a chunk (16 MiB), and 1024-2048 rows,
         // where the GEMM's long dimension keeps it near its peak
