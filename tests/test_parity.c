@@ -3,7 +3,10 @@
 // archive of tensors: parameters are loaded, x (and truth) fed, forward and
 // backward run, and y / loss / running statistics / dx / every parameter
 // gradient compared with PyTorch at the case's tolerance (max abs error over
-// max |reference|). A cfg that does not build fails the case.
+// max |reference|). A cfg that does not build fails the case. A case with a
+// convolution runs three times: on the default route and forced onto each CPU
+// route (<case>@gemm, <case>@onednn), so that every route is judged against
+// float64 on the machine the test runs on (docs/CPU.md).
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,9 +20,11 @@
 #include "testutil.h"
 
 typedef struct {
-    char name[128];
+    char name[128];  // the case's files: tests/ref/<name>.cfg, .bin
+    char label[160]; // the test's name: <name>, or <name>@<route> for a forced route
     int train;
     double tol;
+    int route; // dt_conv_route
 } parity_case;
 
 static char *slurp(const char *path) {
@@ -80,7 +85,7 @@ static void describe_shape(const tu_tensor *t, char *buf, size_t n) {
 static int run_case(const parity_case *pc) {
     char path[512];
     int fails = 0;
-    printf("case %s (train=%d, tol %.1e)\n", pc->name, pc->train, pc->tol);
+    printf("case %s (train=%d, tol %.1e)\n", pc->label, pc->train, pc->tol);
     snprintf(path, sizeof path, "%s/%s.cfg", tu_ref_dir(), pc->name);
     char *text = slurp(path);
     if (!text) {
@@ -100,7 +105,8 @@ static int run_case(const parity_case *pc) {
         tu_free(a);
         return 1;
     }
-    dt_net_opts o = {.with_grads = 1, .with_input_delta = 1, .quiet = 1};
+    dt_net_opts o = {.with_grads = 1, .with_input_delta = 1, .quiet = 1,
+                     .conv_route = pc->route};
     dt_network *net = dt_net_from_cfg(cfg, pc->name, &o);
     if (!net) {
         printf("  FAIL network does not build: %s\n", tu_error());
@@ -279,7 +285,7 @@ static int run_case(const parity_case *pc) {
             fails++;
         }
 done:
-    printf("  %s: %s\n", pc->name, fails ? "FAIL" : "PASS");
+    printf("  %s: %s\n", pc->label, fails ? "FAIL" : "PASS");
     fflush(stdout);
     free(used);
     dt_net_free(net);
@@ -308,6 +314,13 @@ int main(void) {
         const struct CMUnitTest t[] = {cmocka_unit_test(test_no_index)};
         return cmocka_run_group_tests_name("parity", t, NULL, NULL);
     }
+    // A case with a convolution runs once more per forced route: every CPU
+    // route is checked against float64 on this machine (docs/CPU.md).
+    static const struct {
+        int route;
+        const char *name;
+    } routes[] = {{DT_CONV_GEMM, "gemm"}, {DT_CONV_ONEDNN, "onednn"}};
+    const int n_routes = (int)(sizeof routes / sizeof routes[0]);
     int n = 0, cap = 64;
     parity_case *cases = calloc((size_t)cap, sizeof *cases);
     char line[512];
@@ -315,14 +328,27 @@ int main(void) {
         parity_case c = {0};
         if (sscanf(line, "%127s %d %lf", c.name, &c.train, &c.tol) != 3)
             continue;
-        if (n == cap)
-            cases = realloc(cases, sizeof *cases * (size_t)(cap *= 2));
-        cases[n++] = c;
+        snprintf(path, sizeof path, "%s/%s.cfg", tu_ref_dir(), c.name);
+        char *text = slurp(path);
+        int conv = text && (strstr(text, "[convolutional]") || strstr(text, "[stdconv]") ||
+                            strstr(text, "[outconv]"));
+        free(text);
+        for (int r = -1; r < (conv ? n_routes : 0); r++) {
+            if (n == cap)
+                cases = realloc(cases, sizeof *cases * (size_t)(cap *= 2));
+            parity_case *d = &cases[n++];
+            *d = c;
+            d->route = r < 0 ? DT_CONV_DEFAULT : routes[r].route;
+            if (r < 0)
+                snprintf(d->label, sizeof d->label, "%s", c.name);
+            else
+                snprintf(d->label, sizeof d->label, "%s@%s", c.name, routes[r].name);
+        }
     }
     fclose(f);
     struct CMUnitTest *tests = calloc((size_t)(n ? n : 1), sizeof *tests);
     for (int i = 0; i < n; i++) {
-        tests[i].name = cases[i].name;
+        tests[i].name = cases[i].label;
         tests[i].test_func = test_case;
         tests[i].initial_state = &cases[i];
     }

@@ -6,11 +6,14 @@
 //      tolerance 1e-4 (max abs error / max |reference|);
 //   2. with [avgpool] + [connected] output=10 + [softmax] on top, in train
 //      mode (batch 4, 64x64), follow PyTorch through 3 Adam steps (lr 1e-3,
-//      every parameter trained). PyTorch runs it twice, float32 and float64,
-//      and float64 is the truth: PyTorch's own float32 run is up to 1.1e-2
-//      from it in the early layers' gradients (oneDNN's float32 convolutions;
-//      our im2col + GEMM convolutions are ~1e-5 from it). Each check passes
-//      within max(base tolerance, 2.5x PyTorch float32's distance):
+//      every parameter trained). PyTorch runs it in float64 (the truth) and
+//      in three float32 configurations (NCHW, channels-last, without oneDNN).
+//      The model's BN shifts are fitted so that the first forward has no ReLU
+//      input within float32's reach of the kink (docs/CPU.md, "Judging
+//      float32 against float64": without that, one ReLU input 2.6e-6 of the
+//      layer's range from 0 decided this test by chance). Each check passes
+//      within max(base tolerance, 2.5x the farthest PyTorch float32 run's
+//      distance from float64):
 //      - the loss before each step: base 1e-3;
 //      - the first step's gradients of 10 tensors (conv1, its BN, a 1x1
 //        projection, layer3/layer4 convs, the fc): base 1e-3;
@@ -18,9 +21,10 @@
 //        base 5e-2 and at most 1e-3 of the elements off by more than lr/10
 //        (Adam moves every weight by ~lr whatever the size of its gradient,
 //        so a gradient ~0 of the other sign is 2 lr);
-//      - after 3 steps (the loss falls 2.4 -> 0.4 -> 0.001): update error
-//        base 0.15 with at most 25% of the elements off by lr/10, BN running
-//        statistics base 5e-2.
+//      - after 3 steps (the loss falls 2.4 -> 0.4 -> 0.001; the later
+//        forwards are not conditioned, and the float32 runs spread by up to
+//        1e-2 there): update error base 0.15 with at most 25% of the
+//        elements off by lr/10, BN running statistics base 5e-2.
 // The reference (tests/resnet34_ref.py) is written to tests/ref/resnet34 and
 // rewritten when the script, the importer or the cfg is newer.
 #include <setjmp.h>
@@ -150,6 +154,17 @@ static void update_err(const float *got, const float *want, const float *init, s
 // distance from float64, since this training is chaotic at ~1e-2 in the
 // early layers (seen: float32 PyTorch 8.8e-3 from float64 in conv1's
 // gradient, ours 8.8e-3). w0: the initial parameters, for update checks.
+// PyTorch's float32 runs: NCHW (no prefix), channels-last ("c"), without
+// oneDNN ("n"); the float64 truth has the prefix "d".
+static const char *const F32_RUNS[] = {"", "c", "n"};
+#define N_F32_RUNS (sizeof F32_RUNS / sizeof F32_RUNS[0])
+
+static tu_tensor *run_tensor(tu_archive *a, const char *run, const char *name) {
+    char full[128];
+    snprintf(full, sizeof full, "%s%s", run, name);
+    return tu_get(a, full);
+}
+
 static int check_param(dt_network *net, tu_archive *a, const char *prefix, int grads, double tol,
                        const float *w0, double lr, double max_frac) {
     int fails = 0, seen = 0;
@@ -176,8 +191,21 @@ static int check_param(dt_network *net, tu_archive *a, const char *prefix, int g
             continue;
         }
         seen++;
+        tu_tensor *v32[N_F32_RUNS];
+        int have = 1;
+        for (size_t r = 0; r < N_F32_RUNS; r++) {
+            v32[r] = run_tensor(a, F32_RUNS[r], t->name);
+            have = have && v32[r] && v32[r]->n == t->n;
+        }
+        if (!have) {
+            printf("  FAIL %s: not in every PyTorch float32 run\n", t->name);
+            fails++;
+            continue;
+        }
         if (!w0) {
-            double e32 = tu_rel_err(t->data, d->data, t->n);
+            double e32 = 0;
+            for (size_t r = 0; r < N_F32_RUNS; r++)
+                e32 = fmax(e32, tu_rel_err(v32[r]->data, d->data, t->n));
             double e = tu_rel_err(grads ? p->g : p->w, d->data, t->n);
             double lim = fmax(tol, 2.5 * e32);
             printf("  %-40s err %.3e vs float64 (PyTorch float32 %.3e) tol %.1e %s\n", t->name,
@@ -186,9 +214,14 @@ static int check_param(dt_network *net, tu_archive *a, const char *prefix, int g
             continue;
         }
         const float *init = w0 + p->offset;
-        double rel, frac, mx, rel32, frac32;
+        double rel, frac, mx, rel32 = 0, frac32 = 0;
         update_err(p->w, d->data, init, t->n, lr, &rel, &frac, &mx);
-        update_err(t->data, d->data, init, t->n, lr, &rel32, &frac32, NULL);
+        for (size_t r = 0; r < N_F32_RUNS; r++) {
+            double rr, fr;
+            update_err(v32[r]->data, d->data, init, t->n, lr, &rr, &fr, NULL);
+            rel32 = fmax(rel32, rr);
+            frac32 = fmax(frac32, fr);
+        }
         const double tl = fmax(tol, 2.5 * rel32), fl = fmax(max_frac, 2.5 * frac32);
         int ok = rel <= tl && frac <= fl;
         printf("  %-40s update err %.3e (PyTorch float32 %.3e) tol %.1e; %.2e off by > lr/10 "
@@ -244,10 +277,15 @@ static void test_train_head(void **state) {
     double t0 = dt_now();
     for (int step = 0; step < 3; step++) {
         dt_net_forward(net);
-        // against float64, within 1e-3 or 2.5x PyTorch float32's distance
+        // against float64, within 1e-3 or 2.5x the farthest PyTorch float32 run's distance
         double e = fabs((double)net->loss - dloss->data[step]) / fabs((double)dloss->data[step]);
-        double e32 = fabs((double)loss->data[step] - dloss->data[step]) /
-                     fabs((double)dloss->data[step]);
+        double e32 = 0;
+        for (size_t r = 0; r < N_F32_RUNS; r++) {
+            tu_tensor *l32 = run_tensor(a, F32_RUNS[r], "loss");
+            assert_true(l32 && l32->n == loss->n);
+            e32 = fmax(e32, fabs((double)l32->data[step] - dloss->data[step]) /
+                                fabs((double)dloss->data[step]));
+        }
         double lim = fmax(1e-3, 2.5 * e32);
         printf("  loss before step %d: err %.3e vs float64 (PyTorch float32 %.3e) tol %.1e %s\n",
                step + 1, e, e32, lim, e <= lim ? "PASS" : "FAIL");
