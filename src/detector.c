@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "amp.h"
+#include "conv_route.h"
 #include "data/cmd.h"
 #include "demo.h"
 #include "draw.h"
@@ -109,6 +110,9 @@ static int cmd_bench(int argc, char **argv) {
     printf("bench %s %s batch %d threads %d: %.2f img/s (%.1f ms/iter, ~%.0f GFLOP/s)\n",
            argv[2], train ? "train" : "infer", net->batch, omp_get_max_threads(), ips,
            1e3 * dt / iters, gflops);
+    char routes[512];
+    if (!net->gpu && dt_net_conv_routes_line(net, routes, sizeof routes) > 0)
+        printf("%s\n", routes);
     size_t used, total;
     if (net->gpu && dt_gpu_mem_info(&used, &total) == 0)
     {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "amp.h"
+#include "conv_route.h"
 #include "gpu.h"
 #include "kernels.h"
 #include "train.h"
@@ -596,14 +597,15 @@ void dt_net_step(dt_network *net) {
 // --- summary -----------------------------------------------------------------------
 
 void dt_net_print_summary(const dt_network *net, FILE *f) {
-    fprintf(f, "%4s %-14s %-16s %-28s %12s %8s\n", "idx", "type", "filters size",
-            "input -> output (HxWxC)", "params", "GFLOPs");
+    fprintf(f, "%4s %-14s %-16s %-11s %-28s %12s %8s\n", "idx", "type", "filters size",
+            "conv route", "input -> output (HxWxC)", "params", "GFLOPs");
     double total_flops = 0;
     size_t total_params = 0;
     for (int i = 0; i < net->n_layers; i++) {
         const dt_layer *l = &net->layers[i];
-        char desc[64] = "", shapes[64];
+        char desc[64] = "", shapes[64], route[16];
         if (l->ops->describe) l->ops->describe(l, desc, sizeof desc);
+        dt_layer_conv_routes_text(l, route, sizeof route);
         snprintf(shapes, sizeof shapes, "%dx%dx%d -> %dx%dx%d", l->h, l->w, l->c, l->out_h,
                  l->out_w, l->out_c);
         size_t np = 0;
@@ -611,8 +613,8 @@ void dt_net_print_summary(const dt_network *net, FILE *f) {
             if (l->params[p].trainable) np += l->params[p].n;
         total_params += np;
         total_flops += l->flops;
-        fprintf(f, "%4d %-14s %-16s %-28s %12zu %8.3f\n", i, l->ops->name, desc, shapes, np,
-                l->flops / 1e9);
+        fprintf(f, "%4d %-14s %-16s %-11s %-28s %12zu %8.3f\n", i, l->ops->name, desc, route,
+                shapes, np, l->flops / 1e9);
     }
     char num[32], *o = num + sizeof num - 1;
     *o = 0;
@@ -627,4 +629,6 @@ void dt_net_print_summary(const dt_network *net, FILE *f) {
     fprintf(f, "total: %d layers, %s trainable parameters, %.3f GFLOPs per image "
                "(input %dx%dx%d, batch %d)\n",
             net->n_layers, o, total_flops / 1e9, net->h, net->w, net->c, net->batch);
+    char routes[512];
+    if (dt_net_conv_routes_line(net, routes, sizeof routes) > 0) fprintf(f, "%s\n", routes);
 }

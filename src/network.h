@@ -75,6 +75,10 @@ typedef struct dt_layer_ops {
     void (*backward_gpu)(dt_layer *l, dt_network *net);
     // Text for the summary's "filters size" column, e.g. "64 3x3/2".
     void (*describe)(const dt_layer *l, char *buf, size_t n);
+    // Layers that run [convolutional] convolutions on the CPU: the route of
+    // each (DT_CONV_GEMM / DT_CONV_ONEDNN) and how it was chosen
+    // (dt_route_how, conv_route.h), at most max; returns how many. May be NULL.
+    int (*conv_routes)(const dt_layer *l, int *route, int *how, int max);
 
     // Loss layers only (NULL elsewhere). Copy this layer's targets from a
     // loader batch into net->truth (its rows beyond b->n zeroed): 0, or -1

@@ -30,6 +30,10 @@ failed_names=""
 log_dir=${TMPDIR:-/tmp}/dt_run_all.$$
 mkdir -p "$log_dir" || exit 2
 trap 'rm -rf "$log_dir"' EXIT
+# The convolution route cache (docs/CONV_ROUTES.md) of this run, shared by
+# its tests: none writes into the user's own cache folder.
+DT_CONV_CACHE=${DT_CONV_CACHE:-$log_dir/conv_routes.txt}
+export DT_CONV_CACHE
 
 note_fail() { failed_names="$failed_names
   $1"; }

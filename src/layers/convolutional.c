@@ -1,6 +1,7 @@
 // [convolutional]: 2-D convolution (+ bias) -> [batch norm] -> activation on
-// NHWC activations, with oneDNN doing the convolutions (PERF.md: the only
-// route fast enough here) and kernels.c the fused BN + activation.
+// NHWC activations: oneDNN's primitives, or im2col + oneDNN's sgemm, do the
+// convolution (which one: "Which route" below) and kernels.c the fused BN +
+// activation.
 //
 // Keys:
 //   filters=N          output channels (required)
@@ -38,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv_route.h"
 #include "kernels.h"
 #include "network.h"
 #include "onednn.h"
@@ -99,8 +101,11 @@ typedef struct {
     conv_wcache *bd_w; // &bd_w_own, or the hint's cache when the layouts agree
 
     // Forward and backward weights as im2col + one GEMM per chunk of output
-    // pixels (gemm), or oneDNN's primitives. See "as im2col + GEMM" below.
+    // pixels (gemm), or oneDNN's primitives. See "Which route" below.
     int gemm;
+    int how;  // dt_route_how: how the route was chosen
+    int tune; // time both routes in setup (auto, the shape not known yet)
+    dt_conv_shape shape;
     size_t col_rows; // output pixels per chunk; the chunk's im2col sits in the workspace
     dnnl_primitive_desc_t bw_pd; // backward weights
     dnnl_primitive_t bw_prim;
@@ -120,32 +125,58 @@ static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 //   forward:          Y (P, O) = col x W^T, then + bias and the activation
 //   backward weights: dW (O, C*K*K) = dY^T (P, O)^T x col
 // summed over chunks of col_rows output pixels whose col stays in the
-// workspace. On AVX2 (2 Zen 3 cores) oneDNN 2.6's direct kernels on NHWC run
-// ResNet34's 3x3 shapes at ~75 GFLOP/s forward and 40-65 backward-weights;
-// its sgemm at 110-138: at batch 16, 46-50 ms -> 30-33 ms a forward conv and
-// 58-92 ms -> 34-38 ms a backward-weights one. col's columns are in (c, kh,
-// kw) order, the rows of our OIHW weights, so neither needs a reorder.
-// Backward data stays oneDNN's (its kernel is the fastest of the three).
-// Groups and dilation keep oneDNN throughout; DT_CONV=onednn keeps it
-// everywhere (for comparisons).
+// workspace. col's columns are in (c, kh, kw) order, the rows of our OIHW
+// weights, so neither needs a reorder. Backward data is oneDNN's on both
+// routes.
+//
+// Which route: neither wins everywhere. On AVX2 (2 Zen 3 cores) oneDNN 2.6's
+// direct NHWC kernels ran ResNet34's 3x3 shapes at ~75 GFLOP/s forward and
+// 40-65 backward-weights, its sgemm at 110-138, so the GEMM won; on AVX-512
+// (Zen 5) the direct kernels win every ResNet34 shape. So the route is
+// measured, per shape, on the machine that runs it (docs/CONV_ROUTES.md):
+// under auto, setup times both routes on the layer's own buffers (the work
+// the route changes: the forward for an inference network, forward +
+// backward weights for a training one), keeps the faster, and conv_route.c
+// remembers it per machine in the cache file, so a shape is timed once per
+// machine, thread count and oneDNN version. DT_CONV=gemm|onednn (or
+// dt_net_opts.conv_route) forces one. Groups and dilation keep oneDNN.
 
-// The route asked for: the network's option, else DT_CONV from the
-// environment (read once), else the GEMM.
-static int gemm_wanted(const dt_network *net, const conv_priv *p) {
-    static int env_mode = -1; // 1 gemm, 0 onednn
-    int mode;
-    if (net->conv_route == DT_CONV_GEMM) {
-        mode = 1;
-    } else if (net->conv_route == DT_CONV_ONEDNN) {
-        mode = 0;
-    } else {
-        if (env_mode < 0) {
-            const char *e = getenv("DT_CONV");
-            env_mode = !(e && strcmp(e, "onednn") == 0);
-        }
-        mode = env_mode;
+// Decides at parse: forced, only oneDNN, known (this process or the cache
+// file), or to be measured in setup (p->tune; p->gemm = 0 until then, so
+// that every oneDNN primitive is described).
+static void choose_route(const dt_layer *l, conv_priv *p, const dt_network *net) {
+    p->shape = (dt_conv_shape){.batch = l->batch, .h = l->h, .w = l->w, .c = l->c,
+                               .filters = p->filters, .size = p->size, .stride = p->stride,
+                               .pad = p->pad, .dilation = p->dilation, .groups = p->groups,
+                               .train = net->with_grads};
+    p->gemm = p->tune = 0;
+    const int mode = dt_conv_mode(net->conv_route);
+    if (!dt_conv_route_available(&p->shape, DT_CONV_GEMM)) {
+        p->how = DT_ROUTE_ONLY;
+        return;
     }
-    return mode && p->groups == 1 && p->dilation == 1;
+    if (mode != DT_CONV_AUTO) {
+        p->gemm = mode == DT_CONV_GEMM;
+        p->how = DT_ROUTE_FORCED;
+        return;
+    }
+#ifdef DT_GPU
+    // the same test as dt_net_load's: the convolutions run on the GPU, the
+    // CPU routes never (measuring them would only delay the start)
+    const char *g = getenv("DT_GPU");
+    if (g && *g && atoi(g) >= 0) {
+        p->how = DT_ROUTE_GPU;
+        return;
+    }
+#endif
+    int route, how;
+    if (dt_conv_route_find(&p->shape, &route, &how)) {
+        p->gemm = route == DT_CONV_GEMM;
+        p->how = how;
+        return;
+    }
+    p->tune = 1;
+    p->how = DT_ROUTE_MEASURED;
 }
 
 // Rows [r0, r1) of the im2col of the NHWC input: row r = (b, oh, ow), column
@@ -176,9 +207,11 @@ static void im2col_rows(const dt_layer *l, const conv_priv *p, const float *x, s
     }
 }
 
-// out (P, O) = conv(input, w) (+ b), then act; w in OIHW.
-static void gemm_fwd(const dt_layer *l, const conv_priv *p, dt_network *net, const float *w,
-                     const float *b, dt_act act, float *out) {
+// out (P, O) = conv(input, w) (+ b), then act; w in OIHW. Stops after the
+// chunk that passes `deadline` (dt_now() seconds; INFINITY: never), which
+// only the route measurement sets: 0 when it stopped, else 1.
+static int gemm_fwd(const dt_layer *l, const conv_priv *p, dt_network *net, const float *w,
+                    const float *b, dt_act act, float *out, double deadline) {
     const size_t O = (size_t)p->filters, cols = (size_t)l->c * p->size * p->size;
     const size_t P = (size_t)l->batch * l->out_h * l->out_w;
     const float *x = dt_layer_in(net, l, 0);
@@ -190,10 +223,14 @@ static void gemm_fwd(const dt_layer *l, const conv_priv *p, dt_network *net, con
         dt_dnnl_sgemm('N', 'T', n, O, cols, col, cols, w, cols, 0.0f, y, O, l->index);
         if (b) dt_add_bias(y, b, n, O);
         dt_act_forward(act, y, n * O);
+        if (deadline < INFINITY && dt_now() > deadline) return 0;
     }
+    return 1;
 }
 
-static void bw_gemm_run(dt_layer *l, conv_priv *p, dt_network *net, const float *dy) {
+// dW (and dB) from dy; `deadline` as gemm_fwd's.
+static int bw_gemm_run(dt_layer *l, conv_priv *p, dt_network *net, const float *dy,
+                       double deadline) {
     const size_t O = (size_t)p->filters, cols = (size_t)l->c * p->size * p->size;
     const size_t P = (size_t)l->batch * l->out_h * l->out_w;
     const float *x = dt_layer_in(net, l, 0);
@@ -204,8 +241,10 @@ static void bw_gemm_run(dt_layer *l, conv_priv *p, dt_network *net, const float 
         // row-major: dW (O x cols) (+)= dY[r0:r1]^T (O x rows) * col (rows x cols)
         dt_dnnl_sgemm('T', 'N', O, cols, r1 - r0, dy + r0 * O, O, col, cols, r0 ? 1.0f : 0.0f,
                       dw, cols, l->index);
+        if (deadline < INFINITY && dt_now() > deadline) return 0;
     }
     if (p->bias) dt_channel_sum(dy, P, O, l->params[p->pb].g); // dB
+    return 1;
 }
 
 // --- primitive descriptors (parse) ------------------------------------------------
@@ -318,8 +357,8 @@ static int make_pds(dt_layer *l, conv_priv *p, dt_network *net) {
         p->hint = &p->main;
     }
     size_t scratch = dt_dnnl_scratch_floats(p->main.pd);
-    p->gemm = gemm_wanted(net, p);
-    if (p->gemm) {
+    choose_route(l, p, net);
+    if (p->gemm || p->tune) {
         // about 4M floats of im2col a chunk (16 MiB), and 1024-2048 rows,
         // where the GEMM's long dimension keeps it near its peak
         const size_t cols = (size_t)l->c * p->size * p->size;
@@ -462,7 +501,7 @@ static int fwd_setup(conv_fwd *f, dt_layer *l, conv_priv *p, dt_network *net, fl
     return 0;
 }
 
-static int conv_setup(dt_layer *l, dt_network *net) {
+static int setup_prims(dt_layer *l, dt_network *net) {
     conv_priv *p = l->priv;
     float *w = l->params[p->pw].w;
     float *b = p->bias ? l->params[p->pb].w : NULL;
@@ -564,7 +603,8 @@ static void conv_raw(dt_layer *l, conv_priv *p, dt_network *net, conv_fwd *f, dt
         fwd_run(f, l, l->wver);
         return;
     }
-    gemm_fwd(l, p, net, l->params[p->pw].w, p->bias ? l->params[p->pb].w : NULL, act, out);
+    gemm_fwd(l, p, net, l->params[p->pw].w, p->bias ? l->params[p->pb].w : NULL, act, out,
+             INFINITY);
 }
 
 static void conv_forward(dt_layer *l, dt_network *net) {
@@ -590,12 +630,24 @@ static void conv_forward(dt_layer *l, dt_network *net) {
         p->fold_valid = 1;
         p->main.w.valid = 0; // reorder the new folded weights
     }
-    if (p->gemm) gemm_fwd(l, p, net, p->fold_w, p->fold_b, p->act, l->output);
+    if (p->gemm) gemm_fwd(l, p, net, p->fold_w, p->fold_b, p->act, l->output, INFINITY);
     else fwd_run(&p->main, l, ver);
     p->last_folded = 1;
 }
 
 // --- backward ------------------------------------------------------------------------
+
+// dW (and dB) by oneDNN's backward-weights primitive, reordered to OIHW.
+static void bw_onednn_run(const dt_layer *l, conv_priv *p) {
+    dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, p->bw_src},
+                            {DNNL_ARG_DIFF_DST, p->bw_ddst},
+                            {DNNL_ARG_DIFF_WEIGHTS, p->bw_dw}};
+    int n = 3;
+    if (p->bw_db) a[n++] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_BIAS, p->bw_db};
+    if (p->bw_scratch) a[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, p->bw_scratch};
+    dt_dnnl_exec(p->bw_prim, n, a, l->index, "convolution backward weights");
+    if (p->dw_buf) dt_dnnl_reorder_run(&p->dw_reorder, l->index);
+}
 
 static void conv_backward(dt_layer *l, dt_network *net) {
     conv_priv *p = l->priv;
@@ -626,18 +678,8 @@ static void conv_backward(dt_layer *l, dt_network *net) {
     } else {
         dt_act_backward(p->act, l->output, l->delta, l->delta, M * p->filters);
     }
-    if (!l->frozen && p->gemm) {
-        bw_gemm_run(l, p, net, p->bn ? p->xbuf : l->delta);
-    } else if (!l->frozen) {
-        dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, p->bw_src},
-                                {DNNL_ARG_DIFF_DST, p->bw_ddst},
-                                {DNNL_ARG_DIFF_WEIGHTS, p->bw_dw}};
-        int n = 3;
-        if (p->bw_db) a[n++] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_BIAS, p->bw_db};
-        if (p->bw_scratch) a[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, p->bw_scratch};
-        dt_dnnl_exec(p->bw_prim, n, a, l->index, "convolution backward weights");
-        if (p->dw_buf) dt_dnnl_reorder_run(&p->dw_reorder, l->index);
-    }
+    if (!l->frozen && p->gemm) bw_gemm_run(l, p, net, p->bn ? p->xbuf : l->delta, INFINITY);
+    else if (!l->frozen) bw_onednn_run(l, p);
     if (dx) {
         wcache_refresh(p->bd_w, ver, l->index);
         dnnl_exec_arg_t a[4] = {{DNNL_ARG_DIFF_DST, p->bd_ddst},
@@ -648,6 +690,110 @@ static void conv_backward(dt_layer *l, dt_network *net) {
         dt_dnnl_exec(p->bd_prim, n, a, l->index, "convolution backward data");
         if (l->in_accum[0]) dt_add(net->workspace, dx, l->inputs * (size_t)l->batch, 1);
     }
+}
+
+// --- the route measured: setup under auto ---------------------------------------------
+
+// One run of the work the route changes, on the layer's own buffers: the
+// forward of an inference network (BN folded: the folded weights), the
+// forward + backward weights of a training one (backward data is oneDNN's on
+// both routes, so it is left out). Weight reorders are left out too: both
+// routes pay one per training step (the GEMM in backward data's refresh).
+// The GEMM stops at `deadline` (then it has lost). Seconds.
+static double route_run(dt_layer *l, conv_priv *p, dt_network *net, int gemm, double deadline) {
+    const float *w = l->params[p->pw].w, *b = p->bias ? l->params[p->pb].w : NULL;
+    const double t0 = dt_now();
+    if (!net->with_grads) {
+        if (gemm) gemm_fwd(l, p, net, p->bn ? p->fold_w : w, p->bn ? p->fold_b : b, p->act,
+                           l->output, deadline);
+        else fwd_run(&p->main, l, l->wver);
+    } else if (gemm) {
+        if (gemm_fwd(l, p, net, w, b, p->bn ? DT_ACT_LINEAR : p->act,
+                     p->bn ? p->xbuf : l->output, deadline))
+            bw_gemm_run(l, p, net, p->bn ? p->xbuf : l->delta, deadline);
+    } else {
+        fwd_run(p->bn ? &p->train : &p->main, l, l->wver);
+        bw_onednn_run(l, p);
+    }
+    return dt_now() - t0;
+}
+
+// A forward primitive's executable parts freed, its descriptor kept: the
+// state setup leaves when the GEMM route does not need it.
+static void fwd_release(conv_fwd *f);
+
+// The GEMM won: free what only the oneDNN route runs, leaving the state a
+// GEMM layer's setup builds.
+static void drop_onednn_only(conv_priv *p, const dt_network *net) {
+    if (p->bn || !net->with_grads) fwd_release(&p->main); // not backward data's hint
+    dt_dnnl_reorder_free(&p->dw_reorder);
+    if (p->bw_prim) dnnl_primitive_destroy(p->bw_prim);
+    if (p->bw_pd) dnnl_primitive_desc_destroy(p->bw_pd);
+    dnnl_memory_t m[5] = {p->bw_src, p->bw_ddst, p->bw_dw, p->bw_db, p->bw_scratch};
+    for (int i = 0; i < 5; i++)
+        if (m[i]) dnnl_memory_destroy(m[i]);
+    free(p->dw_buf);
+    p->bw_prim = NULL;
+    p->bw_pd = NULL;
+    p->bw_src = p->bw_ddst = p->bw_dw = p->bw_db = p->bw_scratch = NULL;
+    p->dw_buf = NULL;
+}
+
+// Times both routes, keeps the faster and records it (conv_route.c): one
+// warm-up run each; when those took over 0.05 s and one over twice the
+// other's time, that decides, else one or two more runs each, alternating,
+// and the minimum of all counts. The GEMM (chunked) is cut off once it is
+// clearly the slower: 2x oneDNN's time in the warm-up, 1.5x its best later;
+// a cut-off run has lost, and its time (a lower bound) is what is recorded.
+// What the runs write (output, xbuf, gradients) is overwritten by the first
+// real step; the weight caches are marked stale, as the weights are
+// initialised or loaded after setup.
+static void tune(dt_layer *l, conv_priv *p, dt_network *net) {
+    const double t0 = dt_now();
+    double to = route_run(l, p, net, 0, INFINITY);
+    double tg = route_run(l, p, net, 1, dt_now() + 2 * to);
+    const double warm = to + tg;
+    if (warm < 0.05 || (tg < 2 * to && to < 2 * tg)) {
+        // close, or short enough that a scheduling hiccup could decide
+        const int reps = warm > 0.2 ? 1 : 2;
+        for (int r = 0; r < reps; r++) {
+            double t = route_run(l, p, net, 0, INFINITY);
+            if (t < to) to = t;
+            t = route_run(l, p, net, 1, dt_now() + 1.5 * to);
+            if (t < tg) tg = t;
+        }
+    }
+    p->gemm = tg < to;
+    p->tune = 0;
+    p->how = DT_ROUTE_MEASURED;
+    p->main.w.valid = p->train.w.valid = p->bd_w_own.valid = 0;
+    if (p->gemm) drop_onednn_only(p, net);
+    dt_conv_route_record(&p->shape, p->gemm ? DT_CONV_GEMM : DT_CONV_ONEDNN, tg * 1e6, to * 1e6,
+                         dt_now() - t0);
+}
+
+static int conv_setup(dt_layer *l, dt_network *net) {
+    conv_priv *p = l->priv;
+    int route, how, found = 0;
+    if (p->tune && dt_conv_route_find(&p->shape, &route, &how)) {
+        // an identical shape earlier in this network was measured since parse
+        p->tune = 0;
+        p->gemm = route == DT_CONV_GEMM;
+        p->how = how;
+        found = 1;
+    }
+    if (setup_prims(l, net) != 0) return -1;
+    if (p->tune) tune(l, p, net);
+    else if (found && p->gemm) drop_onednn_only(p, net); // parse described them to measure
+    return 0;
+}
+
+static int conv_routes(const dt_layer *l, int *route, int *how, int max) {
+    const conv_priv *p = l->priv;
+    if (!p || max < 1) return 0;
+    route[0] = p->gemm ? DT_CONV_GEMM : DT_CONV_ONEDNN;
+    how[0] = p->how;
+    return 1;
 }
 
 // --- init, describe, destroy ---------------------------------------------------------
@@ -693,13 +839,21 @@ static void wcache_free(conv_wcache *c) {
     free(c->buf);
 }
 
-static void fwd_free(conv_fwd *f) {
+static void fwd_release(conv_fwd *f) {
     if (f->prim) dnnl_primitive_destroy(f->prim);
-    if (f->pd) dnnl_primitive_desc_destroy(f->pd);
     dnnl_memory_t m[4] = {f->src, f->bias, f->dst, f->scratch};
     for (int i = 0; i < 4; i++)
         if (m[i]) dnnl_memory_destroy(m[i]);
     wcache_free(&f->w);
+    dnnl_primitive_desc_t pd = f->pd;
+    memset(f, 0, sizeof *f);
+    f->pd = pd;
+}
+
+static void fwd_free(conv_fwd *f) {
+    fwd_release(f);
+    if (f->pd) dnnl_primitive_desc_destroy(f->pd);
+    f->pd = NULL;
 }
 
 static void conv_destroy(dt_layer *l) {
@@ -733,6 +887,7 @@ const dt_layer_ops dt_convolutional_ops = {
     .backward = conv_backward,
     .destroy = conv_destroy,
     .describe = conv_describe,
+    .conv_routes = conv_routes,
 #ifdef DT_GPU
     .forward_gpu = dt_convolutional_forward_gpu, .backward_gpu = dt_convolutional_backward_gpu,
 #endif

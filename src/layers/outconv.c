@@ -118,6 +118,13 @@ static void outconv_describe(const dt_layer *l, char *buf, size_t n) {
     snprintf(buf, n, "%d+%d 3x3 k%d", p->clas.l.out_c, p->box.l.out_c, p->k);
 }
 
+static int outconv_routes(const dt_layer *l, int *route, int *how, int max) {
+    const outconv_priv *p = l->priv;
+    if (!p) return 0;
+    int k = dt_subconv_routes(&p->clas, route, how, max);
+    return k + dt_subconv_routes(&p->box, route + k, how + k, max - k);
+}
+
 static void outconv_destroy(dt_layer *l) {
     outconv_priv *p = l->priv;
     if (!p) return;
@@ -136,6 +143,7 @@ const dt_layer_ops dt_outconv_ops = {
     .backward = outconv_backward,
     .destroy = outconv_destroy,
     .describe = outconv_describe,
+    .conv_routes = outconv_routes,
 #ifdef DT_GPU
     .forward_gpu = dt_outconv_forward_gpu, .backward_gpu = dt_outconv_backward_gpu,
 #endif

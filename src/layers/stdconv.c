@@ -160,6 +160,11 @@ static void stdconv_describe(const dt_layer *l, char *buf, size_t n) {
     snprintf(buf, n, "%d 3x3/%d d%.2f", p->filters, p->stride, p->p);
 }
 
+static int stdconv_routes(const dt_layer *l, int *route, int *how, int max) {
+    const stdconv_priv *p = l->priv;
+    return p ? dt_subconv_routes(&p->conv, route, how, max) : 0;
+}
+
 static void stdconv_destroy(dt_layer *l) {
     stdconv_priv *p = l->priv;
     if (!p) return;
@@ -177,6 +182,7 @@ const dt_layer_ops dt_stdconv_ops = {
     .backward = stdconv_backward,
     .destroy = stdconv_destroy,
     .describe = stdconv_describe,
+    .conv_routes = stdconv_routes,
 #ifdef DT_GPU
     .forward_gpu = dt_stdconv_forward_gpu, .backward_gpu = dt_stdconv_backward_gpu,
 #endif

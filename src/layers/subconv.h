@@ -124,6 +124,12 @@ static inline void dt_subconv_backward(dt_subconv *s, const dt_layer *outer, dt_
     s->l.ops->backward(&s->l, net);
 }
 
+// The conv's CPU route (dt_layer_ops.conv_routes): 1 written, or 0.
+static inline int dt_subconv_routes(const dt_subconv *s, int *route, int *how, int max) {
+    if (!s->l.priv || !s->l.ops->conv_routes) return 0;
+    return s->l.ops->conv_routes(&s->l, route, how, max);
+}
+
 static inline void dt_subconv_destroy(dt_subconv *s) {
     if (s->l.ops && s->l.ops->destroy) s->l.ops->destroy(&s->l);
     free(s->l.in);
