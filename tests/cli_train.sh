@@ -1,16 +1,16 @@
 #!/bin/sh
 # detector train end to end on a tiny VOC set (24 train / 8 valid images of
-# ../shared/data/voc2012_sample at 64x64, a small conv net classifying the
-# largest object): 2 epochs print the table, write the checkpoints and the
-# chart; then a run killed with SIGKILL after its first checkpoint and
-# restarted must end with the same final weights, byte for byte, as an
-# uninterrupted run with the same seed (one thread; the checkpoint holds
-# Adam m/v/t, the RNG, the loss EMA and the schedule position, and an
-# epoch's data depend on (seed, epoch) only). lr_find writes its table and plot.
+# tests/data/real/voc2012_sample, the repository's subset, at 64x64, a small
+# conv net classifying the largest object): 2 epochs print the table, write
+# the checkpoints and the chart; then a run killed with SIGKILL after its
+# first checkpoint and restarted must end with the same final weights, byte
+# for byte, as an uninterrupted run with the same seed (one thread; the
+# checkpoint holds Adam m/v/t, the RNG, the loss EMA and the schedule
+# position, and an epoch's data depend on (seed, epoch) only). lr_find
+# writes its table and plot.
 set -u
 BIN=${BIN:-./detector}
-SRC=$(cd "$(dirname "$0")/.." && pwd)/../shared/data/voc2012_sample
-[ -d "$SRC" ] || SRC=/work/shared/data/voc2012_sample
+SRC=$(cd "$(dirname "$0")" && pwd)/data/real/voc2012_sample
 T=$(mktemp -d "${TMPDIR:-/tmp}/dt_cli_train.XXXXXX") || exit 2
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }

@@ -97,7 +97,7 @@ static void test_show_batch(void **state) {
     assert_non_null(getcwd(cwd, sizeof cwd));
     snprintf(cfgp, sizeof cfgp, "%s/m.cfg", dir);
     snprintf(text, sizeof text,
-             "[net]\nwidth=96\nheight=80\ndata=%s/data/bccd.data\n"
+             "[net]\nwidth=96\nheight=80\ndata=%s/tests/data/real/bccd.data\n"
              "[augment]\nflip=1\nrotate=3\nrotate_p=0.5\nbrightness=0.05\ncontrast=0.05\n", cwd);
     FILE *f = fopen(cfgp, "w");
     assert_non_null(f);
@@ -124,7 +124,7 @@ static void test_show_batch(void **state) {
     // The lesson's view (one image, nine augmentations), through -data, to PNG.
     snprintf(out, sizeof out, "%s/one.png", dir);
     char data[4200];
-    snprintf(data, sizeof data, "%s/data/microcontrollers.data", cwd);
+    snprintf(data, sizeof data, "%s/tests/data/real/microcontrollers.data", cwd);
     char *argv2[] = {"show_batch", cfgp, "-data", data, "-image", "0", "-out", out};
     assert_int_equal(dt_cmd_show_batch(8, argv2), 0);
     assert_int_equal(dt_image_load(out, &im), 0);

@@ -1,10 +1,12 @@
-// Annotation readers on the real data sets in ../shared/data, and on small
-// files written here for the formats the shared data lacks (darknet txt, the
-// lesson's CSV and its pascal_train2007.json with `ignore`).
+// Annotation readers on real data: the subsets of BCCD, microcontrollers and
+// voc2012_sample carried in tests/data/real (and the full sets in
+// ../shared/data too when they are there), and on small files written here
+// for the formats the real data lacks (darknet txt, the lesson's CSV and its
+// pascal_train2007.json with `ignore`).
 //
 // Expected numbers were read from the files with Python's xml.etree / json
-// (counting <object> elements per split, summing per class), not with this
-// code: see each comment.
+// (tests/real_data_ref.py: counting <object> elements per split, summing per
+// class), not with this code: see each comment.
 #include "data_testutil.h"
 
 #include "common.h"
@@ -50,23 +52,36 @@ static void load_split(const char *data, const char *which, dt_warnings *w, dt_d
     if (dt_dataset_load(cfg, which, w, d) != 0) fail_msg("%s", dt_last_error());
 }
 
-static void test_bccd_voc(void **state) {
+// The real data: the in-repo subsets in tests/data/real (tests/data/real/
+// README.md) always; the full sets in ../shared/data as well when they are
+// there (data/*.data point at them), with the full sets' numbers.
+#define REAL "tests/data/real/"
+static int have_full_set(const char *set) {
+    char p[512];
+    snprintf(p, sizeof p, "data/../../shared/data/%s", set);
+    if (access(p, R_OK) == 0) return 1;
+    print_message("(the full-set check of %s needs ../shared/data/%s: not here)\n", set, set);
+    return 0;
+}
+
+typedef struct {
+    const char *data, *backup;
+    int n_train, n_obj, per_class[3], n_val, n_val_obj;
+} bccd_want;
+
+static void check_bccd(const bccd_want *want) {
     dt_warnings w;
     dt_warnings_init(&w);
     dt_datacfg cfg;
     dt_dataset d;
-    load_split("data/bccd.data", "train", &w, &cfg, &d);
-    // BCCD/ImageSets/Main/train.txt: 205 ids; their XMLs hold 2805 objects:
-    // RBC 2382, WBC 214, Platelets 209; no difficult flags.
-    assert_int_equal(d.n, 205);
+    load_split(want->data, "train", &w, &cfg, &d);
+    assert_int_equal(d.n, want->n_train);
     assert_int_equal(d.n_classes, 3);
     assert_string_equal(d.names[1], "WBC");
     int diff;
-    assert_int_equal(count_objects(&d, -1, &diff), 2805);
+    assert_int_equal(count_objects(&d, -1, &diff), want->n_obj);
     assert_int_equal(diff, 0);
-    assert_int_equal(count_objects(&d, 0, NULL), 2382);
-    assert_int_equal(count_objects(&d, 1, NULL), 214);
-    assert_int_equal(count_objects(&d, 2, NULL), 209);
+    for (int c = 0; c < 3; c++) assert_int_equal(count_objects(&d, c, NULL), want->per_class[c]);
     assert_int_equal(d.n_skipped, 0);
     assert_int_equal(w.count, 0);
     // First id BloodImage_00001: 19 objects, the first <object> is WBC
@@ -85,31 +100,43 @@ static void test_bccd_voc(void **state) {
     dt_objects_class_mask(s->obj, s->n_obj, 3, mask);
     assert_true(mask[0] == 1 && mask[1] == 1 && mask[2] == 0);
     dt_dataset_free(&d);
-    // val.txt: 87 ids, 1138 objects.
     assert_int_equal(dt_dataset_load(&cfg, "valid", &w, &d), 0);
-    assert_int_equal(d.n, 87);
-    assert_int_equal(count_objects(&d, -1, NULL), 1138);
+    assert_int_equal(d.n, want->n_val);
+    assert_int_equal(count_objects(&d, -1, NULL), want->n_val_obj);
     // Relative paths in the .data file were resolved against its folder.
-    assert_string_equal(cfg.backup, "data/../backup/bccd");
+    assert_string_equal(cfg.backup, want->backup);
     dt_dataset_free(&d);
     dt_datacfg_free(&cfg);
     dt_warnings_destroy(&w);
 }
 
-static void test_microcontrollers_voc(void **state) {
+static void test_bccd_voc(void **state) {
+    // Numbers: tests/real_data_ref.py (xml.etree). The subset: train.txt
+    // 40 ids, 705 objects: RBC 606, WBC 45, Platelets 54; val.txt 8 ids, 167.
+    const bccd_want sub = {REAL "bccd.data", REAL "../../../backup/test-bccd", 40, 705,
+                           {606, 45, 54}, 8, 167};
+    check_bccd(&sub);
+    // The full set: train.txt 205 ids, 2805 objects: RBC 2382, WBC 214,
+    // Platelets 209; no difficult flags; val.txt 87 ids, 1138 objects.
+    const bccd_want full = {"data/bccd.data", "data/../backup/bccd", 205, 2805,
+                            {2382, 214, 209}, 87, 1138};
+    if (have_full_set("bccd")) check_bccd(&full);
+}
+
+typedef struct {
+    const char *data;
+    int n_train, n_obj, per_class[4], n_val, n_val_obj;
+} micro_want;
+
+static void check_microcontrollers(const micro_want *want) {
     dt_warnings w;
     dt_warnings_init(&w);
     dt_datacfg cfg;
     dt_dataset d;
-    load_split("data/microcontrollers.data", "train", &w, &cfg, &d);
-    // images/train: 142 .jpg, each with an .xml beside it; 170 objects:
-    // Arduino_Nano 41, ESP8266 45, Heltec_ESP32_Lora 42, Raspberry_Pi_3 42.
-    assert_int_equal(d.n, 142);
-    assert_int_equal(count_objects(&d, -1, NULL), 170);
-    assert_int_equal(count_objects(&d, 0, NULL), 41);
-    assert_int_equal(count_objects(&d, 1, NULL), 45);
-    assert_int_equal(count_objects(&d, 2, NULL), 42);
-    assert_int_equal(count_objects(&d, 3, NULL), 42);
+    load_split(want->data, "train", &w, &cfg, &d);
+    assert_int_equal(d.n, want->n_train);
+    assert_int_equal(count_objects(&d, -1, NULL), want->n_obj);
+    for (int c = 0; c < 4; c++) assert_int_equal(count_objects(&d, c, NULL), want->per_class[c]);
     // IMG_20181228_101826.xml: Arduino_Nano 317,265,556,342 (also in train_labels.csv).
     const dt_sample *s = find_sample(&d, "/IMG_20181228_101826.jpg");
     assert_non_null(s);
@@ -117,35 +144,59 @@ static void test_microcontrollers_voc(void **state) {
     assert_int_equal(s->obj[0].cls, 0);
     assert_box(s->obj[0].box, 316, 264, 556, 342);
     assert_int_equal(s->width, 800);
+    // IMG_20181228_104234.xml, 800x600: Arduino_Nano 123,241,375,326,
+    // Heltec_ESP32_Lora 243,340,508,480, ESP8266 433,202,698,352.
+    s = find_sample(&d, "/IMG_20181228_104234.jpg");
+    assert_non_null(s);
+    assert_int_equal(s->n_obj, 3);
+    assert_int_equal(s->height, 600);
+    assert_int_equal(s->obj[0].cls, 0);
+    assert_int_equal(s->obj[1].cls, 2);
+    assert_int_equal(s->obj[2].cls, 1);
+    assert_box(s->obj[0].box, 122, 240, 375, 326);
+    assert_box(s->obj[1].box, 242, 339, 508, 480);
+    assert_box(s->obj[2].box, 432, 201, 698, 352);
     dt_dataset_free(&d);
     assert_int_equal(dt_dataset_load(&cfg, "valid", &w, &d), 0);
-    assert_int_equal(d.n, 7); // images/test: 7 images, 7 objects
-    assert_int_equal(count_objects(&d, -1, NULL), 7);
+    assert_int_equal(d.n, want->n_val);
+    assert_int_equal(count_objects(&d, -1, NULL), want->n_val_obj);
     assert_int_equal(w.count, 0);
     dt_dataset_free(&d);
     dt_datacfg_free(&cfg);
     dt_warnings_destroy(&w);
 }
 
+static void test_microcontrollers_voc(void **state) {
+    // Numbers: tests/real_data_ref.py (xml.etree). The subset: images/train
+    // 16 .jpg, each with an .xml beside it; 25 objects: Arduino_Nano 6,
+    // ESP8266 8, Heltec_ESP32_Lora 5, Raspberry_Pi_3 6; images/test 4 and 4.
+    const micro_want sub = {REAL "microcontrollers.data", 16, 25, {6, 8, 5, 6}, 4, 4};
+    check_microcontrollers(&sub);
+    // The full set: images/train 142 .jpg, 170 objects: Arduino_Nano 41,
+    // ESP8266 45, Heltec_ESP32_Lora 42, Raspberry_Pi_3 42; images/test 7 and 7.
+    const micro_want full = {"data/microcontrollers.data", 142, 170, {41, 45, 42, 42}, 7, 7};
+    if (have_full_set("microcontrollers")) check_microcontrollers(&full);
+}
+
 // VOC and COCO readings of voc2012_sample agree.
-static void test_voc2012_voc_and_coco(void **state) {
+static void check_voc2012(const char *voc_data, const char *coco_data, int n, int n_obj,
+                          int n_difficult, int n_person) {
     dt_warnings w;
     dt_warnings_init(&w);
     dt_datacfg cv, cc;
     dt_dataset v, c;
-    load_split("data/voc2012_sample.data", "train", &w, &cv, &v);
-    load_split("data/voc2012_sample_coco.data", "train", &w, &cc, &c);
-    // 100 XMLs / 100 COCO images, 273 objects, 20 classes, 38 difficult in the XML.
-    assert_int_equal(v.n, 100);
-    assert_int_equal(c.n, 100);
+    load_split(voc_data, "train", &w, &cv, &v);
+    load_split(coco_data, "train", &w, &cc, &c);
+    assert_int_equal(v.n, n);
+    assert_int_equal(c.n, n);
     assert_int_equal(v.n_classes, 20);
     int diff;
-    assert_int_equal(count_objects(&v, -1, &diff), 273);
-    assert_int_equal(diff, 38);
-    assert_int_equal(count_objects(&c, -1, NULL), 273);
-    // person: 91 objects (voc.names index 14).
-    assert_int_equal(count_objects(&v, 14, NULL), 91);
-    assert_int_equal(count_objects(&c, 14, NULL), 91);
+    assert_int_equal(count_objects(&v, -1, &diff), n_obj);
+    assert_int_equal(diff, n_difficult);
+    assert_int_equal(count_objects(&c, -1, NULL), n_obj);
+    // person: voc.names index 14.
+    assert_int_equal(count_objects(&v, 14, NULL), n_person);
+    assert_int_equal(count_objects(&c, 14, NULL), n_person);
     // 2007_000033.xml: three aeroplanes (index 0), first 9,107,499,263 in 500x366.
     const dt_sample *s = find_sample(&v, "/2007_000033.jpg");
     assert_non_null(s);
@@ -179,13 +230,23 @@ static void test_voc2012_voc_and_coco(void **state) {
             matched++;
         }
     }
-    assert_int_equal(matched, 273);
+    assert_int_equal(matched, n_obj);
     assert_int_equal(w.count, 0);
     dt_dataset_free(&v);
     dt_dataset_free(&c);
     dt_datacfg_free(&cv);
     dt_datacfg_free(&cc);
     dt_warnings_destroy(&w);
+}
+
+static void test_voc2012_voc_and_coco(void **state) {
+    // Numbers: tests/real_data_ref.py (xml.etree, json). The subset: 32 XMLs
+    // / 32 COCO images, 71 objects, 6 difficult in the XML, person 24.
+    check_voc2012(REAL "voc2012_sample.data", REAL "voc2012_sample_coco.data", 32, 71, 6, 24);
+    // The full set: 100 XMLs / 100 COCO images, 273 objects, 38 difficult, person 91.
+    if (have_full_set("voc2012_sample"))
+        check_voc2012("data/voc2012_sample.data", "data/voc2012_sample_coco.data", 100, 273, 38,
+                      91);
 }
 
 static void write_file(const char *dir, const char *name, const char *text) {
@@ -368,8 +429,8 @@ static void test_voc_list_file(void **state) {
     char cwd[4096], text[9000], p[4200];
     assert_non_null(getcwd(cwd, sizeof cwd));
     snprintf(text, sizeof text,
-             "%s/../shared/data/bccd/BCCD/JPEGImages/BloodImage_00001.jpg\n\n"
-             "%s/../shared/data/bccd/BCCD/JPEGImages/BloodImage_00000.jpg\n", cwd, cwd);
+             "%s/" REAL "bccd/BCCD/JPEGImages/BloodImage_00001.jpg\n\n"
+             "%s/" REAL "bccd/BCCD/JPEGImages/BloodImage_00000.jpg\n", cwd, cwd);
     write_file(dir, "list.txt", text);
     write_file(dir, "l.data", "train=list.txt\nformat=voc\n");
     snprintf(p, sizeof p, "%s/l.data", dir);
