@@ -68,13 +68,29 @@ static void warn_skip(dt_dataset *d, const char *xml_path, const char *why, cons
 }
 
 int dt_read_voc_xml(dt_dataset *d, const char *xml_path, const char *image_path, int grow) {
+    // The file is read here, so that libxml2 opens nothing itself.
+    size_t len = 0;
+    char *text = dt_read_text(xml_path, &len);
+    if (!text) {
+        dt_dataset_warn(d, "%s; image %s skipped", dt_last_error(), image_path);
+        d->n_skipped++;
+        return -1;
+    }
+    if (len > (size_t)1 << 30) {
+        free(text);
+        dt_dataset_warn(d, "%s: annotation larger than 1 GiB; image %s skipped", xml_path,
+                        image_path);
+        d->n_skipped++;
+        return -1;
+    }
     xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
     if (!ctxt) dt_fatal("out of memory (libxml2 parser context)");
     declared_entity = 0;
     ctxt->sax->entityDecl = on_entity_decl;
     ctxt->sax->unparsedEntityDecl = on_unparsed_entity_decl;
-    xmlDoc *doc = xmlCtxtReadFile(ctxt, xml_path, NULL,
-                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    xmlDoc *doc = xmlCtxtReadMemory(ctxt, text, (int)len, xml_path, NULL,
+                                    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    free(text);
     int declares_entity = declared_entity;
     if (declares_entity) {
         if (doc) xmlFreeDoc(doc);
@@ -86,14 +102,9 @@ int dt_read_voc_xml(dt_dataset *d, const char *xml_path, const char *image_path,
     }
     if (!doc) {
         const xmlError *e = xmlCtxtGetLastError(ctxt);
-        if (e && e->line > 0)
-            dt_dataset_warn(d, "%s:%d: annotation is not well-formed XML (%s); image %s skipped",
-                            xml_path, e->line, e->message ? dt_strip(e->message) : "parse error",
-                            image_path);
-        else
-            dt_dataset_warn(d, "%s: cannot read annotation (%s); image %s skipped", xml_path,
-                            e && e->message ? dt_strip(e->message) : "missing or unreadable",
-                            image_path);
+        dt_dataset_warn(d, "%s:%d: annotation is not well-formed XML (%s); image %s skipped",
+                        xml_path, e && e->line > 0 ? e->line : 1,
+                        e && e->message ? dt_strip(e->message) : "parse error", image_path);
         xmlFreeParserCtxt(ctxt);
         d->n_skipped++;
         return -1;
