@@ -259,12 +259,14 @@ static void write_file(const char *dir, const char *name, const char *text) {
 }
 
 // The lesson's pascal_train2007.json style: bbox [xmin-1, ymin-1, w, h],
-// `ignore` objects dropped, categories by id.
+// `ignore` objects dropped, categories by id; an annotation that cannot be
+// read skips its image (left out, its object would train as background).
 static void test_lesson_coco_json(void **state) {
     char *dir = dt_test_tmpdir();
     write_file(dir, "pascal.json",
                "{\"images\":[{\"file_name\":\"000012.jpg\",\"height\":333,\"width\":500,\"id\":12},\n"
-               " {\"file_name\":\"000017.jpg\",\"height\":364,\"width\":480,\"id\":17}],\n"
+               " {\"file_name\":\"000017.jpg\",\"height\":364,\"width\":480,\"id\":17},\n"
+               " {\"file_name\":\"000023.jpg\",\"height\":500,\"width\":334,\"id\":23}],\n"
                "\"type\":\"instances\",\n"
                "\"annotations\":[{\"area\":34104,\"iscrowd\":0,\"image_id\":12,"
                "\"bbox\":[155,96,196,174],\"category_id\":7,\"id\":1,\"ignore\":0},\n"
@@ -272,7 +274,7 @@ static void test_lesson_coco_json(void **state) {
                "\"category_id\":15,\"id\":2,\"ignore\":0},\n"
                " {\"area\":1,\"iscrowd\":0,\"image_id\":17,\"bbox\":[89,77,314,259],"
                "\"category_id\":13,\"id\":3,\"ignore\":1},\n"
-               " {\"image_id\":17,\"bbox\":[1,2,3],\"category_id\":13,\"id\":4}],\n"
+               " {\"image_id\":23,\"bbox\":[1,2,3],\"category_id\":13,\"id\":4}],\n"
                "\"categories\":[{\"supercategory\":\"none\",\"id\":15,\"name\":\"person\"},"
                "{\"supercategory\":\"none\",\"id\":7,\"name\":\"car\"},"
                "{\"supercategory\":\"none\",\"id\":13,\"name\":\"horse\"}]}\n");
@@ -293,12 +295,15 @@ static void test_lesson_coco_json(void **state) {
     // VOC 000012.xml says car 156 97 351 270: the same box from both readers.
     assert_int_equal(d.s[0].n_obj, 1);
     assert_box(d.s[0].obj[0].box, 155, 96, 351, 270);
-    // Image 17: the ignored horse and the malformed annotation are dropped.
+    // Image 17: the ignored horse is dropped.
     assert_int_equal(d.s[1].n_obj, 1);
     assert_int_equal(d.s[1].obj[0].cls, 2);
+    // Image 23: its only annotation has a 3-number bbox: the image is skipped.
+    assert_int_equal(d.n_skipped, 1);
     char last[1024];
     assert_int_equal(dt_warnings_get(&w, last, sizeof last), 1);
-    assert_non_null(strstr(last, "pascal.json: annotation id 4"));
+    assert_non_null(strstr(last, "pascal.json: annotation id 4 (image /imgs/000023.jpg): bbox is "
+                                 "not 4 numbers; image skipped"));
     dt_dataset_free(&d);
     // Not JSON at all: an error naming file and line.
     write_file(dir, "bad.json", "{\"images\": [\n  {\"id\": 1,,}\n]}\n");

@@ -64,6 +64,8 @@ typedef struct {
     dt_sample *s; // (n,)
     int n_skipped; // annotation files / lines rejected while reading
     dt_warnings *warn; // not owned; where reader warnings go (may be NULL: stderr only)
+    int n_warnings;    // reader warnings about this data set (also when warn is NULL)
+    void *class_index; // hash of names -> class id (dt_dataset_class); owned
 } dt_dataset;
 
 // The .data file: key=value lines, `#` comments, relative paths resolved

@@ -3,11 +3,14 @@
 #include "reader.h"
 
 #include "common.h"
+#include "image.h"
 
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -52,6 +55,7 @@ int dt_warnings_get(dt_warnings *w, char *buf, size_t n) {
 }
 
 void dt_dataset_warn(dt_dataset *d, const char *fmt, ...) {
+    d->n_warnings++;
     va_list ap;
     va_start(ap, fmt);
     warnings_vadd(d->warn, fmt, ap);
@@ -91,6 +95,82 @@ char *dt_strip(char *s) {
     size_t n = strlen(s);
     while (n && isspace((unsigned char)s[n - 1])) s[--n] = 0;
     return s;
+}
+
+// ---------------------------------------------------------------------------
+// Numbers in annotations
+
+int dt_parse_number(const char **p, double *v) {
+    const char *s = *p;
+    char *end;
+    double x = strtod(s, &end);
+    if (end == s) return -1;
+    // strtod also reads hex ("0x1p3"), "inf", "infinity" and "nan(...)": none
+    // is a decimal number; the last three are not finite either.
+    for (const char *q = s; q < end; q++) {
+        if (*q == 'x' || *q == 'X') return -1;
+        if (*q == 'n' || *q == 'N' || *q == 'i' || *q == 'I') {
+            *p = end;
+            return -2;
+        }
+    }
+    *p = end;
+    *v = x;
+    return isfinite(x) ? 0 : -2; // 1e400: ERANGE, HUGE_VAL
+}
+
+int dt_parse_number_all(const char *s, double *v) {
+    const char *p = s;
+    int r = dt_parse_number(&p, v);
+    if (r == -1) return -1;
+    while (isspace((unsigned char)*p)) p++;
+    if (*p) return -1;
+    return r;
+}
+
+int dt_check_side(double v, int *out) {
+    if (!(v >= 1 && v <= DT_MAX_SIDE) || v != floor(v)) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+int dt_id_exact(double v) {
+    return isfinite(v) && v == floor(v) && fabs(v) < 9007199254740992.0; // 2^53
+}
+
+dt_box_fit dt_box_check(double x1, double y1, double x2, double y2, double W, double H) {
+    double c[4] = {x1, y1, x2, y2};
+    for (int i = 0; i < 4; i++) {
+        double S = i & 1 ? H : W;
+        if (!isfinite(c[i])) return DT_BOX_FAR;
+        if (S > 0 ? (c[i] < -S || c[i] > 2 * S) : fabs(c[i]) > DT_MAX_SIDE) return DT_BOX_FAR;
+    }
+    if (!(x2 > x1) || !(y2 > y1)) return DT_BOX_EMPTY;
+    if (W <= 0 || H <= 0) return DT_BOX_INSIDE;
+    if (x2 <= 0 || y2 <= 0 || x1 >= W || y1 >= H) return DT_BOX_OUTSIDE;
+    if (x1 < 0 || y1 < 0 || x2 > W || y2 > H) return DT_BOX_PARTLY;
+    return DT_BOX_INSIDE;
+}
+
+int dt_probe_image_file(const char *path, int *w, int *h) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    // The frame header is usually in the first few KiB; EXIF/ICC segments
+    // can push it further (each up to 64 KiB).
+    size_t cap = 16384, n = 0;
+    unsigned char *buf = NULL;
+    int rc = -1, is_jpeg;
+    for (int pass = 0; pass < 2 && rc != 0; pass++) {
+        buf = dt_realloc(buf, cap);
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        rc = dt_image_probe_size(buf, n, w, h, &is_jpeg);
+        if (n < cap) break; // the whole file was read
+        cap = 1 << 20;
+    }
+    free(buf);
+    fclose(f);
+    return rc;
 }
 
 char *dt_path_join_dir(const char *base_file, const char *e) {
@@ -157,10 +237,22 @@ void dt_dataset_pop(dt_dataset *d) {
     if (d->n > 0) sample_free(&d->s[--d->n]);
 }
 
+void dt_dataset_remove_marked(dt_dataset *d, int from, const unsigned char *bad) {
+    int k = from;
+    for (int i = from; i < d->n; i++) {
+        if (bad[i - from]) sample_free(&d->s[i]);
+        else d->s[k++] = d->s[i];
+    }
+    d->n = k;
+}
+
+static void class_index_free(dt_dataset *d);
+
 void dt_dataset_free(dt_dataset *d) {
     for (int i = 0; i < d->n; i++) sample_free(&d->s[i]);
     free(d->s);
     dt_names_free(d->names, d->n_classes);
+    class_index_free(d);
     memset(d, 0, sizeof *d);
 }
 
@@ -194,13 +286,67 @@ void dt_names_free(char **names, int n) {
     free(names);
 }
 
+// Names -> class id: an open-addressing hash (FNV-1a), rebuilt whenever the
+// names array is not the one it was built for (names set by the caller), so
+// a lookup is O(1) on average: 30,000 COCO categories no longer cost n^2.
+typedef struct {
+    char **names; // the array indexed (identity only)
+    int n;        // names indexed
+    size_t cap;   // slots, a power of two >= 2 n
+    int *slot;    // class id, or -1
+} class_index;
+
+static void class_index_free(dt_dataset *d) {
+    class_index *x = d->class_index;
+    if (x) free(x->slot);
+    free(x);
+    d->class_index = NULL;
+}
+
+static size_t name_hash(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return (size_t)h;
+}
+
+// The slot holding `name`, or the empty slot where it would go.
+static size_t class_slot(const class_index *x, char **names, const char *name) {
+    size_t i = name_hash(name) & (x->cap - 1);
+    while (x->slot[i] >= 0 && strcmp(names[x->slot[i]], name) != 0) i = (i + 1) & (x->cap - 1);
+    return i;
+}
+
+static class_index *class_index_get(dt_dataset *d, int need) {
+    class_index *x = d->class_index;
+    if (x && x->names == d->names && x->n == d->n_classes && x->cap >= 2 * (size_t)need) return x;
+    if (!x) x = d->class_index = dt_calloc(1, sizeof *x);
+    size_t cap = 64;
+    while (cap < 2 * (size_t)need) cap *= 2;
+    free(x->slot);
+    x->slot = dt_malloc(cap * sizeof *x->slot);
+    for (size_t i = 0; i < cap; i++) x->slot[i] = -1;
+    x->cap = cap;
+    x->names = d->names;
+    x->n = 0;
+    for (int i = 0; i < d->n_classes; i++) {
+        size_t at = class_slot(x, d->names, d->names[i]);
+        if (x->slot[at] < 0) x->slot[at] = i; // a repeated name keeps its first id
+    }
+    x->n = d->n_classes;
+    return x;
+}
+
 int dt_dataset_class(dt_dataset *d, const char *name, int grow) {
-    for (int i = 0; i < d->n_classes; i++)
-        if (strcmp(d->names[i], name) == 0) return i;
+    class_index *x = class_index_get(d, d->n_classes + 1);
+    size_t at = class_slot(x, d->names, name);
+    if (x->slot[at] >= 0) return x->slot[at];
     if (!grow) return -1;
     d->names = dt_realloc(d->names, (size_t)(d->n_classes + 1) * sizeof *d->names);
     d->names[d->n_classes] = dt_strdup(name);
-    return d->n_classes++;
+    x->slot[at] = d->n_classes;
+    x->names = d->names;
+    x->n = ++d->n_classes;
+    return d->n_classes - 1;
 }
 
 // ---------------------------------------------------------------------------
@@ -559,6 +705,14 @@ int dt_dataset_load(const dt_datacfg *cfg, const char *which, dt_warnings *warn,
         dt_error("%s: classes=%d but the annotations hold %d classes", cfg->path, cfg->classes,
                  out->n_classes);
         rc = -1;
+    }
+    if (rc == 0) {
+        // The data set's summary: what was read and how much was not.
+        long nobj = 0;
+        for (int i = 0; i < out->n; i++) nobj += out->s[i].n_obj;
+        dt_log("%s %s: %d images, %ld objects, %d classes; %d annotations skipped, %d warnings\n",
+               cfg->path ? cfg->path : split, which, out->n, nobj, out->n_classes,
+               out->n_skipped, out->n_warnings);
     }
     if (rc != 0) dt_dataset_free(out);
     return rc;

@@ -5,6 +5,7 @@
 #include "common.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,36 +27,55 @@ int dt_read_yolo_txt(dt_dataset *d, const char *txt_path, const char *image_path
         char *line = dt_strip(p);
         p = nl ? nl + 1 : p + strlen(p);
         if (!*line) continue;
-        double v[5];
-        char *q = line, *end;
-        int k = 0;
-        for (; k < 5; k++) {
-            v[k] = strtod(q, &end);
-            if (end == q) break;
-            q = end;
+        double v[6];
+        const char *q = line;
+        int k = 0, r = 0;
+        // 5 numbers; a 6th (a confidence, in detection outputs) is tolerated.
+        for (; k < 6; k++) {
+            r = dt_parse_number(&q, &v[k]);
+            if (r != 0) break;
         }
         while (isspace((unsigned char)*q)) q++;
-        // 5 numbers; a 6th (a confidence, in detection outputs) is tolerated.
-        if (k < 5 || (*q && (strtod(q, &end), *dt_strip(end) != 0))) {
+        if (r == -2) {
+            dt_dataset_warn(d, "%s:%d: '%s' holds a number that is not finite; image %s skipped",
+                            txt_path, lineno, line, image_path);
+            bad = 1;
+            break;
+        }
+        if (k < 5 || *q) {
             dt_dataset_warn(d, "%s:%d: expected 'class cx cy w h', got '%s'; image %s skipped",
                             txt_path, lineno, line, image_path);
             bad = 1;
             break;
         }
-        int cls = (int)v[0];
-        if (cls != v[0] || cls < 0 || cls >= d->n_classes) {
+        if (!(v[0] >= 0 && v[0] < d->n_classes) || v[0] != floor(v[0])) {
             dt_dataset_warn(d, "%s:%d: class id %g is not in 0..%d; image %s skipped", txt_path,
                             lineno, v[0], d->n_classes - 1, image_path);
             bad = 1;
             break;
         }
-        dt_box b = {(float)(v[1] - v[3] / 2), (float)(v[2] - v[4] / 2), (float)(v[1] + v[3] / 2),
-                    (float)(v[2] + v[4] / 2)};
-        if (v[3] <= 0 || v[4] <= 0 || b.x2 <= 0 || b.y2 <= 0 || b.x1 >= 1 || b.y1 >= 1) {
-            dt_dataset_warn(d, "%s:%d: box '%s' is empty or outside the image; object dropped",
-                            txt_path, lineno, line);
+        int cls = (int)v[0];
+        double x1 = v[1] - v[3] / 2, y1 = v[2] - v[4] / 2, x2 = v[1] + v[3] / 2,
+               y2 = v[2] + v[4] / 2;
+        // Normalised: the image is 1 x 1.
+        dt_box_fit fit = dt_box_check(x1, y1, x2, y2, 1, 1);
+        if (fit == DT_BOX_FAR) {
+            dt_dataset_warn(d, "%s:%d: box '%s' reaches more than the image's size beyond the "
+                            "image (corners %g %g %g %g in image units); image %s skipped",
+                            txt_path, lineno, line, x1, y1, x2, y2, image_path);
+            bad = 1;
+            break;
+        }
+        if (fit == DT_BOX_EMPTY || fit == DT_BOX_OUTSIDE) {
+            dt_dataset_warn(d, "%s:%d: box '%s' is %s; object dropped", txt_path, lineno, line,
+                            fit == DT_BOX_EMPTY ? "empty" : "outside the image");
             continue;
         }
+        if (fit == DT_BOX_PARTLY)
+            dt_dataset_warn(d, "%s:%d: box '%s' lies partly outside the image (corners %g %g %g "
+                            "%g in image units); clipped when loaded", txt_path, lineno, line,
+                            x1, y1, x2, y2);
+        dt_box b = {(float)x1, (float)y1, (float)x2, (float)y2};
         dt_sample_add_object(s, b, cls, 0);
     }
     free(text);
@@ -118,8 +138,8 @@ static int cmp_row(const void *a, const void *b) {
     return strcmp(((const csv_row *)a)->fn, ((const csv_row *)b)->fn);
 }
 
-// All rows of a two-column CSV with a header; text is modified in place and
-// rows point into it.
+// All rows of a two-column CSV (the header too, if there is one); text is
+// modified in place and rows point into it.
 static csv_row *csv_rows(dt_dataset *d, const char *path, char *text, int *n) {
     csv_row *rows = NULL;
     int k = 0, lineno = 0;
@@ -133,7 +153,6 @@ static csv_row *csv_rows(dt_dataset *d, const char *path, char *text, int *n) {
         size_t L = strlen(line);
         if (L && line[L - 1] == '\r') line[L - 1] = 0;
         if (!*dt_strip(line)) continue;
-        if (lineno == 1) continue; // header (fn,bbox / fn,clas)
         char *f0, *f1;
         if (csv_two(line, &f0, &f1) != 0 || !*f0) {
             dt_dataset_warn(d, "%s:%d: expected two comma-separated fields; line skipped", path,
@@ -141,7 +160,7 @@ static csv_row *csv_rows(dt_dataset *d, const char *path, char *text, int *n) {
             d->n_skipped++;
             continue;
         }
-        rows = dt_realloc(rows, (size_t)(k + 1) * sizeof *rows);
+        if ((k & (k - 1)) == 0) rows = dt_realloc(rows, (size_t)(k ? 2 * k : 16) * sizeof *rows);
         rows[k].fn = f0;
         rows[k].val = f1;
         rows[k].line = lineno;
@@ -149,6 +168,17 @@ static csv_row *csv_rows(dt_dataset *d, const char *path, char *text, int *n) {
     }
     *n = k;
     return rows;
+}
+
+// The header rule (docs/DATA.md): the first row of the box CSV is a header
+// when its second field is not empty and does not start with a number (a box
+// list always does: "fn,bbox" is a header, "a.jpg,1 2 3 4" is not); the first
+// row of the classes CSV is a header when its first field is not a file the
+// box CSV names (its rows are only ever looked up by those names).
+static int box_csv_header(const csv_row *r) {
+    double v;
+    const char *q = r->val;
+    return *r->val && dt_parse_number(&q, &v) == -1;
 }
 
 int dt_read_lesson_csv(dt_dataset *d, const char *bbox_csv, const char *classes_csv,
@@ -163,36 +193,64 @@ int dt_read_lesson_csv(dt_dataset *d, const char *bbox_csv, const char *classes_
     int nb = 0, ncl = 0;
     csv_row *brows = csv_rows(d, bbox_csv, btext, &nb);
     csv_row *crows = csv_rows(d, classes_csv, ctext, &ncl);
-    qsort(crows, (size_t)ncl, sizeof *crows, cmp_row);
+    csv_row *b0 = brows, *c0 = crows;
+    if (nb && box_csv_header(&brows[0])) b0++, nb--;
+    if (ncl) {
+        int named = 0;
+        for (int r = 0; r < nb && !named; r++) named = strcmp(b0[r].fn, crows[0].fn) == 0;
+        if (!named) c0++, ncl--;
+    }
+    if (nb == 0 || ncl == 0) {
+        dt_error("%s: no rows (expected '%s' lines after an optional header)",
+                 nb == 0 ? bbox_csv : classes_csv, nb == 0 ? "fn,bbox" : "fn,clas");
+        free(brows);
+        free(crows);
+        free(btext);
+        free(ctext);
+        return -1;
+    }
+    qsort(c0, (size_t)ncl, sizeof *c0, cmp_row);
     for (int r = 0; r < nb; r++) {
-        csv_row key = {brows[r].fn, NULL, 0};
-        csv_row *cr = ncl ? bsearch(&key, crows, (size_t)ncl, sizeof *crows, cmp_row) : NULL;
+        const csv_row *br = &b0[r];
+        csv_row key = {br->fn, NULL, 0};
+        csv_row *cr = bsearch(&key, c0, (size_t)ncl, sizeof *c0, cmp_row);
         if (!cr) {
-            dt_dataset_warn(d, "%s:%d: %s has no row in %s; skipped", bbox_csv, brows[r].line,
-                            brows[r].fn, classes_csv);
+            dt_dataset_warn(d, "%s:%d: %s has no row in %s; skipped", bbox_csv, br->line, br->fn,
+                            classes_csv);
             d->n_skipped++;
             continue;
         }
-        size_t n = strlen(image_dir) + strlen(brows[r].fn) + 2;
+        // An absolute name is used as it is; a relative one is under images=.
+        size_t n = strlen(image_dir) + strlen(br->fn) + 2;
         char *path = dt_malloc(n);
-        snprintf(path, n, "%s/%s", image_dir, brows[r].fn);
-        dt_sample *s = dt_dataset_push(d, path, bbox_csv, brows[r].line);
+        if (br->fn[0] == '/') snprintf(path, n, "%s", br->fn);
+        else snprintf(path, n, "%s/%s", image_dir, br->fn);
+        dt_sample *s = dt_dataset_push(d, path, bbox_csv, br->line);
         free(path);
+        // The CSV declares no image size: the header of the image file gives
+        // it, when readable (a missing image is the loader's to report).
+        int W = 0, H = 0;
+        if (dt_probe_image_file(s->image, &W, &H) != 0) W = H = 0;
         // Numbers and class names, in step.
-        char *bp = brows[r].val, *save = NULL;
+        const char *bp = br->val;
+        char *save = NULL;
         char *names = dt_strdup(cr->val);
         char *tok = strtok_r(names, " \t", &save);
         const char *why = NULL;
-        char whybuf[256];
+        char whybuf[512];
         int nobj = 0;
         for (;;) {
             double v[4];
-            int k = 0;
-            char *end;
+            int k = 0, rr = 0;
             for (; k < 4; k++) {
-                v[k] = strtod(bp, &end);
-                if (end == bp) break;
-                bp = end;
+                rr = dt_parse_number(&bp, &v[k]);
+                if (rr != 0) break;
+            }
+            if (rr == -2) {
+                snprintf(whybuf, sizeof whybuf, "box %d holds a number that is not finite",
+                         nobj + 1);
+                why = whybuf;
+                break;
             }
             if (k == 0) {
                 while (isspace((unsigned char)*bp)) bp++;
@@ -209,19 +267,37 @@ int dt_read_lesson_csv(dt_dataset *d, const char *bbox_csv, const char *classes_
                 why = whybuf;
                 break;
             }
-            int cls = dt_dataset_class(d, tok, grow);
             nobj++;
+            // [y1 x1 y2 x2], inclusive pixels: the box covers [x1, x2+1).
+            dt_box_fit fit = dt_box_check(v[1], v[0], v[3] + 1, v[2] + 1, W, H);
+            if (fit == DT_BOX_FAR) {
+                if (W)
+                    snprintf(whybuf, sizeof whybuf, "box %d (%g %g %g %g) lies more than the "
+                             "image's size beyond the %dx%d image", nobj, v[0], v[1], v[2], v[3],
+                             W, H);
+                else
+                    snprintf(whybuf, sizeof whybuf, "box %d (%g %g %g %g) has a coordinate "
+                             "beyond +-%d", nobj, v[0], v[1], v[2], v[3], DT_MAX_SIDE);
+                why = whybuf;
+                break;
+            }
+            int cls = dt_dataset_class(d, tok, grow);
             if (cls < 0) {
                 dt_dataset_warn(d, "%s:%d: class '%s' is not in the names file; object dropped",
                                 classes_csv, cr->line, tok);
-            } else {
-                // [y1 x1 y2 x2], inclusive pixels: the box covers [x1, x2+1).
+            } else if (fit == DT_BOX_EMPTY) {
+                dt_dataset_warn(d, "%s:%d: box %d: empty box %g %g %g %g; object dropped",
+                                bbox_csv, br->line, nobj, v[0], v[1], v[2], v[3]);
+            } else if (fit == DT_BOX_OUTSIDE || fit == DT_BOX_PARTLY) {
+                int gone = fit == DT_BOX_OUTSIDE;
+                dt_dataset_warn(d, "%s:%d: box %d (%g %g %g %g) lies %s the %dx%d image %s; %s",
+                                bbox_csv, br->line, nobj, v[0], v[1], v[2], v[3],
+                                gone ? "outside" : "partly outside", W, H, br->fn,
+                                gone ? "object dropped" : "clipped when loaded");
+            }
+            if (cls >= 0 && fit != DT_BOX_EMPTY && fit != DT_BOX_OUTSIDE) {
                 dt_box b = {(float)v[1], (float)v[0], (float)v[3] + 1, (float)v[2] + 1};
-                if (b.x2 - b.x1 <= 0 || b.y2 - b.y1 <= 0)
-                    dt_dataset_warn(d, "%s:%d: empty box %g %g %g %g; object dropped", bbox_csv,
-                                    brows[r].line, v[0], v[1], v[2], v[3]);
-                else
-                    dt_sample_add_object(s, b, cls, 0);
+                dt_sample_add_object(s, b, cls, 0);
             }
             tok = strtok_r(NULL, " \t", &save);
         }
@@ -232,8 +308,7 @@ int dt_read_lesson_csv(dt_dataset *d, const char *bbox_csv, const char *classes_
         }
         free(names);
         if (why) {
-            dt_dataset_warn(d, "%s:%d: %s; image %s skipped", bbox_csv, brows[r].line, why,
-                            brows[r].fn);
+            dt_dataset_warn(d, "%s:%d: %s; image %s skipped", bbox_csv, br->line, why, br->fn);
             dt_dataset_pop(d);
             d->n_skipped++;
         }
