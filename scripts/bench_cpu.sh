@@ -13,7 +13,8 @@
 # LATENCY and THROUGHPUT hints run and the better counts ("tp": THROUGHPUT).
 #
 #   usage: scripts/bench_cpu.sh [threads=2] [iters=8]
-#   iters: timed iterations at batch 16; batch B runs max(2, iters*16/B)
+#   iters: timed iterations at batch 16; batch B runs max(2, iters*16/B),
+#          after WARMUP=2 untimed ones
 #   CFG=cfg/ssd.cfg TORCH_MODEL=ssd   one model only (else: the ResNet34 body, then the lesson SSD)
 #   CASES="infer 1|train 64"          that model's rows (mode batch, '|'-separated)
 #   ANCHORS="torch113 torch ort openvino"   the anchor columns (default all;
@@ -27,6 +28,7 @@ set -eu
 cd "$(dirname "$0")/.."
 T=${1:-2}
 N=${2:-8}
+W=${WARMUP:-2}
 BIN=${BIN:-./detector}
 ANCHORS=${ANCHORS:-torch113 torch ort openvino}
 OUT=${OUT:-results/bench_cpu.md}
@@ -63,17 +65,17 @@ JE="MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1 LD_PRELOAD=$JEMALLOC"
 ours() { # cfg mode batch [DT_CONV]
     flag=""; [ "$2" = train ] && flag="-train"
     env $PIN DT_QUIET=1 ${4:+DT_CONV=$4} "$BIN" bench "$1" -batch "$3" -iters "$(iters "$3")" \
-        $flag -threads "$T" | sed -n 's/.*: \([0-9.]*\) img\/s.*/\1/p'
+        -warmup "$W" $flag -threads "$T" | sed -n 's/.*: \([0-9.]*\) img\/s.*/\1/p'
 }
 torch() { # python model mode batch
-    env $JE $PIN "$1" -W ignore scripts/bench_torch.py "$2" "$3" "$4" "$T" "$(iters "$4")"
+    env $JE $PIN "$1" -W ignore scripts/bench_torch.py "$2" "$3" "$4" "$T" "$(iters "$4")" "$W"
 }
 onnx() { # runtime model batch [hint]
     # OpenVINO aborts under a preloaded jemalloc (munmap_chunk(): invalid
     # pointer): it keeps the default allocator
     je=$JE; [ "$1" = openvino ] && je=""
     env $je "$VENV/bin/python" -W ignore scripts/bench_onnx.py "$1" "$(onnx_file "$2")" "$3" \
-        "$T" "$(iters "$3")" ${4:-}
+        "$T" "$(iters "$3")" "${4:-latency}" "$W"
 }
 openvino() { # model batch: the better hint (see the header)
     a=$(onnx openvino "$1" "$2" latency)
@@ -154,6 +156,7 @@ CMD="scripts/bench_cpu.sh $T $N"
 [ -n "${TORCH_MODEL:-}" ] && CMD="TORCH_MODEL=$TORCH_MODEL $CMD"
 [ -n "${CASES:-}" ] && CMD="CASES=\"$CASES\" $CMD"
 [ "$ANCHORS" != "torch113 torch ort openvino" ] && CMD="ANCHORS=\"$ANCHORS\" $CMD"
+[ "$W" != 2 ] && CMD="WARMUP=$W $CMD"
 {
     echo "# CPU benchmark, $START"
     echo
@@ -181,7 +184,7 @@ CMD="scripts/bench_cpu.sh $T $N"
         else print " - | - | - |"
     }'
     echo
-    echo "- command: \`$CMD\`; iterations: max(2, $N*16/batch) timed after 2 warm-up"
+    echo "- command: \`$CMD\`; iterations: max(2, $N*16/batch) timed after $W warm-up"
     echo "- CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(nproc) logical CPUs, ISA: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|avx512.*|amx.*)$' | tr '\n' ' ')"
     echo "- load average (1, 5, 15 min) before: $LOAD0; after: $LOAD1"
     echo "- environment: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}, OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-unset} (as set on this machine; not changed)"

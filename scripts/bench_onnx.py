@@ -2,7 +2,7 @@
 """ONNX Runtime / OpenVINO reference for scripts/bench_cpu.sh: images/s of
 inference on a model exported by `bench_torch.py export` (random input, fp32).
 
-usage: bench_onnx.py RUNTIME FILE.onnx BATCH THREADS ITERS [HINT]
+usage: bench_onnx.py RUNTIME FILE.onnx BATCH THREADS ITERS [HINT [WARMUP=2]]
   RUNTIME: ort | openvino
   ort:      intra_op threads = THREADS (workers pinned to CPUs 1..THREADS-1,
             the calling thread to CPU 0), inter_op 1, sequential, all graph
@@ -77,13 +77,14 @@ def bench_openvino(path, x, threads, iters, warm, hint):
 def main():
     rt, path, batch, threads, iters = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
     hint = sys.argv[6] if len(sys.argv) > 6 else "latency"
+    warm = int(sys.argv[7]) if len(sys.argv) > 7 else 2
     x = np.random.default_rng(0).standard_normal((batch, 3, 224, 224), dtype=np.float32)
     if rt == "ort":
-        dt = bench_ort(path, x, threads, iters, 2)
+        dt = bench_ort(path, x, threads, iters, warm)
     elif rt == "openvino" and hint in ("latency", "throughput"):
-        dt = bench_openvino(path, x, threads, iters, 2, hint)
+        dt = bench_openvino(path, x, threads, iters, warm, hint)
     else:
-        raise SystemExit(f"usage: {sys.argv[0]} ort|openvino FILE.onnx BATCH THREADS ITERS [latency|throughput]")
+        raise SystemExit(f"usage: {sys.argv[0]} ort|openvino FILE.onnx BATCH THREADS ITERS [latency|throughput [WARMUP]]")
     print(f"{iters * batch / dt:.2f}")
 
 

@@ -2,7 +2,7 @@
 """PyTorch reference for scripts/bench_cpu.sh: images/s of a model at its
 best on this CPU (channels-last; the caller sets jemalloc and pinning).
 
-usage: bench_torch.py MODEL MODE BATCH THREADS ITERS
+usage: bench_torch.py MODEL MODE BATCH THREADS ITERS [WARMUP=2]
        bench_torch.py export MODEL FILE.onnx
   MODEL: resnet34 (torchvision body without avgpool/fc) or ssd (the lesson's
          SSD head on that body)
@@ -66,11 +66,11 @@ def main():
         export(sys.argv[2], sys.argv[3])
         return
     name, mode, batch, threads, iters = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    warm = int(sys.argv[6]) if len(sys.argv) > 6 else 2
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = build(name).to(memory_format=torch.channels_last)
     x = torch.randn(batch, 3, 224, 224).to(memory_format=torch.channels_last)
-    warm = 2
     if mode == "infer":
         model.eval()
         with torch.no_grad():
