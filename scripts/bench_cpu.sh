@@ -120,11 +120,57 @@ print(", ".join(p + " " + m.version(p) for p in ["torch", "torchvision", "onnx",
     echo "- jemalloc: $(dpkg-query -W -f '${Version}' libjemalloc2 2>/dev/null || echo '?')"
 }
 
-LOAD0=$(uptime | sed 's/.*load average: //')
-START=$(date -u '+%Y-%m-%d %H:%M UTC')
-exec 3>"$RAW.tmp"
-echo "bench_cpu: $T threads, iters $N at batch 16, $(nproc) cores, load before: $LOAD0" | tee /dev/fd/3
-ROWS=""
+CMD="scripts/bench_cpu.sh $T $N"
+[ -n "${CFG:-}" ] && CMD="CFG=$CFG $CMD"
+[ -n "${TORCH_MODEL:-}" ] && CMD="TORCH_MODEL=$TORCH_MODEL $CMD"
+[ -n "${CASES:-}" ] && CMD="CASES=\"$CASES\" $CMD"
+[ "$ANCHORS" != "torch113 torch ort openvino" ] && CMD="ANCHORS=\"$ANCHORS\" $CMD"
+[ "$W" != 2 ] && CMD="WARMUP=$W $CMD"
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+md_row() { # a raw row "model mode batch|v|v|...|load" -> a markdown row
+    echo "$1" | awk -F'|' -v cols="$COLS" '
+    BEGIN { split(cols, name, " ") }
+    {
+        split($1, k, " ")
+        printf "| %s %s b%s |", (k[1] == "ssd" ? "lesson SSD" : "ResNet34 body"), k[2], k[3]
+        best = 0; who = "-"
+        for (i = 2; i < NF; i++) {
+            printf " %s |", $i
+            split($i, v, " ")
+            if (i > 3 && v[1] != "-" && v[1] != "?" && v[1] + 0 > best) { best = v[1] + 0; who = name[i - 1] }
+        }
+        split($2, a, " "); split($3, o, " ")
+        if (best > 0) printf " %.2f | %.2f | %s |", a[1] / best, o[1] / best, who
+        else printf " - | - | - |"
+        printf " %s |\n", $NF
+    }'
+}
+
+# The report is written as the run goes: an interrupted run keeps its rows,
+# and only a finished one has the closing "finished" line.
+LOAD0=$(load)
+{
+    echo "# CPU benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
+    echo "- command: \`$CMD\`; iterations: max(2, $N*16/batch) timed after $W warm-up"
+    echo "- CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(nproc) logical CPUs, ISA: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|avx512.*|amx.*)$' | tr '\n' ' ')"
+    echo "- threads: $T; load average (1, 5, 15 min) before: $LOAD0"
+    echo "- environment: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}, OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-unset} (as set on this machine; not changed)"
+    versions
+    echo "- settings: ours and PyTorch \`$PIN\`; PyTorch channels-last, set_num_threads($T), jemalloc (\`MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1\`, also under ORT; OpenVINO aborts under it and keeps glibc's); ORT intra_op=$T pinned, inter_op=1, ORT_ENABLE_ALL; OpenVINO CPU, INFERENCE_NUM_THREADS=$T, pinning, f32, LATENCY hint (tp: THROUGHPUT hint won at that batch)"
+    has ort || has openvino && echo "- ONNX: exported once by the newest torch (\`torch.onnx.export(..., dynamo=False)\`, opset 17, eval mode) into $CACHE/onnx/"
+    echo
+    echo "Images/s (higher is better); ratio = ours / the best anchor in that row; load = 1-minute load average when the row ended."
+    echo
+    printf '| case |'
+    for col in $COLS; do printf ' %s |' "$(title $col)"; done
+    echo " ours / best | ours onednn / best | best anchor | load |"
+    printf '|---|'
+    for col in $COLS; do printf -- '---|'; done
+    echo "---|---|---|---|"
+} >"$OUT"
+: >"$RAW"
+echo "bench_cpu: $T threads, iters $N at batch 16, $(nproc) cores, load before: $LOAD0"
 for m in $MODELS; do
     model=${m%%=*}
     cfg=${m#*=}
@@ -141,55 +187,14 @@ for m in $MODELS; do
             [ -n "$v" ] || { echo "$col failed on $model $1 batch $2" >&2; v="?"; }
             line="$line|$v"
         done
-        echo "$line" | tee /dev/fd/3
-        ROWS="$ROWS$line
-"
+        line="$line|$(load | cut -d' ' -f1)"
+        echo "$line" | tee -a "$RAW"
+        md_row "$line" >>"$OUT"
     done
 done
-LOAD1=$(uptime | sed 's/.*load average: //')
-echo "load after: $LOAD1" | tee /dev/fd/3
-exec 3>&-
-mv "$RAW.tmp" "$RAW"
-
-CMD="scripts/bench_cpu.sh $T $N"
-[ -n "${CFG:-}" ] && CMD="CFG=$CFG $CMD"
-[ -n "${TORCH_MODEL:-}" ] && CMD="TORCH_MODEL=$TORCH_MODEL $CMD"
-[ -n "${CASES:-}" ] && CMD="CASES=\"$CASES\" $CMD"
-[ "$ANCHORS" != "torch113 torch ort openvino" ] && CMD="ANCHORS=\"$ANCHORS\" $CMD"
-[ "$W" != 2 ] && CMD="WARMUP=$W $CMD"
+echo "load after: $(load)" | tee -a "$RAW"
 {
-    echo "# CPU benchmark, $START"
     echo
-    echo "Images/s, $T threads (higher is better); ratio = ours / the best anchor in that row."
-    echo
-    printf '| case |'
-    for col in $COLS; do printf ' %s |' "$(title $col)"; done
-    echo " ours / best | ours onednn / best | best anchor |"
-    printf '|---|'
-    for col in $COLS; do printf -- '---|'; done
-    echo "---|---|---|"
-    printf '%s' "$ROWS" | awk -F'|' -v cols="$COLS" '
-    BEGIN { nc = split(cols, name, " ") }
-    NF > 1 {
-        split($1, k, " ")
-        printf "| %s %s b%s |", (k[1] == "ssd" ? "lesson SSD" : "ResNet34 body"), k[2], k[3]
-        best = 0; who = "-"
-        for (i = 2; i <= NF; i++) {
-            printf " %s |", $i
-            split($i, v, " ")
-            if (i > 3 && v[1] != "-" && v[1] != "?" && v[1] + 0 > best) { best = v[1] + 0; who = name[i - 1] }
-        }
-        split($2, a, " "); split($3, o, " ")
-        if (best > 0) printf " %.2f | %.2f | %s |\n", a[1] / best, o[1] / best, who
-        else print " - | - | - |"
-    }'
-    echo
-    echo "- command: \`$CMD\`; iterations: max(2, $N*16/batch) timed after $W warm-up"
-    echo "- CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(nproc) logical CPUs, ISA: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|avx512.*|amx.*)$' | tr '\n' ' ')"
-    echo "- load average (1, 5, 15 min) before: $LOAD0; after: $LOAD1"
-    echo "- environment: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}, OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-unset} (as set on this machine; not changed)"
-    versions
-    echo "- settings: ours and PyTorch \`$PIN\`; PyTorch channels-last, set_num_threads($T), jemalloc (\`MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1\`, also under ORT; OpenVINO aborts under it and keeps glibc's); ORT intra_op=$T pinned, inter_op=1, ORT_ENABLE_ALL; OpenVINO CPU, INFERENCE_NUM_THREADS=$T, pinning, f32, LATENCY hint (tp: THROUGHPUT hint won at that batch)"
-    echo "- ONNX: exported once by the newest torch (\`torch.onnx.export(..., dynamo=False)\`, opset 17, eval mode) into $CACHE/onnx/"
-} >"$OUT"
+    echo "- finished $(date -u '+%Y-%m-%d %H:%M UTC'); load average after: $(load)"
+} >>"$OUT"
 cat "$OUT"
