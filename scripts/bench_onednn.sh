@@ -86,7 +86,7 @@ mv "$RAW.tmp" "$RAW"
         echo "- $v: $(grep -m1 "^$v 1 oneDNN" "$RAW" | cut -d' ' -f3-)"
     done
     echo "- v2 = Debian's libdnnl 2.6 (OpenMP); v3gomp = PyPI onednn-cpu-gomp (OpenMP); v3new = PyPI onednn (SYCL runtime, TBB threads; sgemm only without a SYCL CPU device)"
-    echo "- figures: GFLOP/s, the best of $REPS runs x $ROUNDS rounds; ratio = 3.x / 2.x time ratio (> 1: 3.x faster)"
+    echo "- figures: GFLOP/s, the best of $REPS runs x $ROUNDS rounds; ratio = 3.x GFLOP/s / 2.6 GFLOP/s (> 1: 3.x faster)"
     echo
     /usr/bin/python3 scripts/bench_onednn_table.py "$RAW"
 } >"$OUT"
