@@ -2,10 +2,13 @@
 """PyTorch reference for scripts/bench_cpu.sh: images/s of a model at its
 best on this CPU (channels-last; the caller sets jemalloc and pinning).
 
-usage: bench_torch.py MODEL MODE BATCH THREADS ITERS
+usage: bench_torch.py MODEL MODE BATCH THREADS ITERS [WARMUP=2]
+       bench_torch.py export MODEL FILE.onnx
   MODEL: resnet34 (torchvision body without avgpool/fc) or ssd (the lesson's
          SSD head on that body)
   MODE:  infer | train (forward + backward + Adam step)
+  export: the model in eval mode to ONNX (TorchScript exporter, dynamo=False;
+          batch dimension dynamic) for scripts/bench_onnx.py
 """
 import sys
 import time
@@ -41,13 +44,33 @@ def loss_of(name, y):
     return (y * 1e-3).sum()
 
 
+def export(name, path):
+    """Writes the model (eval mode, random weights: timing only) to path via a
+    temporary file, so an interrupted export leaves no half file."""
+    import os
+
+    torch.manual_seed(0)
+    model = build(name).eval()
+    x = torch.randn(1, 3, 224, 224)
+    outs = ["clas", "box"] if name == "ssd" else ["features"]
+    axes = {n: {0: "batch"} for n in ["input"] + outs}
+    tmp = path + ".tmp"
+    with torch.no_grad():
+        torch.onnx.export(model, (x,), tmp, dynamo=False, input_names=["input"],
+                          output_names=outs, dynamic_axes=axes, opset_version=17)
+    os.replace(tmp, path)
+
+
 def main():
+    if sys.argv[1] == "export":
+        export(sys.argv[2], sys.argv[3])
+        return
     name, mode, batch, threads, iters = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    warm = int(sys.argv[6]) if len(sys.argv) > 6 else 2
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = build(name).to(memory_format=torch.channels_last)
     x = torch.randn(batch, 3, 224, 224).to(memory_format=torch.channels_last)
-    warm = 2
     if mode == "infer":
         model.eval()
         with torch.no_grad():
