@@ -3,7 +3,7 @@
  *   dt_network *net = dt_net_load("cfg/ssd.cfg", &(dt_net_opts){.batch = 1});
  *   dt_net_load_weights(net, "backup/ssd_final.weights");
  *   // fill dt_net_input(net): float32 (B, H, W, C), ImageNet-normalised RGB
- *   dt_net_forward(net);
+ *   dt_net_forward(net);   // predictions only: no targets, no loss
  *   const float *out = dt_net_output(net);
  *   dt_net_free(net);
  *
@@ -28,6 +28,9 @@ typedef struct {
     int quiet;            /* do not print the layer table */
     int with_input_delta; /* also compute dL/d(input) */
     int conv_route;       /* dt_conv_route: how [convolutional] layers compute */
+    int with_loss;        /* targets (net->truth) and the loss without gradients:
+                             validation. 0 with with_grads 0: predictions only, no
+                             targets, no loss, no training buffers (docs/DETECT.md) */
 } dt_net_opts;
 
 /* The convolution route. DT_CONV_DEFAULT takes the DT_CONV environment

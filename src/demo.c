@@ -456,8 +456,7 @@ int dt_cmd_demo(int argc, char **argv) {
     dt_ssd_layer_detect_cfg(c.ssd, &c.det_cfg);
     if (a.thresh != -1) c.det_cfg.score_thresh = a.thresh;
     if (a.nms != -1) c.det_cfg.nms_iou = a.nms;
-    dt_net_set_train(net, 0);
-    memset(net->truth, 0, sizeof(float) * (size_t)net->truth_size); // no targets
+    dt_net_set_train(net, 0); // a predictions-only network: no targets, no loss
     // Warm-up: the first forward builds and JIT-compiles the oneDNN
     // primitives (cuDNN picks its algorithms on a GPU), ~0.3 s for the
     // lesson's SSD on 2 cores. Done here, the first frame is not late and

@@ -83,7 +83,9 @@ static int cmd_bench(int argc, char **argv) {
     dt_rng_seed(&r, 1);
     size_t nin = (size_t)net->batch * net->h * net->w * net->c;
     for (size_t i = 0; i < nin; i++) net->input[i] = dt_rng_normal(&r);
-    for (int i = 0; i < net->batch * net->truth_size; i++) net->truth[i] = 0;
+    // targets only in training (-train): inference runs a predictions-only
+    // network, no loss; training's loss layers see no objects
+    if (net->truth) memset(net->truth, 0, sizeof(float) * net->batch * net->truth_size);
     dt_layer *last = dt_net_last(net);
     double t0 = 0;
     // GPU: the input is uploaded once and stays on the device, as PyTorch's bench

@@ -144,8 +144,7 @@ int dt_cmd_predgrid(int argc, char **argv) {
     }
     const size_t px = (size_t)net->w * net->h;
     memcpy(net->input, b->images, sizeof(float) * px * 3 * (size_t)b->n);
-    memset(net->truth, 0, sizeof(float) * (size_t)net->batch * net->truth_size);
-    dt_net_set_train(net, 0);
+    dt_net_set_train(net, 0); // a predictions-only network: no targets, no loss
     dt_net_forward(net);
     dt_detect_cfg dcfg;
     dt_ssd_layer_detect_cfg(ssd, &dcfg);

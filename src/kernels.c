@@ -40,11 +40,11 @@ static inline float act_grad(dt_act a, float y) {
 void dt_act_forward(dt_act a, float *x, size_t n) {
     if (a == DT_ACT_LINEAR) return;
     if (a == DT_ACT_RELU) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n > DT_PAR_MIN)
         for (size_t i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : 0;
         return;
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > DT_PAR_MIN)
     for (size_t i = 0; i < n; i++) x[i] = act_f(a, x[i]);
 }
 
@@ -54,11 +54,11 @@ void dt_act_backward(dt_act a, const float *y, const float *dy, float *dz, size_
         return;
     }
     if (a == DT_ACT_RELU) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n > DT_PAR_MIN)
         for (size_t i = 0; i < n; i++) dz[i] = y[i] > 0 ? dy[i] : 0;
         return;
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > DT_PAR_MIN)
     for (size_t i = 0; i < n; i++) dz[i] = dy[i] * act_grad(a, y[i]);
 }
 
@@ -129,7 +129,7 @@ static void channel_sums(const float *x, size_t M, int C, double *s1, double *s2
 
 static void affine_act(const float *x, float *y, size_t M, int C, const float *a,
                        const float *b, dt_act act) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (M * C > DT_PAR_MIN)
     for (size_t r = 0; r < M; r++) {
         const float *xr = x + r * C;
         float *yr = y + r * C;
@@ -259,7 +259,7 @@ void dt_add(const float *x, float *y, size_t n, int accum) {
         dt_copy(x, y, n);
         return;
     }
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n > DT_PAR_MIN)
     for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
 
@@ -290,11 +290,11 @@ void dt_channel_sum(const float *x, size_t M, size_t C, float *sum) {
 
 void dt_copy(const float *x, float *y, size_t n) {
     if (x == y) return;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > DT_PAR_MIN)
     for (size_t i = 0; i < n; i++) y[i] = x[i];
 }
 
 void dt_fill(float *y, size_t n, float v) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n > DT_PAR_MIN)
     for (size_t i = 0; i < n; i++) y[i] = v;
 }

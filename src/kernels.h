@@ -20,6 +20,13 @@ typedef enum {
     DT_ACT_SIGMOID,
 } dt_act;
 #define DT_LEAKY_SLOPE 0.1f
+
+// Elementwise loops over fewer values than this run on one thread: an OpenMP
+// fork/join costs more than the work (and far more when the cores are
+// shared and a team member is descheduled). PyTorch's grain for its
+// elementwise kernels (at::internal::GRAIN_SIZE). Results do not depend on
+// it (no reductions). Use as `#pragma omp parallel for if (n > DT_PAR_MIN)`.
+#define DT_PAR_MIN 32768
 extern const char *const dt_act_names[]; // NULL-terminated, in enum order
 
 // Reads `activation=` (default `def`).

@@ -312,6 +312,7 @@ dt_network *dt_net_from_cfg(dt_cfg *cfg, const char *name, const dt_net_opts *o)
     net->net_sec = &cfg->sec[0];
     net->with_grads = o ? o->with_grads : 1;
     net->conv_route = o ? o->conv_route : DT_CONV_DEFAULT;
+    net->with_loss = o ? o->with_grads || o->with_loss : 1;
     if (parse_net_section(net, net->net_sec, o) != 0) goto fail;
     dt_augment_defaults(&net->aug);
     if (dt_augment_parse(net->net_sec, &net->aug) != 0) goto fail;
@@ -381,8 +382,12 @@ dt_network *dt_net_from_cfg(dt_cfg *cfg, const char *name, const dt_net_opts *o)
     if (net->with_grads && o && o->with_input_delta)
         dt_layer_add_buffer(net, &net->input_delta,
                             (size_t)net->batch * net->h * net->w * net->c);
-    size_t truth = (size_t)net->batch * (net->truth_size > 0 ? net->truth_size : 1);
-    dt_layer_add_buffer(net, &net->truth, truth);
+    if (net->with_loss) {
+        size_t truth = (size_t)net->batch * (net->truth_size > 0 ? net->truth_size : 1);
+        dt_layer_add_buffer(net, &net->truth, truth);
+    } else {
+        net->truth_size = 0; // predictions only: no targets (loss layers asked for none)
+    }
     compute_accumulation(net);
     allocate(net);
     compute_first_trainable(net);
@@ -393,11 +398,14 @@ dt_network *dt_net_from_cfg(dt_cfg *cfg, const char *name, const dt_net_opts *o)
     dt_net_init_params(net, net->seed);
     dt_net_set_lr(net, net->opt.lr);
     net->train = net->with_grads;
+    net->loss = net->with_loss ? 0 : NAN;
     prof_begin(net);
     dt_log("%s: %d layers, %.2f M parameters (%.1f MiB), activations %.1f MiB%s\n", name,
            net->n_layers, net->n_trainable / 1e6, net->n_params * 4.0 / 1048576.0,
            net->n_act * 4.0 / 1048576.0,
-           net->with_grads ? ", gradients + optimizer state 3x parameters" : "");
+           net->with_grads  ? ", gradients + optimizer state 3x parameters"
+           : net->with_loss ? ", targets and loss"
+                            : ", predictions only");
     return net;
 fail:
     net->cfg = NULL; // the caller still owns cfg on failure
@@ -455,7 +463,7 @@ void dt_net_forward(dt_network *net) {
         dt_net_gpu_forward(net);
         return;
     }
-    net->loss = 0;
+    net->loss = net->with_loss ? 0 : NAN; // the loss layers add theirs
     dt_prof *p = net->prof;
     for (int i = 0; i < net->n_layers; i++) {
         dt_layer *l = &net->layers[i];

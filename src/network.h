@@ -169,13 +169,19 @@ struct dt_network {
 
     float *input;       // (B, H, W, C)
     float *input_delta; // (B, H, W, C) only if requested (tests), else NULL
-    float *truth;       // (B, truth_size) targets for loss layers
-    int truth_size;
-    float loss;
+    float *truth;       // (B, truth_size) targets for loss layers; NULL without with_loss
+    int truth_size;     // 0 without with_loss
+    float loss;         // of the last forward; NaN in a predictions-only network
+
 
     int train;      // 1: training mode (batch statistics, dropout)
     int with_grads; // gradients, deltas and optimizer state allocated
     int conv_route; // dt_conv_route asked for (DT_CONV_DEFAULT: the environment's)
+    // Targets (truth) allocated and the loss computed by the loss layers
+    // (with_grads, or dt_net_opts.with_loss). 0: a predictions-only network:
+    // loss layers compute their outputs only (no truth, matching, loss or
+    // scratch of the loss), set_truth refuses, net->loss stays NaN.
+    int with_loss;
     int first_trainable; // backward stops here (earlier layers are frozen or have no params)
 
     size_t n_params; // all parameter floats (trainable + running statistics)

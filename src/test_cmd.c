@@ -92,8 +92,7 @@ static int test_image(test_ctx *t, dt_image_ctx *ictx, const char *path) {
     if (dt_sample_load(ictx, &s, &net->aug, 0, net->w, net->h, &r, net->input, &none, &n_obj,
                        &largest, &ow, &oh, NULL, 0) != 0)
         return -1;
-    memset(net->truth, 0, sizeof(float) * (size_t)net->truth_size); // no targets: loss unused
-    dt_net_forward(net);
+    dt_net_forward(net); // a predictions-only network: no targets, no loss
     dt_image im;
     if (dt_image_load(path, &im) != 0) return -1;
     const float *y = t->loss ? t->loss->output : dt_net_output(net);

@@ -244,6 +244,12 @@ dt_head_kind dt_head_of(const dt_network *net, dt_layer **loss_layer) {
 }
 
 int dt_valid_set_truth(dt_network *net, dt_layer *loss, const dt_batch *b) {
+    if (!net->with_loss) {
+        dt_error("%s: the network was built for predictions only (no targets, no loss); "
+                 "build it with with_loss (valid: -loss) to give it targets",
+                 net->cfg_path ? net->cfg_path : "cfg");
+        return -1;
+    }
     if (!loss->ops->set_truth) {
         dt_error("layer %d [%s] (%s:%d) is a loss layer without targets from data (no "
                  "set_truth): it cannot be validated",
@@ -270,6 +276,15 @@ int dt_valid_run(dt_network *net, const dt_dataset *val, const dt_valid_opts *o,
         dt_error("%s: the input has %d channels; images give 3", net->cfg_path, net->c);
         return -1;
     }
+    // [ssd]: detections against the batch's boxes, the loss only when the
+    // network has targets; the other heads' metrics compare with targets
+    if (r->kind != DT_HEAD_SSD && !net->with_loss) {
+        dt_error("%s: the network was built for predictions only; the metrics of its [%s] "
+                 "head need targets (build it with with_loss)",
+                 net->cfg_path ? net->cfg_path : "cfg", loss->ops->name);
+        return -1;
+    }
+    r->has_loss = net->with_loss;
     if (r->kind == DT_HEAD_SSD && dt_ssd_layer_classes(loss) != val->n_classes) {
         dt_error("%s: the [ssd] layer has classes=%d, the data set %d classes",
                  net->cfg_path, dt_ssd_layer_classes(loss), val->n_classes);
@@ -307,7 +322,7 @@ int dt_valid_run(dt_network *net, const dt_dataset *val, const dt_valid_opts *o,
         memcpy(net->input, b->images, (size_t)n * in * sizeof(float));
         // padding rows: zeros (the loss layers ignore them after set_truth)
         memset(net->input + (size_t)n * in, 0, (size_t)(net->batch - n) * in * sizeof(float));
-        if (dt_valid_set_truth(net, loss, b) != 0) {
+        if (net->with_loss && dt_valid_set_truth(net, loss, b) != 0) {
             rc = -1;
             break;
         }
@@ -317,7 +332,7 @@ int dt_valid_run(dt_network *net, const dt_dataset *val, const dt_valid_opts *o,
             break;
         }
         if (hooks) loss->ops->metrics_add(loss, net, b);
-        loss_sum += dt_loss_rows_total(r->kind, net->loss, n); // after set_truth: n rows
+        if (r->has_loss) loss_sum += dt_loss_rows_total(r->kind, net->loss, n); // n rows
         r->n_images += n;
         if (o->max_images > 0 && r->n_images >= o->max_images) break;
     }
@@ -329,7 +344,7 @@ int dt_valid_run(dt_network *net, const dt_dataset *val, const dt_valid_opts *o,
         rc = -1;
     }
     if (rc == 0) {
-        r->loss = loss_sum / r->n_images;
+        r->loss = r->has_loss ? loss_sum / r->n_images : NAN;
         r->batch = net->batch;
         if (acc) {
             if (dt_map_acc_compute(acc, &r->ap) != 0) rc = -1;
@@ -398,7 +413,9 @@ int dt_valid_load_split(dt_network *net, const char *weights, const char **data,
 
 void dt_valid_print(const dt_valid_result *r, const dt_dataset *val, FILE *f) {
     fprintf(f, "validation: %d images in %.1f s\n", r->n_images, r->seconds);
-    if (r->kind == DT_HEAD_SSD) // train's val_loss is the lesson's ssd_loss of one batch
+    if (!r->has_loss) // predictions only (valid without -loss)
+        ;
+    else if (r->kind == DT_HEAD_SSD) // train's val_loss: the lesson's ssd_loss of one batch
         fprintf(f, "loss %.4f per image (%.4f per batch of %d, train's val_loss)\n", r->loss,
                 r->loss * r->batch, r->batch);
     else
@@ -441,14 +458,16 @@ void dt_valid_print(const dt_valid_result *r, const dt_dataset *val, FILE *f) {
 static void valid_usage(void) {
     fprintf(stderr,
             "usage: detector valid <cfg> <weights> [-data F] [-iou voc|continuous] [-out DIR]\n"
-            "                      [-thresh T] [-nms N] [-batch N] [-threads N] [-max N]\n"
+            "                      [-thresh T] [-nms N] [-batch N] [-threads N] [-max N] [-loss]\n"
             "  -data F     .data file (default: the cfg's data=)\n"
             "  -iou        IoU of the VOC AP numbers: voc = the devkit's inclusive pixels\n"
             "              (default), continuous = COCO/torchvision areas\n"
             "  -out DIR    VOC result files comp4_det_test_<class>.txt, coco_results.json and\n"
             "              metrics.txt (default results/valid/<cfg name>/)\n"
             "  -thresh T   score threshold of scored detections (0.05); -nms N  NMS IoU (0.45)\n"
-            "  -max N      only the first N validation images\n");
+            "  -max N      only the first N validation images\n"
+            "  -loss       also the validation loss (detection models: targets and the SSD\n"
+            "              loss are computed only when asked)\n");
 }
 
 // "cfg/ssd.cfg" -> "ssd"
@@ -459,11 +478,22 @@ static void cfg_stem(const char *path, char *out, size_t n) {
     if (dot && dot != out) *dot = 0;
 }
 
+// 1 when the cfg (its includes too) has an [ssd] section; 0 also when it
+// cannot be read (dt_net_load then reports why).
+static int cfg_has_ssd(const char *path) {
+    dt_cfg *c = dt_cfg_load(path);
+    if (!c) return 0;
+    int has = 0;
+    for (int i = 0; i < c->n_sec && !has; i++) has = strcmp(c->sec[i].name, "ssd") == 0;
+    dt_cfg_free(c);
+    return has;
+}
+
 int dt_cmd_valid(int argc, char **argv) {
     const char *cfg = NULL, *weights = NULL, *data = NULL, *out = NULL;
     dt_valid_opts o;
     dt_valid_opts_default(&o);
-    int batch = 0;
+    int batch = 0, with_loss = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const int more = i + 1 < argc;
@@ -474,6 +504,7 @@ int dt_cmd_valid(int argc, char **argv) {
         else if (strcmp(a, "-batch") == 0 && more) batch = atoi(argv[++i]);
         else if (strcmp(a, "-threads") == 0 && more) o.threads = atoi(argv[++i]);
         else if (strcmp(a, "-max") == 0 && more) o.max_images = atoi(argv[++i]);
+        else if (strcmp(a, "-loss") == 0) with_loss = 1;
         else if (strcmp(a, "-iou") == 0 && more) {
             const char *v = argv[++i];
             if (strcmp(v, "voc") == 0) o.iou_mode = DT_IOU_VOC_PIXEL;
@@ -499,7 +530,10 @@ int dt_cmd_valid(int argc, char **argv) {
         fprintf(stderr, "valid: -thresh must be in [0, 1), -nms in (0, 1], -batch >= 0\n");
         return 2;
     }
-    dt_net_opts no = {.batch = batch, .with_grads = 0, .quiet = 1};
+    // predictions only unless the loss is asked for, or the head's metrics
+    // compare with targets (every head but [ssd])
+    dt_net_opts no = {.batch = batch, .with_grads = 0, .quiet = 1,
+                      .with_loss = with_loss || !cfg_has_ssd(cfg)};
     dt_network *net = dt_net_load(cfg, &no);
     if (!net) {
         fprintf(stderr, "valid: %s\n", dt_last_error());

@@ -91,7 +91,9 @@ static inline double dt_loss_rows_total(dt_head_kind kind, float loss, int n) {
 typedef struct {
     dt_head_kind kind;
     int n_images;
-    double loss;       // mean per image (the [ssd] loss sums a batch; the rest are means)
+    int has_loss;      // the network had targets (with_loss): loss below is set
+    double loss;       // mean per image (the [ssd] loss sums a batch; the rest are means);
+                       // NaN without has_loss
     int batch;         // the network's batch (train's val_loss unit for [ssd])
     int n_metrics;
     dt_metric metrics[DT_MAX_METRICS]; // first one: the checkpoint selector
@@ -102,6 +104,9 @@ typedef struct {
 
 // Runs the split `val` once through `net` (its batch size, inference mode;
 // the mode it had is restored) and fills r (free with dt_valid_result_free).
+// The loss is computed when the network has targets (net->with_loss); an
+// [ssd] network without them gives the detection metrics only, the other
+// heads need them (their metrics compare with targets): -1 otherwise.
 // Prints the table to o->table and writes result files to o->out_dir when
 // set. 0, or -1 with dt_error.
 int dt_valid_run(dt_network *net, const dt_dataset *val, const dt_valid_opts *o,

@@ -38,7 +38,7 @@ t1=$(date +%s)
 cat train.log | grep -E "^ *[0-9]+ +[0-9.]+ " || true
 W=backup/synth/synth_final.weights
 [ -s "$W" ] || fail "no $W"
-"$BIN" valid cfg/synth.cfg "$W" -threads 2 -out results/valid >valid.log 2>&1 || fail "valid: $(cat valid.log)"
+"$BIN" valid cfg/synth.cfg "$W" -threads 2 -loss -out results/valid >valid.log 2>&1 || fail "valid: $(cat valid.log)"
 cat valid.log
 "$BIN" test cfg/synth.cfg "$W" -threads 2 -out results data/synth/JPEGImages/002000.jpg \
     data/synth/JPEGImages/002001.jpg >test.log 2>&1 || fail "test: $(cat test.log)"

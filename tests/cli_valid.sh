@@ -28,6 +28,11 @@ grep -q "validation: 4 images" "$T/v.log" || fail "4 validation images expected:
 grep -q "VOC devkit pixels" "$T/v.log" || fail "the VOC IoU convention is not named"
 grep -q "continuous IoU" "$T/v.log" || fail "the COCO IoU convention is not named"
 grep -q "^mean (" "$T/v.log" || fail "no mean row"
+# predictions only by default: no loss line; -loss adds it (targets + the SSD loss)
+grep -q "^loss " "$T/v.log" && fail "a loss without -loss: $(grep '^loss ' "$T/v.log")"
+"$BIN" valid "$T/m.cfg" "$W" -out "$T/vl" -loss >"$T/vl.log" 2>&1 || fail "valid -loss: $(cat "$T/vl.log")"
+grep -qE "^loss [0-9.]+ per image \([0-9.]+ per batch of 8, train's val_loss\)" "$T/vl.log" ||
+    fail "valid -loss: no loss line: $(cat "$T/vl.log")"
 for c in circle square triangle cross; do
     [ -f "$T/v/comp4_det_test_$c.txt" ] || fail "comp4_det_test_$c.txt missing"
 done

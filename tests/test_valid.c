@@ -210,13 +210,16 @@ static void check_same(const dt_eval_result *got, const dt_eval_result *want) {
     assert_true(fabs(got->map_coco - want->map_coco) < TOL);
 }
 
-static dt_network *load_net(int batch) {
-    dt_net_opts o = {.batch = batch, .with_grads = 0, .quiet = 1};
+// with_loss: targets and the loss (valid -loss), else predictions only
+static dt_network *load_net_loss(int batch, int with_loss) {
+    dt_net_opts o = {.batch = batch, .with_grads = 0, .quiet = 1, .with_loss = with_loss};
     dt_network *net = dt_net_load(cfg_path, &o);
     assert_non_null(net);
     assert_int_equal(dt_net_load_weights(net, weights_path), 0);
     return net;
 }
+
+static dt_network *load_net(int batch) { return load_net_loss(batch, 1); }
 
 static void load_val(dt_datacfg *dc, dt_dataset *d) {
     assert_int_equal(dt_datacfg_load(data_path, dc), 0);
@@ -235,14 +238,17 @@ static void count_lines(const char *path, int want) {
 
 // dt_valid_run = dt_eval on the hand-made detections, both IoU conventions;
 // the short batch (3 images, batch 2) changes nothing, the loss included.
+// A predictions-only network (valid without -loss) gives the same metrics
+// and no loss.
 static void test_valid_matches_eval(void **state) {
     dt_datacfg dc;
     dt_dataset d;
     load_val(&dc, &d);
     double loss_b1 = 0;
     for (int mode = 0; mode < 2; mode++) {
-        for (int batch = 1; batch <= 2; batch++) {
-            dt_network *net = load_net(batch);
+        for (int batch = 1; batch <= 3; batch++) {
+            const int with_loss = batch < 3; // batch 3: predictions only, batch 2 again
+            dt_network *net = load_net_loss(with_loss ? batch : 2, with_loss);
             dt_valid_opts o;
             dt_valid_opts_default(&o);
             o.iou_mode = mode ? DT_IOU_VOC_PIXEL : DT_IOU_CONTINUOUS;
@@ -261,9 +267,11 @@ static void test_valid_matches_eval(void **state) {
             check_same(&r.ap, &want);
             assert_string_equal(r.metrics[0].name, "mAP");
             assert_true(fabs(r.metrics[0].value - want.map11) < TOL);
-            assert_true(isfinite(r.loss) && r.loss > 0);
+            assert_int_equal(r.has_loss, with_loss);
+            if (!with_loss) assert_true(isnan(r.loss));
+            else assert_true(isfinite(r.loss) && r.loss > 0);
             if (batch == 1) loss_b1 = r.loss;
-            else assert_true(fabs(r.loss - loss_b1) <= 1e-5 * loss_b1);
+            else if (with_loss) assert_true(fabs(r.loss - loss_b1) <= 1e-5 * loss_b1);
             // result files: 3 detections of each class; the COCO json parses as a list
             char p[1400];
             snprintf(p, sizeof p, "%s/comp4_det_test_cat.txt", out);
@@ -354,6 +362,23 @@ static double run_zero_head(const char *head, const char *name, double *loss) {
     write_text(cfg, text);
     dt_net_opts o = {.batch = 0, .with_grads = 0, .quiet = 1};
     dt_network *net = dt_net_load(cfg, &o);
+    assert_non_null(net);
+    // predictions only: these heads' metrics compare with targets -> refused
+    {
+        dt_datacfg dc;
+        dt_dataset d;
+        load_val(&dc, &d);
+        dt_valid_opts vo;
+        dt_valid_opts_default(&vo);
+        dt_valid_result r;
+        assert_int_equal(dt_valid_run(net, &d, &vo, &r), -1);
+        assert_non_null(strstr(dt_last_error(), "predictions only"));
+        dt_dataset_free(&d);
+        dt_datacfg_free(&dc);
+    }
+    dt_net_free(net);
+    o.with_loss = 1;
+    net = dt_net_load(cfg, &o);
     assert_non_null(net);
     for (int i = 0; i < net->n_layers; i++)
         for (int k = 0; k < net->layers[i].n_params; k++)

@@ -311,17 +311,23 @@ static void prof_forward_begins(dt_network *net) {
     }
 }
 
+// Floats of net->truth uploaded with the input: none in a predictions-only
+// network (no targets).
+static size_t truth_floats(const dt_network *net) {
+    return net->truth ? (size_t)net->batch * (net->truth_size > 0 ? net->truth_size : 1) : 0;
+}
+
 // The host span from net->input to the end of net->truth (adjacent at the end
 // of the arena: input, input delta, truth) page-locked, so uploads of the
 // input are DMA without a staging copy and asynchronous for the host.
 static void pin_input(dt_network *net) {
     dt_gpu_net *g = net->gpu_state;
     float *lo = net->input, *hi = net->input + (size_t)net->batch * net->h * net->w * net->c;
-    float *te = net->truth + (size_t)net->batch * (net->truth_size > 0 ? net->truth_size : 1);
-    if (net->truth < lo) lo = net->truth;
+    float *te = net->truth ? net->truth + truth_floats(net) : hi;
+    if (net->truth && net->truth < lo) lo = net->truth;
     if (te > hi) hi = te;
     if (net->input_delta && net->input_delta < lo) lo = net->input_delta;
-    if ((size_t)(hi - lo) > 3 * (size_t)(te - net->truth) + 3 * (size_t)net->batch * net->h * net->w * net->c + 4096)
+    if ((size_t)(hi - lo) > 3 * truth_floats(net) + 3 * (size_t)net->batch * net->h * net->w * net->c + 4096)
         return; // not adjacent: leave it pageable
     if (dt_gpu_pin(lo, (size_t)(hi - lo) * sizeof(float))) g->pinned = lo;
 }
@@ -496,8 +502,7 @@ int dt_net_gpu_enable(dt_network *net, int device) {
     pin_input(net);
     const char *cse = getenv("DT_GPU_COPY_STREAM");
     if (!(cse && atoi(cse) == 0)) {
-        const size_t nst = (size_t)net->batch * net->h * net->w * net->c +
-                           (size_t)net->batch * (net->truth_size > 0 ? net->truth_size : 1);
+        const size_t nst = (size_t)net->batch * net->h * net->w * net->c + truth_floats(net);
         if (!(g->staging = try_alloc(nst * sizeof(float), "the input staging buffer"))) goto fail;
         if (cudaStreamCreateWithFlags(&g->copy_stream, cudaStreamNonBlocking) != cudaSuccess ||
             cudaEventCreateWithFlags(&g->uploaded, cudaEventDisableTiming) != cudaSuccess) {
@@ -634,22 +639,25 @@ static void enter(dt_network *net, const dt_layer *l) {
 static void upload_input(dt_network *net) {
     dt_gpu_net *g = net->gpu_state;
     const size_t ni = (size_t)net->batch * net->h * net->w * net->c;
-    const size_t nt = (size_t)net->batch * (net->truth_size > 0 ? net->truth_size : 1);
+    const size_t nt = truth_floats(net); // 0: predictions only, no targets
     float *di = dt_dev(net, net->input), *dtr = dt_dev(net, net->truth);
     const float *src = g->input_src ? g->input_src : net->input;
     g->input_src = NULL;
     if (!g->copy_stream) {
         DT_CUDA_CHECK(cudaMemcpyAsync(di, src, ni * sizeof(float), cudaMemcpyHostToDevice, 0));
-        DT_CUDA_CHECK(cudaMemcpyAsync(dtr, net->truth, nt * sizeof(float), cudaMemcpyHostToDevice, 0));
+        if (nt)
+            DT_CUDA_CHECK(cudaMemcpyAsync(dtr, net->truth, nt * sizeof(float), cudaMemcpyHostToDevice, 0));
         return;
     }
     cudaStream_t cs = g->copy_stream;
     DT_CUDA_CHECK(cudaMemcpyAsync(g->staging, src, ni * sizeof(float), cudaMemcpyHostToDevice, cs));
-    DT_CUDA_CHECK(cudaMemcpyAsync(g->staging + ni, net->truth, nt * sizeof(float), cudaMemcpyHostToDevice, cs));
+    if (nt)
+        DT_CUDA_CHECK(cudaMemcpyAsync(g->staging + ni, net->truth, nt * sizeof(float), cudaMemcpyHostToDevice, cs));
     DT_CUDA_CHECK(cudaEventRecord(g->uploaded, cs));
     DT_CUDA_CHECK(cudaStreamWaitEvent(0, g->uploaded, 0));
     DT_CUDA_CHECK(cudaMemcpyAsync(di, g->staging, ni * sizeof(float), cudaMemcpyDeviceToDevice, 0));
-    DT_CUDA_CHECK(cudaMemcpyAsync(dtr, g->staging + ni, nt * sizeof(float), cudaMemcpyDeviceToDevice, 0));
+    if (nt)
+        DT_CUDA_CHECK(cudaMemcpyAsync(dtr, g->staging + ni, nt * sizeof(float), cudaMemcpyDeviceToDevice, 0));
 }
 
 void dt_net_gpu_forward(dt_network *net) {
@@ -664,7 +672,7 @@ void dt_net_gpu_forward(dt_network *net) {
     if (!g->input_unchanged) upload_input(net);
     g->input_unchanged = 0;
     prof_mark(net, PR_UP, -1);
-    net->loss = 0;
+    net->loss = net->with_loss ? 0 : NAN; // the loss layers add theirs
     for (int i = 0; i < net->n_layers; i++) {
         dt_layer *l = &net->layers[i];
         enter(net, l);

@@ -21,7 +21,14 @@ static int activation_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
 static void activation_forward(dt_layer *l, dt_network *net) {
     activation_priv *p = l->priv;
     size_t n = l->outputs * l->batch;
-    dt_copy(dt_layer_in(net, l, 0), l->output, n);
+    const float *x = dt_layer_in(net, l, 0);
+    if (p->act == DT_ACT_RELU) { // one pass, not a copy and then the ReLU in place
+        float *y = l->output;
+#pragma omp parallel for simd schedule(static) if (n > DT_PAR_MIN)
+        for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0;
+        return;
+    }
+    dt_copy(x, l->output, n);
     dt_act_forward(p->act, l->output, n);
 }
 

@@ -59,6 +59,7 @@ static void cost_forward(dt_layer *l, dt_network *net) {
     const float *x = dt_layer_in(net, l, 0);
     const size_t B = cost_rows(l), N = l->inputs, ts = net->truth_size;
     dt_copy(x, l->output, (size_t)l->batch * N);
+    if (!net->with_loss) return; // predictions only
     double loss = 0;
     for (size_t b = 0; b < B; b++) {
         const float *xb = x + b * N, *tb = net->truth + b * ts;

@@ -64,7 +64,7 @@ __global__ static void k_softmax_fwd(const float *x, float *y, const float *trut
                                      int N, int rows, double *terms) {
     const int b = blockIdx.x * blockDim.x + threadIdx.x;
     if (b >= B) return;
-    const int t = b < rows ? dt_class_index(truth[(size_t)b * ts], N) : -1;
+    const int t = truth && b < rows ? dt_class_index(truth[(size_t)b * ts], N) : -1;
     terms[2 * b] = dt_softmax_ce_row(x + (size_t)b * N, y + (size_t)b * N, N, t);
     terms[2 * b + 1] = 0;
 }
@@ -91,8 +91,10 @@ extern "C" void dt_softmax_forward_gpu(dt_layer *l, dt_network *net) {
                                           dt_dev(net, net->truth), net->truth_size, B, N, a.rows,
                                           terms);
     DT_LAUNCH_CHECK("softmax forward");
-    sum_terms(l, &ce, &unused);
-    net->loss += (float)(ce / a.rows);
+    if (net->with_loss) { // predictions only: no terms, no loss
+        sum_terms(l, &ce, &unused);
+        net->loss += (float)(ce / a.rows);
+    }
     output_down_unless_last(l, net);
 }
 
@@ -115,15 +117,19 @@ __global__ static void k_single_fwd(const float *x, float *y, const float *truth
     const int b = blockIdx.x * blockDim.x + threadIdx.x;
     if (b >= B) return;
     const int N = C + 4;
-    const float *xb = x + (size_t)b * N, *tb = truth + (size_t)b * ts;
+    const float *xb = x + (size_t)b * N, *tb = truth ? truth + (size_t)b * ts : NULL;
     float *yb = y + (size_t)b * N;
     const float size[4] = {sw, sh, sw, sh};
     double l1 = 0;
     for (int i = 0; i < 4; i++) {
+        if (!tb) { // predictions only
+            yb[i] = dt_single_box_y(xb[i]);
+            continue;
+        }
         const float e = dt_single_box_fwd(xb[i], tb[i], size[i], &yb[i]);
         if (b < rows) l1 += e;
     }
-    const int t = b < rows ? dt_class_index(tb[4], C) : -1;
+    const int t = tb && b < rows ? dt_class_index(tb[4], C) : -1;
     terms[2 * b] = l1;
     terms[2 * b + 1] = dt_softmax_ce_row(xb + 4, yb + 4, C, t);
 }
@@ -149,8 +155,10 @@ extern "C" void dt_single_forward_gpu(dt_layer *l, dt_network *net) {
                                          dt_dev(net, net->truth), net->truth_size, B, a.classes,
                                          a.rows, (float)net->w, (float)net->h, terms);
     DT_LAUNCH_CHECK("single forward");
-    sum_terms(l, &l1, &ce);
-    net->loss += (float)(l1 / (4.0 * a.rows) + a.weight * (ce / a.rows));
+    if (net->with_loss) { // predictions only: no terms, no loss
+        sum_terms(l, &l1, &ce);
+        net->loss += (float)(l1 / (4.0 * a.rows) + a.weight * (ce / a.rows));
+    }
     output_down_unless_last(l, net);
 }
 
@@ -176,12 +184,12 @@ __global__ static void k_multilabel_fwd(const float *x, float *y, const float *t
                                         int B, int C, int rows, double *terms) {
     const int b = blockIdx.x * blockDim.x + threadIdx.x;
     if (b >= B) return;
-    const float *xb = x + (size_t)b * C, *tb = truth + (size_t)b * ts;
+    const float *xb = x + (size_t)b * C, *tb = truth ? truth + (size_t)b * ts : NULL;
     float *yb = y + (size_t)b * C;
     double s = 0;
     for (int i = 0; i < C; i++) {
         yb[i] = dt_sigmoid(xb[i]);
-        if (b < rows) s += dt_bce_logit(xb[i], tb[i]);
+        if (tb && b < rows) s += dt_bce_logit(xb[i], tb[i]);
     }
     terms[2 * b] = s;
     terms[2 * b + 1] = 0;
@@ -205,8 +213,10 @@ extern "C" void dt_multilabel_forward_gpu(dt_layer *l, dt_network *net) {
                                              dt_dev(net, net->truth), net->truth_size, B, C,
                                              a.rows, terms);
     DT_LAUNCH_CHECK("multilabel forward");
-    sum_terms(l, &s, &unused);
-    net->loss += (float)(s / ((double)a.rows * C));
+    if (net->with_loss) { // predictions only: no terms, no loss
+        sum_terms(l, &s, &unused);
+        net->loss += (float)(s / ((double)a.rows * C));
+    }
     output_down_unless_last(l, net);
 }
 
@@ -228,12 +238,12 @@ __global__ static void k_cost_fwd(const float *x, float *y, const float *truth, 
                                   int N, int rows, int l1, double *terms) {
     const int b = blockIdx.x * blockDim.x + threadIdx.x;
     if (b >= B) return;
-    const float *xb = x + (size_t)b * N, *tb = truth + (size_t)b * ts;
+    const float *xb = x + (size_t)b * N, *tb = truth ? truth + (size_t)b * ts : NULL;
     float *yb = y + (size_t)b * N;
     float s = 0; // per image in float, the batch in double (as the CPU)
     for (int i = 0; i < N; i++) {
         yb[i] = xb[i];
-        if (b < rows) s += dt_cost_term(xb[i], tb[i], l1);
+        if (tb && b < rows) s += dt_cost_term(xb[i], tb[i], l1);
     }
     terms[2 * b] = s;
     terms[2 * b + 1] = 0;
@@ -257,8 +267,10 @@ extern "C" void dt_cost_forward_gpu(dt_layer *l, dt_network *net) {
                                        dt_dev(net, net->truth), net->truth_size, B, N, a.rows,
                                        a.l1, terms);
     DT_LAUNCH_CHECK("cost forward");
-    sum_terms(l, &s, &unused);
-    net->loss += (float)(s / ((double)a.rows * N));
+    if (net->with_loss) { // predictions only: no terms, no loss
+        sum_terms(l, &s, &unused);
+        net->loss += (float)(s / ((double)a.rows * N));
+    }
     output_down_unless_last(l, net);
 }
 

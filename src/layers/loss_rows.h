@@ -36,8 +36,9 @@ static inline DT_HD float dt_softmax_ce_grad(float y, int i, int t, float k) {
 
 // [single]'s box coordinate: *y = sigmoid(x); returns |y s - t s| (s: the
 // input's width or height, the lesson's pixel scale).
+static inline DT_HD float dt_single_box_y(float x) { return 1.0f / (1.0f + expf(-x)); }
 static inline DT_HD float dt_single_box_fwd(float x, float t, float s, float *y) {
-    *y = 1.0f / (1.0f + expf(-x));
+    *y = dt_single_box_y(x);
     return fabsf(*y * s - t * s);
 }
 

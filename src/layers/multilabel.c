@@ -64,6 +64,10 @@ static void multilabel_forward(dt_layer *l, dt_network *net) {
     const multilabel_priv *p = l->priv;
     const float *x = dt_layer_in(net, l, 0); // (B, C)
     const int B = l->batch, C = p->classes, rows = multilabel_rows(l);
+    if (!net->with_loss) { // predictions only
+        for (size_t i = 0; i < (size_t)B * C; i++) l->output[i] = dt_sigmoid(x[i]);
+        return;
+    }
     double loss = 0;
     for (int b = 0; b < B; b++) {
         const float *xb = x + (size_t)b * C, *tb = net->truth + (size_t)b * net->truth_size;

@@ -24,6 +24,13 @@
 // Their outputs are interleaved per cell into ours; backward splits our delta
 // back. Backward order: the class conv assigns or adds into the input delta
 // as our in_accum says, the box conv then always adds.
+//
+// Without gradients (inference, validation) the two convs are one: our cell
+// layout is the class channels then the box channels, i.e. the output of a
+// conv whose filters are the class conv's followed by the box conv's. That
+// conv (a third sub-layer, its weights and biases copied from the two
+// whenever they change) writes our output directly: one convolution and no
+// interleaving copy per forward. The GPU twin keeps the two convs.
 #include <stdlib.h>
 
 #include "kernels.h"
@@ -36,7 +43,19 @@ typedef struct {
     dt_subconv box;  // (B, H, W, 4k)
     int classes, k;
     float bias;
+    // no gradients: the fused conv ((C+1)k + 4k filters) and its parameters
+    int fused;
+    dt_subconv both;
+    float *fw, *fb;   // ((C+1)k + 4k, I, 3, 3) and ((C+1)k + 4k): clas then box
+    uint64_t fver;    // l->wver the copies were made at
+    int copied;       // fw/fb hold a copy
 } outconv_priv;
+
+static dt_param *param_named(dt_layer *l, const char *name) {
+    for (int i = 0; i < l->n_params; i++)
+        if (strcmp(l->params[i].name, name) == 0) return &l->params[i];
+    return NULL;
+}
 
 static int outconv_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
     outconv_priv *p = dt_calloc(1, sizeof *p);
@@ -52,7 +71,14 @@ static int outconv_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
     l->out_h = l->h; // 3x3 pad 1 stride 1 keeps the grid
     l->out_w = l->w;
     l->out_c = fc + fb;
-    l->flops += (double)l->out_h * l->out_w * l->out_c; // the interleaving copy
+    if (!net->with_grads) { // inference: one conv writes our output
+        p->fused = 1; // destroy cleans a half-parsed conv too
+        if (dt_subconv_parse_bare(&p->both, l, net, fc + fb, 1, "linear") != 0) return -1;
+        p->fw = dt_alloc_floats((size_t)(fc + fb) * l->c * 9);
+        p->fb = dt_alloc_floats((size_t)(fc + fb));
+    } else {
+        l->flops += (double)l->out_h * l->out_w * l->out_c; // the interleaving copy
+    }
     return 0;
 }
 
@@ -60,7 +86,34 @@ static int outconv_setup(dt_layer *l, dt_network *net) {
     outconv_priv *p = l->priv;
     // backward runs clas first (may assign), then box (adds onto it)
     if (dt_subconv_setup(&p->clas, l, net, l->in_accum[0]) != 0) return -1;
-    return dt_subconv_setup(&p->box, l, net, 1);
+    if (dt_subconv_setup(&p->box, l, net, 1) != 0) return -1;
+    if (!p->fused) return 0;
+    dt_layer *c = &p->both.l;
+    dt_param *w = param_named(c, "weights"), *b = param_named(c, "bias");
+    DT_ASSERT(w && b && w->n == (size_t)l->out_c * l->c * 9 && b->n == (size_t)l->out_c);
+    w->w = p->fw;
+    b->w = p->fb;
+    c->output = l->output; // (B, H, W, (C+1)k + 4k): ours
+    c->in_accum[0] = 0;
+    c->frozen = 1;
+    c->wver = l->wver;
+    return c->ops->setup(c, net);
+}
+
+// fw, fb = [clas; box] when our parameters changed since the last copy.
+static void fused_refresh(dt_layer *l) {
+    outconv_priv *p = l->priv;
+    if (p->copied && p->fver == l->wver) return;
+    const dt_param *cw = &l->params[p->clas.first_param + 1], *bw = &l->params[p->box.first_param + 1];
+    const dt_param *cb = &l->params[p->clas.first_param], *bb = &l->params[p->box.first_param];
+    DT_ASSERT(strcmp(cw->name, "clas_weights") == 0 && strcmp(bw->name, "box_weights") == 0 &&
+              strcmp(cb->name, "clas_bias") == 0 && strcmp(bb->name, "box_bias") == 0);
+    memcpy(p->fw, cw->w, sizeof(float) * cw->n);
+    memcpy(p->fw + cw->n, bw->w, sizeof(float) * bw->n);
+    memcpy(p->fb, cb->w, sizeof(float) * cb->n);
+    memcpy(p->fb + cb->n, bb->w, sizeof(float) * bb->n);
+    p->fver = l->wver;
+    p->copied = 1;
 }
 
 // PyTorch's Conv2d default for both convs (class conv first, as the
@@ -76,6 +129,12 @@ static void outconv_init(dt_layer *l, dt_network *net) {
 
 static void outconv_forward(dt_layer *l, dt_network *net) {
     outconv_priv *p = l->priv;
+    if (p->fused) {
+        fused_refresh(l);
+        p->both.l.wver = l->wver; // the conv's weight caches follow our version
+        p->both.l.ops->forward(&p->both.l, net);
+        return;
+    }
     dt_subconv_forward(&p->clas, l, net);
     dt_subconv_forward(&p->box, l, net);
     const int fc = p->clas.l.out_c, fb = p->box.l.out_c, F = l->out_c;
@@ -130,6 +189,9 @@ static void outconv_destroy(dt_layer *l) {
     if (!p) return;
     dt_subconv_destroy(&p->clas);
     dt_subconv_destroy(&p->box);
+    if (p->fused) dt_subconv_destroy(&p->both);
+    free(p->fw);
+    free(p->fb);
     free(p);
     l->priv = NULL;
 }

@@ -62,7 +62,7 @@ static void route_forward(dt_layer *l, dt_network *net) {
     for (int i = 0; i < p->n; i++) in[i] = dt_layer_in(net, l, i);
     const size_t rows = (size_t)l->batch * l->out_h * l->out_w;
     const int OC = l->out_c;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * OC > DT_PAR_MIN)
     for (size_t r = 0; r < rows; r++) {
         float *yr = l->output + r * OC;
         for (int i = 0; i < p->n; i++) {

@@ -49,14 +49,14 @@ static void shortcut_forward(dt_layer *l, dt_network *net) {
     float *y = l->output;
     size_t n = l->outputs * l->batch;
     if (p->act == DT_ACT_RELU) { // the ResNet case, fused
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n > DT_PAR_MIN)
         for (size_t i = 0; i < n; i++) {
             float v = a[i] + b[i];
             y[i] = v > 0 ? v : 0;
         }
         return;
     }
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n > DT_PAR_MIN)
     for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
     dt_act_forward(p->act, y, n);
 }
@@ -75,10 +75,10 @@ static void shortcut_backward(dt_layer *l, dt_network *net) {
         if (p->act != DT_ACT_RELU) {
             dt_add(dy, dx, n, l->in_accum[k]);
         } else if (l->in_accum[k]) { // relu' applied on the fly: one pass per input
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n > DT_PAR_MIN)
             for (size_t i = 0; i < n; i++) dx[i] += y[i] > 0 ? dy[i] : 0.0f;
         } else {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n > DT_PAR_MIN)
             for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0 ? dy[i] : 0.0f;
         }
     }

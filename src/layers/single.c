@@ -88,6 +88,15 @@ static void single_forward(dt_layer *l, dt_network *net) {
     const float *x = dt_layer_in(net, l, 0); // (B, 4+C)
     const int B = l->batch, C = p->classes, N = C + 4, rows = single_rows(l);
     const float size[4] = {(float)net->w, (float)net->h, (float)net->w, (float)net->h};
+    if (!net->with_loss) { // predictions only: sigmoid box, softmax classes
+        for (int b = 0; b < B; b++) {
+            const float *xb = x + (size_t)b * N;
+            float *yb = l->output + (size_t)b * N;
+            for (int i = 0; i < 4; i++) yb[i] = dt_single_box_y(xb[i]);
+            dt_softmax_ce_row(xb + 4, yb + 4, C, -1);
+        }
+        return;
+    }
     double l1 = 0, ce = 0;
     for (int b = 0; b < B; b++) {
         const float *xb = x + (size_t)b * N, *tb = net->truth + (size_t)b * net->truth_size;

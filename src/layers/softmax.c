@@ -34,7 +34,7 @@ static int softmax_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
     l->out_h = l->out_w = 1;
     l->out_c = (int)l->inputs;
     l->is_loss = 1;
-    if (net->truth_size < 1) net->truth_size = 1;
+    if (net->truth_size < 1) net->truth_size = 1; // unused without net->with_loss
     l->flops = 4.0 * (double)l->inputs;
     return 0;
 }
@@ -50,14 +50,14 @@ void dt_softmax_args(const dt_layer *l, dt_head_args *a) {
 
 static void softmax_forward(dt_layer *l, dt_network *net) {
     const float *x = dt_layer_in(net, l, 0); // (B, N)
-    const int B = l->batch, N = l->out_c, rows = softmax_rows(l);
+    const int B = l->batch, N = l->out_c, rows = softmax_rows(l), with_loss = net->with_loss;
     double loss = 0;
 #pragma omp parallel for schedule(static) reduction(+ : loss) if (B * N > 4096)
     for (int b = 0; b < B; b++) {
-        int t = b < rows ? softmax_target(net, b, N) : -1;
+        int t = with_loss && b < rows ? softmax_target(net, b, N) : -1; // -1: softmax only
         loss += dt_softmax_ce_row(x + (size_t)b * N, l->output + (size_t)b * N, N, t);
     }
-    net->loss += (float)(loss / rows);
+    if (with_loss) net->loss += (float)(loss / rows);
 }
 
 static void softmax_backward(dt_layer *l, dt_network *net) {

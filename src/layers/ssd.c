@@ -28,6 +28,9 @@
 //
 // Loss (added to net->loss): the sum over the images of loc + clas (the
 // lesson's ssd_loss). Output (B, 1, A, C+1+4): see layers/ssd.h.
+// A predictions-only network (net->with_loss 0: test, demo, bench, valid
+// without -loss) builds no targets, matching scratch or loss state, and its
+// forward is the gather alone.
 //
 // Training hooks: set_truth packs a loader batch's boxes into the targets
 // above; after it the loss sums over the batch's b->n real rows only (a
@@ -156,14 +159,18 @@ static int ssd_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
     dt_layer_in_shape(net, l, 0, &l->h, &l->w, &l->c);
     l->inputs = (size_t)l->h * l->w * l->c;
 
-    dt_ssd_loss_cfg lc;
-    dt_ssd_loss_cfg_default(&lc, (dt_ssd_clas_kind)kind);
-    lc.alpha = alpha;
-    lc.gamma = gamma;
-    lc.pos_thresh = thresh;
-    p->loss = dt_ssd_loss_create(p->anchors, p->classes, p->max_boxes, &lc);
+    // the loss and its matching scratch only with targets (net->with_loss);
+    // detection's scratch always
+    if (net->with_loss) {
+        dt_ssd_loss_cfg lc;
+        dt_ssd_loss_cfg_default(&lc, (dt_ssd_clas_kind)kind);
+        lc.alpha = alpha;
+        lc.gamma = gamma;
+        lc.pos_thresh = thresh;
+        p->loss = dt_ssd_loss_create(p->anchors, p->classes, p->max_boxes, &lc);
+    }
     p->ws = dt_detect_ws_create(p->anchors->n, p->classes);
-    if (!p->loss || !p->ws) {
+    if ((net->with_loss && !p->loss) || !p->ws) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", dt_last_error());
         dt_cfg_error_sec(s, "%s", msg);
@@ -175,9 +182,11 @@ static int ssd_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
     l->out_w = (int)A;
     l->out_c = (int)C1 + 4;
     l->is_loss = 1;
-    if (net->truth_size < 1 + 5 * p->max_boxes) net->truth_size = 1 + 5 * p->max_boxes;
     dt_layer_add_buffer(net, &p->clas, B * A * C1);
     dt_layer_add_buffer(net, &p->bact, B * A * 4);
+    l->flops = 2.0 * A * (C1 + 4); // the gather
+    if (!net->with_loss) return 0; // predictions only: no targets, loss or gradients
+    if (net->truth_size < 1 + 5 * p->max_boxes) net->truth_size = 1 + 5 * p->max_boxes;
     dt_layer_add_buffer(net, &p->boxes, B * M * 4);
     if (net->with_grads) {
         dt_layer_add_buffer(net, &p->dclas, B * A * C1);
@@ -186,7 +195,7 @@ static int ssd_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
     p->tclas = dt_calloc(B * M, sizeof(int));
     p->n_boxes = dt_calloc(B, sizeof(int));
     p->terms = dt_calloc(B, sizeof(dt_ssd_terms));
-    l->flops = 30.0 * A * C1; // loss + matching, a rough count
+    l->flops += 30.0 * A * C1; // loss + matching, a rough count
     return 0;
 }
 
@@ -242,6 +251,7 @@ static void ssd_forward(dt_layer *l, dt_network *net) {
         }
     }
     p->gpu_net = NULL; // the host's clas/bact are the current ones
+    if (!net->with_loss) return; // predictions only: the gather is all
     double loss = 0;
     // images are contiguous: the first `rows` of every buffer are the real ones
     p->bad = dt_ssd_unpack_truth(l, net) != 0 ||
@@ -332,7 +342,7 @@ int dt_ssd_layer_detect(const dt_layer *l, int b, const dt_detect_cfg *cfg, dt_d
 }
 
 int dt_ssd_layer_terms(const dt_layer *l, double *loc, double *clas, int *n_pos) {
-    if (!is_ssd(l)) return -1;
+    if (!is_ssd(l) || !((const ssd_priv *)l->priv)->terms) return -1;
     const ssd_priv *p = l->priv;
     double sl = 0, sc = 0;
     int np = 0;
@@ -351,6 +361,12 @@ int dt_ssd_layer_terms(const dt_layer *l, double *loc, double *clas, int *n_pos)
 
 static int ssd_set_truth(dt_layer *l, dt_network *net, const dt_batch *b) {
     ssd_priv *p = l->priv;
+    if (!net->with_loss) {
+        dt_error("[ssd] layer %d (%s:%d): the network was built for predictions only (no "
+                 "targets): build it with with_loss or with_grads",
+                 l->index, l->sec->file, l->sec->line);
+        return -1;
+    }
     const int ts = net->truth_size, M = b->max_boxes;
     for (int i = 0; i < l->batch; i++) {
         float *t = net->truth + (size_t)i * ts;

@@ -32,7 +32,8 @@ int dt_ssd_layer_detect_cfg(const dt_layer *l, dt_detect_cfg *cfg);
 // caller at a time per network.
 int dt_ssd_layer_detect(const dt_layer *l, int b, const dt_detect_cfg *cfg, dt_detection *out);
 // Loss terms of the last forward summed over the batch (loc, clas) and the
-// positive anchors; -1 if l is not an [ssd] layer.
+// positive anchors; -1 if l is not an [ssd] layer or has no loss (a
+// predictions-only network).
 int dt_ssd_layer_terms(const dt_layer *l, double *loc, double *clas, int *n_pos);
 
 #ifdef __cplusplus

@@ -262,6 +262,7 @@ extern "C" void dt_ssd_forward_gpu(dt_layer *l, dt_network *net) {
         DT_CUDA_CHECK(cudaMemcpy(l->output, dt_dev(net, l->output),
                                  l->outputs * (size_t)B * sizeof(float), cudaMemcpyDeviceToHost));
     p->gpu_net = net;
+    if (!net->with_loss) return; // predictions only: the gather is all
     // net->truth on the host is what the forward uploaded
     p->bad = dt_ssd_unpack_truth(l, net) != 0;
     if (p->bad) {

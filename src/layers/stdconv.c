@@ -34,8 +34,8 @@ typedef struct {
     dt_subconv conv; // conv.l.output (B, oh, ow, O): relu(conv(x) + bias) = BN input
     int filters, stride;
     float p, momentum, eps;
-    float *save_mean;   // (O) statistics the last forward normalised with
-    float *save_invstd; // (O)
+    float *save_mean;   // (O) statistics the last forward normalised with (NULL
+    float *save_invstd; // (O)  without gradients: nothing reads them)
     float *mask;        // (B, oh, ow, O) 0 or 1/(1-p); NULL without gradients
     int bn_trained;     // the last forward used batch statistics
     int dropped;        // the last forward applied the mask
@@ -69,9 +69,11 @@ static int stdconv_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
     l->out_w = p->conv.l.out_w;
     l->out_c = O;
     size_t n = (size_t)l->batch * l->out_h * l->out_w * O;
-    dt_layer_add_buffer(net, &p->save_mean, (size_t)O);
-    dt_layer_add_buffer(net, &p->save_invstd, (size_t)O);
-    if (net->with_grads && p->p > 0) dt_layer_add_buffer(net, &p->mask, n);
+    if (net->with_grads) { // for the backward pass only
+        dt_layer_add_buffer(net, &p->save_mean, (size_t)O);
+        dt_layer_add_buffer(net, &p->save_invstd, (size_t)O);
+        if (p->p > 0) dt_layer_add_buffer(net, &p->mask, n);
+    }
     l->flops += 4.0 * (double)l->out_h * l->out_w * O; // BN + dropout
     return 0;
 }

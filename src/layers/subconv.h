@@ -37,12 +37,12 @@ typedef struct {
     int first_param; // index of its first parameter in the outer layer
 } dt_subconv;
 
-// Builds and parses a 3x3 pad 1 conv with bias on the outer layer's input 0.
-// Parameter names on the outer layer are `prefix` + the conv's name ("bias",
-// "weights"). 0 / -1 (dt_error set by the conv's parse).
-static inline int dt_subconv_parse(dt_subconv *s, dt_layer *outer, dt_network *net,
-                                   int filters, int stride, const char *act,
-                                   const char *prefix) {
+// Builds and parses a 3x3 pad 1 conv with bias on the outer layer's input 0,
+// and nothing else: its parameters are its own (their w pointers unset) and
+// it has no output buffer; the outer layer points both somewhere before the
+// conv's setup (e.g. [outconv]'s fused inference conv). 0 / -1.
+static inline int dt_subconv_parse_bare(dt_subconv *s, dt_layer *outer, dt_network *net,
+                                        int filters, int stride, const char *act) {
     static const char *const keys[DT_SUBCONV_KEYS] = {
         "filters", "size", "stride", "pad", "bias", "batch_normalize", "activation"};
     snprintf(s->val[0], sizeof s->val[0], "%d", filters);
@@ -77,6 +77,17 @@ static inline int dt_subconv_parse(dt_subconv *s, dt_layer *outer, dt_network *n
     dt_layer_set_inputs(c, outer->in, 1);
     if (c->ops->parse(c, &s->sec, net) != 0) return -1;
     c->outputs = (size_t)c->out_h * c->out_w * c->out_c;
+    return 0;
+}
+
+// Builds and parses a 3x3 pad 1 conv with bias on the outer layer's input 0.
+// Parameter names on the outer layer are `prefix` + the conv's name ("bias",
+// "weights"). 0 / -1 (dt_error set by the conv's parse).
+static inline int dt_subconv_parse(dt_subconv *s, dt_layer *outer, dt_network *net,
+                                   int filters, int stride, const char *act,
+                                   const char *prefix) {
+    if (dt_subconv_parse_bare(s, outer, net, filters, stride, act) != 0) return -1;
+    dt_layer *c = &s->l;
     s->first_param = outer->n_params;
     for (int i = 0; i < c->n_params; i++) {
         const dt_param *q = &c->params[i];
