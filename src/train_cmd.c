@@ -115,10 +115,11 @@ static void report_unreadable(session *S, const char *cmd) {
         if (!S->src.state[k]) continue;
         int bad = dt_loader_count_failed(S->src.state[k], d->n);
         if (bad)
-            dt_warn("%s: %d of %d %s images could not be read (each named above) and %s\n",
-                    cmd, bad, d->n, k == 0 ? "training" : "validation",
-                    k == 0 ? "gave their places in batches to other images"
-                           : "are left out of the validation scores");
+            dt_warn("%s: %d of %d %s images could not be read (each named above)%s\n", cmd, bad,
+                    d->n, k == 0 ? "training" : "validation",
+                    bad == d->n ? ""
+                    : k == 0    ? "; their places in batches went to other images"
+                                : "; they are left out of the validation scores");
     }
 }
 
