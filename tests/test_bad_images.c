@@ -153,6 +153,13 @@ static int setup(void **state) {
     memcpy(ie + 4, "IEND", 4);
     be32(ie + 8, crc32_of(ie + 4, 4));
     put("bomb.png", png, sizeof png);
+    // good.png and good.bmp cut in half.
+    b = get("good.png", &n);
+    put("cut.png", b, n / 2);
+    free(b);
+    b = get("good.bmp", &n);
+    put("cut.bmp", b, n / 2);
+    free(b);
     // A folder named like an image.
     assert_int_equal(mkdir(at("folder.jpg"), 0755), 0);
     (void)state;
@@ -179,6 +186,8 @@ static const struct {
     {"bomb.jpg", "32000x32000 is 1024.0 megapixels, above the limit of 100.0"},
     {"bomb.png", "30000x30000 is 900.0 megapixels, above the limit of 100.0"},
     {"folder.jpg", "not a regular file (a folder)"},
+    {"cut.png", "damaged PNG (the decoder gave up)"},
+    {"cut.bmp", "damaged BMP (the decoder gave up)"},
 };
 
 // Each bad file decoded into a context that holds a good image: -1 with the
@@ -340,6 +349,7 @@ static void test_refill(void **state) {
     assert_int_equal(d.n, 16);
     const int bad_idx[5] = {1, 3, 6, 8, 11};
     snap runs[2][2][4]; // threads 1/3, epoch, batch
+    memset(runs, 0, sizeof runs);
     for (int t = 0; t < 2; t++) {
         unsigned char *st = calloc(16, 1);
         dt_warnings w;

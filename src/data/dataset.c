@@ -466,11 +466,16 @@ static int load_voc_ids(dt_dataset *d, const char *split, const char *root, int 
         // which the loader then warns about as missing).
         static const char *const ext[] = {".jpg", ".JPG", ".jpeg", ".JPEG", ".png", ".PNG",
                                           ".bmp", ".BMP"};
+        const char *pick = ext[0];
         for (size_t e = 0; e < sizeof ext / sizeof *ext; e++) {
-            snprintf(img, n, "%s/JPEGImages/%s%s", root, id, ext[e]);
-            if (is_file(img)) break;
-            if (e + 1 == sizeof ext / sizeof *ext) snprintf(img, n, "%s/JPEGImages/%s.jpg", root, id);
+            char cand[8192];
+            snprintf(cand, sizeof cand, "%s/JPEGImages/%s%s", root, id, ext[e]);
+            if (is_file(cand)) {
+                pick = ext[e];
+                break;
+            }
         }
+        snprintf(img, n, "%s/JPEGImages/%s%s", root, id, pick);
         snprintf(xml, n, "%s/Annotations/%s.xml", root, id);
         dt_read_voc_xml(d, xml, img, grow);
         free(img);
