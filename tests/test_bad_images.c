@@ -302,13 +302,16 @@ static void test_max_pixels(void **state) {
     (void)state;
 }
 
-static void write_voc_xml(const char *stem, int x1) {
-    char name[256], xml[1024];
+// n_obj boxes (1..3), the first with xmin x1.
+static void write_voc_xml(const char *stem, int x1, int n_obj) {
+    char name[256], xml[2048];
     snprintf(name, sizeof name, "%s.xml", stem);
-    int n = snprintf(xml, sizeof xml,
-                     "<annotation><size><width>200</width><height>150</height></size>"
-                     "<object><name>cell</name><bndbox><xmin>%d</xmin><ymin>31</ymin>"
-                     "<xmax>80</xmax><ymax>90</ymax></bndbox></object></annotation>", x1);
+    int n = snprintf(xml, sizeof xml, "<annotation><size><width>200</width><height>150</height></size>");
+    for (int k = 0; k < n_obj; k++)
+        n += snprintf(xml + n, sizeof xml - (size_t)n,
+                      "<object><name>cell</name><bndbox><xmin>%d</xmin><ymin>%d</ymin>"
+                      "<xmax>80</xmax><ymax>90</ymax></bndbox></object>", x1, 31 + 10 * k);
+    n += snprintf(xml + n, sizeof xml - (size_t)n, "</annotation>");
     put(name, xml, (size_t)n);
 }
 
@@ -334,7 +337,7 @@ static void test_refill(void **state) {
         snprintf(img, sizeof img, "%s.jpg", stem);
         // each sample its own name (a symlink to the shared file) and box
         assert_int_equal(symlink(at(files[i]), at(img)), 0);
-        write_voc_xml(stem, 21 + i);
+        write_voc_xml(stem, 21 + i, i >= 12 ? 3 : 1); // crowded ones to be drawn as refills
         strcat(list, img);
         strcat(list, "\n");
     }
@@ -385,8 +388,13 @@ static void test_refill(void **state) {
                 for (int i = 0; i < b->n; i++) {
                     s->sample[i] = b->sample[i];
                     for (int j = 0; j < 5; j++) assert_int_not_equal(b->sample[i], bad_idx[j]);
-                    // the sample's own box: xmin = 21 + index, VOC 1-based
-                    assert_int_equal(b->n_boxes[i], 1);
+                    // the sample's own boxes (xmin = 21 + index, VOC 1-based), then padding
+                    const int si = b->sample[i], want = si >= 12 ? 3 : 1;
+                    assert_int_equal(b->n_boxes[i], want);
+                    for (int j = 0; j < b->max_boxes; j++)
+                        assert_int_equal(b->classes[i * b->max_boxes + j], j < want ? 0 : -1);
+                    const float *bx = b->boxes + (size_t)i * b->max_boxes * 4;
+                    for (int j = want; j < b->max_boxes; j++) assert_float_equal(bx[4 * j + 2], 0, 0);
                 }
             }
             assert_int_equal(k, 4);
@@ -445,7 +453,7 @@ static void test_voc_extensions(void **state) {
     sh(cmd);
     const char *stems[4] = {"voc/Annotations/a", "voc/Annotations/b", "voc/Annotations/c",
                             "voc/Annotations/d"};
-    for (int i = 0; i < 4; i++) write_voc_xml(stems[i], 21);
+    for (int i = 0; i < 4; i++) write_voc_xml(stems[i], 21, 1);
     put("voc/cell.names", "cell\n", 5);
     const char *data = "names=cell.names\ntrain=ImageSets/Main/train.txt\n";
     put("voc/voc.data", data, strlen(data));

@@ -200,13 +200,29 @@ static int load_place(worker_t *wk, dt_batch *b, int pos, int si, int epoch, uin
     return 0;
 }
 
+// Room for maxb boxes per image (> b->max_boxes), keeping the `filled` rows.
+static void widen_boxes(dt_batch *b, int filled, int maxb) {
+    const int old = b->max_boxes;
+    float *bx = dt_calloc((size_t)b->cap * maxb * 4, sizeof(float));
+    int *cl = dt_malloc((size_t)b->cap * maxb * sizeof(int));
+    unsigned char *df = dt_calloc((size_t)b->cap * maxb, 1);
+    for (int i = 0; i < b->cap * maxb; i++) cl[i] = -1;
+    for (int p = 0; p < filled; p++) {
+        memcpy(bx + (size_t)p * maxb * 4, b->boxes + (size_t)p * old * 4, (size_t)old * 4 * sizeof(float));
+        memcpy(cl + (size_t)p * maxb, b->classes + (size_t)p * old, (size_t)old * sizeof(int));
+        memcpy(df + (size_t)p * maxb, b->difficult + (size_t)p * old, (size_t)old);
+    }
+    free(b->boxes), free(b->classes), free(b->difficult);
+    b->boxes = bx, b->classes = cl, b->difficult = df;
+    b->max_boxes = b->box_cap = maxb;
+}
+
 static void build_batch(worker_t *wk, dt_batch *b, int epoch, int bi, int n) {
     dt_loader *L = wk->L;
     const dt_dataset *d = L->d;
     const int W = L->o.width, H = L->o.height, C = d->n_classes;
     const size_t img_sz = (size_t)H * W * 3;
-    // Refills may bring any sample: room for the most crowded one then.
-    int maxb = L->o.refill ? L->max_obj : 1;
+    int maxb = 1;
     for (int i = 0; i < n; i++)
         if (d->s[wk->idx[i]].n_obj > maxb) maxb = d->s[wk->idx[i]].n_obj;
     if (maxb > b->box_cap) { // grows to the most crowded batch seen, then stays
@@ -235,6 +251,7 @@ static void build_batch(worker_t *wk, dt_batch *b, int epoch, int bi, int n) {
         const int tries = REFILL_TRIES * n;
         for (int t = 0; pos < n && t < tries; t++) {
             int si = (int)(dt_rng_u64(&pick) % (uint64_t)d->n);
+            if (d->s[si].n_obj > b->max_boxes) widen_boxes(b, pos, d->s[si].n_obj);
             uint64_t key = (1ull << 63) | ((uint64_t)bi << 24) | (uint64_t)t;
             if (load_place(wk, b, pos, si, epoch, key) == 0) pos++;
         }
