@@ -66,7 +66,9 @@ ifeq ($(OPENCV),1)
   endif
   DEFS += -DDT_OPENCV
   CXXFLAGS += $(OPENCV_CFLAGS)
-  LDLIBS += $(OPENCV_LIBS)
+  # JPEGs are decoded through libjpeg-turbo directly (src/image_jpeg.c: its
+  # warnings about damaged data are errors), the library OpenCV decodes with.
+  LDLIBS += $(OPENCV_LIBS) -ljpeg
   FOUND += opencv=$(shell $(PKG_CONFIG) --modversion opencv4)
 else
   FOUND += opencv=off

@@ -3,7 +3,7 @@
 # sudo). Idempotent: packages already present are skipped by apt.
 set -eu
 PKGS="build-essential pkg-config libdnnl-dev libinih-dev libcjson-dev libxml2-dev
-libopencv-dev libcmocka-dev libjemalloc2 python3 python3-numpy python3-torch
+libopencv-dev libjpeg62-turbo-dev libcmocka-dev libjemalloc2 python3 python3-numpy python3-torch
 python3-torchvision python3-pip python3-opencv
 xvfb xauth imagemagick"
 missing=""

@@ -9,6 +9,7 @@
 #include "demo.h"
 #include "draw.h"
 #include "gpu.h"
+#include "image.h"
 #include "network.h"
 #include "synth.h"
 #include "valid.h"
@@ -157,7 +158,8 @@ static void usage(const char *prog) {
             "  predgrid <cfg> <weights> [-data F]  validation images: ground truth | predictions\n"
             "  synth DIR [-n N] [-size S] [-seed S] a synthetic VOC set of shapes\n"
             "  gpuinfo                             GPUs, CUDA/cuDNN versions, self-test\n"
-            "options for every command: -gpu N (run networks on GPU N; or DT_GPU=N), -nogpu, "
+            "options for every command: -max_pixels N (largest image decoded, width x height; "
+            "default 100000000),\n  -gpu N (run networks on GPU N; or DT_GPU=N), -nogpu, "
             "-tf32,\n  -amp fp16|bf16 (mixed precision on the GPU; or DT_AMP)\n",
 
             prog);
@@ -169,6 +171,25 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *cmd = argv[1];
+    // -max_pixels N, for every command that reads images (image.h): taken out
+    // of argv here, passed on as DT_MAX_PIXELS (which it overrides).
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "-max_pixels") != 0) continue;
+        if (i + 1 >= argc || dt_image_parse_max_pixels(argv[i + 1]) <= 0) {
+            fprintf(stderr, "error: -max_pixels %s: expected a positive number of pixels "
+                            "(e.g. 100000000 or 12000x9000)\n", i + 1 < argc ? argv[i + 1] : "");
+            return 2;
+        }
+        setenv("DT_MAX_PIXELS", argv[i + 1], 1);
+        for (int j = i; j + 2 <= argc; j++) argv[j] = argv[j + 2]; // argv[argc] (NULL) too
+        argc -= 2;
+        i--;
+    }
+    const char *mp = getenv("DT_MAX_PIXELS");
+    if (mp && dt_image_parse_max_pixels(mp) <= 0) {
+        fprintf(stderr, "error: DT_MAX_PIXELS=%s: expected a positive number of pixels\n", mp);
+        return 2;
+    }
     // GPU (docs/GPU.md), for every command: dt_net_load reads DT_GPU / DT_TF32
     const char *gpu = arg_value(argc, argv, "-gpu");
     if (gpu) setenv("DT_GPU", gpu, 1);

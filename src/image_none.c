@@ -19,6 +19,7 @@ dt_image_ctx *dt_image_ctx_new(void) { return dt_calloc(1, sizeof(dt_image_ctx))
 void dt_image_ctx_free(dt_image_ctx *c) { free(c); }
 int dt_image_available(void) { return 0; }
 void dt_image_set_threads(int n) { (void)n; }
+void dt_image_ctx_set_max_pixels(dt_image_ctx *c, long long n) { (void)c, (void)n; }
 
 int dt_image_ctx_decode(dt_image_ctx *c, const char *path, int want_w, int want_h,
                         dt_image *out, float *scale, int *orig_w, int *orig_h) {

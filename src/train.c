@@ -412,7 +412,7 @@ int dt_train(dt_network *net, dt_batch_source *src, const dt_train_opts *o) {
     dt_metric m[DT_MAX_METRICS];
     int header = 0, n_names = 0, run_epochs = 0, rc = 0;
     const double t_start = dt_now();
-    long skipped = 0;
+    long skipped = 0, unfilled = 0;
     for (; st.stage < net->n_stages; st.stage++, st.epoch = 0, st.stage_iter = 0) {
         const dt_stage *stage = &net->stages[st.stage];
         enter_stage(net, st.stage, base_decay);
@@ -433,7 +433,8 @@ int dt_train(dt_network *net, dt_batch_source *src, const dt_train_opts *o) {
             int done = 0, timeout = 0;
             while ((b = src->next(src->ctx))) {
                 if (b->n < net->batch) { // drop_last: see dt_train
-                    skipped += b->n;
+                    if (b->n < b->want) unfilled += b->want - b->n; // unreadable images
+                    else skipped += b->n;
                     continue;
                 }
                 dt_stage_set_lr(net, stage, n_it, st.stage_iter);
@@ -462,6 +463,16 @@ int dt_train(dt_network *net, dt_batch_source *src, const dt_train_opts *o) {
             }
             src->end(src->ctx);
             progress_show(&pr, done, net->batch, dt_ema_value(&st.ema), net->opt.lr, 1);
+            if (done == 0 && !timeout) {
+                // Not one step: the loss would print as 0 and the weights
+                // saved as trained. An error instead, before anything is written.
+                dt_error("epoch %d trained no step: the training split gave no full batch "
+                         "of %d images (each image that cannot be read is named in a warning "
+                         "above); nothing was saved for this epoch",
+                         ge + 1, net->batch);
+                rc = -1;
+                goto out;
+            }
             const int last = timeout || (st.stage == net->n_stages - 1 &&
                                          st.epoch == stage->epochs - 1);
             const int every = o->valid_every == 0 ? 1 : o->valid_every;
@@ -542,6 +553,10 @@ out:
         dt_log("train: %ld images in incomplete batches left out (drop_last; with shuffling "
                "each epoch leaves out others)\n",
                skipped);
+    if (unfilled)
+        dt_warn("train: %ld batch places stayed empty because images could not be read and "
+                "no readable replacement was found; those batches were not trained\n",
+                unfilled);
     free(st.hist);
     return rc;
 }

@@ -21,6 +21,7 @@ typedef struct {
     dt_loader *L;
     const dt_network *net; // net->seed: set by -seed, or by the checkpoint on resume
     int logged; // bit per split: loader summary printed
+    unsigned char *state[2]; // per split: images seen / unreadable, across the run's loaders
 } loader_src;
 
 static int src_begin(void *ctx, int split, int epoch) {
@@ -32,13 +33,17 @@ static int src_begin(void *ctx, int split, int epoch) {
         dt_rng_seed3(&r, s->net->seed, (uint64_t)epoch, 0x747261696eull); // "train"
         o.seed = dt_rng_u64(&r);
         o.shuffle = 1, o.augment = 1;
+        o.refill = 1; // an unreadable image gives its place to another: batches stay full
     } else {
         o.seed = s->net->seed, o.shuffle = 0, o.augment = 0;
     }
+    const dt_dataset *d = split == 0 ? &s->train : &s->valid;
+    if (!s->state[split]) s->state[split] = dt_calloc((size_t)d->n, 1);
+    o.state = s->state[split]; // each bad image warned about and counted once per run
     // the loader's summary line once per split, not every epoch
     int v = dt_verbosity();
     if (s->logged & (1 << split)) dt_set_verbosity(0);
-    s->L = dt_loader_new(split == 0 ? &s->train : &s->valid, &o, NULL);
+    s->L = dt_loader_new(d, &o, NULL);
     dt_set_verbosity(v);
     s->logged |= 1 << split;
     return s->L ? 0 : -1;
@@ -103,7 +108,24 @@ typedef struct {
     dt_batch_source bs;
 } session;
 
+// How many images of each split could not be read (each was named once in a warning).
+static void report_unreadable(session *S, const char *cmd) {
+    for (int k = 0; k < 2; k++) {
+        const dt_dataset *d = k == 0 ? &S->src.train : &S->src.valid;
+        if (!S->src.state[k]) continue;
+        int bad = dt_loader_count_failed(S->src.state[k], d->n);
+        if (bad)
+            dt_warn("%s: %d of %d %s images could not be read (each named above)%s\n", cmd, bad,
+                    d->n, k == 0 ? "training" : "validation",
+                    bad == d->n ? ""
+                    : k == 0    ? "; their places in batches went to other images"
+                                : "; they are left out of the validation scores");
+    }
+}
+
 static void session_free(session *S) {
+    free(S->src.state[0]);
+    free(S->src.state[1]);
     if (S->have_train) dt_dataset_free(&S->src.train);
     if (S->have_valid) dt_dataset_free(&S->src.valid);
     if (S->have_dc) dt_datacfg_free(&S->dc);
@@ -208,6 +230,7 @@ int dt_cmd_train(int argc, char **argv) {
             S.net->n_stages, S.net->n_stages == 1 ? "" : "s", total,
             (unsigned long long)S.net->seed, o.backup, name);
     int rc = dt_train(S.net, &S.bs, &o);
+    report_unreadable(&S, "train");
     if (rc < 0) fprintf(stderr, "error: %s\n", dt_last_error());
     else fprintf(stderr, "train: done; weights in %s/%s_final.weights\n", o.backup, name);
     session_free(&S);
@@ -241,6 +264,7 @@ int dt_cmd_lr_find(int argc, char **argv) {
     snprintf(out, sizeof out, "results/%s_lr_find.png", name);
     if ((v = arg_value(argc, argv, "-out"))) snprintf(out, sizeof out, "%s", v);
     int rc = dt_lr_find(S.net, &S.bs, &r, !arg_flag(argc, argv, "-quiet"));
+    report_unreadable(&S, "lr_find");
     if (rc == 0) {
         printf("%12s %12s\n", "lr", "loss");
         for (int i = 0; i < r.n; i++) printf("%12.4e %12.6f\n", r.lr[i], r.loss[i]);

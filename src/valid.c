@@ -336,7 +336,11 @@ int dt_valid_run(dt_network *net, const dt_dataset *val, const dt_valid_opts *o,
         r->n_images += n;
         if (o->max_images > 0 && r->n_images >= o->max_images) break;
     }
+    const int unreadable = dt_loader_skipped(L);
     dt_loader_free(L);
+    if (unreadable)
+        dt_warn("valid: %d of %d images could not be read (each named above) and are left "
+                "out of the scores\n", unreadable, val->n);
     dt_net_set_train(net, was_train);
     r->seconds = dt_now() - t0;
     if (rc == 0 && r->n_images == 0) {

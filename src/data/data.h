@@ -66,6 +66,7 @@ typedef struct {
     dt_warnings *warn; // not owned; where reader warnings go (may be NULL: stderr only)
     int n_warnings;    // reader warnings about this data set (also when warn is NULL)
     void *class_index; // hash of names -> class id (dt_dataset_class); owned
+    long long max_pixels; // the .data file's max_pixels= (0: the default; image.h)
 } dt_dataset;
 
 // The .data file: key=value lines, `#` comments, relative paths resolved
@@ -80,6 +81,7 @@ typedef struct {
     char *annotations; // folder of .xml (voc) or .txt (yolo) annotations
     char *backup;      // checkpoint folder
     int format;        // DT_FMT_*
+    long long max_pixels; // largest image, width x height (0: the default; image.h)
 } dt_datacfg;
 
 int dt_datacfg_load(const char *path, dt_datacfg *out); // 0 / -1 + dt_error "file:line: ..."
@@ -87,6 +89,7 @@ void dt_datacfg_free(dt_datacfg *d);
 
 // Read one split of a .data file (which = "train" or "valid"). The split is:
 //   voc : a `.../ImageSets/Main/NAME.txt` id list (images ROOT/JPEGImages/id.jpg,
+//         or the first of .JPG .jpeg .JPEG .png .PNG .bmp .BMP that exists,
 //         annotations ROOT/Annotations/id.xml); or a folder of images; or a
 //         list file of image paths (relative to the list's folder). For the
 //         last two the .xml is looked for in `annotations=`, beside the image,

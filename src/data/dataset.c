@@ -432,6 +432,13 @@ int dt_datacfg_load(const char *path, dt_datacfg *out) {
                 rc = -1;
             }
             out->format = f;
+        } else if (strcmp(key, "max_pixels") == 0) {
+            out->max_pixels = dt_image_parse_max_pixels(val);
+            if (out->max_pixels <= 0) {
+                dt_error("%s:%d: max_pixels: expected a positive number of pixels (e.g. "
+                         "100000000 or 12000x9000), got '%s'", path, lineno, val);
+                rc = -1;
+            }
         } else if (strcmp(key, "names") == 0) slot = &out->names;
         else if (strcmp(key, "train") == 0) slot = &out->train;
         else if (strcmp(key, "valid") == 0) slot = &out->valid;
@@ -442,7 +449,7 @@ int dt_datacfg_load(const char *path, dt_datacfg *out) {
         else if (strcmp(key, "backup") == 0) slot = &out->backup;
         else {
             dt_error("%s:%d: unknown key '%s' (known: classes, names, train, valid, "
-                     "train_labels, valid_labels, images, annotations, format, backup)",
+                     "train_labels, valid_labels, images, annotations, format, backup, max_pixels)",
                      path, lineno, key);
             rc = -1;
         }
@@ -599,7 +606,21 @@ static int load_voc_ids(dt_dataset *d, const char *split, const char *root, int 
         if (sp) *sp = 0;
         size_t n = strlen(root) + strlen(id) + 32;
         char *img = dt_malloc(n), *xml = dt_malloc(n);
-        snprintf(img, n, "%s/JPEGImages/%s.jpg", root, id);
+        // The image is ID.jpg in VOC itself; sets made elsewhere also use
+        // .JPG, .jpeg or .png: the first of these that exists (else .jpg,
+        // which the loader then warns about as missing).
+        static const char *const ext[] = {".jpg", ".JPG", ".jpeg", ".JPEG", ".png", ".PNG",
+                                          ".bmp", ".BMP"};
+        const char *pick = ext[0];
+        for (size_t e = 0; e < sizeof ext / sizeof *ext; e++) {
+            char cand[8192];
+            snprintf(cand, sizeof cand, "%s/JPEGImages/%s%s", root, id, ext[e]);
+            if (is_file(cand)) {
+                pick = ext[e];
+                break;
+            }
+        }
+        snprintf(img, n, "%s/JPEGImages/%s%s", root, id, pick);
         snprintf(xml, n, "%s/Annotations/%s.xml", root, id);
         dt_read_voc_xml(d, xml, img, grow);
         free(img);
@@ -613,6 +634,7 @@ int dt_dataset_load(const dt_datacfg *cfg, const char *which, dt_warnings *warn,
                     dt_dataset *out) {
     memset(out, 0, sizeof *out);
     out->warn = warn;
+    out->max_pixels = cfg->max_pixels;
     int is_train = strcmp(which, "train") == 0;
     if (!is_train && strcmp(which, "valid") != 0) {
         dt_error("dt_dataset_load: split must be 'train' or 'valid', not '%s'", which);

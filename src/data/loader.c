@@ -8,7 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { FLAG_SEEN = 1, FLAG_FAILED = 2 };
+enum { FLAG_SEEN = DT_IMG_SEEN, FLAG_FAILED = DT_IMG_FAILED };
+
+// Refill draws for a batch: candidates tried per image place before the
+// place is left empty (a bad image among many good ones costs one more draw).
+enum { REFILL_TRIES = 8 };
 
 int dt_sample_load(dt_image_ctx *ctx, const dt_sample *s, const dt_augment *a, int augment,
                    int out_w, int out_h, dt_rng *r, float *img, dt_object *objs, int *n_objs,
@@ -86,7 +90,8 @@ struct dt_loader {
     slot_t *slots;
     int *perm[2];   // (n,) order of the two epochs that can be in flight
     int perm_epoch[2];
-    unsigned char *flags; // (n,) FLAG_*, atomics
+    unsigned char *flags; // (n,) FLAG_*, atomics (opts.state, or own_flags)
+    unsigned char *own_flags;
     int skipped;
     int nthreads;
     worker_t *wk;
@@ -147,6 +152,71 @@ static void make_perm(const dt_loader *L, int epoch, int *perm) {
     }
 }
 
+// Sample si into place `pos` of b, its randomness from (seed, epoch, key).
+// 0; -1 when it cannot be read (warned about and counted the first time).
+static int load_place(worker_t *wk, dt_batch *b, int pos, int si, int epoch, uint64_t key) {
+    dt_loader *L = wk->L;
+    const dt_dataset *d = L->d;
+    const int W = L->o.width, H = L->o.height, C = d->n_classes, maxb = b->max_boxes;
+    const size_t img_sz = (size_t)H * W * 3;
+    const dt_sample *s = &d->s[si];
+    unsigned char old = __atomic_fetch_or(&L->flags[si], FLAG_SEEN, __ATOMIC_RELAXED);
+    if (old & FLAG_FAILED) return -1; // warned about already
+    dt_rng r;
+    dt_rng_seed3(&r, L->o.seed, (uint64_t)epoch, key);
+    int nobj, largest, ow, oh;
+    if (dt_sample_load(wk->ctx, s, &L->o.aug, L->o.augment, W, H, &r, b->images + pos * img_sz,
+                       wk->objs, &nobj, &largest, &ow, &oh, L->w, !(old & FLAG_SEEN)) != 0) {
+        old = __atomic_fetch_or(&L->flags[si], FLAG_FAILED, __ATOMIC_RELAXED);
+        if (!(old & FLAG_FAILED)) {
+            __atomic_fetch_add(&L->skipped, 1, __ATOMIC_RELAXED);
+            dt_warnings_add(L->w, "%s; image skipped", dt_last_error());
+        }
+        return -1;
+    }
+    float *bx = b->boxes + (size_t)pos * maxb * 4; // (maxb, 4)
+    for (int j = 0; j < nobj; j++) {
+        bx[4 * j + 0] = wk->objs[j].box.x1 / W;
+        bx[4 * j + 1] = wk->objs[j].box.y1 / H;
+        bx[4 * j + 2] = wk->objs[j].box.x2 / W;
+        bx[4 * j + 3] = wk->objs[j].box.y2 / H;
+        b->classes[pos * maxb + j] = wk->objs[j].cls;
+        b->difficult[pos * maxb + j] = (unsigned char)wk->objs[j].difficult;
+    }
+    b->n_boxes[pos] = nobj;
+    float *lb = b->largest_box + 4 * pos;
+    if (largest >= 0) {
+        memcpy(lb, bx + 4 * largest, 4 * sizeof(float));
+        b->largest_class[pos] = wk->objs[largest].cls;
+    } else {
+        lb[0] = lb[1] = lb[2] = lb[3] = 0;
+        b->largest_class[pos] = -1;
+    }
+    dt_objects_class_mask(wk->objs, nobj, C, b->class_mask + (size_t)pos * C);
+    b->orig_w[pos] = ow;
+    b->orig_h[pos] = oh;
+    b->sample[pos] = si;
+    b->paths[pos] = s->image;
+    return 0;
+}
+
+// Room for maxb boxes per image (> b->max_boxes), keeping the `filled` rows.
+static void widen_boxes(dt_batch *b, int filled, int maxb) {
+    const int old = b->max_boxes;
+    float *bx = dt_calloc((size_t)b->cap * maxb * 4, sizeof(float));
+    int *cl = dt_malloc((size_t)b->cap * maxb * sizeof(int));
+    unsigned char *df = dt_calloc((size_t)b->cap * maxb, 1);
+    for (int i = 0; i < b->cap * maxb; i++) cl[i] = -1;
+    for (int p = 0; p < filled; p++) {
+        memcpy(bx + (size_t)p * maxb * 4, b->boxes + (size_t)p * old * 4, (size_t)old * 4 * sizeof(float));
+        memcpy(cl + (size_t)p * maxb, b->classes + (size_t)p * old, (size_t)old * sizeof(int));
+        memcpy(df + (size_t)p * maxb, b->difficult + (size_t)p * old, (size_t)old);
+    }
+    free(b->boxes), free(b->classes), free(b->difficult);
+    b->boxes = bx, b->classes = cl, b->difficult = df;
+    b->max_boxes = b->box_cap = maxb;
+}
+
 static void build_batch(worker_t *wk, dt_batch *b, int epoch, int bi, int n) {
     dt_loader *L = wk->L;
     const dt_dataset *d = L->d;
@@ -166,47 +236,25 @@ static void build_batch(worker_t *wk, dt_batch *b, int epoch, int bi, int n) {
     for (int i = 0; i < b->cap * maxb; i++) b->classes[i] = -1;
     memset(b->difficult, 0, (size_t)b->cap * maxb);
     int pos = 0;
-    for (int i = 0; i < n; i++) {
-        int si = wk->idx[i];
-        const dt_sample *s = &d->s[si];
-        unsigned char old = __atomic_fetch_or(&L->flags[si], FLAG_SEEN, __ATOMIC_RELAXED);
-        if (old & FLAG_FAILED) continue; // warned about already
-        dt_rng r;
-        dt_rng_seed3(&r, L->o.seed, (uint64_t)epoch, (uint64_t)si);
-        int nobj, largest, ow, oh;
-        if (dt_sample_load(wk->ctx, s, &L->o.aug, L->o.augment, W, H, &r, b->images + pos * img_sz,
-                           wk->objs, &nobj, &largest, &ow, &oh, L->w, !(old & FLAG_SEEN)) != 0) {
-            old = __atomic_fetch_or(&L->flags[si], FLAG_FAILED, __ATOMIC_RELAXED);
-            if (!(old & FLAG_FAILED)) {
-                __atomic_fetch_add(&L->skipped, 1, __ATOMIC_RELAXED);
-                dt_warnings_add(L->w, "%s; image skipped", dt_last_error());
-            }
-            continue;
+    for (int i = 0; i < n; i++)
+        if (load_place(wk, b, pos, wk->idx[i], epoch, (uint64_t)wk->idx[i]) == 0) pos++;
+    if (L->o.refill && pos < n) {
+        // Places of unreadable images go to samples drawn from a stream of
+        // this (seed, epoch, batch). A candidate is taken when it loads; one
+        // known bad is passed over without a try, which changes no outcome
+        // (it would fail again): so what fills a place depends on the files
+        // alone, not on which worker found a bad file first. Each draw gets
+        // its own augmentation stream (key: top bit, batch, draw), so a
+        // sample drawn again is not a copy of its first appearance.
+        dt_rng pick;
+        dt_rng_seed3(&pick, L->o.seed, (uint64_t)epoch, 0x726566696c6cull ^ ((uint64_t)bi << 8)); // "refill"
+        const int tries = REFILL_TRIES * n;
+        for (int t = 0; pos < n && t < tries; t++) {
+            int si = (int)(dt_rng_u64(&pick) % (uint64_t)d->n);
+            if (d->s[si].n_obj > b->max_boxes) widen_boxes(b, pos, d->s[si].n_obj);
+            uint64_t key = (1ull << 63) | ((uint64_t)bi << 24) | (uint64_t)t;
+            if (load_place(wk, b, pos, si, epoch, key) == 0) pos++;
         }
-        float *bx = b->boxes + (size_t)pos * maxb * 4; // (maxb, 4)
-        for (int j = 0; j < nobj; j++) {
-            bx[4 * j + 0] = wk->objs[j].box.x1 / W;
-            bx[4 * j + 1] = wk->objs[j].box.y1 / H;
-            bx[4 * j + 2] = wk->objs[j].box.x2 / W;
-            bx[4 * j + 3] = wk->objs[j].box.y2 / H;
-            b->classes[pos * maxb + j] = wk->objs[j].cls;
-            b->difficult[pos * maxb + j] = (unsigned char)wk->objs[j].difficult;
-        }
-        b->n_boxes[pos] = nobj;
-        float *lb = b->largest_box + 4 * pos;
-        if (largest >= 0) {
-            memcpy(lb, bx + 4 * largest, 4 * sizeof(float));
-            b->largest_class[pos] = wk->objs[largest].cls;
-        } else {
-            lb[0] = lb[1] = lb[2] = lb[3] = 0;
-            b->largest_class[pos] = -1;
-        }
-        dt_objects_class_mask(wk->objs, nobj, C, b->class_mask + (size_t)pos * C);
-        b->orig_w[pos] = ow;
-        b->orig_h[pos] = oh;
-        b->sample[pos] = si;
-        b->paths[pos] = s->image;
-        pos++;
     }
     // Unused tail of a short batch: zeros, so that it holds no stale image.
     if (pos < b->cap) {
@@ -221,6 +269,7 @@ static void build_batch(worker_t *wk, dt_batch *b, int epoch, int bi, int n) {
         memset(b->class_mask + (size_t)pos * C, 0, (b->cap - pos) * (size_t)C * sizeof(float));
     }
     b->n = pos;
+    b->want = n;
     b->epoch = epoch;
     b->index = bi;
     b->last = bi == L->nb - 1;
@@ -304,7 +353,7 @@ dt_loader *dt_loader_new(const dt_dataset *d, const dt_loader_opts *o, dt_warnin
         L->perm[i] = dt_malloc((size_t)d->n * sizeof(int));
         L->perm_epoch[i] = -1;
     }
-    L->flags = dt_calloc(d->n, 1);
+    L->flags = o->state ? o->state : (L->own_flags = dt_calloc(d->n, 1));
     // The workers are the parallelism; OpenCV's own pool inside each resize
     // would only add overhead at these sizes.
     dt_image_set_threads(0);
@@ -316,6 +365,7 @@ dt_loader *dt_loader_new(const dt_dataset *d, const dt_loader_opts *o, dt_warnin
         worker_t *wk = &L->wk[i];
         wk->L = L;
         wk->ctx = dt_image_ctx_new();
+        dt_image_ctx_set_max_pixels(wk->ctx, d->max_pixels);
         wk->objs = dt_malloc((size_t)L->max_obj * sizeof *wk->objs);
         wk->idx = dt_malloc((size_t)o->batch * sizeof(int));
         if (pthread_create(&wk->th, NULL, worker_main, wk) != 0)
@@ -353,6 +403,12 @@ dt_batch *dt_loader_next(dt_loader *L) {
 
 int dt_loader_batches_per_epoch(const dt_loader *L) { return L->nb; }
 
+int dt_loader_count_failed(const unsigned char *state, int n) {
+    int k = 0;
+    for (int i = 0; i < n; i++) k += (__atomic_load_n(&state[i], __ATOMIC_RELAXED) & FLAG_FAILED) != 0;
+    return k;
+}
+
 int dt_loader_skipped(dt_loader *L) { return __atomic_load_n(&L->skipped, __ATOMIC_RELAXED); }
 
 void dt_loader_free(dt_loader *L) {
@@ -371,7 +427,7 @@ void dt_loader_free(dt_loader *L) {
     free(L->slots);
     free(L->perm[0]);
     free(L->perm[1]);
-    free(L->flags);
+    free(L->own_flags);
     free(L->wk);
     pthread_cond_destroy(&L->cv_ready);
     pthread_cond_destroy(&L->cv_space);

@@ -17,6 +17,8 @@ extern "C" {
 
 typedef struct {
     int n;             // images in this batch (the last one of an epoch may hold fewer)
+    int want;          // images it was meant to hold (n < want: some could not be read and
+                       // no replacement was found, or refill is off)
     int cap;           // images the buffers hold (the batch size)
     int w, h;          // network input
     int n_classes;
@@ -51,23 +53,38 @@ typedef struct {
     int pin;            // page-lock the batches' images for DMA to a GPU (dt_gpu_pin, as
                         // PyTorch's pin_memory; set by train/valid on a GPU network)
     dt_augment aug;
+    // 1: an image that cannot be read (warned about, counted) gives its place
+    // in the batch to another sample, drawn from (seed, epoch, batch) and
+    // augmented from its own stream, so batches stay full and a seeded run
+    // stays reproducible whatever the thread count (training). 0: it is left
+    // out and the batch is short (validation: no image is counted twice).
+    int refill;
+    // (dataset n,) optional DT_IMG_* flags per sample, zeroed by the caller
+    // and kept across loaders (one loader per pass), so that each bad image
+    // is tried, warned about and counted once per run. NULL: the loader's own.
+    unsigned char *state;
 } dt_loader_opts;
+
+enum { DT_IMG_SEEN = 1, DT_IMG_FAILED = 2 };
+// Samples flagged DT_IMG_FAILED in a state array of n.
+int dt_loader_count_failed(const unsigned char *state, int n);
 
 void dt_loader_opts_defaults(dt_loader_opts *o);
 
 typedef struct dt_loader dt_loader;
 
 // The dataset must outlive the loader. Warnings about bad images go to `w`
-// (may be NULL: stderr only). NULL + dt_error on bad options.
+// (may be NULL: stderr only). The data set's max_pixels (0: the default)
+// caps the images it decodes. NULL + dt_error on bad options.
 dt_loader *dt_loader_new(const dt_dataset *d, const dt_loader_opts *o, dt_warnings *w);
 // The next batch, in order. It stays valid until the next call (which hands
 // its buffer back to the workers). NULL after the last epoch. Images that
-// fail to load are warned about once, counted and left out of their batch
-// (so b->n may be below the batch size); a batch left empty is not handed
-// out at all - an epoch's end is then seen as b->epoch changing.
+// fail to load are warned about once, counted, and replaced (opts.refill) or
+// left out of their batch (so b->n may be below b->want); a batch left empty
+// is not handed out at all - an epoch's end is then seen as b->epoch changing.
 dt_batch *dt_loader_next(dt_loader *L);
 int dt_loader_batches_per_epoch(const dt_loader *L);
-int dt_loader_skipped(dt_loader *L); // distinct images that failed to load so far
+int dt_loader_skipped(dt_loader *L); // distinct images this loader found unreadable
 void dt_loader_free(dt_loader *L);
 
 // One sample, without threads (the workers call this too): decode, transform
