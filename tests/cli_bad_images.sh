@@ -1,6 +1,7 @@
 #!/bin/sh
 # Bad image files through the commands (issue 14), on a tiny VOC set (24
-# train / 8 valid images of ../shared/data/voc2012_sample at 64x64):
+# train / 8 valid images of the repository's voc2012_sample subset,
+# tests/data/real, at 64x64):
 #   1. train with 4 of its 24 training images unreadable (an HTML page named
 #      .jpg, a GIF, a folder named .jpg, a JPEG cut short with an end marker
 #      appended): every batch is trained (their places refilled: no "drop_last"
@@ -15,8 +16,7 @@
 #      far below the 3 GB a decode would take); -max_pixels lowers the cap.
 set -u
 BIN=${BIN:-./detector}
-SRC=$(cd "$(dirname "$0")/.." && pwd)/../shared/data/voc2012_sample
-[ -d "$SRC" ] || SRC=/work/shared/data/voc2012_sample
+SRC=$(cd "$(dirname "$0")/.." && pwd)/tests/data/real/voc2012_sample
 PY=${PYTHON:-/usr/bin/python3}
 T=$(mktemp -d "${TMPDIR:-/tmp}/dt_cli_bad_images.XXXXXX") || exit 2
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$T"' EXIT

@@ -339,7 +339,7 @@ static void test_csv_header_paths_numbers(void **state) {
     assert_non_null(getcwd(cwd, sizeof cwd));
     // A real 640x480 JPEG (BloodImage_00001.xml declares 640x480) named by
     // an absolute path: used as it is, not joined under images=.
-    snprintf(img, sizeof img, "%s/../shared/data/bccd/BCCD/JPEGImages/BloodImage_00001.jpg", cwd);
+    snprintf(img, sizeof img, "%s/tests/data/real/bccd/BCCD/JPEGImages/BloodImage_00001.jpg", cwd);
     // No header line: the first row is data.
     snprintf(text, sizeof text,
              "a.jpg,10 20 30 40\n"          // line 1: y1 x1 y2 x2
