@@ -45,7 +45,11 @@ static const char *const images[N_IMG] = {"2007_000027.jpg", "2007_000032.jpg",
 static dt_network *build(int with_grads, int with_loss) {
     dt_cfg *cfg = dt_cfg_parse_string(CFG(3), "infer.cfg");
     assert_non_null(cfg);
-    dt_net_opts o = {.with_grads = with_grads, .with_loss = with_loss, .quiet = 1};
+    // one forced conv route: a network that measures the routes (auto, no
+    // cache yet) keeps the workspace of both, one built from the cache only
+    // its own, and the arenas are compared exactly
+    dt_net_opts o = {.with_grads = with_grads, .with_loss = with_loss, .quiet = 1,
+                     .conv_route = DT_CONV_ONEDNN};
     dt_network *net = dt_net_from_cfg(cfg, "infer.cfg", &o);
     if (!net) fail_msg("%s", tu_error());
     return net;
@@ -108,7 +112,7 @@ static void test_no_training_buffers(void **state) {
 // The lesson's SSD itself (cfg/ssd.cfg, ResNet34 body): the predictions-only
 // network is the evaluation network less the targets and unpacked boxes.
 static void test_lesson_ssd_arena(void **state) {
-    dt_net_opts o = {.batch = 2, .quiet = 1};
+    dt_net_opts o = {.batch = 2, .quiet = 1, .conv_route = DT_CONV_ONEDNN}; // as build()
     dt_network *p = dt_net_load("cfg/ssd.cfg", &o);
     o.with_loss = 1;
     dt_network *e = dt_net_load("cfg/ssd.cfg", &o);
