@@ -18,8 +18,10 @@ typedef struct {
     int ok;       // 0 after the first short read or write
 } dt_bio;
 
-// zlib's crc32_z over a buffer of any size.
+// zlib's crc32_z over a buffer of any size (zlib answers a NULL buffer with
+// its initial value 0, not with crc: an empty buffer must change nothing).
 static inline uint32_t dt_crc32(uint32_t crc, const void *p, size_t n) {
+    if (!n) return crc;
     return (uint32_t)crc32_z(crc, (const Bytef *)p, n);
 }
 

@@ -90,28 +90,37 @@ char *dt_net_identity(const dt_network *net) {
 
 static const char *const opt_names[] = {"sgd", "adam", "adamw"};
 
+// The shortest text that reads back as the same float (1e-3 -> "0.001").
+static const char *fl(char *buf, float v) {
+    for (int p = 6; p <= 9; p++) {
+        snprintf(buf, 32, "%.*g", p, (double)v);
+        if (strtof(buf, NULL) == v) break;
+    }
+    return buf;
+}
+
 char *dt_train_recipe(const dt_network *net, int train_batches, const char *data) {
     sbuf b = {0};
     const dt_optim *o = &net->opt;
     sb_add(&b, "batch %d, %d batches per epoch\n", net->batch, train_batches);
-    sb_add(&b, "optimizer %s momentum=%.9g decay=%.9g beta1=%.9g beta2=%.9g eps=%.9g\n",
+    char f[10][32];
+    sb_add(&b, "optimizer %s momentum=%s decay=%s beta1=%s beta2=%s eps=%s\n",
            o->kind >= 0 && o->kind <= DT_OPT_ADAMW ? opt_names[o->kind] : "?",
-           (double)o->momentum, (double)o->decay, (double)o->beta1, (double)o->beta2,
-           (double)o->eps);
+           fl(f[0], o->momentum), fl(f[1], o->decay), fl(f[2], o->beta1), fl(f[3], o->beta2),
+           fl(f[4], o->eps));
     const dt_augment *a = &net->aug;
-    sb_add(&b,
-           "augment flip=%d rotate=%.9g rotate_p=%.9g brightness=%.9g contrast=%.9g "
-           "jitter=%.9g hue=%.9g saturation=%.9g exposure=%.9g letterbox=%d\n",
-           a->flip, (double)a->rotate, (double)a->rotate_p, (double)a->brightness,
-           (double)a->contrast, (double)a->jitter, (double)a->hue, (double)a->saturation,
-           (double)a->exposure, a->letterbox);
+    sb_add(&b, "augment flip=%d rotate=%s rotate_p=%s brightness=%s contrast=%s ", a->flip,
+           fl(f[0], a->rotate), fl(f[1], a->rotate_p), fl(f[2], a->brightness),
+           fl(f[3], a->contrast));
+    sb_add(&b, "jitter=%s hue=%s saturation=%s exposure=%s letterbox=%d\n", fl(f[0], a->jitter),
+           fl(f[1], a->hue), fl(f[2], a->saturation), fl(f[3], a->exposure), a->letterbox);
     for (int s = 0; s < net->n_stages; s++) {
         const dt_stage *st = &net->stages[s];
         sb_add(&b, "stage %d: epochs=%d lr=", s + 1, st->epochs);
-        for (int k = 0; k < st->n_lr; k++) sb_add(&b, "%s%.9g", k ? "," : "", (double)st->lr[k]);
-        if (st->clr) sb_add(&b, " clr=%.9g,%.9g", (double)st->clr_div, (double)st->clr_cut_div);
+        for (int k = 0; k < st->n_lr; k++) sb_add(&b, "%s%s", k ? "," : "", fl(f[0], st->lr[k]));
+        if (st->clr) sb_add(&b, " clr=%s,%s", fl(f[0], st->clr_div), fl(f[1], st->clr_cut_div));
         if (st->has_freeze) sb_add(&b, " freeze_to=%d", st->freeze_to);
-        if (st->has_wd) sb_add(&b, " wd=%.9g", (double)st->wd);
+        if (st->has_wd) sb_add(&b, " wd=%s", fl(f[0], st->wd));
         sb_add(&b, "\n");
     }
     sb_add(&b, "data %s\n", data && data[0] ? data : "(not described)");
