@@ -42,6 +42,17 @@ sed "s|^names=.*|names=$T/other.names|" "$T/s/synth.data" >"$T/s/other.data"
 "$BIN" valid "$T/m.cfg" "$W" -data "$T/s/other.data" -out "$T/v3" >"$T/v3.log" 2>&1 &&
     fail "a data set with a class the weights lack was accepted"
 grep -q "'hexagon'" "$T/v3.log" || fail "the unknown class is not named: $(cat "$T/v3.log")"
+# test: labels are the weights' names; a names file in another order follows
+# them, one with another class is refused
+I=$T/s/JPEGImages/000000.jpg
+"$BIN" test "$T/m.cfg" "$W" "$I" -thresh 0.0 -out "$T/t1" >"$T/t1.log" 2>&1 || fail "test: $(cat "$T/t1.log")"
+"$BIN" test "$T/m.cfg" "$W" "$I" -thresh 0.0 -names "$T/perm.names" -out "$T/t2" >"$T/t2.log" 2>&1 ||
+    fail "test -names (another order): $(cat "$T/t2.log")"
+[ "$(grep ' box ' "$T/t1.log")" = "$(grep ' box ' "$T/t2.log")" ] || fail "labels changed with the names' order"
+grep -q "labels follow the weights' order" "$T/t2.log" || fail "no message about the labels' order"
+"$BIN" test "$T/m.cfg" "$W" "$I" -names "$T/other.names" -out "$T/t3" >"$T/t3.log" 2>&1 &&
+    fail "test with names the weights lack was accepted"
+grep -q "hexagon" "$T/t3.log" || fail "the unknown label is not named: $(cat "$T/t3.log")"
 echo "class order: same numbers, renumbered with a message; unknown classes refused"
 
 # 2. temp files left by kill -9 during a save (a dead pid stands in for the race)
