@@ -26,13 +26,13 @@ static inline uint32_t dt_crc32(uint32_t crc, const void *p, size_t n) {
 }
 
 static inline void dt_bio_put(dt_bio *b, const void *p, size_t n) {
-    if (!b->ok) return;
+    if (!b->ok || !n) return; // (p may be NULL then: an empty history)
     b->ok = fwrite(p, 1, n, b->f) == n;
     b->crc = dt_crc32(b->crc, p, n);
 }
 
 static inline void dt_bio_get(dt_bio *b, void *p, size_t n) {
-    if (!b->ok) return;
+    if (!b->ok || !n) return;
     b->ok = fread(p, 1, n, b->f) == n;
     if (b->ok) b->crc = dt_crc32(b->crc, p, n);
 }
