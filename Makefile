@@ -47,7 +47,7 @@ DEFS := -D_GNU_SOURCE
 INCS := -Iinclude -Isrc
 CFLAGS += $(OPT) -g $(WARN) -std=gnu11 -fopenmp $(DEFS) $(INCS) -MMD -MP
 CXXFLAGS += $(OPT) -g $(WARN) -std=c++17 -fopenmp $(DEFS) $(INCS) -MMD -MP
-LDLIBS := -ldnnl -linih -lcjson -lxml2 -lpthread -lm -fopenmp
+LDLIBS := -ldnnl -linih -lcjson -lxml2 -lz -lpthread -lm -fopenmp
 ifeq ($(ASAN),1)
   SAN := -fsanitize=address,undefined -fno-omit-frame-pointer
   CFLAGS += $(SAN)

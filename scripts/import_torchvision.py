@@ -12,12 +12,17 @@ without parameters ([maxpool], [route], [shortcut]) get empty records. The
 file holds only the body's layers: a model cfg that includes the body and
 adds a head loads it, and its head keeps its initial values.
 
-Weights file (little-endian), mirrored from src/weights.c:
-  u32 magic 0x57544444 ("DDTW"), u32 version 1, u64 images_seen, u32 n_layers
+Weights file version 2 (little-endian), mirrored from src/weights.c and
+docs/TRAIN.md:
+  u32 magic 0x57544444 ("DDTW"), u32 version 2, u64 images_seen, u32 n_layers,
+  u32 n_class_names (0 here: a body carries no classes), u32 CRC-32 of the
+  header bytes before it
   per layer:  u32 index, char type[24] (NUL-padded section name), u32 n_tensors
   per tensor: char name[16] (NUL-padded), u32 ndims, u32 dims[4] (unused = 1),
               float32 data
-  conv tensor order: bias (if bias=1), scale, shift, mean, var, weights (OIHW).
+  u32 CRC-32 of every byte after the header's CRC
+  CRC-32 is zlib.crc32. Conv tensor order: bias (if bias=1), scale, shift,
+  mean, var, weights (OIHW).
 
 Accepts a plain state_dict, a {'state_dict': ...} / {'model': ...} checkpoint
 or a whole pickled model; a 'module.' prefix (DataParallel) is stripped.
@@ -26,11 +31,12 @@ import argparse
 import os
 import struct
 import sys
+import zlib
 
 import numpy as np
 
 MAGIC = 0x57544444
-VERSION = 1
+VERSION = 2
 TYPE_LEN = 24
 NAME_LEN = 16
 BLOCKS = {"resnet18": (2, 2, 2, 2), "resnet34": (3, 4, 6, 3)}
@@ -161,15 +167,21 @@ def convert(sd, sections, cfg_path):
 
 
 def write_weights(path, layers, images_seen=0):
-    tmp = path + ".tmp"
+    tmp = "%s.tmp.%d" % (path, os.getpid())
     with open(tmp, "wb") as f:
-        f.write(struct.pack("<IIQI", MAGIC, VERSION, images_seen, len(layers)))
+        header = struct.pack("<IIQII", MAGIC, VERSION, images_seen, len(layers), 0)
+        f.write(header + struct.pack("<I", zlib.crc32(header)))
+        crc = 0
         for idx, name, tensors in layers:
-            f.write(struct.pack("<I", idx))
-            f.write(name.encode().ljust(TYPE_LEN, b"\0"))
-            f.write(struct.pack("<I", len(tensors)))
+            rec = (struct.pack("<I", idx) + name.encode().ljust(TYPE_LEN, b"\0") +
+                   struct.pack("<I", len(tensors)))
             for tname, a in tensors:
-                f.write(tensor_record(tname, a))
+                rec += tensor_record(tname, a)
+            crc = zlib.crc32(rec, crc)
+            f.write(rec)
+        f.write(struct.pack("<I", crc))
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
 
 

@@ -2,7 +2,7 @@
 # Installs what detector needs from Debian's packages (run as root or with
 # sudo). Idempotent: packages already present are skipped by apt.
 set -eu
-PKGS="build-essential pkg-config libdnnl-dev libinih-dev libcjson-dev libxml2-dev
+PKGS="build-essential pkg-config libdnnl-dev libinih-dev libcjson-dev libxml2-dev zlib1g-dev
 libopencv-dev libjpeg62-turbo-dev libcmocka-dev libjemalloc2 python3 python3-numpy python3-torch
 python3-torchvision python3-pip python3-opencv
 xvfb xauth imagemagick"

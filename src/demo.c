@@ -452,7 +452,11 @@ int dt_cmd_demo(int argc, char **argv) {
         goto fail;
     }
     if (dt_net_load_weights(net, a.weights) != 0) goto fail;
-    if (load_names(&a, net, &names, &n_names) != 0) goto fail;
+    // names the weights record win over the cfg's data= (asked-for ones are checked)
+    const int own = net->n_class_names && !a.names && !a.data;
+    if ((!own && load_names(&a, net, &names, &n_names)) ||
+        dt_net_label_names(net, &names, &n_names, a.names ? a.names : a.data) != 0)
+        goto fail;
     dt_ssd_layer_detect_cfg(c.ssd, &c.det_cfg);
     if (a.thresh != -1) c.det_cfg.score_thresh = a.thresh;
     if (a.nms != -1) c.det_cfg.nms_iou = a.nms;

@@ -452,6 +452,7 @@ void dt_net_free(dt_network *net) {
     free(net->arena);
     free(net->reqs);
     free(net->cfg_path);
+    dt_net_set_class_names(net, NULL, 0);
     dt_cfg_free(net->cfg);
     free(net);
 }

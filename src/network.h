@@ -211,6 +211,11 @@ struct dt_network {
     int n_stages;            // [stage] sections: the training recipe
     dt_stage stages[DT_MAX_STAGES];
     char *cfg_path;
+    // The classes the parameters were trained for, in the order of the
+    // model's outputs: from the weights file or the training data
+    // (dt_net_set_class_names); NULL / 0 when unknown (a version 1 file).
+    char **class_names;
+    int n_class_names;
 
     // --- GPU mode (src/cuda/gpu_net.h; docs/GPU.md) -------------------------
     // gpu = device index + 1 while forward/backward/step run on a GPU, else 0.
@@ -253,6 +258,24 @@ void dt_net_print_summary(const dt_network *net, FILE *f);
 // Weights file: returns 0 / -1 (dt_error names file and first differing layer).
 int dt_net_save_weights(const dt_network *net, const char *path);
 int dt_net_load_weights(dt_network *net, const char *path);
+
+// --- class names (weights.c) ------------------------------------------------
+// Replaces net's class names with a copy of names (n = 0: none).
+void dt_net_set_class_names(dt_network *net, char *const *names, int n);
+// Makes data set d use the model's class list (names, n): the same list is
+// left alone; the same names in another order, or a subset, are renumbered
+// to the model's order with a message (d->names becomes the model's list);
+// a data class the model lacks is an error naming it, `model` and `data`
+// (words for messages). 0 / -1.
+int dt_dataset_use_classes(dt_dataset *d, char *const *names, int n, const char *model,
+                           const char *data);
+// Label names for pictures: with *names NULL, a copy of the weights' names
+// (if any); a list in another order is replaced by the weights' order (with a
+// message); other names are an error (`from` names their source). Without
+// names in the weights, *names is left as given. 0 / -1.
+int dt_net_label_names(const dt_network *net, char ***names, int *n, const char *from);
+// "a, b, c" (the first 8, then the count) for messages.
+void dt_class_list(char *const *names, int n, char *buf, size_t len);
 
 // --- for layer implementations ------------------------------------------
 // Declare a parameter tensor (call from parse, in weights-file order).

@@ -246,7 +246,12 @@ int dt_cmd_test(int argc, char **argv) {
         dt_error("%s: the input has %d channels; images give 3", cfg, net->c);
         goto done;
     }
-    if (load_names(names_path, data ? data : net->aug.data, &t.names, &t.n_names) != 0) goto done;
+    // names the weights record win over the cfg's data= (asked-for ones are checked)
+    const int own = net->n_class_names && !names_path && !data;
+    if ((!own && load_names(names_path, data ? data : net->aug.data, &t.names, &t.n_names)) ||
+        dt_net_label_names(net, &t.names, &t.n_names,
+                           names_path ? names_path : data ? data : net->aug.data) != 0)
+        goto done;
     t.kind = dt_head_of(net, &t.loss);
     if (t.kind == DT_HEAD_SSD) {
         dt_ssd_layer_detect_cfg(t.loss, &t.det);

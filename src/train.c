@@ -382,8 +382,15 @@ int dt_train(dt_network *net, dt_batch_source *src, const dt_train_opts *o) {
     dt_ema_init(&st.ema, 0.98);
     train_paths P;
     const char *name = o->name ? o->name : "net";
+    // what this run is made of, before any stage changes the optimizer's decay
+    char *recipe = dt_train_recipe(net, src->train_batches, o->data);
+    st.recipe = recipe;
     if (o->backup) {
-        if (dt_train_mkdirs(o->backup) != 0) return -1;
+        if (dt_train_mkdirs(o->backup) != 0) {
+            free(recipe);
+            return -1;
+        }
+        dt_remove_stale_temps(o->backup, name); // a save cut by kill -9 left them
         snprintf(P.last_w, sizeof P.last_w, "%s/%s_last.weights", o->backup, name);
         snprintf(P.last_s, sizeof P.last_s, "%s/%s_last.state", o->backup, name);
         snprintf(P.best_w, sizeof P.best_w, "%s/%s_best.weights", o->backup, name);
@@ -391,7 +398,10 @@ int dt_train(dt_network *net, dt_batch_source *src, const dt_train_opts *o) {
         snprintf(P.chart, sizeof P.chart, "%s/%s_chart.png", o->backup, name);
         if (!o->clear && access(P.last_s, F_OK) == 0) {
             const uint64_t asked = net->seed;
-            if (dt_state_load(net, &st, P.last_s) != 0) return -1;
+            if (dt_state_load(net, &st, P.last_s) != 0) {
+                free(recipe);
+                return -1;
+            }
             if (st.seed != asked)
                 dt_warn("%s was made with seed %llu: resuming with it (not %llu)\n", P.last_s,
                         (unsigned long long)st.seed, (unsigned long long)asked);
@@ -558,6 +568,7 @@ out:
                 "no readable replacement was found; those batches were not trained\n",
                 unfilled);
     free(st.hist);
+    free(recipe);
     return rc;
 }
 

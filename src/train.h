@@ -88,6 +88,10 @@ typedef struct {
     // epoch without validation prints "-" for val_loss and the metrics, and
     // cannot become the best checkpoint.
     int valid_every;
+    // What the data are, in words, for the checkpoint's recipe (e.g. "voc.data:
+    // 24 train images, 8 valid images"): a checkpoint made with other data is
+    // refused. NULL: not described.
+    const char *data;
 } dt_train_opts;
 
 // Runs every stage of net->stages. Training batches whose n is below the
@@ -139,15 +143,36 @@ typedef struct {
     int n_hist;           // epochs recorded
     double *hist;         // (cap_hist, 3): trn_loss, val_loss, first metric (NaN if none)
     int cap_hist;
+    // The run's recipe (dt_train_recipe; not owned): written by dt_state_save
+    // and compared by dt_state_load (NULL: save writes the net's own with 0
+    // batches, load compares only the network and the classes).
+    const char *recipe;
 } dt_train_state;
 
 // <path>: a self-contained file (parameters, Adam m and v and t, net->rng,
-// images seen, the state above, a layout hash and a checksum) written to a
-// temp file and renamed. 0 / -1.
+// images seen, the state above, what network and recipe it belongs to, the
+// class names, checksums) written to a temp file, synced and renamed. 0 / -1.
 int dt_state_save(const dt_network *net, const dt_train_state *st, const char *path);
-// Loads it into net and st (st->hist reallocated). Refuses a file made for
-// another cfg layout or stage list, or a damaged one, with a message. 0 / -1.
+// Loads it into net and st (st->hist reallocated). Refuses, with a message
+// that says what differs and names -clear: a file made for another network
+// (layer types, shapes, inputs, groups, tensors), another recipe (when
+// st->recipe is set) or other class names (when net has names; without,
+// net takes the file's). A damaged or truncated file is called so, with
+// where. Reads version 1 files (with a note). 0 / -1.
 int dt_state_load(dt_network *net, dt_train_state *st, const char *path);
+// The class names a version 2 state records (*names NULL, *n 0 when none or
+// an older file). 0 / -1 when the file cannot be read or its header is damaged.
+int dt_state_class_names(const char *path, char ***names, int *n);
+// The identity texts stored in a state (malloc'ed, one line per item): the
+// network (per layer: type, shapes, inputs, group, tensors) and the recipe
+// (batch, batches per epoch, optimizer, augmentation, each [stage], data).
+char *dt_net_identity(const dt_network *net);
+char *dt_train_recipe(const dt_network *net, int train_batches, const char *data);
+// Removes <dir>/<name>_*.weights.tmp.<pid> and <name>_*.state.tmp.<pid> left
+// by a process killed during a save: those whose pid is gone or runs another
+// program (a live process of this program may be saving: its files stay).
+// Returns how many were removed (each one logged).
+int dt_remove_stale_temps(const char *dir, const char *name);
 
 // mkdir -p. 0 / -1 + dt_error.
 int dt_train_mkdirs(const char *dir);

@@ -7,10 +7,14 @@
 // augmentations of an epoch depend on (seed, epoch) only, whatever happened
 // before: a run resumed at epoch e sees exactly the batches an
 // uninterrupted run saw.
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "chart.h"
 #include "train.h"
@@ -181,6 +185,53 @@ static int session_open(session *S, int argc, char **argv, int need_valid) {
     return 0;
 }
 
+// The model's classes and the data's agree before any batch is made. The
+// model's list comes from the checkpoint being resumed (`state`, strict: a
+// data class it lacks is an error), else from -weights when the file carries
+// names (a different list is fine-tuning: a warning, then the data's names),
+// else from the training split. Both splits are renumbered to it where they
+// list the same classes in another order (or a subset); net gets the list,
+// which the weights and checkpoints then record.
+static int agree_classes(session *S, const char *state, const char *weights,
+                         const char *data) {
+    dt_network *net = S->net;
+    char **names = NULL, what[4500], msg[2048];
+    int n = 0, rc = 0;
+    if (state && dt_state_class_names(state, &names, &n) != 0) return -1;
+    if (n) {
+        snprintf(what, sizeof what, "the checkpoint %s", state);
+    } else if (net->n_class_names) {
+        names = dt_malloc((size_t)net->n_class_names * sizeof *names);
+        for (int k = 0; k < net->n_class_names; k++) names[k] = dt_strdup(net->class_names[k]);
+        n = net->n_class_names;
+        snprintf(what, sizeof what, "the weights %s", weights ? weights : "");
+    }
+    char split[4200];
+    snprintf(split, sizeof split, "%s (train split)", data);
+    if (n && dt_dataset_use_classes(&S->src.train, names, n, what, split) != 0) {
+        snprintf(msg, sizeof msg, "%s", dt_last_error());
+        if (state) {
+            dt_error("%s; or pass -clear to start again on these data", msg);
+            rc = -1;
+        } else { // fine-tuning on other classes: the head learns the data's
+            dt_warn("%s; training the head on the data's classes instead", msg);
+            dt_names_free(names, n);
+            names = NULL, n = 0;
+        }
+    }
+    if (rc == 0) {
+        if (n) dt_net_set_class_names(net, names, n);
+        else dt_net_set_class_names(net, S->src.train.names, S->src.train.n_classes);
+        snprintf(split, sizeof split, "%s (valid split)", data);
+        if (S->have_valid &&
+            dt_dataset_use_classes(&S->src.valid, net->class_names, net->n_class_names,
+                                   "the model (the training split's classes)", split) != 0)
+            rc = -1;
+    }
+    dt_names_free(names, n);
+    return rc;
+}
+
 int dt_cmd_train(int argc, char **argv) {
     static const char *const vals[] = {"-data",    "-weights",     "-threads", "-seed",
                                        "-minutes", "-valid_every", NULL};
@@ -212,14 +263,29 @@ int dt_cmd_train(int argc, char **argv) {
     char name[256];
     cfg_name(argv[2], name, sizeof name);
     const char *mins = arg_value(argc, argv, "-minutes");
+    const char *data = arg_value(argc, argv, "-data");
+    if (!data) data = S.net->aug.data;
+    const char *backup = S.dc.backup ? S.dc.backup : "backup";
+    char state[4400], desc[1024];
+    snprintf(state, sizeof state, "%s/%s_last.state", backup, name);
+    const int resume = !arg_flag(argc, argv, "-clear") && access(state, F_OK) == 0;
+    if (agree_classes(&S, resume ? state : NULL, arg_value(argc, argv, "-weights"), data) != 0) {
+        fprintf(stderr, "error: %s\n", dt_last_error());
+        session_free(&S);
+        return 1;
+    }
+    const char *base = strrchr(data, '/');
+    snprintf(desc, sizeof desc, "%.900s: %d train images, %d valid images", base ? base + 1 : data,
+             S.src.train.n, S.src.valid.n);
     dt_train_opts o = {
         .name = name,
-        .backup = S.dc.backup ? S.dc.backup : "backup",
+        .backup = backup,
         .clear = arg_flag(argc, argv, "-clear"),
         .minutes = mins ? atof(mins) : 0,
         .progress = !arg_flag(argc, argv, "-quiet"),
         .table = stdout,
         .valid_every = valid_every,
+        .data = desc,
     };
     int total = 0;
     for (int s = 0; s < S.net->n_stages; s++) total += S.net->stages[s].epochs;
@@ -235,6 +301,34 @@ int dt_cmd_train(int argc, char **argv) {
     else fprintf(stderr, "train: done; weights in %s/%s_final.weights\n", o.backup, name);
     session_free(&S);
     return rc < 0 ? 1 : 0;
+}
+
+// Creates the folder of `out` and proves that a file can be made there (a
+// probe file created exclusively beside it, then removed) and that `out`
+// itself, if present, is a writable file. 0 / -1 + dt_error.
+static int check_writable(const char *out) {
+    char dir[4096], probe[4200];
+    snprintf(dir, sizeof dir, "%s", out);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    else snprintf(dir, sizeof dir, ".");
+    if (slash && dir[0] && dt_train_mkdirs(dir) != 0) return -1;
+    struct stat sb;
+    if (stat(out, &sb) == 0 && (S_ISDIR(sb.st_mode) || access(out, W_OK) != 0)) {
+        dt_error("%s: cannot write the plot there: %s", out,
+                 S_ISDIR(sb.st_mode) ? "it is a folder" : strerror(errno));
+        return -1;
+    }
+    snprintf(probe, sizeof probe, "%s/.lr_find_probe.%d", dir[0] ? dir : "/", (int)getpid());
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0) {
+        dt_error("%s: cannot write the plot into %s: %s", out, dir[0] ? dir : "/",
+                 strerror(errno));
+        return -1;
+    }
+    close(fd);
+    unlink(probe);
+    return 0;
 }
 
 int dt_cmd_lr_find(int argc, char **argv) {
@@ -263,6 +357,12 @@ int dt_cmd_lr_find(int argc, char **argv) {
     if (r.iters < 2) r.iters = 100; // fastai's default is one epoch; a tiny set gets several
     snprintf(out, sizeof out, "results/%s_lr_find.png", name);
     if ((v = arg_value(argc, argv, "-out"))) snprintf(out, sizeof out, "%s", v);
+    // the plot's place is tried before the sweep, not found unwritable after it
+    if (check_writable(out) != 0) {
+        fprintf(stderr, "error: %s\n", dt_last_error());
+        session_free(&S);
+        return 1;
+    }
     int rc = dt_lr_find(S.net, &S.bs, &r, !arg_flag(argc, argv, "-quiet"));
     report_unreadable(&S, "lr_find");
     if (rc == 0) {
@@ -275,11 +375,6 @@ int dt_cmd_lr_find(int argc, char **argv) {
             fprintf(stderr, "lr_find: lowest smoothed loss %.4f at lr %.2e (pick an lr about "
                             "10x below it)\n",
                     r.loss[best], r.lr[best]);
-        char dir[4096];
-        snprintf(dir, sizeof dir, "%s", out);
-        char *slash = strrchr(dir, '/');
-        if (slash) *slash = 0;
-        if (slash && dt_train_mkdirs(dir) != 0) fprintf(stderr, "warning: %s\n", dt_last_error());
         dt_chart_series s = {"smoothed loss", r.lr, r.loss, r.n, {200, 110, 30}};
         dt_chart_axes a = {"lr_find", "learning rate (log scale)", "loss", 1, 0};
         if (dt_chart_write(out, 640, 420, &a, &s, 1) != 0) {

@@ -412,6 +412,17 @@ int dt_valid_load_split(dt_network *net, const char *weights, const char **data,
         dt_datacfg_free(dc);
         return -1;
     }
+    // the data's class numbers follow the model's order (weights that record
+    // their classes; an older file cannot be checked: its load says so)
+    char model[4200], split[4200];
+    snprintf(model, sizeof model, "the weights %s", weights);
+    snprintf(split, sizeof split, "%s (valid split)", *data);
+    if (net->n_class_names &&
+        dt_dataset_use_classes(d, net->class_names, net->n_class_names, model, split) != 0) {
+        dt_dataset_free(d);
+        dt_datacfg_free(dc);
+        return -1;
+    }
     return 0;
 }
 
