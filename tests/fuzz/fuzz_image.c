@@ -3,7 +3,9 @@
 // dt_image_ctx_decode (src/image_opencv.cpp: read, probe, check, imdecode,
 // half-scale JPEG decode) on them as a file, asking for an 8x8 result so
 // that JPEGs of 16x16 or more take the reduced decode. A decoded image must
-// have the size the decoder reports and every pixel readable.
+// have the size the decoder reports and every pixel readable, and the
+// shared context (reused across inputs, as a loader thread does) must give
+// what a fresh context gives: same success, same pixels.
 //
 // OpenCV itself is Debian's (not instrumented): this exercises our code
 // around it. Its pixel limit is lowered (OPENCV_IO_MAX_IMAGE_PIXELS) so that
@@ -12,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common.h"
 #include "image.h"
@@ -60,10 +63,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     float scale = 0;
     int ow = 0, oh = 0;
     dt_clear_error();
-    if (dt_image_ctx_decode(ctx, path, 8, 8, &im, &scale, &ow, &oh) != 0) {
-        if (!dt_last_error()[0]) abort();
-        return 0;
+    int rc = dt_image_ctx_decode(ctx, path, 8, 8, &im, &scale, &ow, &oh);
+    if (rc != 0 && !dt_last_error()[0]) abort();
+    dt_image_ctx *fresh = dt_image_ctx_new();
+    dt_image im2;
+    float scale2 = 0;
+    int ow2 = 0, oh2 = 0;
+    int rc2 = dt_image_ctx_decode(fresh, path, 8, 8, &im2, &scale2, &ow2, &oh2);
+    if (rc != rc2) {
+        fprintf(stderr, "fuzz: a reused context %s what a fresh one %s\n",
+                rc ? "refused" : "decoded", rc2 ? "refuses" : "decodes");
+        abort();
     }
+    if (rc == 0) {
+        int same = im.w == im2.w && im.h == im2.h && scale == scale2 && ow == ow2 && oh == oh2;
+        for (int y = 0; same && y < im.h; y++)
+            same = memcmp(im.data + (size_t)y * im.step, im2.data + (size_t)y * im2.step,
+                          (size_t)im.w * 3) == 0;
+        if (!same) {
+            fprintf(stderr, "fuzz: a reused context decoded %dx%d, a fresh one %dx%d (or other "
+                    "pixels)\n", im.w, im.h, im2.w, im2.h);
+            abort();
+        }
+    }
+    dt_image_ctx_free(fresh);
+    if (rc != 0) return 0;
     if (im.w <= 0 || im.h <= 0 || im.step < (size_t)im.w * 3 || !im.data) abort();
     if (scale != 1.0f && scale != 0.5f) abort();
     if (ow <= 0 || oh <= 0) abort();

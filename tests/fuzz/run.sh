@@ -40,7 +40,7 @@ for seeds in tests/fuzz/corpus/*/; do
     if [ -d "$repro" ] && [ -n "$(ls -A "$repro" 2>/dev/null)" ]; then
         if ! "$bin" -rss_limit_mb=2048 -timeout=10 "$repro"/* > "$B/logs/$h.repro.log" 2>&1; then
             echo "fuzz_$h: a saved reproducer in $repro still fails:"
-            grep -E "^(==[0-9]+==ERROR|SUMMARY|Running:)|runtime error|^    #[0-5] " \
+            grep -aE "^(==[0-9]+==ERROR|SUMMARY|Running:|fuzz:)|runtime error|^    #[0-5] " \
                 "$B/logs/$h.repro.log" | head -30
             failed="$failed $h(reproducer)"
         fi
@@ -53,13 +53,12 @@ for seeds in tests/fuzz/corpus/*/; do
         -artifact_prefix="$B/artifacts/$h/" $dict "$B/corpus/$h" "$seeds" > "$log" 2>&1
     rc=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-    last=$(grep -E '^#[0-9]+' "$log" | tail -1)
-    cov=$(echo "$last" | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
-    ft=$(echo "$last" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
+    cov=$(grep -aE '^#[0-9]+' "$log" | tail -1 | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
+    ft=$(grep -aE '^#[0-9]+' "$log" | tail -1 | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
     printf 'fuzz_%-8s %4ss  execs %-9s cov %-6s ft %-6s %s\n' "$h" "$SECS" "${execs:-?}" \
         "${cov:-?}" "${ft:-?}" "$([ $rc = 0 ] && echo ok || echo "FAILED (exit $rc)")"
     if [ $rc != 0 ]; then
-        grep -E "^(==[0-9]+==ERROR|SUMMARY|artifact_prefix|Test unit written)|runtime error|ALARM|out-of-memory|^    #[0-9] " \
+        grep -aE "^(==[0-9]+==ERROR|SUMMARY|artifact_prefix|Test unit written|fuzz:)|runtime error|ALARM|out-of-memory|^    #[0-9] " \
             "$log" | head -30
         failed="$failed $h"
     fi
