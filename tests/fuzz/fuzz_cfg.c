@@ -8,6 +8,7 @@
 // Bounded: inputs holding ".." or a '/' other than "sub/" are skipped, so an
 // include can reach nothing outside that folder (no /dev/zero, no stdin).
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -57,10 +58,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char path[256];
     snprintf(path, sizeof path, "%s/input.cfg", fz_tmpdir());
     dt_cfg *c = dt_cfg_load(path);
+    static int verbose = -1; // DT_FUZZ_VERBOSE=1: what each input parsed into
+    if (verbose < 0) verbose = getenv("DT_FUZZ_VERBOSE") != NULL;
     if (!c) {
+        if (verbose) fprintf(stderr, "refused: %s\n", dt_last_error());
         if (!dt_last_error()[0]) abort(); // a failure always says why
         return 0;
     }
+    if (verbose)
+        for (int i = 0; i < c->n_sec; i++)
+            fprintf(stderr, "%s:%d: [%s] %d keys\n", c->sec[i].file, c->sec[i].line,
+                    c->sec[i].name, c->sec[i].n_kv);
     for (int i = 0; i < c->n_sec; i++) {
         dt_cfg_section *s = &c->sec[i];
         if (!s->name || !s->name[0] || strcmp(s->name, "include") == 0) abort(); // spliced
