@@ -3,6 +3,8 @@
 #   OPENCV=0   build without OpenCV (image I/O reports a clear error)
 #   ASAN=1     AddressSanitizer + UndefinedBehaviorSanitizer
 #   DEBUG=1    -O0 -g
+#   FUZZ=1     clang + libFuzzer + ASan/UBSan into build-fuzz/ (`make fuzz`
+#              builds the harnesses of tests/fuzz, docs/FUZZ.md)
 #   CUDA_ARCH  e.g. "80 90" (default: the local GPU's, else 80 90)
 #   EMU=1      the GPU build on the CUDA emulator (tests/cuda_emu: CUDA's thread
 #              model, the runtime, cuBLAS and cuDNN's convolutions on the CPU),
@@ -30,7 +32,12 @@ CXX ?= c++
 NVCC ?= $(CUDA_PATH)/bin/nvcc
 PKG_CONFIG ?= pkg-config
 
-ifeq ($(ASAN),1)
+FUZZ ?= 0
+ifeq ($(FUZZ),1)
+  CC := clang
+  CXX := clang++
+  BUILD ?= build-fuzz
+else ifeq ($(ASAN),1)
   BUILD ?= build-asan
 else ifeq ($(GPU),1)
   BUILD ?= build-gpu
@@ -41,6 +48,9 @@ endif
 OPT := -O3 $(ARCH)
 ifeq ($(DEBUG),1)
   OPT := -O0 -g
+endif
+ifeq ($(FUZZ),1)
+  OPT := -O1
 endif
 WARN := -Wall -Wextra -Wno-unused-parameter
 DEFS := -D_GNU_SOURCE
@@ -53,6 +63,16 @@ ifeq ($(ASAN),1)
   CFLAGS += $(SAN)
   CXXFLAGS += $(SAN)
   LDFLAGS += $(SAN)
+endif
+ifeq ($(FUZZ),1)
+  # The library with coverage for libFuzzer (fuzzer-no-link: the harness
+  # brings main) and the sanitizers; UB aborts instead of printing on.
+  # (-Wno-pass-failed: at -O1 under ASan some `omp simd` loops stay scalar.)
+  SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+         -fno-omit-frame-pointer -Wno-pass-failed
+  CFLAGS += $(SAN)
+  CXXFLAGS += $(SAN)
+  LDFLAGS += -fsanitize=address,undefined
 endif
 CFLAGS += $(shell $(PKG_CONFIG) --cflags libxml-2.0 2>/dev/null)
 
@@ -134,7 +154,10 @@ ifneq ($(BUILD),build)
   BIN := $(BUILD)/detector
 endif
 
-.PHONY: all test asan clean info bench tests
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+
+.PHONY: all test asan clean info bench tests fuzz
 all: info $(BIN)
 
 info:
@@ -167,6 +190,19 @@ $(BUILD)/tests/%: tests/%.c $(LIB) tests/testutil.h
 
 tests: $(TEST_BIN) $(BIN)
 
+# libFuzzer harnesses (tests/fuzz, docs/FUZZ.md): `make fuzz` builds them
+# into build-fuzz/fuzz/; tests/fuzz/run.sh runs them.
+ifeq ($(FUZZ),1)
+fuzz: info $(FUZZ_BIN)
+.PRECIOUS: $(BUILD)/tests/fuzz/%.o
+$(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/util.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) -fsanitize=fuzzer $(LDFLAGS) $^ -o $@ $(LDLIBS)
+else
+fuzz:
+	$(MAKE) FUZZ=1 fuzz
+endif
+
 # Every test: C unit tests (cmocka), PyTorch parity, CLI checks. Prints
 # "N passed, N failed" last and exits non-zero on any failure.
 test: info tests
@@ -179,6 +215,6 @@ bench: all
 	sh scripts/bench_cpu.sh
 
 clean:
-	rm -rf build build-asan build-gpu build-emu build-emu-asan detector
+	rm -rf build build-asan build-gpu build-emu build-emu-asan build-fuzz detector
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

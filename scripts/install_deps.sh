@@ -5,7 +5,8 @@ set -eu
 PKGS="build-essential pkg-config libdnnl-dev libinih-dev libcjson-dev libxml2-dev zlib1g-dev
 libopencv-dev libjpeg62-turbo-dev libcmocka-dev libjemalloc2 python3 python3-numpy python3-torch
 python3-torchvision python3-pip python3-opencv
-xvfb xauth imagemagick"
+xvfb xauth imagemagick
+clang libclang-rt-dev libomp-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
