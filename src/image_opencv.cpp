@@ -372,7 +372,7 @@ struct label_hash {
 };
 thread_local std::unordered_map<label_key, cv::Mat, label_hash> label_cache;
 
-const cv::Mat &label_sprite(const char *text, const unsigned char bg[3], const unsigned char fg[3],
+static const cv::Mat &label_sprite(const char *text, const unsigned char bg[3], const unsigned char fg[3],
                             double font_scale) {
     label_key k{text, font_scale, (unsigned)bg[0] | (unsigned)bg[1] << 8 | (unsigned)bg[2] << 16,
                 (unsigned)fg[0] | (unsigned)fg[1] << 8 | (unsigned)fg[2] << 16};
