@@ -165,8 +165,14 @@ int dt_cmd_train(int argc, char **argv) {
     const char *ve = arg_value(argc, argv, "-valid_every");
     int valid_every = 1;
     if (ve) {
-        if (dt_arg_int(argv[1], "-valid_every", ve, 0, 1000000, &valid_every) != 0) return 2;
-        if (valid_every == 0) valid_every = -1; // 0: no validation while training
+        char *end;
+        long v = strtol(ve, &end, 10);
+        if (!*ve || *end || v < 0 || v > 1000000) {
+            fprintf(stderr, "error: -valid_every %s: expected a number of epochs >= 0 (0: no "
+                            "validation while training)\n", ve);
+            return 2;
+        }
+        valid_every = v == 0 ? -1 : (int)v;
     }
     session S;
     if (session_open(&S, argc, argv, 1, threads, seed) != 0) {

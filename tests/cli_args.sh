@@ -50,7 +50,7 @@ expect2 "bench_loader: -threads '-2'" bench_loader -threads -2
 # the other numbers of each command
 expect2 "train: -seed '-3'" train "$C" -seed -3
 expect2 "train: -minutes 'abc'" train "$C" -minutes abc
-expect2 "train: -valid_every 'x'" train "$C" -valid_every x
+expect2 "-valid_every x: expected" train "$C" -valid_every x
 expect2 "lr_find: -iters '0'" lr_find "$C" -iters 0
 expect2 "lr_find: -start 'abc'" lr_find "$C" -start abc
 expect2 "lr_find: -end 'inf'" lr_find "$C" -end inf
