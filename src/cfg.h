@@ -9,7 +9,7 @@
 // included file's own [net] (if it starts with one, so it can run alone) is
 // skipped.
 //
-// Limits (docs/cfg.md): a cfg file is a regular file of at most
+// Limits (README, "The cfg format"): a cfg file is a regular file of at most
 // DT_CFG_MAX_FILE_BYTES; a load reads at most DT_CFG_MAX_FILES files (the
 // cfg and its includes, each include counted every time it is read) and
 // DT_CFG_MAX_TOTAL_BYTES in all; includes nest at most

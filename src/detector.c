@@ -23,10 +23,11 @@ static int set_threads(const char *cmd, int argc, char **argv) {
 }
 
 static int cmd_summary(int argc, char **argv) {
-    static const char *const vals[] = {"-batch", NULL};
+    static const char *const vals[] = {"-batch", "-threads", NULL};
     int batch;
     if (argc < 3 || argv[2][0] == '-' || dt_args_check("summary", argc, argv, 3, vals, NULL, 0) ||
-        dt_arg_get_int("summary", argc, argv, 3, "-batch", 0, 0, DT_ARG_BATCH_MAX, &batch)) {
+        dt_arg_get_int("summary", argc, argv, 3, "-batch", 0, 0, DT_ARG_BATCH_MAX, &batch) ||
+        set_threads("summary", argc, argv)) {
         fprintf(stderr, "usage: %s summary <cfg> [-batch N]\n", argv[0]);
         return 2;
     }
@@ -183,8 +184,11 @@ int main(int argc, char **argv) {
         return dt_cmd_test(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "demo") == 0) return dt_cmd_demo(argc - 1, argv + 1);
-    if (strcmp(cmd, "anchors") == 0) return dt_cmd_anchors(argc - 1, argv + 1);
-    if (strcmp(cmd, "predgrid") == 0) return dt_cmd_predgrid(argc - 1, argv + 1);
+    if (strcmp(cmd, "anchors") == 0 || strcmp(cmd, "predgrid") == 0) {
+        if (set_threads(cmd, argc, argv) != 0) return 2;
+        return cmd[0] == 'a' ? dt_cmd_anchors(argc - 1, argv + 1)
+                             : dt_cmd_predgrid(argc - 1, argv + 1);
+    }
     if (strcmp(cmd, "synth") == 0) return dt_cmd_synth(argc - 1, argv + 1);
     if (strcmp(cmd, "gpuinfo") == 0) {
         dt_gpu_print_info(stdout);

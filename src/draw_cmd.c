@@ -48,7 +48,7 @@ static dt_layer *ssd_of(dt_network *net, const char *cfg) {
 }
 
 int dt_cmd_anchors(int argc, char **argv) {
-    static const char *const vals[] = {"-out", "-panel", NULL};
+    static const char *const vals[] = {"-out", "-panel", "-threads", NULL}; // -threads: main's
     int panel;
     if (argc < 2 || argv[1][0] == '-' || dt_args_check("anchors", argc, argv, 2, vals, NULL, 0) ||
         dt_arg_get_int("anchors", argc, argv, 2, "-panel", 320, 64, 4096, &panel)) {
@@ -91,7 +91,8 @@ static void unnormalise(const float *x, size_t n_px, unsigned char *out) {
 }
 
 int dt_cmd_predgrid(int argc, char **argv) {
-    static const char *const vals[] = {"-data", "-out", "-n", "-cols", "-thresh", NULL};
+    static const char *const vals[] = {"-data", "-out", "-n", "-cols", "-thresh", "-threads",
+                                       NULL}; // -threads: main's
     if (argc < 3 || argv[1][0] == '-' || argv[2][0] == '-' ||
         dt_args_check("predgrid", argc, argv, 3, vals, NULL, 0)) {
         fprintf(stderr, "usage: detector predgrid <cfg> <weights> [-data F] [-out F.png] "

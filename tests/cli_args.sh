@@ -89,7 +89,9 @@ grep -qwiE "inf|nan" "$T/out" && fail "bench printed inf/nan: $(cat "$T/out")"
 
 # main's options are accepted by every command (they used to be unknown to
 # train, valid, test, synth, ...): parsing gets past them to the next check
-"$BIN" summary "$C" -nogpu >"$T/out" 2>"$T/err" || fail "summary -nogpu: $(cat "$T/err")"
+"$BIN" summary "$C" -nogpu -threads 1 >"$T/out" 2>"$T/err" ||
+    fail "summary -nogpu -threads 1: $(cat "$T/err")"
+expect2 "anchors: -threads 'x'" anchors "$C" -threads x
 expect2 "train: -threads 'x'" train "$C" -nogpu -tf32 -threads x
 expect2 "valid: -batch 'x'" valid "$C" w.weights -nogpu -batch x
 expect2 "synth: -n 'x'" synth "$T/s" -tf32 -n x
