@@ -111,10 +111,10 @@ int dt_arg_u64(const char *cmd, const char *flag, const char *v, uint64_t *out) 
     while (isspace((unsigned char)*p)) p++;
     char *end;
     errno = 0;
-    unsigned long long x = isdigit((unsigned char)*p) ? strtoull(p, &end, 10) : 0;
-    if (!isdigit((unsigned char)*p) || errno) return bad(cmd, flag, v, "expected an integer >= 0 (below 2^64)");
+    if (!isdigit((unsigned char)*p)) return bad(cmd, flag, v, "expected an integer >= 0");
+    unsigned long long x = strtoull(p, &end, 10);
     while (isspace((unsigned char)*end)) end++;
-    if (*end) return bad(cmd, flag, v, "expected an integer >= 0 (below 2^64)");
+    if (errno || *end) return bad(cmd, flag, v, "expected an integer >= 0 (below 2^64)");
     *out = (uint64_t)x;
     return 0;
 }

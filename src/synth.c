@@ -291,8 +291,10 @@ int dt_cmd_synth(int argc, char **argv) {
         const int more = i + 1 < argc;
         int bad = 0, g;
         if ((g = dt_arg_global(argc, argv, i))) i += g - 1; // main's
-        else if (strcmp(a, "-n") == 0 && more) bad = dt_arg_int("synth", a, argv[++i], 0, INT_MAX, &o.n);
-        else if (strcmp(a, "-size") == 0 && more) bad = dt_arg_int("synth", a, argv[++i], 0, INT_MAX, &o.size);
+        else if (strcmp(a, "-n") == 0 && more)
+            bad = dt_arg_int("synth", a, argv[++i], 0, INT_MAX, &o.n);
+        else if (strcmp(a, "-size") == 0 && more)
+            bad = dt_arg_int("synth", a, argv[++i], 0, INT_MAX, &o.size);
         else if (strcmp(a, "-seed") == 0 && more) bad = dt_arg_u64("synth", a, argv[++i], &o.seed);
         else if (strcmp(a, "-objects") == 0 && more)
             bad = dt_arg_int("synth", a, argv[++i], 0, INT_MAX, &o.max_objects);

@@ -211,7 +211,8 @@ int dt_cmd_test(int argc, char **argv) {
         if ((g = dt_arg_global(argc, argv, i))) i += g - 1; // main's
         else if (strcmp(a, "-thresh") == 0 && more)
             bad |= dt_arg_float("test", a, argv[++i], 0, 1, &thresh);
-        else if (strcmp(a, "-nms") == 0 && more) bad |= dt_arg_float("test", a, argv[++i], 0, 1, &nms);
+        else if (strcmp(a, "-nms") == 0 && more)
+            bad |= dt_arg_float("test", a, argv[++i], 0, 1, &nms);
         else if (strcmp(a, "-out") == 0 && more) out = argv[++i];
         else if (strcmp(a, "-names") == 0 && more) names_path = argv[++i];
         else if (strcmp(a, "-data") == 0 && more) data = argv[++i];

@@ -246,7 +246,8 @@ static void test_include_not_regular(void **state) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/inc_a_folder", tu_tmpdir());
     mkdir(dir, 0755);
-    char *m1 = tu_write_file("inc_folder.cfg", NET "[maxpool]\n\n[include]\nfile=inc_a_folder\n", -1);
+    char *m1 =
+        tu_write_file("inc_folder.cfg", NET "[maxpool]\n\n[include]\nfile=inc_a_folder\n", -1);
     assert_null(load_file(m1));
     assert_true(tu_error_has("inc_folder.cfg:9", "[include]", "'file'", "inc_a_folder",
                              "a directory", NULL));

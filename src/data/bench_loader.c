@@ -26,12 +26,14 @@ int dt_cmd_bench_loader(int argc, char **argv) {
         const char *a = argv[i];
         int more = i + 1 < argc;
         if ((g = dt_arg_global(argc, argv, i))) i += g - 1; // main's
-        else if (strcmp(a, "-size") == 0 && more) bad |= dt_arg_int("bench_loader", a, argv[++i], 8, 65536, &size);
+        else if (strcmp(a, "-size") == 0 && more)
+            bad |= dt_arg_int("bench_loader", a, argv[++i], 8, 65536, &size);
         else if (strcmp(a, "-batch") == 0 && more)
             bad |= dt_arg_int("bench_loader", a, argv[++i], 1, DT_ARG_BATCH_MAX, &batch);
         else if (strcmp(a, "-images") == 0 && more)
             bad |= dt_arg_int("bench_loader", a, argv[++i], 1, INT_MAX, &images);
-        else if (strcmp(a, "-augment") == 0 && more) bad |= dt_arg_int("bench_loader", a, argv[++i], 0, 1, &augment);
+        else if (strcmp(a, "-augment") == 0 && more)
+            bad |= dt_arg_int("bench_loader", a, argv[++i], 0, 1, &augment);
         else if (strcmp(a, "-split") == 0 && more) split = argv[++i];
         else if (strcmp(a, "-threads") == 0 && more) {
             // a comma-separated list of up to 8 counts, each a -threads value

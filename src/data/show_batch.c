@@ -85,7 +85,8 @@ int dt_cmd_show_batch(int argc, char **argv) {
         if ((g = dt_arg_global(argc, argv, i))) i += g - 1; // main's
         else if (strcmp(a, "-data") == 0 && more) data_override = argv[++i];
         else if (strcmp(a, "-out") == 0 && more) out = argv[++i];
-        else if (strcmp(a, "-seed") == 0 && more) bad |= dt_arg_u64("show_batch", a, argv[++i], &seed);
+        else if (strcmp(a, "-seed") == 0 && more)
+            bad |= dt_arg_u64("show_batch", a, argv[++i], &seed);
         else if (strcmp(a, "-image") == 0 && more)
             bad |= dt_arg_long("show_batch", a, argv[++i], 0, INT_MAX, &image);
         else if (strcmp(a, "-valid") == 0) valid = 1;
