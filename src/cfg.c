@@ -6,16 +6,17 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common.h"
-
-#define DT_CFG_MAX_INCLUDE_DEPTH 8
 
 typedef struct {
     dt_cfg *cfg;
@@ -74,23 +75,67 @@ static void section_add_kv(dt_cfg_section *s, const char *k, const char *v, int 
     kv->used = 0;
 }
 
+static const char *file_kind(mode_t m) {
+    return S_ISDIR(m)                  ? "a directory"
+           : S_ISCHR(m) || S_ISBLK(m)  ? "a device"
+           : S_ISFIFO(m)               ? "a pipe"
+           : S_ISSOCK(m)               ? "a socket"
+                                       : "not a regular file";
+}
+
+// The whole of a regular file of at most DT_CFG_MAX_FILE_BYTES, NUL-ended.
+// Opened without blocking (a pipe would wait for a writer) and checked
+// before reading: a directory, /dev/zero or a FIFO is refused by name.
 static char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
         dt_error("%s: cannot open cfg file: %s", path, strerror(errno));
         return NULL;
     }
-    size_t cap = 4096, n = 0;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        dt_error("%s: cannot read cfg file: %s", path, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        dt_error("%s: not a cfg file (%s; a cfg is a regular file)", path, file_kind(st.st_mode));
+        close(fd);
+        return NULL;
+    }
+    const size_t max = DT_CFG_MAX_FILE_BYTES;
+    if (st.st_size > (off_t)max) {
+        dt_error("%s: cfg file too large (%lld bytes; at most %zu)", path,
+                 (long long)st.st_size, max);
+        close(fd);
+        return NULL;
+    }
+    // read to the end, whatever the size said (the file may change), up to max + 1
+    size_t cap = (size_t)st.st_size + 2, n = 0;
     char *buf = dt_malloc(cap);
-    size_t got;
-    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += got;
+    for (;;) {
         if (n + 1 == cap) {
-            cap *= 2;
+            if (n > max) break;
+            cap = 2 * cap < max + 2 ? 2 * cap : max + 2;
             buf = dt_realloc(buf, cap);
         }
+        ssize_t got = read(fd, buf + n, cap - n - 1);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+            dt_error("%s: cannot read cfg file: %s", path, strerror(errno));
+            free(buf);
+            close(fd);
+            return NULL;
+        }
+        if (got == 0) break;
+        n += (size_t)got;
     }
-    fclose(f);
+    close(fd);
+    if (n > max) {
+        free(buf);
+        dt_error("%s: cfg file too large (more than %zu bytes)", path, max);
+        return NULL;
+    }
     buf[n] = 0;
     if (memchr(buf, 0, n)) {
         free(buf);
@@ -155,7 +200,13 @@ static char *line_reader(char *str, int num, void *stream) {
         }
         size_t nn = (size_t)(end - p - 1);
         char name[128];
-        if (nn == 0 || nn >= sizeof name) {
+        if (nn >= sizeof name) {
+            dt_error("%s:%d: section name longer than %zu characters", st->file, st->line,
+                     sizeof name - 1);
+            st->error = 1;
+            return NULL;
+        }
+        if (nn == 0) {
             dt_error("%s:%d: bad section name: %s", st->file, st->line, str);
             st->error = 1;
             return NULL;
@@ -228,8 +279,21 @@ static int expand_includes(dt_cfg *c, int from, int depth) {
                              DT_CFG_MAX_INCLUDE_DEPTH);
             return -1;
         }
+        if (c->n_files >= DT_CFG_MAX_FILES) {
+            dt_cfg_error_key(s, kv, "more than %d cfg files read in all (the cfg and its "
+                                    "includes, each time it is included): an include fan-out?",
+                             DT_CFG_MAX_FILES);
+            return -1;
+        }
         char *path = path_join_dir(s->file, kv->value);
-        char *text = read_file(path, NULL);
+        size_t len = 0;
+        char *text = read_file(path, &len);
+        if (text && c->n_bytes + len > DT_CFG_MAX_TOTAL_BYTES) {
+            dt_error("%s: more than %d bytes of cfg text read in all (the cfg and its includes)",
+                     path, DT_CFG_MAX_TOTAL_BYTES);
+            free(text);
+            text = NULL;
+        }
         if (!text) {
             char msg[1024];
             snprintf(msg, sizeof msg, "%s", dt_last_error());
@@ -241,9 +305,11 @@ static int expand_includes(dt_cfg *c, int from, int depth) {
         dt_cfg sub = {0};
         sub.files = c->files;
         sub.n_files = c->n_files;
+        sub.n_bytes = c->n_bytes;
         int rc = parse_text(&sub, text, path, depth + 1);
         c->files = sub.files;
         c->n_files = sub.n_files;
+        c->n_bytes = sub.n_bytes;
         free(text);
         free(path);
         if (rc != 0) {
@@ -295,6 +361,17 @@ static int expand_includes(dt_cfg *c, int from, int depth) {
 
 static int parse_text(dt_cfg *c, const char *text, const char *file, int depth) {
     const char *fname = cfg_add_file(c, file);
+    // Lines have no limit of their own: inih's line buffer (on the heap) is
+    // sized to this text's longest line, + '\n', + the NUL (line_reader).
+    size_t longest = 0, n_text = 0;
+    for (const char *t = text; *t;) {
+        const char *nl = strchr(t, '\n');
+        size_t n = nl ? (size_t)(nl - t) + 1 : strlen(t);
+        if (n > longest) longest = n;
+        n_text += n;
+        t += n;
+    }
+    c->n_bytes += n_text;
     parse_state st = {0};
     st.cfg = c;
     st.file = fname;
@@ -310,6 +387,9 @@ static int parse_text(dt_cfg *c, const char *text, const char *file, int depth) 
     ini_allow_multiline = false;
     ini_allow_inline_comments = true;
     ini_inline_comment_prefixes = (char *)";#";
+    ini_use_stack = false;
+    ini_allow_realloc = false;
+    ini_max_line = ini_initial_alloc = (int)(longest + 3 > 200 ? longest + 3 : 200);
     int rc = ini_parse_stream(line_reader, &st, cfg_key_handler, &st);
     if (st.error) return -1;
     if (rc > 0) {
@@ -326,6 +406,12 @@ static int parse_text(dt_cfg *c, const char *text, const char *file, int depth) 
 }
 
 dt_cfg *dt_cfg_parse_string(const char *text, const char *name) {
+    size_t n = strlen(text);
+    if (n > DT_CFG_MAX_FILE_BYTES) {
+        dt_error("%s: cfg text too large (%zu bytes; at most %d)", name, n,
+                 DT_CFG_MAX_FILE_BYTES);
+        return NULL;
+    }
     dt_cfg *c = dt_calloc(1, sizeof *c);
     if (parse_text(c, text, name, 0) != 0) {
         dt_cfg_free(c);
@@ -395,6 +481,19 @@ const char *dt_cfg_str(dt_cfg_section *s, const char *key) {
     return kv->value;
 }
 
+// A value as quoted in a message: whole up to 64 characters, else its start
+// and its length (lines have no limit, messages do).
+typedef struct {
+    char s[96];
+} shown_value;
+static shown_value shown(const char *v) {
+    shown_value r;
+    size_t n = strlen(v);
+    if (n <= 64) snprintf(r.s, sizeof r.s, "%s", v);
+    else snprintf(r.s, sizeof r.s, "%.40s... (%zu characters)", v, n);
+    return r;
+}
+
 static int parse_long(const char *v, long *out) {
     char *end;
     errno = 0;
@@ -423,7 +522,7 @@ static int get_int(dt_cfg_section *s, dt_cfg_kv *kv, int lo, int hi, int *out) {
     long x;
     kv->used = 1;
     if (parse_long(kv->value, &x) != 0) {
-        dt_cfg_error_key(s, kv, "bad value '%s' (expected an integer)", kv->value);
+        dt_cfg_error_key(s, kv, "bad value '%s' (expected an integer)", shown(kv->value).s);
         return -1;
     }
     if (x < lo || x > hi) {
@@ -462,7 +561,7 @@ int dt_cfg_float(dt_cfg_section *s, const char *key, float def, float lo, float 
     kv->used = 1;
     float x;
     if (parse_float(kv->value, &x) != 0) {
-        dt_cfg_error_key(s, kv, "bad value '%s' (expected a number)", kv->value);
+        dt_cfg_error_key(s, kv, "bad value '%s' (expected a number)", shown(kv->value).s);
         return -1;
     }
     if (x < lo || x > hi) {
@@ -488,7 +587,7 @@ static int split_list(dt_cfg_section *s, dt_cfg_kv *kv, int max, int *n,
             break;
         }
         if (one(tok, out, count) != 0) {
-            dt_cfg_error_key(s, kv, "bad value '%s' in list (expected %s)", tok, what);
+            dt_cfg_error_key(s, kv, "bad value '%s' in list (expected %s)", shown(tok).s, what);
             rc = -1;
             break;
         }
@@ -546,7 +645,7 @@ int dt_cfg_choice(dt_cfg_section *s, const char *key, const char *const *choices
         if (i) strncat(list, ", ", sizeof list - strlen(list) - 1);
         strncat(list, choices[i], sizeof list - strlen(list) - 1);
     }
-    dt_cfg_error_key(s, kv, "bad value '%s' (expected one of: %s)", kv->value, list);
+    dt_cfg_error_key(s, kv, "bad value '%s' (expected one of: %s)", shown(kv->value).s, list);
     return -1;
 }
 

@@ -8,10 +8,22 @@
 // sections of another cfg in place: a backbone is written once. The
 // included file's own [net] (if it starts with one, so it can run alone) is
 // skipped.
+//
+// Limits (README, "The cfg format"): a cfg file is a regular file of at most
+// DT_CFG_MAX_FILE_BYTES; a load reads at most DT_CFG_MAX_FILES files (the
+// cfg and its includes, each include counted every time it is read) and
+// DT_CFG_MAX_TOTAL_BYTES in all; includes nest at most
+// DT_CFG_MAX_INCLUDE_DEPTH deep. Lines, keys, values and paths have no
+// length limit of their own (a section name has at most 127 characters).
 #ifndef DT_CFG_H
 #define DT_CFG_H
 
 #include <stddef.h>
+
+#define DT_CFG_MAX_FILE_BYTES (1 << 20)
+#define DT_CFG_MAX_TOTAL_BYTES (8 << 20)
+#define DT_CFG_MAX_FILES 256
+#define DT_CFG_MAX_INCLUDE_DEPTH 8
 
 #ifdef __cplusplus
 extern "C" {
@@ -37,6 +49,7 @@ typedef struct {
     int n_sec, cap_sec;
     char **files; // every file read (includes too); sections point into it
     int n_files;
+    size_t n_bytes; // bytes of all of them
 } dt_cfg;
 
 // Parse a cfg file (following includes). NULL + dt_error on any problem.

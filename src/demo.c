@@ -30,6 +30,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "args.h"
 #include "common.h"
 #include "data/data.h"
 #include "data/transform.h"
@@ -295,14 +296,20 @@ static int parse_args(int argc, char **argv, demo_args *a) {
                 return -1;
             }
             a->camera = (int)v;
-        } else if (strcmp(s, "-thresh") == 0 && more) a->thresh = (float)atof(argv[++i]);
-        else if (strcmp(s, "-nms") == 0 && more) a->nms = (float)atof(argv[++i]);
+        } else if (strcmp(s, "-thresh") == 0 && more) {
+            if (dt_arg_float("demo", s, argv[++i], 0, 1, &a->thresh)) return -1;
+        } else if (strcmp(s, "-nms") == 0 && more) {
+            if (dt_arg_float("demo", s, argv[++i], 0, 1, &a->nms)) return -1;
+        }
         else if (strcmp(s, "-out_filename") == 0 && more) a->out = argv[++i];
         else if (strcmp(s, "-names") == 0 && more) a->names = argv[++i];
         else if (strcmp(s, "-data") == 0 && more) a->data = argv[++i];
         else if (strcmp(s, "-log") == 0 && more) a->log = argv[++i];
-        else if (strcmp(s, "-frames") == 0 && more) a->frames = atol(argv[++i]);
-        else if (strcmp(s, "-threads") == 0 && more) a->threads = atoi(argv[++i]);
+        else if (strcmp(s, "-frames") == 0 && more) {
+            if (dt_arg_long("demo", s, argv[++i], 0, LONG_MAX, &a->frames)) return -1;
+        } else if (strcmp(s, "-threads") == 0 && more) {
+            if (dt_arg_threads("demo", s, argv[++i], &a->threads)) return -1;
+        }
         else if (strcmp(s, "-compare") == 0 && more) {
             char *end;
             long v = strtol(argv[++i], &end, 10);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "amp.h"
+#include "args.h"
 #include "conv_route.h"
 #include "data/cmd.h"
 #include "demo.h"
@@ -15,34 +16,24 @@
 #include "valid.h"
 #include "train.h"
 
-static const char *arg_value(int argc, char **argv, const char *flag) {
-    for (int i = 0; i < argc - 1; i++)
-        if (strcmp(argv[i], flag) == 0) return argv[i + 1];
-    return NULL;
-}
-
-static int arg_int(int argc, char **argv, const char *flag, int def) {
-    const char *v = arg_value(argc, argv, flag);
-    return v ? atoi(v) : def;
-}
-
-static int arg_flag(int argc, char **argv, const char *flag) {
-    for (int i = 0; i < argc; i++)
-        if (strcmp(argv[i], flag) == 0) return 1;
+// -threads N of the commands that set OpenMP's team here. 0 / -1 (printed).
+static int set_threads(const char *cmd, int argc, char **argv) {
+    int t;
+    if (dt_arg_get_threads(cmd, argc, argv, 2, &t) != 0) return -1;
+    if (t > 0) omp_set_num_threads(t);
     return 0;
 }
 
-static void set_threads(int argc, char **argv) {
-    int t = arg_int(argc, argv, "-threads", 0);
-    if (t > 0) omp_set_num_threads(t);
-}
-
 static int cmd_summary(int argc, char **argv) {
-    if (argc < 3) {
+    static const char *const vals[] = {"-batch", "-threads", NULL};
+    int batch;
+    if (argc < 3 || argv[2][0] == '-' || dt_args_check("summary", argc, argv, 3, vals, NULL, 0) ||
+        dt_arg_get_int("summary", argc, argv, 3, "-batch", 0, 0, DT_ARG_BATCH_MAX, &batch) ||
+        set_threads("summary", argc, argv)) {
         fprintf(stderr, "usage: %s summary <cfg> [-batch N]\n", argv[0]);
         return 2;
     }
-    dt_net_opts o = {.batch = arg_int(argc, argv, "-batch", 0), .with_grads = 0, .quiet = 1};
+    dt_net_opts o = {.batch = batch, .with_grads = 0, .quiet = 1};
     dt_network *net = dt_net_load(argv[2], &o);
     if (!net) {
         fprintf(stderr, "error: %s\n", dt_last_error());
@@ -57,23 +48,29 @@ static int cmd_summary(int argc, char **argv) {
 // (training) on random input; the gradient of the last layer's output is a
 // fixed random tensor, so any cfg can be timed, loss layer or not.
 static int cmd_bench(int argc, char **argv) {
-    if (argc < 3) {
+    static const char *const vals[] = {"-batch", "-iters", "-warmup", "-threads", "-weights",
+                                       NULL};
+    static const char *const flags[] = {"-train", "-upload", NULL};
+    int iters, warm, batch;
+    if (argc < 3 || argv[2][0] == '-' || dt_args_check("bench", argc, argv, 3, vals, flags, 0) ||
+        dt_arg_get_int("bench", argc, argv, 3, "-iters", 10, 1, 1000000, &iters) ||
+        dt_arg_get_int("bench", argc, argv, 3, "-warmup", 2, 0, 1000000, &warm) ||
+        dt_arg_get_int("bench", argc, argv, 3, "-batch", 0, 0, DT_ARG_BATCH_MAX, &batch) ||
+        set_threads("bench", argc, argv)) {
         fprintf(stderr,
-                "usage: %s bench <cfg> [-batch N] [-iters N] [-warmup N] [-train] "
+                "usage: %s bench <cfg> [-batch N] [-iters N (>= 1)] [-warmup N] [-train] "
                 "[-threads N] [-weights W] [-upload]\n",
                 argv[0]);
         return 2;
     }
-    set_threads(argc, argv);
-    int train = arg_flag(argc, argv, "-train");
-    int iters = arg_int(argc, argv, "-iters", 10), warm = arg_int(argc, argv, "-warmup", 2);
-    dt_net_opts o = {.batch = arg_int(argc, argv, "-batch", 0), .with_grads = train, .quiet = 1};
+    int train = dt_arg_flag(argc, argv, 3, "-train");
+    dt_net_opts o = {.batch = batch, .with_grads = train, .quiet = 1};
     dt_network *net = dt_net_load(argv[2], &o);
     if (!net) {
         fprintf(stderr, "error: %s\n", dt_last_error());
         return 1;
     }
-    const char *w = arg_value(argc, argv, "-weights");
+    const char *w = dt_arg_value(argc, argv, 3, "-weights");
     if (w && dt_net_load_weights(net, w) != 0) {
         fprintf(stderr, "error: %s\n", dt_last_error());
         dt_net_free(net);
@@ -91,7 +88,7 @@ static int cmd_bench(int argc, char **argv) {
     double t0 = 0;
     // GPU: the input is uploaded once and stays on the device, as PyTorch's bench
     // keeps its tensor there; -upload copies it (pinned) every iteration instead
-    const int reupload = arg_flag(argc, argv, "-upload");
+    const int reupload = dt_arg_flag(argc, argv, 3, "-upload");
     for (int it = 0; it < warm + iters; it++) {
         if (it == warm) t0 = dt_now();
         if (it > 0 && !reupload) dt_net_gpu_input_unchanged(net);
@@ -191,11 +188,13 @@ int main(int argc, char **argv) {
         return 2;
     }
     // GPU (docs/GPU.md), for every command: dt_net_load reads DT_GPU / DT_TF32
-    const char *gpu = arg_value(argc, argv, "-gpu");
+    const char *gpu = dt_arg_value(argc, argv, 2, "-gpu");
+    int gpu_n;
+    if (gpu && dt_arg_int(cmd, "-gpu", gpu, 0, 1023, &gpu_n) != 0) return 2;
     if (gpu) setenv("DT_GPU", gpu, 1);
-    if (arg_flag(argc, argv, "-nogpu")) unsetenv("DT_GPU");
-    if (arg_flag(argc, argv, "-tf32")) setenv("DT_TF32", "1", 1);
-    const char *amp = arg_value(argc, argv, "-amp"); // mixed precision: fp16 | bf16
+    if (dt_arg_flag(argc, argv, 2, "-nogpu")) unsetenv("DT_GPU");
+    if (dt_arg_flag(argc, argv, 2, "-tf32")) setenv("DT_TF32", "1", 1);
+    const char *amp = dt_arg_value(argc, argv, 2, "-amp"); // mixed precision: fp16 | bf16
     if (amp) setenv("DT_AMP", amp, 1);
     if (strcmp(cmd, "summary") == 0) return cmd_summary(argc, argv);
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc, argv);
@@ -204,16 +203,19 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "show_batch") == 0) return dt_cmd_show_batch(argc - 1, argv + 1);
     if (strcmp(cmd, "bench_loader") == 0) return dt_cmd_bench_loader(argc - 1, argv + 1);
     if (strcmp(cmd, "valid") == 0) {
-        set_threads(argc, argv);
+        if (set_threads(cmd, argc, argv) != 0) return 2;
         return dt_cmd_valid(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "test") == 0) {
-        set_threads(argc, argv);
+        if (set_threads(cmd, argc, argv) != 0) return 2;
         return dt_cmd_test(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "demo") == 0) return dt_cmd_demo(argc - 1, argv + 1);
-    if (strcmp(cmd, "anchors") == 0) return dt_cmd_anchors(argc - 1, argv + 1);
-    if (strcmp(cmd, "predgrid") == 0) return dt_cmd_predgrid(argc - 1, argv + 1);
+    if (strcmp(cmd, "anchors") == 0 || strcmp(cmd, "predgrid") == 0) {
+        if (set_threads(cmd, argc, argv) != 0) return 2;
+        return cmd[0] == 'a' ? dt_cmd_anchors(argc - 1, argv + 1)
+                             : dt_cmd_predgrid(argc - 1, argv + 1);
+    }
     if (strcmp(cmd, "synth") == 0) return dt_cmd_synth(argc - 1, argv + 1);
     if (strcmp(cmd, "gpuinfo") == 0) {
         dt_gpu_print_info(stdout);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "common.h"
 #include "data/data.h"
 #include "data/loader.h"
@@ -15,9 +16,7 @@
 #include "valid.h"
 
 static const char *arg_value(int argc, char **argv, const char *flag) {
-    for (int i = 0; i < argc - 1; i++)
-        if (strcmp(argv[i], flag) == 0) return argv[i + 1];
-    return NULL;
+    return dt_arg_value(argc, argv, 2, flag);
 }
 
 // "cfg/ssd.cfg" -> "ssd"
@@ -49,13 +48,14 @@ static dt_layer *ssd_of(dt_network *net, const char *cfg) {
 }
 
 int dt_cmd_anchors(int argc, char **argv) {
-    if (argc < 2 || argv[1][0] == '-') {
+    static const char *const vals[] = {"-out", "-panel", "-threads", NULL}; // -threads: main's
+    int panel;
+    if (argc < 2 || argv[1][0] == '-' || dt_args_check("anchors", argc, argv, 2, vals, NULL, 0) ||
+        dt_arg_get_int("anchors", argc, argv, 2, "-panel", 320, 64, 4096, &panel)) {
         fprintf(stderr, "usage: detector anchors <cfg> [-out F.png] [-panel PIXELS]\n");
         return 2;
     }
     const char *cfg = argv[1], *out = arg_value(argc, argv, "-out");
-    const char *pv = arg_value(argc, argv, "-panel");
-    int panel = pv ? atoi(pv) : 320;
     char path[4096], stem[256];
     if (!out) {
         cfg_stem(cfg, stem, sizeof stem);
@@ -91,7 +91,10 @@ static void unnormalise(const float *x, size_t n_px, unsigned char *out) {
 }
 
 int dt_cmd_predgrid(int argc, char **argv) {
-    if (argc < 3 || argv[1][0] == '-' || argv[2][0] == '-') {
+    static const char *const vals[] = {"-data", "-out", "-n", "-cols", "-thresh", "-threads",
+                                       NULL}; // -threads: main's
+    if (argc < 3 || argv[1][0] == '-' || argv[2][0] == '-' ||
+        dt_args_check("predgrid", argc, argv, 3, vals, NULL, 0)) {
         fprintf(stderr, "usage: detector predgrid <cfg> <weights> [-data F] [-out F.png] "
                         "[-n 12] [-cols 4] [-thresh T]\n"
                         "  the first N validation images: ground truth | predictions\n");
@@ -99,10 +102,13 @@ int dt_cmd_predgrid(int argc, char **argv) {
     }
     const char *cfg = argv[1], *weights = argv[2], *out = arg_value(argc, argv, "-out");
     const char *data = arg_value(argc, argv, "-data"), *v;
-    int n = (v = arg_value(argc, argv, "-n")) ? atoi(v) : 12;
-    int cols = (v = arg_value(argc, argv, "-cols")) ? atoi(v) : 4;
-    float thresh = (v = arg_value(argc, argv, "-thresh")) ? (float)atof(v) : -1;
-    if (n < 1 || n > 256 || cols < 1 || (thresh != -1 && !(thresh >= 0 && thresh < 1))) {
+    int n, cols;
+    float thresh = -1;
+    if (dt_arg_get_int("predgrid", argc, argv, 3, "-n", 12, 1, 256, &n) ||
+        dt_arg_get_int("predgrid", argc, argv, 3, "-cols", 4, 1, 256, &cols) ||
+        ((v = arg_value(argc, argv, "-thresh")) &&
+         dt_arg_float("predgrid", "-thresh", v, 0, 1, &thresh)) ||
+        (thresh != -1 && !(thresh >= 0 && thresh < 1))) {
         fprintf(stderr, "predgrid: -n in [1, 256], -cols >= 1, -thresh in [0, 1)\n");
         return 2;
     }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "common.h"
 #include "image.h"
 #include "valid.h"
@@ -288,21 +289,22 @@ int dt_cmd_synth(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const int more = i + 1 < argc;
-        char *end = NULL;
-        if (strcmp(a, "-n") == 0 && more) o.n = (int)strtol(argv[++i], &end, 10);
-        else if (strcmp(a, "-size") == 0 && more) o.size = (int)strtol(argv[++i], &end, 10);
-        else if (strcmp(a, "-seed") == 0 && more) o.seed = strtoull(argv[++i], &end, 10);
-        else if (strcmp(a, "-objects") == 0 && more) o.max_objects = (int)strtol(argv[++i], &end, 10);
+        int bad = 0, g;
+        if ((g = dt_arg_global(argc, argv, i))) i += g - 1; // main's
+        else if (strcmp(a, "-n") == 0 && more)
+            bad = dt_arg_int("synth", a, argv[++i], 0, INT_MAX, &o.n);
+        else if (strcmp(a, "-size") == 0 && more)
+            bad = dt_arg_int("synth", a, argv[++i], 0, INT_MAX, &o.size);
+        else if (strcmp(a, "-seed") == 0 && more) bad = dt_arg_u64("synth", a, argv[++i], &o.seed);
+        else if (strcmp(a, "-objects") == 0 && more)
+            bad = dt_arg_int("synth", a, argv[++i], 0, INT_MAX, &o.max_objects);
         else if (a[0] != '-' && !dir) dir = a;
         else {
             fprintf(stderr, "synth: unknown or incomplete argument '%s'\n", a);
             dir = NULL;
             break;
         }
-        if (end && *end) {
-            fprintf(stderr, "synth: %s %s: not a number\n", a, argv[i]);
-            return 2;
-        }
+        if (bad) return 2;
     }
     if (!dir) {
         fprintf(stderr, "usage: detector synth DIR [-n N] [-size S] [-seed S] [-objects K]\n"

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "common.h"
 #include "data/loader.h"
 #include "draw.h"
@@ -202,12 +203,15 @@ int dt_cmd_test(int argc, char **argv) {
     const char *cfg = NULL, *weights = NULL, *out = "results", *names_path = NULL, *data = NULL;
     float thresh = -1, nms = -1;
     const char **images = dt_calloc((size_t)argc, sizeof(char *));
-    int n_images = 0;
+    int n_images = 0, bad = 0, g;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const int more = i + 1 < argc;
-        if (strcmp(a, "-thresh") == 0 && more) thresh = (float)atof(argv[++i]);
-        else if (strcmp(a, "-nms") == 0 && more) nms = (float)atof(argv[++i]);
+        if ((g = dt_arg_global(argc, argv, i))) i += g - 1; // main's
+        else if (strcmp(a, "-thresh") == 0 && more)
+            bad |= dt_arg_float("test", a, argv[++i], 0, 1, &thresh);
+        else if (strcmp(a, "-nms") == 0 && more)
+            bad |= dt_arg_float("test", a, argv[++i], 0, 1, &nms);
         else if (strcmp(a, "-out") == 0 && more) out = argv[++i];
         else if (strcmp(a, "-names") == 0 && more) names_path = argv[++i];
         else if (strcmp(a, "-data") == 0 && more) data = argv[++i];
@@ -221,7 +225,7 @@ int dt_cmd_test(int argc, char **argv) {
         else if (!weights) weights = a;
         else images[n_images++] = a;
     }
-    if (!cfg || !weights || n_images == 0) {
+    if (bad || !cfg || !weights || n_images == 0) {
         test_usage();
         free(images);
         return 2;

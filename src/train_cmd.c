@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "chart.h"
 #include "train.h"
 
@@ -64,35 +65,24 @@ static void src_end(void *ctx) {
     s->L = NULL;
 }
 
+// Every "-x" argument is one of the command's flags (argv[1] names it), and
+// -threads / -seed are numbers (src/args.h). 0 / -1 (printed).
+static int check_args(int argc, char **argv, const char *const *with_value,
+                      const char *const *flags, int *threads, uint64_t *seed) {
+    const char *sv = dt_arg_value(argc, argv, 3, "-seed");
+    if (dt_args_check(argv[1], argc, argv, 3, with_value, flags, 0) != 0 ||
+        dt_arg_get_threads(argv[1], argc, argv, 3, threads) != 0 ||
+        (sv && dt_arg_u64(argv[1], "-seed", sv, seed) != 0))
+        return -1;
+    return 0;
+}
+
 static const char *arg_value(int argc, char **argv, const char *flag) {
-    for (int i = 0; i < argc - 1; i++)
-        if (strcmp(argv[i], flag) == 0) return argv[i + 1];
-    return NULL;
+    return dt_arg_value(argc, argv, 3, flag);
 }
 
 static int arg_flag(int argc, char **argv, const char *flag) {
-    for (int i = 0; i < argc; i++)
-        if (strcmp(argv[i], flag) == 0) return 1;
-    return 0;
-}
-
-// Checks every "-x" argument against the command's flags (those in
-// `with_value` take one value).
-static int check_args(int argc, char **argv, const char *const *with_value,
-                      const char *const *flags) {
-    for (int i = 3; i < argc; i++) {
-        int ok = 0;
-        for (int k = 0; with_value[k]; k++)
-            if (strcmp(argv[i], with_value[k]) == 0 && i + 1 < argc) ok = 2;
-        for (int k = 0; flags[k]; k++)
-            if (strcmp(argv[i], flags[k]) == 0) ok = 1;
-        if (!ok) {
-            fprintf(stderr, "%s: unknown or incomplete argument '%s'\n", argv[1], argv[i]);
-            return -1;
-        }
-        if (ok == 2) i++;
-    }
-    return 0;
+    return dt_arg_flag(argc, argv, 3, flag);
 }
 
 // "cfg/ssd.cfg" -> "ssd"
@@ -137,18 +127,16 @@ static void session_free(session *S) {
 }
 
 // Network (with gradients), -seed, -weights, .data, both splits, loaders.
-static int session_open(session *S, int argc, char **argv, int need_valid) {
+static int session_open(session *S, int argc, char **argv, int need_valid, int threads,
+                        uint64_t seed) {
     memset(S, 0, sizeof *S);
-    int threads = atoi(arg_value(argc, argv, "-threads") ? arg_value(argc, argv, "-threads")
-                                                          : "0");
     if (threads > 0) omp_set_num_threads(threads);
     dt_net_opts no = {.with_grads = 1, .quiet = 0};
     S->net = dt_net_load(argv[2], &no);
     if (!S->net) return -1;
     dt_network *net = S->net;
-    const char *seed = arg_value(argc, argv, "-seed");
-    if (seed) {
-        net->seed = strtoull(seed, NULL, 10);
+    if (arg_value(argc, argv, "-seed")) {
+        net->seed = seed;
         dt_net_init_params(net, net->seed);
     }
     const char *w = arg_value(argc, argv, "-weights");
@@ -236,7 +224,12 @@ int dt_cmd_train(int argc, char **argv) {
     static const char *const vals[] = {"-data",    "-weights",     "-threads", "-seed",
                                        "-minutes", "-valid_every", NULL};
     static const char *const flags[] = {"-clear", "-quiet", NULL};
-    if (argc < 3 || check_args(argc, argv, vals, flags) != 0) {
+    int threads = 0;
+    uint64_t seed = 0;
+    double minutes = 0;
+    const char *mins = argc < 3 ? NULL : arg_value(argc, argv, "-minutes");
+    if (argc < 3 || check_args(argc, argv, vals, flags, &threads, &seed) != 0 ||
+        (mins && dt_arg_double(argv[1], "-minutes", mins, 0, 1e9, &minutes) != 0)) {
         fprintf(stderr, "usage: %s train <cfg> [-data F] [-weights W] [-clear] [-threads N] "
                         "[-seed S] [-minutes M] [-valid_every N (1; 0: never)] [-quiet]\n",
                 argv[0]);
@@ -247,7 +240,7 @@ int dt_cmd_train(int argc, char **argv) {
     if (ve) {
         char *end;
         long v = strtol(ve, &end, 10);
-        if (*end || v < 0 || v > 1000000) {
+        if (!*ve || *end || v < 0 || v > 1000000) {
             fprintf(stderr, "error: -valid_every %s: expected a number of epochs >= 0 (0: no "
                             "validation while training)\n", ve);
             return 2;
@@ -255,14 +248,13 @@ int dt_cmd_train(int argc, char **argv) {
         valid_every = v == 0 ? -1 : (int)v;
     }
     session S;
-    if (session_open(&S, argc, argv, 1) != 0) {
+    if (session_open(&S, argc, argv, 1, threads, seed) != 0) {
         fprintf(stderr, "error: %s\n", dt_last_error());
         session_free(&S);
         return 1;
     }
     char name[256];
     cfg_name(argv[2], name, sizeof name);
-    const char *mins = arg_value(argc, argv, "-minutes");
     const char *data = arg_value(argc, argv, "-data");
     if (!data) data = S.net->aug.data;
     const char *backup = S.dc.backup ? S.dc.backup : "backup";
@@ -281,7 +273,7 @@ int dt_cmd_train(int argc, char **argv) {
         .name = name,
         .backup = backup,
         .clear = arg_flag(argc, argv, "-clear"),
-        .minutes = mins ? atof(mins) : 0,
+        .minutes = minutes,
         .progress = !arg_flag(argc, argv, "-quiet"),
         .table = stdout,
         .valid_every = valid_every,
@@ -335,25 +327,31 @@ int dt_cmd_lr_find(int argc, char **argv) {
     static const char *const vals[] = {"-data",  "-weights", "-threads", "-seed",
                                        "-start", "-end",     "-iters",   "-out", NULL};
     static const char *const flags[] = {"-quiet", NULL};
-    if (argc < 3 || check_args(argc, argv, vals, flags) != 0) {
+    int threads = 0, iters = 0;
+    uint64_t seed = 0;
+    dt_lr_find_result r = {.start = 1e-5, .end = 10};
+    const char *v;
+    if (argc < 3 || check_args(argc, argv, vals, flags, &threads, &seed) != 0 ||
+        ((v = arg_value(argc, argv, "-start")) &&
+         dt_arg_double(argv[1], "-start", v, 0, 1e30, &r.start) != 0) ||
+        ((v = arg_value(argc, argv, "-end")) &&
+         dt_arg_double(argv[1], "-end", v, 0, 1e30, &r.end) != 0) ||
+        ((v = arg_value(argc, argv, "-iters")) &&
+         dt_arg_int(argv[1], "-iters", v, 2, 10000000, &iters) != 0)) {
         fprintf(stderr, "usage: %s lr_find <cfg> [-data F] [-weights W] [-start 1e-5] "
                         "[-end 10] [-iters N] [-out results/<cfg>_lr_find.png] [-threads N]\n",
                 argv[0]);
         return 2;
     }
     session S;
-    if (session_open(&S, argc, argv, 0) != 0) {
+    if (session_open(&S, argc, argv, 0, threads, seed) != 0) {
         fprintf(stderr, "error: %s\n", dt_last_error());
         session_free(&S);
         return 1;
     }
     char name[256], out[4096];
     cfg_name(argv[2], name, sizeof name);
-    const char *v;
-    dt_lr_find_result r = {.start = 1e-5, .end = 10};
-    if ((v = arg_value(argc, argv, "-start"))) r.start = atof(v);
-    if ((v = arg_value(argc, argv, "-end"))) r.end = atof(v);
-    r.iters = (v = arg_value(argc, argv, "-iters")) ? atoi(v) : S.bs.train_batches;
+    r.iters = iters ? iters : S.bs.train_batches;
     if (r.iters < 2) r.iters = 100; // fastai's default is one epoch; a tiny set gets several
     snprintf(out, sizeof out, "results/%s_lr_find.png", name);
     if ((v = arg_value(argc, argv, "-out"))) snprintf(out, sizeof out, "%s", v);

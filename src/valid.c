@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "args.h"
 #include "common.h"
 #include "data/transform.h"
 #include "layers/ssd.h"
@@ -508,17 +509,23 @@ int dt_cmd_valid(int argc, char **argv) {
     const char *cfg = NULL, *weights = NULL, *data = NULL, *out = NULL;
     dt_valid_opts o;
     dt_valid_opts_default(&o);
-    int batch = 0, with_loss = 0;
+    int batch = 0, with_loss = 0, bad = 0, g;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const int more = i + 1 < argc;
-        if (strcmp(a, "-data") == 0 && more) data = argv[++i];
+        if ((g = dt_arg_global(argc, argv, i))) i += g - 1; // main's
+        else if (strcmp(a, "-data") == 0 && more) data = argv[++i];
         else if (strcmp(a, "-out") == 0 && more) out = argv[++i];
-        else if (strcmp(a, "-thresh") == 0 && more) o.det.score_thresh = (float)atof(argv[++i]);
-        else if (strcmp(a, "-nms") == 0 && more) o.det.nms_iou = (float)atof(argv[++i]);
-        else if (strcmp(a, "-batch") == 0 && more) batch = atoi(argv[++i]);
-        else if (strcmp(a, "-threads") == 0 && more) o.threads = atoi(argv[++i]);
-        else if (strcmp(a, "-max") == 0 && more) o.max_images = atoi(argv[++i]);
+        else if (strcmp(a, "-thresh") == 0 && more)
+            bad |= dt_arg_float("valid", a, argv[++i], 0, 1, &o.det.score_thresh);
+        else if (strcmp(a, "-nms") == 0 && more)
+            bad |= dt_arg_float("valid", a, argv[++i], 0, 1, &o.det.nms_iou);
+        else if (strcmp(a, "-batch") == 0 && more)
+            bad |= dt_arg_int("valid", a, argv[++i], 0, DT_ARG_BATCH_MAX, &batch);
+        else if (strcmp(a, "-threads") == 0 && more)
+            bad |= dt_arg_threads("valid", a, argv[++i], &o.threads);
+        else if (strcmp(a, "-max") == 0 && more)
+            bad |= dt_arg_int("valid", a, argv[++i], 0, INT_MAX, &o.max_images);
         else if (strcmp(a, "-loss") == 0) with_loss = 1;
         else if (strcmp(a, "-iou") == 0 && more) {
             const char *v = argv[++i];
@@ -536,7 +543,7 @@ int dt_cmd_valid(int argc, char **argv) {
             return 2;
         }
     }
-    if (!cfg || !weights) {
+    if (bad || !cfg || !weights) {
         valid_usage();
         return 2;
     }

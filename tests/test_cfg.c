@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -235,6 +237,190 @@ static void test_include_splices(void **state) {
     dt_net_free(net);
     free(inc);
     free(main_path);
+}
+
+// An include (or the cfg itself) that is not a regular file is an error
+// naming the including file and line: a folder used to include nothing (and
+// exit 0), /dev/zero read without end, a FIFO would block on open.
+static void test_include_not_regular(void **state) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/inc_a_folder", tu_tmpdir());
+    mkdir(dir, 0755);
+    char *m1 =
+        tu_write_file("inc_folder.cfg", NET "[maxpool]\n\n[include]\nfile=inc_a_folder\n", -1);
+    assert_null(load_file(m1));
+    assert_true(tu_error_has("inc_folder.cfg:9", "[include]", "'file'", "inc_a_folder",
+                             "a directory", NULL));
+    char *m2 = tu_write_file("inc_empty.cfg", NET "[include]\nfile=\n", -1);
+    assert_null(load_file(m2));
+    assert_true(tu_error_has("inc_empty.cfg:7", "[include]", "a directory", NULL));
+    char *m3 = tu_write_file("inc_zero.cfg", NET "[include]\nfile=/dev/zero\n", -1);
+    assert_null(load_file(m3));
+    assert_true(tu_error_has("inc_zero.cfg:7", "[include]", "/dev/zero", "a device", NULL));
+    char fifo[4096];
+    snprintf(fifo, sizeof fifo, "%s/inc_fifo", tu_tmpdir());
+    unlink(fifo);
+    assert_int_equal(mkfifo(fifo, 0644), 0);
+    char *m4 = tu_write_file("inc_fifo.cfg", NET "[include]\nfile=inc_fifo\n", -1);
+    assert_null(load_file(m4));
+    assert_true(tu_error_has("inc_fifo.cfg:7", "inc_fifo", "a pipe", NULL));
+    // the cfg itself
+    assert_null(load_file(dir));
+    assert_true(tu_error_has("inc_a_folder", "a directory", NULL));
+    assert_null(load_file("/dev/zero"));
+    assert_true(tu_error_has("/dev/zero", "a device", NULL));
+    unlink(fifo);
+    free(m1);
+    free(m2);
+    free(m3);
+    free(m4);
+}
+
+// Size caps: one file, the number of files a load reads (an include fan-out:
+// 8 levels of 30 includes each would be 30^7 files), and their total bytes.
+static void test_include_limits(void **state) {
+    // a file one byte over the cap; and the same text held in memory
+    size_t big = (size_t)DT_CFG_MAX_FILE_BYTES + 1;
+    char *text = malloc(big + 1);
+    memset(text, '#', big);
+    memcpy(text, NET, strlen(NET));
+    text[strlen(NET)] = '#';
+    text[big] = 0;
+    char *f_big = tu_write_file("too_big.cfg", text, big);
+    assert_null(load_file(f_big));
+    assert_true(tu_error_has("too_big.cfg", "too large", "1048576", NULL));
+    dt_clear_error();
+    assert_null(dt_cfg_parse_string(text, "mem.cfg"));
+    assert_true(tu_error_has("mem.cfg", "too large", NULL));
+    // at the cap it loads (one comment line of a megabyte: no line limit)
+    text[big - 1] = 0;
+    char *f_max = tu_write_file("at_cap.cfg", text, big - 1);
+    dt_cfg *c = load_file(f_max);
+    assert_non_null(c);
+    assert_int_equal(c->n_sec, 1);
+    dt_cfg_free(c);
+    free(text);
+
+    // fan-out: l0 includes l1 30 times, ..., l6 includes l7 30 times
+    char name[64];
+    for (int lvl = 0; lvl < 8; lvl++) {
+        char body[2048] = "[maxpool]\nsize=1\nstride=1\n";
+        for (int k = 0; lvl < 7 && k < 30; k++) {
+            char inc[64];
+            snprintf(inc, sizeof inc, "[include]\nfile=fan_l%d.cfg\n", lvl + 1);
+            strcat(body, inc);
+        }
+        snprintf(name, sizeof name, "fan_l%d.cfg", lvl);
+        free(tu_write_file(name, body, -1));
+    }
+    char *fan = tu_write_file("fan_main.cfg", NET "[include]\nfile=fan_l0.cfg\n", -1);
+    assert_null(load_file(fan));
+    assert_true(tu_error_has("fan_l", ".cfg:", "[include]", "more than 256 cfg files",
+                             "fan-out", NULL));
+    // 200 files are fine (the cfg, 1 + 199 includes of an empty body)
+    free(tu_write_file("fan_leaf.cfg", "# nothing\n", -1));
+    char *many = malloc(200 * 40 + 256);
+    strcpy(many, NET "[maxpool]\n");
+    for (int k = 0; k < 199; k++)
+        strcat(many, "[include]\nfile=fan_leaf.cfg\n");
+    char *f_many = tu_write_file("fan_many.cfg", many, -1);
+    c = load_file(f_many);
+    assert_non_null(c);
+    assert_int_equal(c->n_files, 200);
+    assert_int_equal(c->n_sec, 2);
+    dt_cfg_free(c);
+    free(many);
+
+    // total bytes: a 0.9 MiB body included 10 times
+    size_t nb = 900 * 1024;
+    char *body = malloc(nb + 1);
+    memset(body, '#', nb);
+    body[nb - 1] = '\n';
+    body[nb] = 0;
+    free(tu_write_file("bulk_body.cfg", body, nb));
+    free(body);
+    char *bulk = tu_write_file("bulk_main.cfg",
+                               NET "[include]\nfile=bulk_body.cfg\n[include]\nfile=bulk_body.cfg\n"
+                                   "[include]\nfile=bulk_body.cfg\n[include]\nfile=bulk_body.cfg\n"
+                                   "[include]\nfile=bulk_body.cfg\n[include]\nfile=bulk_body.cfg\n"
+                                   "[include]\nfile=bulk_body.cfg\n[include]\nfile=bulk_body.cfg\n"
+                                   "[include]\nfile=bulk_body.cfg\n[include]\nfile=bulk_body.cfg\n",
+                               -1);
+    assert_null(load_file(bulk));
+    assert_true(tu_error_has("bulk_main.cfg:", "[include]", "bulk_body.cfg",
+                             "bytes of cfg text", NULL));
+    free(f_big);
+    free(f_max);
+    free(fan);
+    free(f_many);
+    free(bulk);
+}
+
+// Lines have no length limit (inih's 200-byte buffer used to stop a parse at
+// 197 characters naming no key): a long value reaches its getter, whose
+// error names file, line, section and key; an include path of ~3000
+// characters (deep folders) is followed.
+static void test_long_lines(void **state) {
+    char *text = malloc(20000);
+    char digits[5001];
+    memset(digits, '9', 5000);
+    digits[5000] = 0;
+    snprintf(text, 20000, NET "[convolutional]\nfilters=%s\nsize=3\n", digits);
+    assert_true(fails_with(text, "test.cfg:7", "[convolutional]", "'filters'",
+                           "(5000 characters)", NULL));
+    // a long comment and a long, valid value
+    char pad[4001];
+    memset(pad, ' ', 4000);
+    pad[4000] = 0;
+    snprintf(text, 20000, "# %s%s\n" NET "[maxpool]\nsize=2%s\nstride=2 ; %s\n", digits, digits,
+             pad, digits);
+    dt_cfg *c = dt_cfg_parse_string(text, "test.cfg");
+    if (!c)
+        printf("  %s\n", tu_error());
+    assert_non_null(c);
+    assert_int_equal(c->n_sec, 2);
+    assert_string_equal(dt_cfg_find(&c->sec[1], "size")->value, "2");
+    assert_string_equal(dt_cfg_find(&c->sec[1], "stride")->value, "2");
+    assert_int_equal(dt_cfg_find(&c->sec[1], "stride")->line, 9);
+    dt_cfg_free(c);
+    // a section name over the limit is named as such
+    char sec[200];
+    memset(sec, 'a', 150);
+    sec[150] = 0;
+    snprintf(text, 20000, NET "[%s]\n", sec);
+    assert_true(fails_with(text, "test.cfg:6", "section name longer than 127", NULL));
+
+    // a deep include path: 12 folders of 250 characters
+    char rel[4096] = "", dir[8192];
+    snprintf(dir, sizeof dir, "%s", tu_tmpdir());
+    for (int i = 0; i < 12; i++) {
+        char comp[251];
+        memset(comp, 'a' + i, 250);
+        comp[250] = 0;
+        strcat(rel, comp);
+        strcat(rel, "/");
+        strcat(dir, "/");
+        strcat(dir, comp);
+        mkdir(dir, 0755);
+    }
+    strcat(rel, "deep.cfg");
+    assert_true(strlen(rel) > 3000);
+    char path[8192];
+    snprintf(path, sizeof path, "%s/deep.cfg", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("[maxpool]\nsize=2\n", f);
+    fclose(f);
+    snprintf(text, 20000, NET "[include]\nfile=%s\n", rel);
+    char *m = tu_write_file("deep_main.cfg", text, -1);
+    c = load_file(m);
+    assert_non_null(c);
+    assert_int_equal(c->n_sec, 2);
+    assert_string_equal(c->sec[1].name, "maxpool");
+    assert_string_equal(c->sec[1].file + strlen(c->sec[1].file) - strlen(rel), rel);
+    dt_cfg_free(c);
+    free(m);
+    free(text);
 }
 
 static const char *const syntax_cfg = "# a comment\n"
@@ -553,6 +739,9 @@ int main(void) {
         cmocka_unit_test(test_include_missing),
         cmocka_unit_test(test_include_error_inside),
         cmocka_unit_test(test_include_splices),
+        cmocka_unit_test(test_include_not_regular),
+        cmocka_unit_test(test_include_limits),
+        cmocka_unit_test(test_long_lines),
         cmocka_unit_test(test_syntax_features),
         cmocka_unit_test(test_fuzz),
     };

@@ -1,6 +1,7 @@
 // detector bench_loader: images/s the loader delivers (decode + augment +
 // normalise into NHWC float), per worker-thread count. scripts/bench_loader.sh
 // runs it beside a Python/OpenCV reference pipeline.
+#include "args.h"
 #include "common.h"
 #include "data/cmd.h"
 #include "data/loader.h"
@@ -20,21 +21,33 @@ static double cpu_seconds(void) {
 int dt_cmd_bench_loader(int argc, char **argv) {
     const char *data = "data/bccd.data", *split = "train";
     int size = 224, batch = 32, images = 2000, augment = 0;
-    int threads[8] = {1, 2}, nt = 2;
+    int threads[8] = {1, 2}, nt = 2, bad = 0, g;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int more = i + 1 < argc;
-        if (strcmp(a, "-size") == 0 && more) size = atoi(argv[++i]);
-        else if (strcmp(a, "-batch") == 0 && more) batch = atoi(argv[++i]);
-        else if (strcmp(a, "-images") == 0 && more) images = atoi(argv[++i]);
-        else if (strcmp(a, "-augment") == 0 && more) augment = atoi(argv[++i]);
+        if ((g = dt_arg_global(argc, argv, i))) i += g - 1; // main's
+        else if (strcmp(a, "-size") == 0 && more)
+            bad |= dt_arg_int("bench_loader", a, argv[++i], 8, 65536, &size);
+        else if (strcmp(a, "-batch") == 0 && more)
+            bad |= dt_arg_int("bench_loader", a, argv[++i], 1, DT_ARG_BATCH_MAX, &batch);
+        else if (strcmp(a, "-images") == 0 && more)
+            bad |= dt_arg_int("bench_loader", a, argv[++i], 1, INT_MAX, &images);
+        else if (strcmp(a, "-augment") == 0 && more)
+            bad |= dt_arg_int("bench_loader", a, argv[++i], 0, 1, &augment);
         else if (strcmp(a, "-split") == 0 && more) split = argv[++i];
         else if (strcmp(a, "-threads") == 0 && more) {
+            // a comma-separated list of up to 8 counts, each a -threads value
+            char list[256];
+            snprintf(list, sizeof list, "%s", argv[++i]);
             nt = 0;
-            for (char *p = argv[++i]; *p && nt < 8;) {
-                threads[nt++] = (int)strtol(p, &p, 10);
-                if (*p == ',') p++;
-                else if (*p) break;
+            char *save = NULL;
+            for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                if (nt == 8) {
+                    fprintf(stderr, "bench_loader: -threads %s: at most 8 counts\n", argv[i]);
+                    bad = 1;
+                    break;
+                }
+                bad |= dt_arg_threads("bench_loader", a, t, &threads[nt++]);
             }
         } else if (a[0] != '-') data = a;
         else {
@@ -43,6 +56,7 @@ int dt_cmd_bench_loader(int argc, char **argv) {
             return 2;
         }
     }
+    if (bad) return 2;
     if (size < 8 || batch < 1 || images < 1 || nt < 1) {
         fprintf(stderr, "bench_loader: bad -size, -batch, -images or -threads\n");
         return 2;

@@ -2,6 +2,7 @@
 // boxes and class names, like the lesson's grid, to check data and
 // augmentation by eye before training.
 #include "cfg.h"
+#include "args.h"
 #include "common.h"
 #include "data/cmd.h"
 #include "data/loader.h"
@@ -75,15 +76,19 @@ static void usage(void) {
 int dt_cmd_show_batch(int argc, char **argv) {
     // argv[0] is "show_batch".
     const char *src = NULL, *data_override = NULL, *out = "results/batch.jpg";
-    long seed = 0, image = -1;
-    int valid = 0;
+    uint64_t seed = 0;
+    long image = -1;
+    int valid = 0, bad = 0, g;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int more = i + 1 < argc;
-        if (strcmp(a, "-data") == 0 && more) data_override = argv[++i];
+        if ((g = dt_arg_global(argc, argv, i))) i += g - 1; // main's
+        else if (strcmp(a, "-data") == 0 && more) data_override = argv[++i];
         else if (strcmp(a, "-out") == 0 && more) out = argv[++i];
-        else if (strcmp(a, "-seed") == 0 && more) seed = strtol(argv[++i], NULL, 10);
-        else if (strcmp(a, "-image") == 0 && more) image = strtol(argv[++i], NULL, 10);
+        else if (strcmp(a, "-seed") == 0 && more)
+            bad |= dt_arg_u64("show_batch", a, argv[++i], &seed);
+        else if (strcmp(a, "-image") == 0 && more)
+            bad |= dt_arg_long("show_batch", a, argv[++i], 0, INT_MAX, &image);
         else if (strcmp(a, "-valid") == 0) valid = 1;
         else if (a[0] != '-' && !src) src = a;
         else {
@@ -92,7 +97,7 @@ int dt_cmd_show_batch(int argc, char **argv) {
             return 2;
         }
     }
-    if (!src) {
+    if (bad || !src) {
         usage();
         return 2;
     }
