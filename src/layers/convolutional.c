@@ -740,28 +740,26 @@ static void drop_onednn_only(conv_priv *p, const dt_network *net) {
 }
 
 // Times both routes, keeps the faster and records it (conv_route.c): one
-// warm-up run each; when those took over 0.05 s and one over twice the
-// other's time, that decides, else one or two more runs each, alternating,
-// and the minimum of all counts. The GEMM (chunked) is cut off once it is
-// clearly the slower: 2x oneDNN's time in the warm-up, 1.5x its best later;
-// a cut-off run has lost, and its time (a lower bound) is what is recorded.
-// What the runs write (output, xbuf, gradients) is overwritten by the first
-// real step; the weight caches are marked stale, as the weights are
-// initialised or loaded after setup.
+// untimed warm-up run each (first runs pay weight reorders, page faults and
+// oneDNN's lazy set-up, and a loaded machine can stall any single run: they
+// never decide), then two timed runs each, alternating, three more each when
+// the two are within 25%, and the minimum of the timed runs counts. The GEMM
+// (chunked) is cut off once it has taken 1.5x oneDNN's best: a cut-off run
+// has lost, and its time (a lower bound) is what is recorded. What the runs
+// write (output, xbuf, gradients) is overwritten by the first real step; the
+// weight caches are marked stale, as the weights are initialised or loaded
+// after setup.
 static void tune(dt_layer *l, conv_priv *p, dt_network *net) {
     const double t0 = dt_now();
-    double to = route_run(l, p, net, 0, INFINITY);
-    double tg = route_run(l, p, net, 1, dt_now() + 2 * to);
-    const double warm = to + tg;
-    if (warm < 0.05 || (tg < 2 * to && to < 2 * tg)) {
-        // close, or short enough that a scheduling hiccup could decide
-        const int reps = warm > 0.2 ? 1 : 2;
-        for (int r = 0; r < reps; r++) {
-            double t = route_run(l, p, net, 0, INFINITY);
-            if (t < to) to = t;
-            t = route_run(l, p, net, 1, dt_now() + 1.5 * to);
-            if (t < tg) tg = t;
-        }
+    const double warm = route_run(l, p, net, 0, INFINITY);
+    route_run(l, p, net, 1, dt_now() + 4 * warm);
+    double to = INFINITY, tg = INFINITY;
+    for (int r = 0; r < 5; r++) {
+        if (r == 2 && (tg > 1.25 * to || to > 1.25 * tg)) break; // clear after two each
+        double t = route_run(l, p, net, 0, INFINITY);
+        if (t < to) to = t;
+        t = route_run(l, p, net, 1, dt_now() + 1.5 * to);
+        if (t < tg) tg = t;
     }
     p->gemm = tg < to;
     p->tune = 0;
