@@ -17,6 +17,7 @@
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
 
+#include "binio.h"
 #include "common.h"
 #include "network.h"
 
@@ -162,41 +163,19 @@ int dt_conv_cache_write(const char *path, const dt_conv_entry *e, int n) {
     int k = snprintf(end, sizeof end, "end %d %016" PRIx64 "\n", n,
                      dt_conv_cache_hash(buf, len));
 
-    size_t pl = strlen(path);
-    char *tmp = dt_malloc(pl + 16);
-    snprintf(tmp, pl + 16, "%s.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        dt_error("%s: cannot create a temporary file beside it: %s", path, strerror(errno));
-        free(tmp);
+    // the project's atomic write (temp + fsync + rename, binio.h), private to
+    // its owner like the folder
+    const char *what = "convolution route cache";
+    char *tmp;
+    FILE *f = dt_atomic_open(path, what, &tmp);
+    if (!f) {
         free(buf);
         return -1;
     }
-    int bad = 0;
-    const char *parts[2] = {buf, end};
-    size_t sizes[2] = {len, (size_t)k};
-    for (int i = 0; i < 2 && !bad; i++) {
-        size_t off = 0;
-        while (off < sizes[i]) {
-            ssize_t w = write(fd, parts[i] + off, sizes[i] - off);
-            if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) {
-                bad = errno ? errno : EIO;
-                break;
-            }
-            off += (size_t)w;
-        }
-    }
-    if (!bad && fsync(fd) != 0) bad = errno;
-    if (close(fd) != 0 && !bad) bad = errno;
-    if (!bad && rename(tmp, path) != 0) bad = errno;
-    if (bad) {
-        dt_error("%s: writing the convolution route cache failed: %s", path, strerror(bad));
-        unlink(tmp);
-    }
-    free(tmp);
+    int ok = fchmod(fileno(f), 0600) == 0 && fwrite(buf, 1, len, f) == len &&
+             fwrite(end, 1, (size_t)k, f) == (size_t)k;
     free(buf);
-    return bad ? -1 : 0;
+    return dt_atomic_commit(f, tmp, path, what, ok);
 }
 
 // Strict "name=value" token parsers: the name must match, the value be whole.
