@@ -12,6 +12,9 @@
 #     weights untouched; -clear starts it;
 #  4. lr_find refuses an output it cannot write before its sweep.
 set -u
+# It reads the library's informational lines (the renumbering, the removed
+# temp files): CI's DT_QUIET=1 would silence them.
+unset DT_QUIET
 BIN=${BIN:-./detector}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 T=$(mktemp -d "${TMPDIR:-/tmp}/dt_cli_ckpt.XXXXXX") || exit 2
