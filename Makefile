@@ -86,7 +86,7 @@ ifeq ($(OPENCV),1)
   endif
   DEFS += -DDT_OPENCV
   CXXFLAGS += $(OPENCV_CFLAGS)
-  # JPEGs are decoded through libjpeg-turbo directly (src/image_jpeg.c: its
+  # JPEGs are decoded through libjpeg-turbo directly (src/media/image_jpeg.c: its
   # warnings about damaged data are errors), the library OpenCV decodes with.
   LDLIBS += $(OPENCV_LIBS) -ljpeg
   FOUND += opencv=$(shell $(PKG_CONFIG) --modversion opencv4)
@@ -128,12 +128,15 @@ ifeq ($(GPU),1)
 endif
 
 # --- sources -------------------------------------------------------------------
-LIB_C := $(filter-out src/detector.c,$(wildcard src/*.c src/layers/*.c src/data/*.c src/detect/*.c))
+# Every folder of src/ but cuda/ (docs/ARCHITECTURE.md); the program's main
+# is src/cli/detector.c, the rest is the library.
+SRC_DIRS := base media data detect engine layers train eval cli
+LIB_C := $(filter-out src/cli/detector.c,$(foreach d,$(SRC_DIRS),$(wildcard src/$(d)/*.c)))
 ifeq ($(OPENCV),1)
-  LIB_CXX := $(wildcard src/*.cpp)
+  LIB_CXX := $(foreach d,$(SRC_DIRS),$(wildcard src/$(d)/*.cpp))
 endif
 ifeq ($(GPU),1)
-  LIB_CU := $(wildcard src/*.cu src/layers/*.cu src/cuda/*.cu)
+  LIB_CU := $(foreach d,$(SRC_DIRS) cuda,$(wildcard src/$(d)/*.cu))
   LIB_C += $(wildcard src/cuda/*.c)
   ifeq ($(EMU),1)
     LIB_CXX += tests/cuda_emu/emu.cpp tests/cuda_emu/emu_cudnn.cpp
@@ -181,7 +184,7 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN): $(BUILD)/src/detector.o $(LIB)
+$(BIN): $(BUILD)/src/cli/detector.o $(LIB)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c $(LIB) tests/testutil.h

@@ -2,7 +2,7 @@
 # Convolution benchmark: ResNet34's conv shapes at batch 16, 224x224.
 #   sh scripts/bench_conv.sh [threads=2] [reps=5] [conv|layer]
 # Builds the library in $BUILD (default build) and tests/bench_conv.c
-# against it, then runs it with the threads pinned, as PERF.md measured.
+# against it, then runs it with the threads pinned, as docs/BENCHMARKS.md describes.
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}

@@ -1,8 +1,8 @@
 #!/bin/sh
 # Loader throughput: our loader (1 and 2 worker threads) beside a
 # Python/OpenCV reference pipeline (decode + linear resize + normalise, one
-# core), on ../shared/data/bccd (640x480 JPEGs) and voc2012_sample (~500x375,
-# the size PERF.md's 790 images/s was measured on), at 224x224.
+# core), on ../shared/data/bccd (640x480 JPEGs) and voc2012_sample (~500x375),
+# at 224x224.
 # Usage: sh scripts/bench_loader.sh [images per run, default 2000]
 # The reference needs python3-opencv (apt-get install python3-opencv).
 set -eu

@@ -12,7 +12,7 @@ without parameters ([maxpool], [route], [shortcut]) get empty records. The
 file holds only the body's layers: a model cfg that includes the body and
 adds a head loads it, and its head keeps its initial values.
 
-Weights file version 2 (little-endian), mirrored from src/weights.c and
+Weights file version 2 (little-endian), mirrored from src/engine/weights.c and
 docs/TRAIN.md:
   u32 magic 0x57544444 ("DDTW"), u32 version 2, u64 images_seen, u32 n_layers,
   u32 n_class_names (0 here: a body carries no classes), u32 CRC-32 of the

@@ -1,10 +1,10 @@
 #!/usr/bin/python3
-"""PyTorch reference for SPEC.md 7 / tests/learn_bccd.sh: the SSD of
+"""PyTorch reference for docs/SEMANTICS.md §7 / tests/learn_bccd.sh: the SSD of
 cfg/ssd-bccd.cfg trained from scratch on BCCD with the same recipe, scored as
 `detector valid -iou continuous -thresh 0.05 -nms 0.45` scores ours, so the
 two numbers can be compared on the same machine.
 
-Recommended command (PyTorch at its best on this CPU, PERF.md: jemalloc with
+Recommended command (PyTorch at its best on this CPU, docs/BENCHMARKS.md: jemalloc with
 decay off, threads pinned; Debian's python3-torch 1.13, not a pip torch):
 
   MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1 \
@@ -16,7 +16,7 @@ decay off, threads pinned; Debian's python3-torch 1.13, not a pip torch):
 number of epochs 12 minutes hold here, since the CLR schedule spans --epochs
 and --minutes only cuts it short, as ours: cfg/ssd-bccd.cfg's `epochs=`).
 
-What it runs (SPEC 1, 2, 3, 5 and 7; cfg/ssd-bccd.cfg + cfg/resnet34.cfg):
+What it runs (docs/SEMANTICS.md §1, 2, 3, 5 and 7; cfg/ssd-bccd.cfg + cfg/resnet34.cfg):
 - model: torchvision resnet34 (weights=None: from scratch, torchvision's own
   init) without avgpool/fc, relu, dropout .4, StdConv(512,256,s1) on the 7x7
   map -> OutConv, StdConv s2 (4x4) -> OutConv, StdConv s2 (2x2) -> OutConv,
@@ -49,14 +49,14 @@ What it runs (SPEC 1, 2, 3, 5 and 7; cfg/ssd-bccd.cfg + cfg/resnet34.cfg):
   DataLoader(shuffle=True, num_workers=0), drop_last=False by default: fastai
   0.7's ImageData.get_dl built its DataLoader without drop_last (default
   False), so an epoch is ceil(205/16) = 13 steps, the last of 13 images.
-  `--drop-last` gives ours (src/train.c drops the partial batch: 12 steps,
+  `--drop-last` gives ours (src/train/train.c drops the partial batch: 12 steps,
   192 images).
 - optimiser: Adam (0.9, 0.999, eps 1e-8, no weight decay), lr 3e-3 on every
   parameter, CLR (20, 10) over epochs * steps-per-epoch iterations exactly as
-  SPEC 5 / fastai 0.7's CircularLR (iteration j uses lr(j), j from 0).
+  docs/SEMANTICS.md §5 / fastai 0.7's CircularLR (iteration j uses lr(j), j from 0).
 - per epoch: epoch, train loss (debiased EMA 0.98 at epoch end), elapsed
   seconds since training started (after the image cache and the model are
-  built, as src/train.c's clock; the setup time is printed first), images/s
+  built, as src/train/train.c's clock; the setup time is printed first), images/s
   of that epoch's training steps, lr. --minutes uses the same clock and stops
   after the step that passes it (mid-epoch), then scores, as ours.
 - scoring (end, and every --valid-every epochs; its time counts against
@@ -64,7 +64,7 @@ What it runs (SPEC 1, 2, 3, 5 and 7; cfg/ssd-bccd.cfg + cfg/resnet34.cfg):
   torchvision NMS at IoU 0.45 keeping at most 50 per class (our default
   max_per_class, which learn_bccd.sh keeps), then the image's top 100 (ties:
   lower class, then lower anchor); boxes clipped to [0, 1] and scaled to the
-  source image (as src/valid.c); VOC AP per class (tests/map_ref.py's devkit
+  source image (as src/eval/valid.c); VOC AP per class (tests/map_ref.py's devkit
   transcription, continuous IoU, IoU >= 0.5, difficult ignored) 11-point and
   all-point, mean over classes with objects; COCO AP when pycocotools is
   installed.
@@ -362,7 +362,7 @@ def main():
               args.batch, steps, args.drop_last, args.epochs, n, args.lr, args.init, t_setup), flush=True)
     print("epoch  trn_loss  elapsed_s  img/s  lr", flush=True)
 
-    t0 = time.time()  # the clock of --minutes and of elapsed_s: training start, as src/train.c
+    t0 = time.time()  # the clock of --minutes and of elapsed_s: training start, as src/train/train.c
     deadline = t0 + args.minutes * 60 if args.minutes > 0 else math.inf
     j, avg, ema_n, epochs_done, stopped = 0, 0.0, 0, 0.0, False
     lr = clr_lr(0, n, args.lr)

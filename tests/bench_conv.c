@@ -5,7 +5,7 @@
 // optimizer update). Built and run by scripts/bench_conv.sh.
 //
 // usage: bench_conv [threads=2] [reps=5] [mode=conv|layer]; times are the best of reps
-//   conv:  bias=0, no BN, linear: convolution time only (PERF.md's figure)
+//   conv:  bias=0, no BN, linear: convolution time only (the figure docs/BENCHMARKS.md compares)
 //   layer: bias=0, batch_normalize=1, relu: the layer as ResNet34 uses it
 //          (inference folds BN; training adds the fused BN + ReLU passes)
 #include <omp.h>
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "network.h"
+#include "engine/network.h"
 
 typedef struct {
     int c, hw, filters, size, stride, pad, count;

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Command-line numbers and flags, every command (src/args.c, README
+# Command-line numbers and flags, every command (src/base/args.c, README
 # "Commands"): a value that is not a whole number in the flag's range, an
 # unknown flag or a stray argument exits 2 with a message naming the flag
 # and the value; -threads above 4 x the cores is capped with a note (and the

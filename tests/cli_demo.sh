@@ -74,7 +74,7 @@ import sys
 import cv2
 import numpy as np
 src, dst, dets, n, w, h = sys.argv[1], sys.argv[2], sys.argv[3], *map(int, sys.argv[4:])
-# class colours (B, G, R) of src/draw.c
+# class colours (B, G, R) of src/media/draw.c
 pal = [(75, 25, 230), (75, 180, 60), (25, 225, 255), (200, 130, 0)]
 def frames(p):
     c = cv2.VideoCapture(p)

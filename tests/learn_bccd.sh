@@ -1,12 +1,12 @@
 #!/bin/sh
-# Learning test (SPEC 7): the SSD of cfg/ssd-bccd.cfg (ResNet34 body from
+# Learning test (docs/SEMANTICS.md §7): the SSD of cfg/ssd-bccd.cfg (ResNet34 body from
 # scratch, the lesson's multi-head SSD with grids 7,4,2,1 = 630 anchors,
 # focal loss, Adam 3e-3, CLR (20,10), batch 16, 224 squash, flip + lighting)
 # trained on ../shared/data/bccd train (205 images) for a fixed budget of
 # wall clock on 2 CPU threads, then scored on val (87 images) as PyTorch's
 # reference run was: IoU 0.5 continuous, score > 0.05, NMS 0.45, top 100.
 # Asserts val mAP@0.5 (VOC2007 11-point) >= 0.25 (PyTorch 1.13: 0.378 /
-# 0.383 all-point in 12 minutes, 37 epochs, on SPEC 7's AVX-512 machine;
+# 0.383 all-point in 12 minutes, 37 epochs, on docs/SEMANTICS.md §7's AVX-512 machine;
 # untrained: 0.003). On the 2-vCPU AVX2 machine of this project's sessions
 # and CI, 12 minutes hold 12 epochs for ours and for PyTorch alike, and the
 # same recipe in PyTorch (scripts/ref_bccd_torch.py --epochs 12 --minutes 12
@@ -58,7 +58,7 @@ m11=$(echo "$line" | awk '{print $3}')
 mall=$(echo "$line" | awk '{print $5}')
 echo "learn_bccd: $epochs epochs in $((t1 - t0)) s (budget $MINUTES min, 2 threads);" \
      "val mAP@.5 11-point $m11, all-point $mall (continuous IoU);" \
-     "PyTorch: 0.378 / 0.383 (37 epochs, SPEC 7's AVX-512 machine), 0.221 / 0.199 (12 epochs, 2-vCPU AVX2)"
+     "PyTorch: 0.378 / 0.383 (37 epochs, docs/SEMANTICS.md §7's AVX-512 machine), 0.221 / 0.199 (12 epochs, 2-vCPU AVX2)"
 awk -v m="$m11" -v t="$MIN_MAP" 'BEGIN {exit !(m >= t)}' ||
     fail "mAP@.5 $m11 < $MIN_MAP"
 echo "learn_bccd: ok"

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch reference for tests/test_ssd_math.c and tests/test_nms.c.
 
-The lesson's code (fastai 0.7 pascal-multi notebook) transcribed as SPEC.md 3-4
+The lesson's code (fastai 0.7 pascal-multi notebook) transcribed as docs/SEMANTICS.md §3-4
 states it: anchors, hw2corners, actn_to_bb, jaccard, map_to_ground_truth,
 ssd_1_loss / ssd_loss with BCE_Loss and FocalLoss, gradients by autograd.
 It works in the lesson's box order [y1, x1, y2, x2] and activation order
@@ -126,7 +126,7 @@ class BCELoss:
 
 
 class FocalLoss(BCELoss):
-    # SPEC 3: alpha .25, gamma 2; w from the live logits, autograd through it
+    # docs/SEMANTICS.md §3: alpha .25, gamma 2; w from the live logits, autograd through it
     def get_weight(self, x, t):
         alpha, gamma = 0.25, 2.0
         p = x.sigmoid()

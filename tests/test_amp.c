@@ -1,4 +1,4 @@
-// Mixed precision's shared per-element math (src/amp.h), which the CUDA
+// Mixed precision's shared per-element math (src/engine/amp.h), which the CUDA
 // kernels run too: FP16 and BF16 rounding bit for bit against PyTorch's
 // .half() / .bfloat16() (tests/amp_ref.py) over special values, every tie
 // and boundary, and random bit patterns of every exponent; the widening of
@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "amp.h"
-#include "common.h"
+#include "engine/amp.h"
+#include "base/common.h"
 #include "testutil.h"
 
 static float fb(uint32_t u) { return dt_f32_from_bits(u); }

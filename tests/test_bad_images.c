@@ -8,9 +8,9 @@
 #include "data_testutil.h"
 #include "testutil.h"
 
-#include "common.h"
+#include "base/common.h"
 #include "data/loader.h"
-#include "image.h"
+#include "media/image.h"
 
 #include <errno.h>
 #include <stdint.h>

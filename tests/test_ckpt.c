@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
-#include "train.h"
+#include "train/train.h"
 
 static const char *TINY =
     "[net]\nbatch=2\nwidth=4\nheight=4\nchannels=3\nseed=5\n"

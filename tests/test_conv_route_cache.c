@@ -1,4 +1,4 @@
-// The convolution route chosen per shape (src/conv_route.c, convolutional.c):
+// The convolution route chosen per shape (src/engine/conv_route.c, convolutional.c):
 // the cache file round-trips; a damaged file (bad first line, bad checksum,
 // truncation, garbage, a wrong count) is refused and, through a network,
 // measured again and rewritten valid; an entry for another machine key (ISA,
@@ -25,7 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "conv_route.h"
+#include "engine/conv_route.h"
 #include "testutil.h"
 
 static char dir[256]; // this program's scratch folder

@@ -7,7 +7,7 @@
 // or the format's published definition.
 #include "data_testutil.h"
 
-#include "common.h"
+#include "base/common.h"
 #include "data/data.h"
 
 #include <math.h>

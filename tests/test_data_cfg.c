@@ -2,11 +2,11 @@
 // show_batch command writing its 3x3 grid.
 #include "data_testutil.h"
 
-#include "cfg.h"
-#include "common.h"
-#include "data/cmd.h"
+#include "base/cfg.h"
+#include "base/common.h"
+#include "cli/data_cmd.h"
 #include "data/transform.h"
-#include "image.h"
+#include "media/image.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,9 +3,9 @@
 // about (naming the file), counted and skipped while loading goes on.
 #include "data_testutil.h"
 
-#include "common.h"
+#include "base/common.h"
 #include "data/loader.h"
-#include "image.h"
+#include "media/image.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -9,7 +9,7 @@
 // class), not with this code: see each comment.
 #include "data_testutil.h"
 
-#include "common.h"
+#include "base/common.h"
 #include "data/data.h"
 
 #include <math.h>

@@ -1,14 +1,14 @@
 // Box transforms against an independent reference: a filled rectangle is
 // drawn on an image, the image goes through the transform, and the extent
 // of the drawn pixels must match the transformed box within one pixel.
-// Also: flip twice is the identity, the lighting formula of SPEC.md (computed
+// Also: flip twice is the identity, the lighting formula of docs/SEMANTICS.md §2 (computed
 // here on its own), HSV and the half-scale JPEG decode.
 #include "data_testutil.h"
 
-#include "common.h"
+#include "base/common.h"
 #include "data/loader.h"
 #include "data/transform.h"
-#include "image.h"
+#include "media/image.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -215,7 +215,7 @@ static void test_letterbox(void **state) {
     dt_image_ctx_free(ctx);
 }
 
-// SPEC.md: b' ~ U(-b,b), c' ~ U(-c,c), k = 1+c' if c' >= 0 else 1/(1-c'),
+// docs/SEMANTICS.md §2: b' ~ U(-b,b), c' ~ U(-c,c), k = 1+c' if c' >= 0 else 1/(1-c'),
 // x -> clip((x - mean(x))*k + mean(x) + b', 0, 1) on [0,1] pixels, mean
 // over the whole image; then (x - mean_c) / std_c.
 static void check_lighting(float bp, float cp) {

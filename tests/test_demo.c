@@ -1,4 +1,4 @@
-// Drawing helpers (src/draw.h) and the demo's video plumbing (src/video.h).
+// Drawing helpers (src/media/draw.h) and the demo's video plumbing (src/media/video.h).
 //
 // Also a tool for tests/cli_demo.sh:
 //   test_demo write-weights CFG OUT [SEED]
@@ -15,11 +15,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "avi.h"
-#include "common.h"
-#include "draw.h"
-#include "network.h"
-#include "video.h"
+#include "media/avi.h"
+#include "base/common.h"
+#include "media/draw.h"
+#include "engine/network.h"
+#include "media/video.h"
 
 static const unsigned char *px_at(const dt_image *im, int x, int y) {
     return im->data + (size_t)y * im->step + (size_t)x * 3;

@@ -20,9 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "amp.h"
+#include "engine/amp.h"
 #include "detect/detect.h"
-#include "gpu.h"
+#include "engine/gpu.h"
 #include "testutil.h"
 
 #define NET(b, h, w, c) "[net]\nbatch=" #b "\nheight=" #h "\nwidth=" #w "\nchannels=" #c "\nseed=7\n"

@@ -17,10 +17,10 @@
 #include <string.h>
 
 #include "data/loader.h"
-#include "image.h"
+#include "media/image.h"
 #include "layers/ssd.h"
 #include "testutil.h"
-#include "valid.h"
+#include "eval/valid.h"
 
 // tests/infer_ref.py's network (its docstring lists the layers)
 #define BODY_CONV(f)                                                                         \

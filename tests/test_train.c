@@ -1,4 +1,4 @@
-// Training machinery: the cyclical schedule against SPEC.md section 5 and
+// Training machinery: the cyclical schedule against docs/SEMANTICS.md §5 and
 // fastai 0.7's CircularLR, per-group learning rates, freezing, the
 // debiased EMA, the NaN stop, and checkpoints that resume bit-exactly.
 // Batches come from memory (a dt_batch_source), no image files.
@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "testutil.h"
-#include "train.h"
+#include "train/train.h"
 
 // --- a source of random batches, made in memory --------------------------------
 
@@ -106,7 +106,7 @@ static const char *classifier_cfg(const char *stages) {
 
 // --- schedule ---------------------------------------------------------------------
 
-// SPEC.md section 5, written out again: cut = n // cut_div; pct = j/cut if
+// docs/SEMANTICS.md §5, written out again: cut = n // cut_div; pct = j/cut if
 // j <= cut else 1 - (j-cut)/(cut*(cut_div-1)); lr = lr_max*(1+pct*(div-1))/div.
 static double spec_clr(long n, long j, double div, double cut_div) {
     long cut = (long)(n / cut_div);

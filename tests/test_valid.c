@@ -27,10 +27,10 @@
 #include "data/loader.h"
 #include "detect/box.h"
 #include "detect/eval.h"
-#include "image.h"
-#include "synth.h"
+#include "media/image.h"
+#include "data/synth.h"
 #include "testutil.h"
-#include "valid.h"
+#include "eval/valid.h"
 
 #define TOL 1e-9
 

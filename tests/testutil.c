@@ -12,8 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cfg.h"
-#include "common.h"
+#include "base/cfg.h"
+#include "base/common.h"
 
 // --- archives -------------------------------------------------------------------
 

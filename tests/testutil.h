@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "network.h"
+#include "engine/network.h"
 
 #define TU_MAX_DIMS 8
 

@@ -2,7 +2,7 @@
 // tensors and filters, and the loss scaler's scaling and checked unscaling.
 // Every element goes through amp.h's conversions, which test_amp compares
 // bit for bit with PyTorch on the host.
-#include "amp.h"
+#include "engine/amp.h"
 #include "cuda/gpu_net.h"
 #include "cuda/kernels_gpu.h"
 #include "cuda/launch.h"

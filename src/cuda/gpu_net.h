@@ -22,10 +22,10 @@
 #include <cudnn.h>
 #endif
 
-#include "amp.h"
-#include "common.h"
-#include "gpu.h"
-#include "network.h"
+#include "engine/amp.h"
+#include "base/common.h"
+#include "engine/gpu.h"
+#include "engine/network.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernels.h"
-#include "network.h"
+#include "engine/kernels.h"
+#include "engine/network.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -10,7 +10,7 @@
 
 #include "cuda/gpu_net.h"
 #include "cuda/kernels_gpu.h"
-#include "kernels.h"
+#include "engine/kernels.h"
 
 // Index of parameter `name` of l, -1 if absent.
 static inline int dt_gpu_param_index(const dt_layer *l, const char *name) {

@@ -1,7 +1,7 @@
 // dt_augment_parse: augmentation keys of a cfg section, through the cfg
 // getters (which mark keys used, so the engine can reject unknown ones, and
 // word errors as "file:line: [section] key ...").
-#include "cfg.h"
+#include "base/cfg.h"
 #include "data/data.h"
 #include "data/transform.h"
 

@@ -1,9 +1,9 @@
 // The .data file, splits, class names, warnings and derived targets.
-#include "data.h"
-#include "reader.h"
+#include "data/data.h"
+#include "data/reader.h"
 
-#include "common.h"
-#include "image.h"
+#include "base/common.h"
+#include "media/image.h"
 
 #include <ctype.h>
 #include <dirent.h>

@@ -1,8 +1,8 @@
 // Threaded batch loader (see loader.h for the contract).
 #include "data/loader.h"
 
-#include "common.h"
-#include "gpu.h"
+#include "base/common.h"
+#include "engine/gpu.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -5,10 +5,10 @@
 // integers below 2^53 stay distinct, so larger ids are refused, not merged.
 // Lookups of image and category ids are binary searches over sorted maps.
 // Bad numbers and flags follow docs/DATA.md "Bad data".
-#include "data.h"
-#include "reader.h"
+#include "data/data.h"
+#include "data/reader.h"
 
-#include "common.h"
+#include "base/common.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>

@@ -1,8 +1,8 @@
 // Line-based annotations: darknet/YOLO txt labels and the lesson's CSV files.
-#include "data.h"
-#include "reader.h"
+#include "data/data.h"
+#include "data/reader.h"
 
-#include "common.h"
+#include "base/common.h"
 
 #include <ctype.h>
 #include <math.h>

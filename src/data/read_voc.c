@@ -6,10 +6,10 @@
 // file took 2 GB). External entities, the external DTD subset and XInclude are
 // never loaded (no XML_PARSE_NOENT, XML_PARSE_DTDLOAD or XML_PARSE_XINCLUDE;
 // XML_PARSE_NONET besides). Numbers follow docs/DATA.md "Bad data".
-#include "data.h"
-#include "reader.h"
+#include "data/data.h"
+#include "data/reader.h"
 
-#include "common.h"
+#include "base/common.h"
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>

@@ -2,7 +2,7 @@
 #ifndef DT_DATA_READER_H
 #define DT_DATA_READER_H
 
-#include "data.h"
+#include "data/data.h"
 
 #include <stddef.h>
 

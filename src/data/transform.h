@@ -1,5 +1,5 @@
 // Augmentation: every geometric transform is applied to image and boxes
-// together (SPEC.md section 2), as ONE affine map from the decoded image to
+// together (docs/SEMANTICS.md §2), as ONE affine map from the decoded image to
 // the network input (one cv::warpAffine, or one cv::resize when the map is a
 // pure scale), followed by one fused pass doing lighting, HSV and the
 // ImageNet normalisation while writing NHWC float.
@@ -21,10 +21,10 @@
 #ifndef DT_DATA_TRANSFORM_H
 #define DT_DATA_TRANSFORM_H
 
-#include "cfg.h"
-#include "common.h"
+#include "base/cfg.h"
+#include "base/common.h"
 #include "data/data.h"
-#include "image.h"
+#include "media/image.h"
 
 #ifdef __cplusplus
 extern "C" {

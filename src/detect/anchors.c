@@ -2,7 +2,7 @@
 
 #include <stdlib.h>
 
-#include "common.h"
+#include "base/common.h"
 
 dt_anchors *dt_anchors_create(const int *grids, int n_grids, const float *zooms, int n_zooms,
                               const float *ratios, int n_ratios) {

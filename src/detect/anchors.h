@@ -1,4 +1,4 @@
-// SSD anchors (SPEC 3): fixed boxes that the head's activations move.
+// SSD anchors (docs/SEMANTICS.md §3): fixed boxes that the head's activations move.
 // Boxes follow the convention in detect/box.h ([x1, y1, x2, y2] in [0, 1]).
 #ifndef DT_DETECT_ANCHORS_H
 #define DT_DETECT_ANCHORS_H

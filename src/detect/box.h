@@ -12,7 +12,7 @@
 //
 // BOX ACTIVATIONS (4 per anchor, channels [4s, 4s+4) of an OutConv):
 //   [ax, ay, aw, ah]: t = tanh(a); cx = anchor cx + tx/2 * gridsize,
-//   cy likewise; w = anchor w * (tw/2 + 1), h likewise (SPEC 3). The lesson's
+//   cy likewise; w = anchor w * (tw/2 + 1), h likewise (docs/SEMANTICS.md §3). The lesson's
 //   order was (y, x, h, w); ours follows the box convention.
 #ifndef DT_DETECT_BOX_H
 #define DT_DETECT_BOX_H
@@ -32,7 +32,7 @@ static inline DT_HD float dt_box_area(const float *b) {
     return (b[2] - b[0]) * (b[3] - b[1]);
 }
 
-// Jaccard of two corner boxes, continuous areas (SPEC 3). The order of the
+// Jaccard of two corner boxes, continuous areas (docs/SEMANTICS.md §3). The order of the
 // operations follows the lesson's jaccard() so float results agree: the
 // intersection is clamped per side, the union is area_a + area_b - inter.
 static inline DT_HD float dt_box_iou(const float *a, const float *b) {
@@ -82,7 +82,7 @@ static inline DT_HD int dt_det_before(float sa, int ca, int aa, float sb, int cb
 }
 
 // ---------------------------------------------------------------------------
-// Activations to box (SPEC 3) and its backward.
+// Activations to box (docs/SEMANTICS.md §3) and its backward.
 
 // act (4) [ax, ay, aw, ah]; anchor (4) [cx, cy, w, h]; grid = 1/g of the
 // anchor's grid; out (4) corners.
@@ -133,7 +133,7 @@ static inline DT_HD float dt_bce_logit_grad(float x, float t) {
 }
 
 // Focal weight w = (alpha t + (1-alpha)(1-t)) (1 - pt)^gamma,
-// p = sigmoid(x), pt = p t + (1-p)(1-t)  (Lin et al. 2017; SPEC 3).
+// p = sigmoid(x), pt = p t + (1-p)(1-t)  (Lin et al. 2017; docs/SEMANTICS.md §3).
 static inline DT_HD float dt_focal_weight(float x, float t, float alpha, float gamma) {
     float p = dt_sigmoid(x);
     float pt = p * t + (1.0f - p) * (1.0f - t);

@@ -2,7 +2,7 @@
 
 #include <stdlib.h>
 
-#include "common.h"
+#include "base/common.h"
 #include "detect/box.h"
 
 void dt_detect_cfg_default(dt_detect_cfg *cfg) {

@@ -1,4 +1,4 @@
-// From head activations to detections (SPEC 4): sigmoid scores, per-class
+// From head activations to detections (docs/SEMANTICS.md §4): sigmoid scores, per-class
 // threshold, greedy NMS (torchvision.ops.nms / batched_nms semantics), the
 // image's top N. Boxes follow detect/box.h; activations detect/ssd.h.
 #ifndef DT_DETECT_DETECT_H

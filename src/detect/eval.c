@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "base/common.h"
 #include "detect/box.h"
 
 #define COCO_T 10  // IoU thresholds .50:.05:.95

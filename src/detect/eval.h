@@ -1,4 +1,4 @@
-// Detection scoring (SPEC 4): PASCAL VOC AP (VOC2007 11-point and all-point)
+// Detection scoring (docs/SEMANTICS.md §4): PASCAL VOC AP (VOC2007 11-point and all-point)
 // as the official devkit's VOCevaldet computes it, COCO AP@[.5:.95] as
 // pycocotools' COCOeval (bbox, area all, maxDets 100) as an extra, and the
 // two result-file writers.

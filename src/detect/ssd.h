@@ -1,4 +1,4 @@
-// SSD matching and loss (SPEC 3), the lesson's map_to_ground_truth,
+// SSD matching and loss (docs/SEMANTICS.md §3), the lesson's map_to_ground_truth,
 // ssd_1_loss and ssd_loss with BCE or focal classification.
 //
 // ACTIVATION LAYOUT of one image (the head's output, anchors in the order of

@@ -1,4 +1,4 @@
-// Per-anchor math of the SSD loss (SPEC 3): the matching rule, the L1
+// Per-anchor math of the SSD loss (docs/SEMANTICS.md §3): the matching rule, the L1
 // localisation term and the classification term of one anchor. One
 // definition, used by detect/ssd.c (the CPU reference, one image at a time)
 // and by the [ssd] layer's CUDA twin (layers/ssd_gpu.cu, one thread per anchor),

@@ -1,7 +1,7 @@
 // [activation] activation=relu: an element-wise activation on its input.
 #include <stdlib.h>
-#include "kernels.h"
-#include "network.h"
+#include "engine/kernels.h"
+#include "engine/network.h"
 
 typedef struct {
     dt_act act;

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels.h"
-#include "network.h"
+#include "engine/kernels.h"
+#include "engine/network.h"
 
 typedef struct {
     int global;

@@ -6,8 +6,8 @@
 // running statistics.
 #include <stdlib.h>
 
-#include "kernels.h"
-#include "network.h"
+#include "engine/kernels.h"
+#include "engine/network.h"
 
 typedef struct {
     dt_act act;

@@ -7,9 +7,9 @@
 
 #include <oneapi/dnnl/dnnl.h>
 
-#include "kernels.h"
-#include "network.h"
-#include "onednn.h"
+#include "engine/kernels.h"
+#include "engine/network.h"
+#include "engine/onednn.h"
 
 typedef struct {
     dt_act act;

@@ -39,10 +39,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conv_route.h"
-#include "kernels.h"
-#include "network.h"
-#include "onednn.h"
+#include "engine/conv_route.h"
+#include "engine/kernels.h"
+#include "engine/network.h"
+#include "engine/onednn.h"
 
 // Ask backward-weights for an OIHW diff directly instead of its preferred
 // layout + a reorder. Measured: oneDNN 2.6 has no optimised kernel for an OIHW

@@ -12,10 +12,10 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "kernels.h"
+#include "engine/kernels.h"
 #include "layers/heads.h"
 #include "layers/loss_rows.h"
-#include "network.h"
+#include "engine/network.h"
 
 typedef enum { COST_L2 = 0, COST_L1 } cost_type;
 static const char *const cost_names[] = {"l2", "l1", NULL};

@@ -3,8 +3,8 @@
 // [connected] after it takes PyTorch's Linear weights unchanged.
 #include <stdlib.h>
 
-#include "kernels.h"
-#include "network.h"
+#include "engine/kernels.h"
+#include "engine/network.h"
 
 static int flatten_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
     l->out_h = l->out_w = 1;

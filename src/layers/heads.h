@@ -1,9 +1,9 @@
-// Validation metrics of the single-object and multi-label heads (SPEC 1),
+// Validation metrics of the single-object and multi-label heads (docs/SEMANTICS.md §1),
 // computed from the layer's output of the last forward and net->truth.
 #ifndef DT_LAYERS_HEADS_H
 #define DT_LAYERS_HEADS_H
 
-#include "network.h"
+#include "engine/network.h"
 
 #ifdef __cplusplus
 extern "C" {

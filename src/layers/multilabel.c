@@ -1,4 +1,4 @@
-// [multilabel]: which classes are present (SPEC 1): sigmoid + binary
+// [multilabel]: which classes are present (docs/SEMANTICS.md §1): sigmoid + binary
 // cross-entropy with logits, mean over the B x C elements, as
 // F.binary_cross_entropy_with_logits(x, t) on a (B, C) input (any shape with
 // C values per image, e.g. after [connected]).
@@ -20,10 +20,10 @@
 #include <string.h>
 
 #include "detect/box.h"
-#include "kernels.h"
+#include "engine/kernels.h"
 #include "layers/heads.h"
 #include "layers/loss_rows.h"
-#include "network.h"
+#include "engine/network.h"
 
 typedef struct {
     int classes;

@@ -1,4 +1,4 @@
-// [outconv]: the lesson's OutConv(k, nin, bias) (SPEC 1): two sibling 3x3
+// [outconv]: the lesson's OutConv(k, nin, bias) (docs/SEMANTICS.md §1): two sibling 3x3
 // pad 1 convs with bias on the same input, one for the class logits and one
 // for the box activations of the k anchors of every cell.
 //
@@ -14,7 +14,7 @@
 //   anchor s of cell (r, c) owns class channels [s*(C+1), (s+1)*(C+1))
 //   (column C of those = background) and box channels (C+1)*k + [4s, 4s+4)
 //   ([ax, ay, aw, ah], detect/box.h).
-// The [ssd] layer gathers it into the flatten order of SPEC 1 / detect/ssd.h
+// The [ssd] layer gathers it into the flatten order of docs/SEMANTICS.md §1 / detect/ssd.h
 // (cells row by row, then the k anchors of a cell).
 //
 // Parameters (weights-file order): clas_bias ((C+1)k), clas_weights
@@ -33,10 +33,10 @@
 // interleaving copy per forward. The GPU twin keeps the two convs.
 #include <stdlib.h>
 
-#include "kernels.h"
+#include "engine/kernels.h"
 #include "layers/ssd.h"
 #include "layers/subconv.h"
-#include "network.h"
+#include "engine/network.h"
 
 typedef struct {
     dt_subconv clas; // (B, H, W, (C+1)k)

@@ -3,8 +3,8 @@
 // have the same shape (no implicit projection: write the 1x1 convolution).
 #include <stdlib.h>
 
-#include "kernels.h"
-#include "network.h"
+#include "engine/kernels.h"
+#include "engine/network.h"
 
 typedef struct {
     dt_act act;

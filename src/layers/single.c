@@ -1,4 +1,4 @@
-// [single]: the lesson's single-object loss (SPEC 1, 3) on a (B, 4+C) input o
+// [single]: the lesson's single-object loss (docs/SEMANTICS.md §1, 3) on a (B, 4+C) input o
 // (any shape with 4 + C values per image, e.g. after [connected]):
 //   L1(sigmoid(o[0:4]) * size, box * size)       mean over the B*4 elements,
 //                                                 as F.l1_loss
@@ -29,10 +29,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels.h"
+#include "engine/kernels.h"
 #include "layers/heads.h"
 #include "layers/loss_rows.h"
-#include "network.h"
+#include "engine/network.h"
 
 typedef struct {
     int classes;

@@ -14,10 +14,10 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "kernels.h"
+#include "engine/kernels.h"
 #include "layers/heads.h"
 #include "layers/loss_rows.h"
-#include "network.h"
+#include "engine/network.h"
 
 typedef struct {
     int rows;             // rows of the batch given to set_truth; 0: all B

@@ -1,4 +1,4 @@
-// [ssd]: the SSD loss (SPEC 3) over one or more [outconv] heads, with the
+// [ssd]: the SSD loss (docs/SEMANTICS.md §3) over one or more [outconv] heads, with the
 // lesson's matching and BCE or focal classification (src/detect/ssd.h does
 // the math; this layer gathers, checks and scatters).
 //
@@ -13,7 +13,7 @@
 //   loss=bce|focal       alpha=0.25, gamma=2 (focal only)
 //   max_boxes=256        capacity of targets per image
 //   score_thresh=0.25, nms_thresh=0.4, max_per_class=50, max_detections=100
-//                        detection settings (dt_ssd_layer_detect; SPEC 4)
+//                        detection settings (dt_ssd_layer_detect; docs/SEMANTICS.md §4)
 // The number of anchors per cell (k = zooms x ratio pairs) and of outputs of
 // every referenced layer are checked against the anchors at load: an
 // [outconv] at grid g must be g x g x k*(C+1+4) with its own classes and
@@ -45,11 +45,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels.h"
+#include "engine/kernels.h"
 #include "layers/ssd.h"
 #include "layers/ssd_priv.h"
-#include "network.h"
-#include "valid.h"
+#include "engine/network.h"
+#include "eval/valid.h"
 
 static const char *const loss_names[] = {"bce", "focal", NULL};
 

@@ -6,7 +6,7 @@
 #include "detect/anchors.h"
 #include "detect/detect.h"
 #include "detect/ssd.h"
-#include "network.h"
+#include "engine/network.h"
 
 #ifdef __cplusplus
 extern "C" {

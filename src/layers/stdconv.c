@@ -1,4 +1,4 @@
-// [stdconv]: the lesson's StdConv (SPEC 1): conv 3x3 pad 1 with bias ->
+// [stdconv]: the lesson's StdConv (docs/SEMANTICS.md §1): conv 3x3 pad 1 with bias ->
 // ReLU -> BatchNorm -> Dropout. BN comes AFTER the ReLU, so it cannot be
 // folded into the conv as [convolutional batch_normalize=1] does.
 //
@@ -22,9 +22,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "kernels.h"
+#include "engine/kernels.h"
 #include "layers/subconv.h"
-#include "network.h"
+#include "engine/network.h"
 
 #define STDCONV_CHUNK 4096
 

@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "network.h"
+#include "engine/network.h"
 
 extern const dt_layer_ops dt_convolutional_ops;
 

@@ -17,7 +17,7 @@
 
 #include <functional>
 
-#include "amp.h"
+#include "engine/amp.h"
 #include "cublas_v2.h"
 #include "cuda_runtime.h"
 

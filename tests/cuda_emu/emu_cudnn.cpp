@@ -1,6 +1,6 @@
 // The CUDA emulator's cuDNN (tests/cuda_emu/include/cudnn.h): the legacy
 // convolution API on NHWC tensors and KRSC filters, as direct loops. Values
-// are read in their format (FP32, or FP16/BF16 through src/amp.h), products
+// are read in their format (FP32, or FP16/BF16 through src/engine/amp.h), products
 // summed in FP32 (as the tensor cores' FP32 accumulation), and the result
 // rounded to the output's format: what cuDNN's PSEUDO_HALF / PSEUDO_BFLOAT16
 // configurations compute, up to the order of the sums.
@@ -10,7 +10,7 @@
 
 #include <vector>
 
-#include "amp.h"
+#include "engine/amp.h"
 #include "cudnn.h"
 
 struct emu_tensor {

@@ -1,4 +1,4 @@
-// libFuzzer harness: the cfg parser (src/cfg.c) with its includes, and the
+// libFuzzer harness: the cfg parser (src/base/cfg.c) with its includes, and the
 // typed getters every layer uses, on each key of what was parsed.
 //
 // The input is written as <tmp>/input.cfg and loaded with dt_cfg_load, so an
@@ -13,8 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cfg.h"
-#include "common.h"
+#include "base/cfg.h"
+#include "base/common.h"
 #include "util.h"
 
 static void put(const char *name, const char *text) { fz_write(name, text, strlen(text)); }

@@ -1,6 +1,6 @@
 // libFuzzer harness: the image decode path. The header probe and the JPEG
-// structure check (src/data/imgprobe.c) on the raw bytes, then
-// dt_image_ctx_decode (src/image_opencv.cpp: read, probe, check, imdecode,
+// structure check (src/media/imgprobe.c) on the raw bytes, then
+// dt_image_ctx_decode (src/media/image_opencv.cpp: read, probe, check, imdecode,
 // half-scale JPEG decode) on them as a file, asking for an 8x8 result so
 // that JPEGs of 16x16 or more take the reduced decode. A decoded image must
 // have the size the decoder reports and every pixel readable, and the
@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
-#include "image.h"
+#include "base/common.h"
+#include "media/image.h"
 #include "util.h"
 
 static dt_image_ctx *ctx;

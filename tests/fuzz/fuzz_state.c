@@ -1,4 +1,4 @@
-// libFuzzer harness: training-state (checkpoint) files (src/checkpoint.c,
+// libFuzzer harness: training-state (checkpoint) files (src/train/checkpoint.c,
 // dt_state_load) against the tiny trainable network of net.h. A refused
 // file must leave the network and the state untouched and say why. Each
 // input is loaded as it is and again with its trailing checksum (FNV-1a of
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "net.h"
-#include "train.h"
+#include "train/train.h"
 #include "util.h"
 
 static dt_network *net;

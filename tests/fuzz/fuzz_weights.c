@@ -1,4 +1,4 @@
-// libFuzzer harness: weights files (src/weights.c, dt_net_load_weights)
+// libFuzzer harness: weights files (src/engine/weights.c, dt_net_load_weights)
 // against the tiny network of net.h. A file that loads must leave finite
 // parameters; one that is refused must leave them untouched and say why.
 #include <math.h>

@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "cfg.h"
-#include "common.h"
-#include "network.h"
+#include "base/cfg.h"
+#include "base/common.h"
+#include "engine/network.h"
 
 // Conv with batch norm (five tensors), a pool without parameters, a
 // connected layer and a softmax; two training stages. 22 parameters.

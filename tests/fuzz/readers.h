@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "base/common.h"
 #include "data/data.h"
 
 static const char *const fz_names[] = {"dog", "cat", "person"};

@@ -7,8 +7,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "image.h"
+#include "base/common.h"
+#include "media/image.h"
 
 #define FZ_SLOTS 4
 

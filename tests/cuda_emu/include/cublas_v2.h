@@ -1,6 +1,6 @@
 // The two cuBLAS GEMMs our sources call, as the CUDA emulator provides them
 // (tests/cuda_emu/emu.cpp: a plain triple loop, sums in double; 16-bit
-// inputs through src/amp.h's conversions).
+// inputs through src/engine/amp.h's conversions).
 #ifndef DT_CUDA_EMU_CUBLAS_H
 #define DT_CUDA_EMU_CUBLAS_H
 

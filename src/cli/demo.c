@@ -1,0 +1,635 @@
+// detector demo <cfg> <weights> [-c N | FILE_OR_URL]: three threads joined by
+// two one-frame slots, so that a slow stage never stalls a faster one:
+//
+//   capture (thread) --pending--> inference (thread) --ready--> display (main)
+//
+// - capture reads into its own buffer, then swaps it into `pending`. From a
+//   live source (camera, stream URL, or a file with -realtime) it never
+//   waits: a frame still pending is replaced by the newer one and counted as
+//   dropped, so the camera is read at its own rate and inference always gets
+//   the newest frame. From a FILE it waits for the slot instead, so every
+//   frame is processed and the output video has the source's frame count.
+// - inference swaps `pending` out, squashes/letterboxes and normalises it
+//   exactly as validation does (data/transform.h), runs the network at batch
+//   1 and the [ssd] layer's detections, and hands frame + detections to
+//   `ready`, waiting for the display to take the previous one (every
+//   processed frame is shown and written).
+// - display (the main thread: highgui wants one thread) draws the boxes and
+//   the FPS, writes the frame, shows it and polls the keyboard (ESC / q).
+// Every buffer is allocated before the threads start; slots are exchanged by
+// swapping dt_image structs, so no frame is copied between stages and memory
+// stays flat over any length of video.
+#include "cli/demo.h"
+
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/args.h"
+#include "base/common.h"
+#include "data/data.h"
+#include "data/transform.h"
+#include "media/draw.h"
+#include "media/image.h"
+#include "layers/ssd.h"
+#include "engine/network.h"
+#include "eval/valid.h"
+#include "media/video.h"
+
+#define WINDOW "detector demo"
+
+typedef struct {
+    dt_image im;
+    long index;         // frame number in the source, 0-based
+    int n_det;
+    dt_detection *det;  // (max_total), boxes normalised to the network input
+    double infer_s;     // forward + detections of this frame
+} demo_frame;
+
+typedef struct {
+    // set before the threads start
+    dt_network *net;
+    dt_layer *ssd;
+    dt_detect_cfg det_cfg;
+    dt_video_cap *cap;
+    int W, H, live, drop, threads;
+    double src_fps;
+    long max_frames; // 0: no limit
+    int compare;     // -compare B: blocks of B frames, inference alone between them
+    // slots and their state, under mu
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    demo_frame cap_buf, pending, infer_buf, ready, show_buf;
+    int pending_full, ready_full, cap_done, infer_done, quit;
+    long n_read, n_dropped, n_processed;
+    double infer_s, prep_s;
+    double cap_cpu_s; // CPU time the capture thread spent reading (decoding) frames
+    // -compare: the helpers park while inference runs alone
+    int paused, cap_parked, show_parked;
+    double block_s, alone_s; // wall time of the demo's blocks, of the runs alone
+    long block_n, alone_n;
+    int cap_error, infer_error;
+    char cap_msg[512], infer_msg[512];
+} demo_ctx;
+
+static void frame_swap(demo_frame *a, demo_frame *b) {
+    demo_frame t = *a;
+    *a = *b;
+    *b = t;
+}
+
+static void sleep_s(double s) {
+    if (s <= 0) return;
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+// CPU seconds used by the calling thread: the helpers' costs per frame
+// (decode, draw, encode, display) are what they take from the forward.
+static double thread_cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void *capture_main(void *arg) {
+    demo_ctx *c = arg;
+    dt_thread_background(); // decoding yields to the forward's OpenMP team (common.h)
+    const double t0 = dt_now();
+    for (long i = 0;; i++) {
+        if (c->max_frames > 0 && i >= c->max_frames) break;
+        // -realtime on a file: frames come at the source's rate, as a camera's
+        if (c->drop && !c->live && c->src_fps > 0) sleep_s(t0 + i / c->src_fps - dt_now());
+        pthread_mutex_lock(&c->mu);
+        while (c->paused && !c->quit) {
+            c->cap_parked = 1;
+            pthread_cond_broadcast(&c->cv);
+            pthread_cond_wait(&c->cv, &c->mu);
+        }
+        c->cap_parked = 0;
+        int quit = c->quit;
+        pthread_mutex_unlock(&c->mu);
+        if (quit) break;
+        double cpu0 = thread_cpu_s();
+        int r = dt_video_read(c->cap, &c->cap_buf.im);
+        double cpu = thread_cpu_s() - cpu0;
+        if (r <= 0) {
+            if (r < 0) {
+                pthread_mutex_lock(&c->mu);
+                c->cap_error = 1;
+                snprintf(c->cap_msg, sizeof c->cap_msg, "%s", dt_last_error());
+                pthread_mutex_unlock(&c->mu);
+            }
+            break;
+        }
+        c->cap_buf.index = i;
+        pthread_mutex_lock(&c->mu);
+        c->n_read++;
+        c->cap_cpu_s += cpu;
+        while (!c->drop && c->pending_full && !c->quit) {
+            c->cap_parked = 1; // idle: a pause need not wait for this thread
+            pthread_cond_broadcast(&c->cv);
+            pthread_cond_wait(&c->cv, &c->mu);
+        }
+        c->cap_parked = 0;
+        if (c->pending_full) c->n_dropped++; // the older frame was never processed
+        frame_swap(&c->cap_buf, &c->pending);
+        c->pending_full = 1;
+        pthread_cond_broadcast(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+    }
+    pthread_mutex_lock(&c->mu);
+    c->cap_done = 1;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+// -compare B: after each block of B frames, the helpers finish their work
+// on it and park, and the block's wall time is counted; then the forward and
+// the detections run B times on the last frame with nothing else running
+// (what `bench -batch 1` measures), and the helpers resume. The two rates
+// come from the same process and the same seconds, which a 2-core VM whose
+// speed drifts by 10-20% from one minute to the next needs for a 10% verdict.
+static int run_alone(demo_ctx *c, double *t_block) {
+    pthread_mutex_lock(&c->mu);
+    c->paused = 1;
+    pthread_cond_broadcast(&c->cv);
+    while (!c->quit && (c->ready_full || !c->show_parked || !(c->cap_parked || c->cap_done)))
+        pthread_cond_wait(&c->cv, &c->mu);
+    const int quit = c->quit;
+    pthread_mutex_unlock(&c->mu);
+    const double t0 = dt_now();
+    int rc = 0;
+    if (!quit) {
+        for (int i = 0; i < c->compare && rc == 0; i++) {
+            dt_net_forward(c->net);
+            rc = dt_ssd_layer_detect(c->ssd, 0, &c->det_cfg, c->infer_buf.det) < 0 ? -1 : 0;
+        }
+    }
+    const double t1 = dt_now();
+    pthread_mutex_lock(&c->mu);
+    if (!quit) {
+        c->block_s += t0 - *t_block, c->block_n += c->compare;
+        c->alone_s += t1 - t0, c->alone_n += c->compare;
+    }
+    c->paused = 0;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    *t_block = dt_now();
+    return rc;
+}
+
+static void *infer_main(void *arg) {
+    demo_ctx *c = arg;
+    dt_network *net = c->net;
+    // OpenMP's thread count is per thread: set it where the forward runs.
+    if (c->threads > 0) omp_set_num_threads(c->threads);
+    dt_image_ctx *ictx = dt_image_ctx_new();
+    dt_tfm tfm0;
+    dt_rng r;
+    dt_rng_seed(&r, 0);
+    dt_tfm_draw(&net->aug, 0, c->W, c->H, net->w, net->h, &r, &tfm0); // no augmentation
+    double t_block = dt_now();
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        while (!c->pending_full && !c->cap_done && !c->quit) pthread_cond_wait(&c->cv, &c->mu);
+        if (c->quit || !c->pending_full) { // quit, or capture ended and drained
+            pthread_mutex_unlock(&c->mu);
+            break;
+        }
+        frame_swap(&c->pending, &c->infer_buf);
+        c->pending_full = 0;
+        pthread_cond_broadcast(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+
+        double t0 = dt_now();
+        dt_tfm t = tfm0;
+        dt_image warped;
+        if (dt_tfm_warp(ictx, &c->infer_buf.im, 1.0f, &t, &warped) != 0) goto fail;
+        dt_tfm_pixels(&warped, &t, net->input); // (1, h, w, 3) normalised RGB
+        double t1 = dt_now();
+        dt_net_forward(net);
+        int nd = dt_ssd_layer_detect(c->ssd, 0, &c->det_cfg, c->infer_buf.det);
+        if (nd < 0) goto fail;
+        double t2 = dt_now();
+        c->infer_buf.n_det = nd;
+        c->infer_buf.infer_s = t2 - t1;
+
+        pthread_mutex_lock(&c->mu);
+        c->prep_s += t1 - t0;
+        c->infer_s += t2 - t1;
+        while (c->ready_full && !c->quit) pthread_cond_wait(&c->cv, &c->mu);
+        if (c->quit) {
+            pthread_mutex_unlock(&c->mu);
+            break;
+        }
+        frame_swap(&c->infer_buf, &c->ready);
+        c->ready_full = 1;
+        c->n_processed++;
+        pthread_cond_broadcast(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+        if (c->compare > 0 && c->n_processed % c->compare == 0 && run_alone(c, &t_block) != 0)
+            goto fail;
+        continue;
+    fail:
+        pthread_mutex_lock(&c->mu);
+        c->infer_error = 1;
+        snprintf(c->infer_msg, sizeof c->infer_msg, "%s", dt_last_error());
+        c->quit = 1;
+        pthread_cond_broadcast(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+        break;
+    }
+    dt_image_ctx_free(ictx);
+    pthread_mutex_lock(&c->mu);
+    c->infer_done = 1;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+static void demo_usage(void) {
+    fprintf(stderr,
+            "usage: detector demo <cfg> <weights> [-c INDEX | FILE_OR_URL] [-thresh T] [-nms N]\n"
+            "                     [-out_filename F] [-dont_show] [-fps] [-frames N]\n"
+            "                     [-realtime] [-names F | -data F] [-log F] [-threads N]\n"
+            "                     [-compare B]\n"
+            "  -c INDEX         camera number (default 0 when no file or URL is given)\n"
+            "  -thresh T        score threshold (default: the [ssd] layer's, 0.25)\n"
+            "  -out_filename F  write the annotated video: .avi (MJPG) or .mp4 (mp4v)\n"
+            "  -dont_show       no window (needed without a display)\n"
+            "  -fps             print the rate every second (always in the summary)\n"
+            "  -frames N        stop after N frames read\n"
+            "  -realtime        read a FILE at its frame rate and drop frames as from a camera\n"
+            "  -log F           detections per frame: frame class score x1 y1 x2 y2 (pixels)\n"
+            "  -compare B       benchmark (a file): after every B frames, B forwards alone\n"
+            "                   with capture, drawing and display parked; prints both rates\n"
+            "keys: ESC or q quits\n");
+}
+
+typedef struct {
+    const char *cfg, *weights, *source, *out, *names, *data, *log;
+    int camera, dont_show, print_fps, realtime, threads, compare;
+    long frames;
+    float thresh, nms;
+} demo_args;
+
+static int parse_args(int argc, char **argv, demo_args *a) {
+    memset(a, 0, sizeof *a);
+    a->camera = -1;
+    a->thresh = a->nms = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        const int more = i + 1 < argc;
+        if (strcmp(s, "-c") == 0 && more) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 0 || v > 1000) {
+                fprintf(stderr, "demo: -c wants a camera number, got '%s'\n", argv[i]);
+                return -1;
+            }
+            a->camera = (int)v;
+        } else if (strcmp(s, "-thresh") == 0 && more) {
+            if (dt_arg_float("demo", s, argv[++i], 0, 1, &a->thresh)) return -1;
+        } else if (strcmp(s, "-nms") == 0 && more) {
+            if (dt_arg_float("demo", s, argv[++i], 0, 1, &a->nms)) return -1;
+        }
+        else if (strcmp(s, "-out_filename") == 0 && more) a->out = argv[++i];
+        else if (strcmp(s, "-names") == 0 && more) a->names = argv[++i];
+        else if (strcmp(s, "-data") == 0 && more) a->data = argv[++i];
+        else if (strcmp(s, "-log") == 0 && more) a->log = argv[++i];
+        else if (strcmp(s, "-frames") == 0 && more) {
+            if (dt_arg_long("demo", s, argv[++i], 0, LONG_MAX, &a->frames)) return -1;
+        } else if (strcmp(s, "-threads") == 0 && more) {
+            if (dt_arg_threads("demo", s, argv[++i], &a->threads)) return -1;
+        }
+        else if (strcmp(s, "-compare") == 0 && more) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 1 || v > 100000) {
+                fprintf(stderr, "demo: -compare wants a block of frames >= 1, got '%s'\n", argv[i]);
+                return -1;
+            }
+            a->compare = (int)v;
+        }
+        else if (strcmp(s, "-dont_show") == 0) a->dont_show = 1;
+        else if (strcmp(s, "-fps") == 0) a->print_fps = 1;
+        else if (strcmp(s, "-realtime") == 0) a->realtime = 1;
+        else if ((strcmp(s, "-gpu") == 0 || strcmp(s, "-i") == 0 || strcmp(s, "-amp") == 0) &&
+                 more)
+            ++i; // main's
+        else if (strcmp(s, "-nogpu") == 0 || strcmp(s, "-tf32") == 0) {
+        } else if (s[0] == '-' && s[1]) {
+            fprintf(stderr, "demo: unknown or incomplete argument '%s'\n", s);
+            return -1;
+        } else if (!a->cfg) a->cfg = s;
+        else if (!a->weights) a->weights = s;
+        else if (!a->source) a->source = s;
+        else {
+            fprintf(stderr, "demo: unexpected argument '%s'\n", s);
+            return -1;
+        }
+    }
+    if (!a->cfg || !a->weights) return -1;
+    if (a->source && a->camera >= 0) {
+        fprintf(stderr, "demo: give either -c INDEX or a file / URL, not both\n");
+        return -1;
+    }
+    if ((a->thresh != -1 && !(a->thresh >= 0 && a->thresh < 1)) ||
+        (a->nms != -1 && !(a->nms > 0 && a->nms <= 1)) || a->frames < 0) {
+        fprintf(stderr, "demo: -thresh must be in [0, 1), -nms in (0, 1], -frames >= 0\n");
+        return -1;
+    }
+    if (!a->source && a->camera < 0) a->camera = 0;
+    return 0;
+}
+
+static int load_names(const demo_args *a, const dt_network *net, char ***names, int *n) {
+    *names = NULL;
+    *n = 0;
+    if (a->names) return dt_names_load(a->names, names, n);
+    const char *data = a->data ? a->data : (net->aug.data[0] ? net->aug.data : NULL);
+    if (!data) return 0;
+    dt_datacfg dc;
+    if (dt_datacfg_load(data, &dc) != 0) {
+        if (a->data) return -1;
+        // the cfg's own data= may point at a set that is not here: numbers do
+        fprintf(stderr, "demo: warning: no class names (%s)\n", dt_last_error());
+        return 0;
+    }
+    int rc = dc.names ? dt_names_load(dc.names, names, n) : 0;
+    dt_datacfg_free(&dc);
+    return rc;
+}
+
+static int frame_alloc(demo_frame *f, int W, int H, int max_det) {
+    memset(f, 0, sizeof *f);
+    f->det = dt_calloc((size_t)max_det, sizeof(dt_detection));
+    return dt_image_new(W, H, &f->im);
+}
+
+static void frame_free(demo_frame *f) {
+    dt_image_free(&f->im);
+    free(f->det);
+}
+
+// Boxes, labels and the rate on the frame; detections to the log.
+static void annotate(demo_frame *f, const dt_network *net, int W, int H, char **names,
+                     int n_names, double fps, FILE *log) {
+    char label[96];
+    double px[4];
+    for (int j = f->n_det - 1; j >= 0; j--) { // best last, on top
+        const dt_detection *d = &f->det[j];
+        dt_box_input_to_source(&net->aug, net->w, net->h, W, H, d->box, px);
+        const char *nm = names && d->cls < n_names ? names[d->cls] : NULL;
+        if (nm) snprintf(label, sizeof label, "%s %.2f", nm, (double)d->score);
+        else snprintf(label, sizeof label, "class%d %.2f", d->cls, (double)d->score);
+        dt_draw_box(&f->im, px, d->cls, label);
+    }
+    if (log)
+        for (int j = 0; j < f->n_det; j++) {
+            const dt_detection *d = &f->det[j];
+            dt_box_input_to_source(&net->aug, net->w, net->h, W, H, d->box, px);
+            fprintf(log, "%ld %d %.4f %.2f %.2f %.2f %.2f\n", f->index, d->cls,
+                    (double)d->score, px[0], px[1], px[2], px[3]);
+        }
+    static const unsigned char black[3] = {0, 0, 0}, white[3] = {255, 255, 255};
+    char txt[64];
+    snprintf(txt, sizeof txt, "FPS %.1f", fps);
+    dt_image_draw_label(&f->im, 4, 4, txt, black, white, dt_draw_font_scale(&f->im) + 0.1);
+}
+
+int dt_cmd_demo(int argc, char **argv) {
+    demo_args a;
+    if (parse_args(argc, argv, &a) != 0) {
+        demo_usage();
+        return 2;
+    }
+    // Checks that need no network first: a missing display or source is
+    // reported at once.
+    char why[512];
+    if (!a.dont_show && !dt_window_available(why, sizeof why)) {
+        fprintf(stderr, "demo: cannot open a window: %s; run with -dont_show (and "
+                        "-out_filename F to keep the result)\n", why);
+        return 1;
+    }
+    dt_video_cap *cap = dt_video_open(a.source, a.camera);
+    if (!cap) {
+        fprintf(stderr, "demo: %s\n", dt_last_error());
+        return 1;
+    }
+    demo_ctx c;
+    memset(&c, 0, sizeof c);
+    c.cap = cap;
+    long n_frames;
+    dt_video_info(cap, &c.W, &c.H, &c.src_fps, &n_frames);
+    c.live = dt_video_is_live(cap);
+    c.drop = c.live || a.realtime;
+    c.max_frames = a.frames;
+    if (a.compare && c.drop) {
+        fprintf(stderr, "demo: -compare needs a video file read frame by frame (not a camera, "
+                        "a stream, or -realtime)\n");
+        dt_video_close(cap);
+        return 1;
+    }
+    c.compare = a.compare;
+    c.threads = a.threads;
+
+    dt_net_opts no = {.batch = 1, .with_grads = 0, .quiet = 1};
+    dt_network *net = dt_net_load(a.cfg, &no);
+    char **names = NULL;
+    int n_names = 0, rc = 1;
+    dt_video_writer *wr = NULL;
+    FILE *log = NULL;
+    if (!net) goto fail;
+    c.net = net;
+    if (dt_head_of(net, &c.ssd) != DT_HEAD_SSD) {
+        dt_error("%s: demo needs a detection model ([ssd] layer); this cfg has none", a.cfg);
+        goto fail;
+    }
+    if (net->c != 3) {
+        dt_error("%s: the input has %d channels; video frames give 3", a.cfg, net->c);
+        goto fail;
+    }
+    if (dt_net_load_weights(net, a.weights) != 0) goto fail;
+    // names the weights record win over the cfg's data= (asked-for ones are checked)
+    const int own = net->n_class_names && !a.names && !a.data;
+    if ((!own && load_names(&a, net, &names, &n_names)) ||
+        dt_net_label_names(net, &names, &n_names, a.names ? a.names : a.data) != 0)
+        goto fail;
+    dt_ssd_layer_detect_cfg(c.ssd, &c.det_cfg);
+    if (a.thresh != -1) c.det_cfg.score_thresh = a.thresh;
+    if (a.nms != -1) c.det_cfg.nms_iou = a.nms;
+    dt_net_set_train(net, 0); // a predictions-only network: no targets, no loss
+    // Warm-up: the first forward builds and JIT-compiles the oneDNN
+    // primitives (cuDNN picks its algorithms on a GPU), ~0.3 s for the
+    // lesson's SSD on 2 cores. Done here, the first frame is not late and
+    // the FPS counts frames, not set-up.
+    memset(net->input, 0, sizeof(float) * (size_t)net->h * net->w * net->c);
+    dt_net_forward(net);
+
+    demo_frame *slots[5] = {&c.cap_buf, &c.pending, &c.infer_buf, &c.ready, &c.show_buf};
+    for (int i = 0; i < 5; i++)
+        if (frame_alloc(slots[i], c.W, c.H, c.det_cfg.max_total) != 0) goto fail;
+    if (a.out && !(wr = dt_video_writer_open(a.out, c.W, c.H, c.src_fps))) goto fail;
+    if (a.log && !(log = fopen(a.log, "w"))) {
+        dt_error("%s: cannot write: %s", a.log, strerror(errno));
+        goto fail;
+    }
+    if (a.source) snprintf(why, sizeof why, "%s", a.source);
+    else snprintf(why, sizeof why, "camera %d", a.camera);
+    printf("demo: %s: %dx%d, %s%s, %s; network %dx%d, score > %g, NMS %g\n", why, c.W, c.H, c.live ? "live" : "file", c.src_fps > 0 ? "" : " (rate unknown)",
+           c.drop ? "newest frame wins (older ones dropped)" : "every frame processed",
+           net->w, net->h, (double)c.det_cfg.score_thresh, (double)c.det_cfg.nms_iou);
+    fflush(stdout);
+
+    pthread_mutex_init(&c.mu, NULL);
+    pthread_cond_init(&c.cv, NULL);
+    pthread_t th_cap, th_inf;
+    pthread_create(&th_cap, NULL, capture_main, &c);
+    pthread_create(&th_inf, NULL, infer_main, &c);
+    // Drawing, encoding and the window run here; they too yield to the
+    // forward (threads made from now on by this one would inherit it).
+    dt_thread_background();
+
+    const double t_start = dt_now(), cpu_start = thread_cpu_s();
+    double t_sec = t_start, fps = 0;
+    long shown = 0, shown_sec = 0, written = 0;
+    double draw_cpu = 0, write_cpu = 0, show_cpu = 0; // this thread's CPU seconds
+    int show = !a.dont_show, out_error = 0;
+    for (;;) {
+        pthread_mutex_lock(&c.mu);
+        while (!c.ready_full && !c.infer_done) {
+            if (c.paused) { // -compare: inference runs alone
+                c.show_parked = 1;
+                pthread_cond_broadcast(&c.cv);
+                while (c.paused && !c.quit) pthread_cond_wait(&c.cv, &c.mu);
+                c.show_parked = 0;
+                if (c.quit) break;
+                continue;
+            }
+            if (!show) {
+                pthread_cond_wait(&c.cv, &c.mu);
+                continue;
+            }
+            // keep the window's event loop running while waiting; every 20 ms
+            // (each poll costs Qt's event processing: ~1 ms of CPU a frame at
+            // a 5 ms period, taken from the forward on a busy machine)
+            pthread_mutex_unlock(&c.mu);
+            int k = dt_window_poll(20);
+            pthread_mutex_lock(&c.mu);
+            if (k == 27 || k == 'q' || k == 'Q') c.quit = 1, pthread_cond_broadcast(&c.cv);
+            if (c.quit) break;
+        }
+        if (!c.ready_full) { // inference finished (end of source, error) or quit
+            pthread_mutex_unlock(&c.mu);
+            break;
+        }
+        frame_swap(&c.ready, &c.show_buf);
+        c.ready_full = 0;
+        pthread_cond_broadcast(&c.cv);
+        pthread_mutex_unlock(&c.mu);
+
+        shown++;
+        double now = dt_now();
+        if (now - t_sec >= 1.0) {
+            fps = (shown - shown_sec) / (now - t_sec);
+            pthread_mutex_lock(&c.mu);
+            long rd = c.n_read, dr = c.n_dropped, pr = c.n_processed;
+            pthread_mutex_unlock(&c.mu);
+            if (a.print_fps)
+                printf("demo: %6.1f s  %5.1f FPS  read %ld  processed %ld  dropped %ld\n",
+                       now - t_start, fps, rd, pr, dr);
+            fflush(stdout);
+            t_sec = now, shown_sec = shown;
+        } else if (fps == 0) {
+            fps = shown / fmax(now - t_start, 1e-9); // the first second: rate so far
+        }
+        double cpu0 = thread_cpu_s();
+        annotate(&c.show_buf, net, c.W, c.H, names, n_names, fps, log);
+        double cpu1 = thread_cpu_s();
+        draw_cpu += cpu1 - cpu0;
+        if (wr) {
+            int r = dt_video_writer_write(wr, &c.show_buf.im);
+            double cpu2 = thread_cpu_s();
+            write_cpu += cpu2 - cpu1, cpu1 = cpu2;
+            if (r != 0) {
+                out_error = 1;
+                snprintf(why, sizeof why, "%s", dt_last_error());
+                break;
+            }
+            written++;
+        }
+        if (show) {
+            if (dt_window_show(WINDOW, &c.show_buf.im) != 0) {
+                out_error = 1;
+                snprintf(why, sizeof why, "%s", dt_last_error());
+                break;
+            }
+            int k = dt_window_poll(1);
+            show_cpu += thread_cpu_s() - cpu1;
+            if (k == 27 || k == 'q' || k == 'Q') break;
+        }
+    }
+    pthread_mutex_lock(&c.mu);
+    c.quit = 1;
+    pthread_cond_broadcast(&c.cv);
+    pthread_mutex_unlock(&c.mu);
+    pthread_join(th_inf, NULL);
+    pthread_join(th_cap, NULL);
+    // -compare: the runs alone are not the demo's time
+    const double wall = dt_now() - t_start - c.alone_s;
+    if (show) dt_window_close(WINDOW);
+    // Frames the capture read but nothing processed after a quit (at most
+    // the pending slot and the one inference had taken) count as dropped,
+    // so read = processed + dropped always holds.
+    long lost = c.n_read - c.n_processed - c.n_dropped;
+    c.n_dropped += lost;
+    printf("demo summary: frames read %ld, processed %ld, dropped %ld, written %ld; "
+           "%.2f s, average %.2f FPS; inference alone (forward + detections) %.2f img/s, "
+           "pre-processing %.1f ms/frame\n",
+           c.n_read, c.n_processed, c.n_dropped, written, wall,
+           c.n_processed / fmax(wall, 1e-9), c.n_processed / fmax(c.infer_s, 1e-9),
+           1e3 * c.prep_s / fmax((double)c.n_processed, 1));
+    if (c.compare && c.alone_n > 0)
+        printf("demo compare: %ld blocks of %d frames: the demo %.2f FPS; inference alone "
+               "(forward + detections, between the blocks, nothing else running) %.2f img/s; "
+               "ratio %.3f\n",
+               c.block_n / c.compare, c.compare, c.block_n / fmax(c.block_s, 1e-9),
+               c.alone_n / fmax(c.alone_s, 1e-9),
+               (c.block_n / fmax(c.block_s, 1e-9)) / (c.alone_n / fmax(c.alone_s, 1e-9)));
+    // What the helpers cost: on a machine whose cores all run the forward,
+    // their CPU time per frame is added to the frame's (docs/DEMO.md).
+    const double per = 1e3 / fmax((double)c.n_processed, 1);
+    printf("demo cpu per frame: forward + detections %.1f ms (wall); capture %.1f ms, drawing "
+           "%.1f ms, writing %.1f ms, window %.1f ms; display thread in all %.1f ms\n",
+           c.infer_s * per, c.cap_cpu_s * 1e3 / fmax((double)c.n_read, 1), draw_cpu * per,
+           write_cpu * 1e3 / fmax((double)written, 1), show_cpu * per,
+           (thread_cpu_s() - cpu_start) * per);
+    rc = 0;
+    if (c.cap_error) fprintf(stderr, "demo: reading stopped: %s\n", c.cap_msg), rc = 1;
+    if (c.infer_error) fprintf(stderr, "demo: inference failed: %s\n", c.infer_msg), rc = 1;
+    if (out_error) fprintf(stderr, "demo: %s\n", why), rc = 1;
+    pthread_cond_destroy(&c.cv);
+    pthread_mutex_destroy(&c.mu);
+    goto done;
+fail:
+    fprintf(stderr, "demo: %s\n", dt_last_error());
+done:
+    if (log && fclose(log) != 0) fprintf(stderr, "demo: %s: %s\n", a.log, strerror(errno)), rc = 1;
+    if (dt_video_writer_close(wr) != 0) fprintf(stderr, "demo: %s\n", dt_last_error()), rc = 1;
+    // slots never allocated are still zeroed: freeing them is a no-op
+    demo_frame *all[5] = {&c.cap_buf, &c.pending, &c.infer_buf, &c.ready, &c.show_buf};
+    for (int i = 0; i < 5; i++) frame_free(all[i]);
+    dt_names_free(names, n_names);
+    dt_video_close(cap);
+    dt_net_free(net);
+    return rc;
+}

@@ -1,0 +1,187 @@
+// detector anchors <cfg>: the [ssd] layer's anchors as a picture, one panel
+// per grid. detector predgrid <cfg> <weights>: the first validation batch,
+// ground truth beside predictions (the lesson's 3x4 figure).
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/args.h"
+#include "base/common.h"
+#include "data/data.h"
+#include "data/loader.h"
+#include "data/transform.h"
+#include "media/draw.h"
+#include "layers/ssd.h"
+#include "engine/network.h"
+#include "eval/valid.h"
+
+static const char *arg_value(int argc, char **argv, const char *flag) {
+    return dt_arg_value(argc, argv, 2, flag);
+}
+
+// "cfg/ssd.cfg" -> "ssd"
+static void cfg_stem(const char *cfg, char *out, size_t n) {
+    const char *b = strrchr(cfg, '/');
+    snprintf(out, n, "%s", b ? b + 1 : cfg);
+    char *dot = strrchr(out, '.');
+    if (dot && dot != out) *dot = 0;
+}
+
+// mkdir -p of the folder that will hold `path`. 0 / -1 + dt_error.
+static int make_parent(const char *path) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir) return 0;
+    *slash = 0;
+    return dt_valid_make_dirs(dir);
+}
+
+// The [ssd] layer of a detection cfg, or NULL + dt_error.
+static dt_layer *ssd_of(dt_network *net, const char *cfg) {
+    dt_layer *loss = NULL;
+    if (dt_head_of(net, &loss) != DT_HEAD_SSD) {
+        dt_error("%s: needs a detection model ([ssd] layer); this cfg has none", cfg);
+        return NULL;
+    }
+    return loss;
+}
+
+int dt_cmd_anchors(int argc, char **argv) {
+    static const char *const vals[] = {"-out", "-panel", "-threads", NULL}; // -threads: main's
+    int panel;
+    if (argc < 2 || argv[1][0] == '-' || dt_args_check("anchors", argc, argv, 2, vals, NULL, 0) ||
+        dt_arg_get_int("anchors", argc, argv, 2, "-panel", 320, 64, 4096, &panel)) {
+        fprintf(stderr, "usage: detector anchors <cfg> [-out F.png] [-panel PIXELS]\n");
+        return 2;
+    }
+    const char *cfg = argv[1], *out = arg_value(argc, argv, "-out");
+    char path[4096], stem[256];
+    if (!out) {
+        cfg_stem(cfg, stem, sizeof stem);
+        snprintf(path, sizeof path, "results/%s_anchors.png", stem);
+        out = path;
+    }
+    dt_net_opts no = {.batch = 1, .with_grads = 0, .quiet = 1};
+    dt_network *net = dt_net_load(cfg, &no);
+    dt_image im = {0};
+    int rc = 1;
+    dt_layer *ssd;
+    if (!net || !(ssd = ssd_of(net, cfg))) goto done;
+    const dt_anchors *a = dt_ssd_layer_anchors(ssd);
+    if (!a || dt_draw_anchors(a, panel, &im) != 0 || make_parent(out) != 0 ||
+        dt_image_write(out, &im, 95, 0, 3) != 0)
+        goto done;
+    printf("anchors: %s: %d anchors, %d per cell -> %s\n", cfg, a->n, a->k, out);
+    rc = 0;
+done:
+    if (rc) fprintf(stderr, "anchors: %s\n", dt_last_error());
+    dt_image_free(&im);
+    dt_net_free(net);
+    return rc;
+}
+
+// Normalised NHWC RGB floats back to BGR bytes: (n, h, w, 3) -> (n, h, w, 3).
+static void unnormalise(const float *x, size_t n_px, unsigned char *out) {
+    for (size_t i = 0; i < n_px; i++)
+        for (int c = 0; c < 3; c++) {
+            float v = (x[3 * i + c] * dt_imagenet_std[c] + dt_imagenet_mean[c]) * 255.0f + 0.5f;
+            out[3 * i + 2 - c] = (unsigned char)(v < 0 ? 0 : (v > 255 ? 255 : v));
+        }
+}
+
+int dt_cmd_predgrid(int argc, char **argv) {
+    static const char *const vals[] = {"-data", "-out", "-n", "-cols", "-thresh", "-threads",
+                                       NULL}; // -threads: main's
+    if (argc < 3 || argv[1][0] == '-' || argv[2][0] == '-' ||
+        dt_args_check("predgrid", argc, argv, 3, vals, NULL, 0)) {
+        fprintf(stderr, "usage: detector predgrid <cfg> <weights> [-data F] [-out F.png] "
+                        "[-n 12] [-cols 4] [-thresh T]\n"
+                        "  the first N validation images: ground truth | predictions\n");
+        return 2;
+    }
+    const char *cfg = argv[1], *weights = argv[2], *out = arg_value(argc, argv, "-out");
+    const char *data = arg_value(argc, argv, "-data"), *v;
+    int n, cols;
+    float thresh = -1;
+    if (dt_arg_get_int("predgrid", argc, argv, 3, "-n", 12, 1, 256, &n) ||
+        dt_arg_get_int("predgrid", argc, argv, 3, "-cols", 4, 1, 256, &cols) ||
+        ((v = arg_value(argc, argv, "-thresh")) &&
+         dt_arg_float("predgrid", "-thresh", v, 0, 1, &thresh)) ||
+        (thresh != -1 && !(thresh >= 0 && thresh < 1))) {
+        fprintf(stderr, "predgrid: -n in [1, 256], -cols >= 1, -thresh in [0, 1)\n");
+        return 2;
+    }
+    char path[4096], stem[256];
+    if (!out) {
+        cfg_stem(cfg, stem, sizeof stem);
+        snprintf(path, sizeof path, "results/%s_predgrid.png", stem);
+        out = path;
+    }
+    dt_net_opts no = {.batch = n, .with_grads = 0, .quiet = 1};
+    dt_network *net = dt_net_load(cfg, &no);
+    int rc = 1, have_split = 0;
+    dt_datacfg dc;
+    dt_dataset d;
+    dt_loader *L = NULL;
+    unsigned char *pics = NULL;
+    dt_detection *dets = NULL;
+    int *n_det = NULL;
+    dt_image im = {0};
+    dt_layer *ssd;
+    if (!net || !(ssd = ssd_of(net, cfg))) goto done;
+    if (dt_valid_load_split(net, weights, &data, &dc, &d) != 0) goto done;
+    have_split = 1;
+    dt_loader_opts lo;
+    dt_loader_opts_defaults(&lo);
+    lo.batch = n;
+    lo.width = net->w;
+    lo.height = net->h;
+    lo.threads = 2;
+    lo.shuffle = 0;
+    lo.augment = 0;
+    lo.epochs = 1;
+    lo.aug = net->aug;
+    if (!(L = dt_loader_new(&d, &lo, NULL))) goto done;
+    dt_batch *b = dt_loader_next(L);
+    if (!b) {
+        dt_error("%s: no validation image could be loaded", data);
+        goto done;
+    }
+    const size_t px = (size_t)net->w * net->h;
+    memcpy(net->input, b->images, sizeof(float) * px * 3 * (size_t)b->n);
+    dt_net_set_train(net, 0); // a predictions-only network: no targets, no loss
+    dt_net_forward(net);
+    dt_detect_cfg dcfg;
+    dt_ssd_layer_detect_cfg(ssd, &dcfg);
+    if (thresh != -1) dcfg.score_thresh = thresh;
+    dets = dt_calloc((size_t)b->n * dcfg.max_total, sizeof(dt_detection));
+    n_det = dt_calloc((size_t)b->n, sizeof(int));
+    pics = dt_malloc(px * 3 * (size_t)b->n);
+    for (int i = 0; i < b->n; i++) {
+        n_det[i] = dt_ssd_layer_detect(ssd, i, &dcfg, dets + (size_t)i * dcfg.max_total);
+        if (n_det[i] < 0) goto done;
+    }
+    unnormalise(b->images, px * (size_t)b->n, pics);
+    if (dt_draw_pred_grid(pics, b->n, net->w, net->h, b->boxes, b->classes, b->n_boxes,
+                          b->max_boxes, dets, n_det, dcfg.max_total, d.names, d.n_classes, cols,
+                          &im) != 0)
+        goto done;
+    if (make_parent(out) != 0 || dt_image_write(out, &im, 92, 0, 3) != 0) goto done;
+    printf("predgrid: %d validation images of %s, score > %g -> %s\n", b->n, data,
+           (double)dcfg.score_thresh, out);
+    rc = 0;
+done:
+    if (rc) fprintf(stderr, "predgrid: %s\n", dt_last_error());
+    dt_image_free(&im);
+    free(pics);
+    free(dets);
+    free(n_det);
+    if (L) dt_loader_free(L);
+    if (have_split) {
+        dt_dataset_free(&d);
+        dt_datacfg_free(&dc);
+    }
+    dt_net_free(net);
+    return rc;
+}

@@ -1,0 +1,287 @@
+// detector test <cfg> <weights> <images...>: runs a trained network on
+// images one by one (batch 1), prints what it finds in the pixels of each
+// ORIGINAL image and draws it there.
+//
+// Each image takes the validation path of the loader (dt_sample_load with
+// augment=0: decode, squash or letterbox as the cfg says, normalise), so the
+// network sees what it saw in validation; boxes go back through the inverse
+// of that transform (dt_box_input_to_source).
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/args.h"
+#include "base/common.h"
+#include "data/loader.h"
+#include "media/draw.h"
+#include "media/image.h"
+#include "layers/ssd.h"
+#include "eval/valid.h"
+
+static const char *class_name(char **names, int n, int c, char *buf, size_t len) {
+    if (names && c >= 0 && c < n) return names[c];
+    snprintf(buf, len, "class%d", c);
+    return buf;
+}
+
+// Box (continuous pixels) on the picture: inclusive pixel corners, clipped.
+static void draw_box(dt_image *im, const double *px, const char *label, int cls) {
+    unsigned char bg[3], fg[3];
+    dt_draw_class_colour(cls, bg);
+    dt_draw_text_colour(bg, fg);
+    int x1 = (int)floor(px[0]), y1 = (int)floor(px[1]);
+    int x2 = (int)ceil(px[2]) - 1, y2 = (int)ceil(px[3]) - 1;
+    // line and text grow with the picture: readable on 112 px and on 2000 px
+    const int side = im->w + im->h;
+    int t = side < 500 ? 1 : side < 1400 ? 2 : 3;
+    dt_image_draw_rect(im, x1, y1, x2, y2, bg, t);
+    double fs = fmax(0.3, fmin(0.8, side / 1600.0));
+    int lh = (int)(30 * fs); // label height, about
+    // label above the box when there is room, else inside it
+    dt_image_draw_label(im, x1, y1 > lh ? y1 - lh : y1, label, bg, fg, fs);
+}
+
+static void clip_px(double *px, int w, int h) {
+    px[0] = fmin(fmax(px[0], 0), w), px[2] = fmin(fmax(px[2], 0), w);
+    px[1] = fmin(fmax(px[1], 0), h), px[3] = fmin(fmax(px[3], 0), h);
+}
+
+static void test_usage(void) {
+    fprintf(stderr,
+            "usage: detector test <cfg> <weights> <image>... [-thresh T] [-nms N] [-out DIR]\n"
+            "                     [-names F | -data F] [-threads N]\n"
+            "  -thresh T  detection score threshold (default: the [ssd] layer's score_thresh,\n"
+            "             0.25); -nms N  NMS IoU (its nms_thresh, 0.4)\n"
+            "  -out DIR   where the pictures go (default results/), one <image name>.jpg each\n"
+            "  -names F   class names (default: names= of the cfg's data= file)\n");
+}
+
+// Class names: -names, else the names= of -data / the cfg's data=.
+static int load_names(const char *names_path, const char *data, char ***names, int *n) {
+    *names = NULL;
+    *n = 0;
+    if (names_path) return dt_names_load(names_path, names, n);
+    if (!data || !data[0]) return 0;
+    dt_datacfg dc;
+    if (dt_datacfg_load(data, &dc) != 0) return -1;
+    int rc = dc.names ? dt_names_load(dc.names, names, n) : 0;
+    dt_datacfg_free(&dc);
+    return rc;
+}
+
+typedef struct {
+    dt_network *net;
+    dt_layer *loss;
+    dt_head_kind kind;
+    dt_detect_cfg det;
+    char **names;
+    int n_names;
+    const char *out_dir;
+    dt_detection *dets;
+} test_ctx;
+
+// One image: forward, print, draw, write. 0 / -1.
+static int test_image(test_ctx *t, dt_image_ctx *ictx, const char *path) {
+    dt_network *net = t->net;
+    dt_sample s = {0};
+    s.image = (char *)path;
+    dt_object none;
+    int n_obj = 0, largest = -1, ow = 0, oh = 0;
+    dt_rng r;
+    dt_rng_seed(&r, 0);
+    if (dt_sample_load(ictx, &s, &net->aug, 0, net->w, net->h, &r, net->input, &none, &n_obj,
+                       &largest, &ow, &oh, NULL, 0) != 0)
+        return -1;
+    dt_net_forward(net); // a predictions-only network: no targets, no loss
+    dt_image im;
+    if (dt_image_load(path, &im) != 0) return -1;
+    const float *y = t->loss ? t->loss->output : dt_net_output(net);
+    const int N = t->loss ? (int)t->loss->outputs : 0;
+    char nb[32], label[128];
+    double px[4];
+    printf("%s: %dx%d\n", path, ow, oh);
+    switch (t->kind) {
+    case DT_HEAD_SSD: {
+        int nd = dt_ssd_layer_detect(t->loss, 0, &t->det, t->dets);
+        if (nd < 0) goto fail;
+        for (int j = nd - 1; j >= 0; j--) { // best drawn last, on top
+            const dt_detection *d = &t->dets[j];
+            dt_box_input_to_source(&net->aug, net->w, net->h, ow, oh, d->box, px);
+            clip_px(px, ow, oh);
+            const char *name = class_name(t->names, t->n_names, d->cls, nb, sizeof nb);
+            snprintf(label, sizeof label, "%s %.2f", name, (double)d->score);
+            draw_box(&im, px, label, d->cls);
+        }
+        for (int j = 0; j < nd; j++) {
+            const dt_detection *d = &t->dets[j];
+            dt_box_input_to_source(&net->aug, net->w, net->h, ow, oh, d->box, px);
+            clip_px(px, ow, oh);
+            printf("  %-14s %.4f  box %.1f %.1f %.1f %.1f\n",
+                   class_name(t->names, t->n_names, d->cls, nb, sizeof nb), (double)d->score,
+                   px[0], px[1], px[2], px[3]);
+        }
+        printf("  %d detection%s (score > %g, NMS %g)\n", nd, nd == 1 ? "" : "s",
+               (double)t->det.score_thresh, (double)t->det.nms_iou);
+        break;
+    }
+    case DT_HEAD_CLASS:
+    case DT_HEAD_SINGLE: {
+        const int off = t->kind == DT_HEAD_SINGLE ? 4 : 0, C = N - off;
+        int best = 0;
+        for (int c = 1; c < C; c++)
+            if (y[off + c] > y[off + best]) best = c;
+        const char *name = class_name(t->names, t->n_names, best, nb, sizeof nb);
+        snprintf(label, sizeof label, "%s %.2f", name, (double)y[off + best]);
+        if (t->kind == DT_HEAD_SINGLE) {
+            dt_box_input_to_source(&net->aug, net->w, net->h, ow, oh, y, px);
+            clip_px(px, ow, oh);
+            printf("  %-14s %.4f  box %.1f %.1f %.1f %.1f\n", name, (double)y[off + best], px[0],
+                   px[1], px[2], px[3]);
+            draw_box(&im, px, label, best);
+        } else {
+            printf("  %-14s %.4f\n", name, (double)y[best]);
+            unsigned char bg[3], fg[3];
+            dt_draw_class_colour(best, bg);
+            dt_draw_text_colour(bg, fg);
+            dt_image_draw_label(&im, 2, 2, label, bg, fg, 0.6);
+        }
+        break;
+    }
+    case DT_HEAD_BOX: {
+        // [cost] regresses the box in input pixels
+        float nbx[4] = {y[0] / net->w, y[1] / net->h, y[2] / net->w, y[3] / net->h};
+        dt_box_input_to_source(&net->aug, net->w, net->h, ow, oh, nbx, px);
+        clip_px(px, ow, oh);
+        printf("  box %.1f %.1f %.1f %.1f\n", px[0], px[1], px[2], px[3]);
+        draw_box(&im, px, "largest", 0);
+        break;
+    }
+    case DT_HEAD_MULTILABEL: {
+        int k = 0;
+        for (int c = 0; c < N; c++) {
+            if (y[c] <= 0.5f) continue;
+            const char *name = class_name(t->names, t->n_names, c, nb, sizeof nb);
+            printf("  %-14s %.4f\n", name, (double)y[c]);
+            snprintf(label, sizeof label, "%s %.2f", name, (double)y[c]);
+            unsigned char bg[3], fg[3];
+            dt_draw_class_colour(c, bg);
+            dt_draw_text_colour(bg, fg);
+            dt_image_draw_label(&im, 2, 2 + 20 * k++, label, bg, fg, 0.5);
+        }
+        printf("  %d label%s above 0.5\n", k, k == 1 ? "" : "s");
+        break;
+    }
+    default: {
+        const float *o = dt_net_output(net);
+        const dt_layer *last = dt_net_last(net);
+        printf("  output (%zu values):", last->outputs);
+        for (size_t i = 0; i < last->outputs && i < 16; i++) printf(" %.4f", (double)o[i]);
+        printf("%s\n", last->outputs > 16 ? " ..." : "");
+        break;
+    }
+    }
+    {
+        const char *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        char stem[1024], out[4096];
+        snprintf(stem, sizeof stem, "%s", base);
+        char *dot = strrchr(stem, '.');
+        if (dot && dot != stem) *dot = 0;
+        snprintf(out, sizeof out, "%s/%s.jpg", t->out_dir, stem);
+        if (dt_image_write(out, &im, 90, 0, 3) != 0) goto fail;
+        printf("  -> %s\n", out);
+    }
+    dt_image_free(&im);
+    return 0;
+fail:
+    dt_image_free(&im);
+    return -1;
+}
+
+int dt_cmd_test(int argc, char **argv) {
+    const char *cfg = NULL, *weights = NULL, *out = "results", *names_path = NULL, *data = NULL;
+    float thresh = -1, nms = -1;
+    const char **images = dt_calloc((size_t)argc, sizeof(char *));
+    int n_images = 0, bad = 0, g;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const int more = i + 1 < argc;
+        if ((g = dt_arg_global(argc, argv, i))) i += g - 1; // main's
+        else if (strcmp(a, "-thresh") == 0 && more)
+            bad |= dt_arg_float("test", a, argv[++i], 0, 1, &thresh);
+        else if (strcmp(a, "-nms") == 0 && more)
+            bad |= dt_arg_float("test", a, argv[++i], 0, 1, &nms);
+        else if (strcmp(a, "-out") == 0 && more) out = argv[++i];
+        else if (strcmp(a, "-names") == 0 && more) names_path = argv[++i];
+        else if (strcmp(a, "-data") == 0 && more) data = argv[++i];
+        else if (strcmp(a, "-threads") == 0 && more) ++i; // handled by main
+        else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "test: unknown or incomplete argument '%s'\n", a);
+            test_usage();
+            free(images);
+            return 2;
+        } else if (!cfg) cfg = a;
+        else if (!weights) weights = a;
+        else images[n_images++] = a;
+    }
+    if (bad || !cfg || !weights || n_images == 0) {
+        test_usage();
+        free(images);
+        return 2;
+    }
+    if ((thresh != -1 && !(thresh >= 0 && thresh < 1)) || (nms != -1 && !(nms > 0 && nms <= 1))) {
+        fprintf(stderr, "test: -thresh must be in [0, 1) and -nms in (0, 1]\n");
+        free(images);
+        return 2;
+    }
+    dt_net_opts no = {.batch = 1, .with_grads = 0, .quiet = 1};
+    dt_network *net = dt_net_load(cfg, &no);
+    if (!net) {
+        fprintf(stderr, "test: %s\n", dt_last_error());
+        free(images);
+        return 1;
+    }
+    test_ctx t = {.net = net, .out_dir = out};
+    int rc = 1, failed = 0;
+    dt_image_ctx *ictx = NULL;
+    if (dt_net_load_weights(net, weights) != 0) goto done;
+    if (net->c != 3) {
+        dt_error("%s: the input has %d channels; images give 3", cfg, net->c);
+        goto done;
+    }
+    // names the weights record win over the cfg's data= (asked-for ones are checked)
+    const int own = net->n_class_names && !names_path && !data;
+    if ((!own && load_names(names_path, data ? data : net->aug.data, &t.names, &t.n_names)) ||
+        dt_net_label_names(net, &t.names, &t.n_names,
+                           names_path ? names_path : data ? data : net->aug.data) != 0)
+        goto done;
+    t.kind = dt_head_of(net, &t.loss);
+    if (t.kind == DT_HEAD_SSD) {
+        dt_ssd_layer_detect_cfg(t.loss, &t.det);
+        if (thresh != -1) t.det.score_thresh = thresh;
+        if (nms != -1) t.det.nms_iou = nms;
+        t.dets = dt_calloc((size_t)t.det.max_total, sizeof(dt_detection));
+    }
+    if (dt_valid_make_dirs(out) != 0) goto done;
+    dt_net_set_train(net, 0);
+    ictx = dt_image_ctx_new();
+    for (int i = 0; i < n_images; i++) {
+        if (test_image(&t, ictx, images[i]) != 0) {
+            fprintf(stderr, "test: %s\n", dt_last_error());
+            failed++;
+        }
+    }
+    rc = failed ? 1 : 0;
+    if (failed) fprintf(stderr, "test: %d of %d images failed\n", failed, n_images);
+    goto cleanup;
+done:
+    fprintf(stderr, "test: %s\n", dt_last_error());
+cleanup:
+    dt_image_ctx_free(ictx);
+    dt_names_free(t.names, t.n_names);
+    free(t.dets);
+    free(images);
+    dt_net_free(net);
+    return rc;
+}

@@ -1,0 +1,391 @@
+// detector train / lr_find: the cfg, the .data file and two loaders behind
+// a dt_batch_source.
+//
+// Each pass gets its own loader (created at the start of an epoch, freed at
+// its end: nothing is allocated per iteration). The training loader of
+// global epoch e is seeded with hash(seed, e), so the order and the
+// augmentations of an epoch depend on (seed, epoch) only, whatever happened
+// before: a run resumed at epoch e sees exactly the batches an
+// uninterrupted run saw.
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/args.h"
+#include "media/chart.h"
+#include "train/train.h"
+
+typedef struct {
+    dt_dataset train, valid;
+    dt_loader_opts opts;
+    dt_loader *L;
+    const dt_network *net; // net->seed: set by -seed, or by the checkpoint on resume
+    int logged; // bit per split: loader summary printed
+    unsigned char *state[2]; // per split: images seen / unreadable, across the run's loaders
+} loader_src;
+
+static int src_begin(void *ctx, int split, int epoch) {
+    loader_src *s = ctx;
+    dt_loader_opts o = s->opts;
+    o.epochs = 1;
+    if (split == 0) {
+        dt_rng r;
+        dt_rng_seed3(&r, s->net->seed, (uint64_t)epoch, 0x747261696eull); // "train"
+        o.seed = dt_rng_u64(&r);
+        o.shuffle = 1, o.augment = 1;
+        o.refill = 1; // an unreadable image gives its place to another: batches stay full
+    } else {
+        o.seed = s->net->seed, o.shuffle = 0, o.augment = 0;
+    }
+    const dt_dataset *d = split == 0 ? &s->train : &s->valid;
+    if (!s->state[split]) s->state[split] = dt_calloc((size_t)d->n, 1);
+    o.state = s->state[split]; // each bad image warned about and counted once per run
+    // the loader's summary line once per split, not every epoch
+    int v = dt_verbosity();
+    if (s->logged & (1 << split)) dt_set_verbosity(0);
+    s->L = dt_loader_new(d, &o, NULL);
+    dt_set_verbosity(v);
+    s->logged |= 1 << split;
+    return s->L ? 0 : -1;
+}
+
+static dt_batch *src_next(void *ctx) {
+    loader_src *s = ctx;
+    return dt_loader_next(s->L);
+}
+
+static void src_end(void *ctx) {
+    loader_src *s = ctx;
+    dt_loader_free(s->L);
+    s->L = NULL;
+}
+
+// Every "-x" argument is one of the command's flags (argv[1] names it), and
+// -threads / -seed are numbers (src/base/args.h). 0 / -1 (printed).
+static int check_args(int argc, char **argv, const char *const *with_value,
+                      const char *const *flags, int *threads, uint64_t *seed) {
+    const char *sv = dt_arg_value(argc, argv, 3, "-seed");
+    if (dt_args_check(argv[1], argc, argv, 3, with_value, flags, 0) != 0 ||
+        dt_arg_get_threads(argv[1], argc, argv, 3, threads) != 0 ||
+        (sv && dt_arg_u64(argv[1], "-seed", sv, seed) != 0))
+        return -1;
+    return 0;
+}
+
+static const char *arg_value(int argc, char **argv, const char *flag) {
+    return dt_arg_value(argc, argv, 3, flag);
+}
+
+static int arg_flag(int argc, char **argv, const char *flag) {
+    return dt_arg_flag(argc, argv, 3, flag);
+}
+
+// "cfg/ssd.cfg" -> "ssd"
+static void cfg_name(const char *path, char *out, size_t n) {
+    const char *b = strrchr(path, '/');
+    snprintf(out, n, "%s", b ? b + 1 : path);
+    char *dot = strrchr(out, '.');
+    if (dot && dot != out) *dot = 0;
+}
+
+typedef struct {
+    dt_network *net;
+    dt_datacfg dc;
+    int have_dc;
+    loader_src src;
+    int have_train, have_valid;
+    dt_batch_source bs;
+} session;
+
+// How many images of each split could not be read (each was named once in a warning).
+static void report_unreadable(session *S, const char *cmd) {
+    for (int k = 0; k < 2; k++) {
+        const dt_dataset *d = k == 0 ? &S->src.train : &S->src.valid;
+        if (!S->src.state[k]) continue;
+        int bad = dt_loader_count_failed(S->src.state[k], d->n);
+        if (bad)
+            dt_warn("%s: %d of %d %s images could not be read (each named above)%s\n", cmd, bad,
+                    d->n, k == 0 ? "training" : "validation",
+                    bad == d->n ? ""
+                    : k == 0    ? "; their places in batches went to other images"
+                                : "; they are left out of the validation scores");
+    }
+}
+
+static void session_free(session *S) {
+    free(S->src.state[0]);
+    free(S->src.state[1]);
+    if (S->have_train) dt_dataset_free(&S->src.train);
+    if (S->have_valid) dt_dataset_free(&S->src.valid);
+    if (S->have_dc) dt_datacfg_free(&S->dc);
+    dt_net_free(S->net);
+}
+
+// Network (with gradients), -seed, -weights, .data, both splits, loaders.
+static int session_open(session *S, int argc, char **argv, int need_valid, int threads,
+                        uint64_t seed) {
+    memset(S, 0, sizeof *S);
+    if (threads > 0) omp_set_num_threads(threads);
+    dt_net_opts no = {.with_grads = 1, .quiet = 0};
+    S->net = dt_net_load(argv[2], &no);
+    if (!S->net) return -1;
+    dt_network *net = S->net;
+    if (arg_value(argc, argv, "-seed")) {
+        net->seed = seed;
+        dt_net_init_params(net, net->seed);
+    }
+    const char *w = arg_value(argc, argv, "-weights");
+    if (w && dt_net_load_weights(net, w) != 0) return -1;
+    const char *data = arg_value(argc, argv, "-data");
+    if (!data) data = net->aug.data;
+    if (!data || !data[0]) {
+        dt_error("%s names no dataset: add data=FILE to [net] or pass -data FILE", argv[2]);
+        return -1;
+    }
+    if (dt_datacfg_load(data, &S->dc) != 0) return -1;
+    S->have_dc = 1;
+    if (dt_dataset_load(&S->dc, "train", NULL, &S->src.train) != 0) return -1;
+    S->have_train = 1;
+    if (need_valid) {
+        if (!S->dc.valid) {
+            dt_error("%s: no valid= split (training reports validation loss and metrics)",
+                     data);
+            return -1;
+        }
+        if (dt_dataset_load(&S->dc, "valid", NULL, &S->src.valid) != 0) return -1;
+        S->have_valid = 1;
+    }
+    dt_loader_opts *o = &S->src.opts;
+    dt_loader_opts_defaults(o);
+    o->batch = net->batch;
+    o->width = net->w, o->height = net->h;
+    o->threads = threads > 0 ? threads : 0;
+    o->aug = net->aug;
+    o->pin = net->gpu != 0; // page-locked batches: the GPU uploads them without a host copy
+    S->src.net = net;
+    S->bs = (dt_batch_source){&S->src, S->src.train.n / net->batch, src_begin, src_next,
+                              src_end};
+    return 0;
+}
+
+// The model's classes and the data's agree before any batch is made. The
+// model's list comes from the checkpoint being resumed (`state`, strict: a
+// data class it lacks is an error), else from -weights when the file carries
+// names (a different list is fine-tuning: a warning, then the data's names),
+// else from the training split. Both splits are renumbered to it where they
+// list the same classes in another order (or a subset); net gets the list,
+// which the weights and checkpoints then record.
+static int agree_classes(session *S, const char *state, const char *weights,
+                         const char *data) {
+    dt_network *net = S->net;
+    char **names = NULL, what[4500], msg[2048];
+    int n = 0, rc = 0;
+    if (state && dt_state_class_names(state, &names, &n) != 0) return -1;
+    if (n) {
+        snprintf(what, sizeof what, "the checkpoint %s", state);
+    } else if (net->n_class_names) {
+        names = dt_malloc((size_t)net->n_class_names * sizeof *names);
+        for (int k = 0; k < net->n_class_names; k++) names[k] = dt_strdup(net->class_names[k]);
+        n = net->n_class_names;
+        snprintf(what, sizeof what, "the weights %s", weights ? weights : "");
+    }
+    char split[4200];
+    snprintf(split, sizeof split, "%s (train split)", data);
+    if (n && dt_dataset_use_classes(&S->src.train, names, n, what, split) != 0) {
+        snprintf(msg, sizeof msg, "%s", dt_last_error());
+        if (state) {
+            dt_error("%s; or pass -clear to start again on these data", msg);
+            rc = -1;
+        } else { // fine-tuning on other classes: the head learns the data's
+            dt_warn("%s; training the head on the data's classes instead", msg);
+            dt_names_free(names, n);
+            names = NULL, n = 0;
+        }
+    }
+    if (rc == 0) {
+        if (n) dt_net_set_class_names(net, names, n);
+        else dt_net_set_class_names(net, S->src.train.names, S->src.train.n_classes);
+        snprintf(split, sizeof split, "%s (valid split)", data);
+        if (S->have_valid &&
+            dt_dataset_use_classes(&S->src.valid, net->class_names, net->n_class_names,
+                                   "the model (the training split's classes)", split) != 0)
+            rc = -1;
+    }
+    dt_names_free(names, n);
+    return rc;
+}
+
+int dt_cmd_train(int argc, char **argv) {
+    static const char *const vals[] = {"-data",    "-weights",     "-threads", "-seed",
+                                       "-minutes", "-valid_every", NULL};
+    static const char *const flags[] = {"-clear", "-quiet", NULL};
+    int threads = 0;
+    uint64_t seed = 0;
+    double minutes = 0;
+    const char *mins = argc < 3 ? NULL : arg_value(argc, argv, "-minutes");
+    if (argc < 3 || check_args(argc, argv, vals, flags, &threads, &seed) != 0 ||
+        (mins && dt_arg_double(argv[1], "-minutes", mins, 0, 1e9, &minutes) != 0)) {
+        fprintf(stderr, "usage: %s train <cfg> [-data F] [-weights W] [-clear] [-threads N] "
+                        "[-seed S] [-minutes M] [-valid_every N (1; 0: never)] [-quiet]\n",
+                argv[0]);
+        return 2;
+    }
+    const char *ve = arg_value(argc, argv, "-valid_every");
+    int valid_every = 1;
+    if (ve) {
+        char *end;
+        long v = strtol(ve, &end, 10);
+        if (!*ve || *end || v < 0 || v > 1000000) {
+            fprintf(stderr, "error: -valid_every %s: expected a number of epochs >= 0 (0: no "
+                            "validation while training)\n", ve);
+            return 2;
+        }
+        valid_every = v == 0 ? -1 : (int)v;
+    }
+    session S;
+    if (session_open(&S, argc, argv, 1, threads, seed) != 0) {
+        fprintf(stderr, "error: %s\n", dt_last_error());
+        session_free(&S);
+        return 1;
+    }
+    char name[256];
+    cfg_name(argv[2], name, sizeof name);
+    const char *data = arg_value(argc, argv, "-data");
+    if (!data) data = S.net->aug.data;
+    const char *backup = S.dc.backup ? S.dc.backup : "backup";
+    char state[4400], desc[1024];
+    snprintf(state, sizeof state, "%s/%s_last.state", backup, name);
+    const int resume = !arg_flag(argc, argv, "-clear") && access(state, F_OK) == 0;
+    if (agree_classes(&S, resume ? state : NULL, arg_value(argc, argv, "-weights"), data) != 0) {
+        fprintf(stderr, "error: %s\n", dt_last_error());
+        session_free(&S);
+        return 1;
+    }
+    const char *base = strrchr(data, '/');
+    snprintf(desc, sizeof desc, "%.900s: %d train images, %d valid images", base ? base + 1 : data,
+             S.src.train.n, S.src.valid.n);
+    dt_train_opts o = {
+        .name = name,
+        .backup = backup,
+        .clear = arg_flag(argc, argv, "-clear"),
+        .minutes = minutes,
+        .progress = !arg_flag(argc, argv, "-quiet"),
+        .table = stdout,
+        .valid_every = valid_every,
+        .data = desc,
+    };
+    int total = 0;
+    for (int s = 0; s < S.net->n_stages; s++) total += S.net->stages[s].epochs;
+    fprintf(stderr,
+            "train: %s: %d train images (%d batches of %d per epoch), %d valid images; %d "
+            "stage%s, %d epochs, seed %llu; checkpoints in %s/%s_*\n",
+            argv[2], S.src.train.n, S.bs.train_batches, S.net->batch, S.src.valid.n,
+            S.net->n_stages, S.net->n_stages == 1 ? "" : "s", total,
+            (unsigned long long)S.net->seed, o.backup, name);
+    int rc = dt_train(S.net, &S.bs, &o);
+    report_unreadable(&S, "train");
+    if (rc < 0) fprintf(stderr, "error: %s\n", dt_last_error());
+    else fprintf(stderr, "train: done; weights in %s/%s_final.weights\n", o.backup, name);
+    session_free(&S);
+    return rc < 0 ? 1 : 0;
+}
+
+// Creates the folder of `out` and proves that a file can be made there (a
+// probe file created exclusively beside it, then removed) and that `out`
+// itself, if present, is a writable file. 0 / -1 + dt_error.
+static int check_writable(const char *out) {
+    char dir[4096], probe[4200];
+    snprintf(dir, sizeof dir, "%s", out);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    else snprintf(dir, sizeof dir, ".");
+    if (slash && dir[0] && dt_train_mkdirs(dir) != 0) return -1;
+    struct stat sb;
+    if (stat(out, &sb) == 0 && (S_ISDIR(sb.st_mode) || access(out, W_OK) != 0)) {
+        dt_error("%s: cannot write the plot there: %s", out,
+                 S_ISDIR(sb.st_mode) ? "it is a folder" : strerror(errno));
+        return -1;
+    }
+    snprintf(probe, sizeof probe, "%s/.lr_find_probe.%d", dir[0] ? dir : "/", (int)getpid());
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0) {
+        dt_error("%s: cannot write the plot into %s: %s", out, dir[0] ? dir : "/",
+                 strerror(errno));
+        return -1;
+    }
+    close(fd);
+    unlink(probe);
+    return 0;
+}
+
+int dt_cmd_lr_find(int argc, char **argv) {
+    static const char *const vals[] = {"-data",  "-weights", "-threads", "-seed",
+                                       "-start", "-end",     "-iters",   "-out", NULL};
+    static const char *const flags[] = {"-quiet", NULL};
+    int threads = 0, iters = 0;
+    uint64_t seed = 0;
+    dt_lr_find_result r = {.start = 1e-5, .end = 10};
+    const char *v;
+    if (argc < 3 || check_args(argc, argv, vals, flags, &threads, &seed) != 0 ||
+        ((v = arg_value(argc, argv, "-start")) &&
+         dt_arg_double(argv[1], "-start", v, 0, 1e30, &r.start) != 0) ||
+        ((v = arg_value(argc, argv, "-end")) &&
+         dt_arg_double(argv[1], "-end", v, 0, 1e30, &r.end) != 0) ||
+        ((v = arg_value(argc, argv, "-iters")) &&
+         dt_arg_int(argv[1], "-iters", v, 2, 10000000, &iters) != 0)) {
+        fprintf(stderr, "usage: %s lr_find <cfg> [-data F] [-weights W] [-start 1e-5] "
+                        "[-end 10] [-iters N] [-out results/<cfg>_lr_find.png] [-threads N]\n",
+                argv[0]);
+        return 2;
+    }
+    session S;
+    if (session_open(&S, argc, argv, 0, threads, seed) != 0) {
+        fprintf(stderr, "error: %s\n", dt_last_error());
+        session_free(&S);
+        return 1;
+    }
+    char name[256], out[4096];
+    cfg_name(argv[2], name, sizeof name);
+    r.iters = iters ? iters : S.bs.train_batches;
+    if (r.iters < 2) r.iters = 100; // fastai's default is one epoch; a tiny set gets several
+    snprintf(out, sizeof out, "results/%s_lr_find.png", name);
+    if ((v = arg_value(argc, argv, "-out"))) snprintf(out, sizeof out, "%s", v);
+    // the plot's place is tried before the sweep, not found unwritable after it
+    if (check_writable(out) != 0) {
+        fprintf(stderr, "error: %s\n", dt_last_error());
+        session_free(&S);
+        return 1;
+    }
+    int rc = dt_lr_find(S.net, &S.bs, &r, !arg_flag(argc, argv, "-quiet"));
+    report_unreadable(&S, "lr_find");
+    if (rc == 0) {
+        printf("%12s %12s\n", "lr", "loss");
+        for (int i = 0; i < r.n; i++) printf("%12.4e %12.6f\n", r.lr[i], r.loss[i]);
+        int best = -1;
+        for (int i = 0; i < r.n; i++)
+            if (isfinite(r.loss[i]) && (best < 0 || r.loss[i] < r.loss[best])) best = i;
+        if (best >= 0)
+            fprintf(stderr, "lr_find: lowest smoothed loss %.4f at lr %.2e (pick an lr about "
+                            "10x below it)\n",
+                    r.loss[best], r.lr[best]);
+        dt_chart_series s = {"smoothed loss", r.lr, r.loss, r.n, {200, 110, 30}};
+        dt_chart_axes a = {"lr_find", "learning rate (log scale)", "loss", 1, 0};
+        if (dt_chart_write(out, 640, 420, &a, &s, 1) != 0) {
+            fprintf(stderr, "error: %s\n", dt_last_error());
+            rc = -1;
+        } else {
+            fprintf(stderr, "lr_find: plot written to %s\n", out);
+        }
+    } else {
+        fprintf(stderr, "error: %s\n", dt_last_error());
+    }
+    free(r.lr);
+    free(r.loss);
+    session_free(&S);
+    return rc == 0 ? 0 : 1;
+}
