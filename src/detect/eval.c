@@ -163,8 +163,200 @@ static void voc_ap(const char *tp, const char *fp, int nd, int npos, double *ap1
     *ap_all = area;
 }
 
-int dt_eval_compute(const dt_eval *e, dt_eval_result *r) {
+// The scratch of one dt_eval_compute: records grouped by class, and per
+// class the images' first record and count (reset after each class).
+typedef struct {
+    int *gorder, *dorder; // (NG), (ND) record indices grouped by class, image order within
+    int *gstart, *dstart; // (C + 1) each class's range in them
+    double *score;        // (ND) the detections' scores, the sort key
+    int *img_g0, *img_gn; // (NI) first object of the image in the class's range, count
+    int *img_d0, *img_dn; // (NI) likewise for detections
+    char *taken;          // (NG) object already matched
+    int *sorted, *ws;     // (ND), (ND + NG) sort and list scratch
+    char *tp, *fp;        // (ND) VOC flags in score order
+    double *rec, *prec;   // (ND) curves
+    // COCO, per detection kept (at most 100 an image) and IoU threshold:
+    double *cscore;       // (ND) its score
+    char *cm, *cig;       // (ND, COCO_T) matched / matched an ignored object
+    int *cidx;            // (ND)
+    double iou_t[COCO_T], rec_t[COCO_R];
+} eval_ws;
+
+static void eval_ws_init(eval_ws *w, const dt_eval *e) {
     int C = e->n_classes, NG = e->n_gt, ND = e->n_det;
+    size_t ng = (size_t)NG + 1, nd = (size_t)ND + 1, ni = (size_t)(e->n_images > 0 ? e->n_images : 1);
+    int *gcls = dt_malloc(ng * sizeof(int)), *dcls = dt_malloc(nd * sizeof(int));
+    w->score = dt_malloc(nd * sizeof(double));
+    for (int i = 0; i < NG; i++) gcls[i] = e->gt[i].cls;
+    for (int i = 0; i < ND; i++) {
+        dcls[i] = e->det[i].cls;
+        w->score[i] = e->det[i].score;
+    }
+    w->gorder = dt_malloc(ng * sizeof(int));
+    w->dorder = dt_malloc(nd * sizeof(int));
+    w->gstart = dt_malloc((size_t)(C + 1) * sizeof(int));
+    w->dstart = dt_malloc((size_t)(C + 1) * sizeof(int));
+    group_by_class(gcls, NG, C, w->gorder, w->gstart);
+    group_by_class(dcls, ND, C, w->dorder, w->dstart);
+    free(gcls);
+    free(dcls);
+    w->img_g0 = dt_malloc(ni * sizeof(int));
+    w->img_gn = dt_calloc(ni, sizeof(int));
+    w->img_d0 = dt_malloc(ni * sizeof(int));
+    w->img_dn = dt_calloc(ni, sizeof(int));
+    w->taken = dt_calloc(ng, 1);
+    w->sorted = dt_malloc(nd * sizeof(int));
+    w->ws = dt_malloc((nd + ng) * sizeof(int));
+    w->tp = dt_malloc(nd);
+    w->fp = dt_malloc(nd);
+    w->rec = dt_malloc(nd * sizeof(double));
+    w->prec = dt_malloc(nd * sizeof(double));
+    w->cscore = dt_malloc(nd * sizeof(double));
+    w->cm = dt_malloc(nd * COCO_T);
+    w->cig = dt_malloc(nd * COCO_T);
+    w->cidx = dt_malloc(nd * sizeof(int));
+    double step = (0.95 - 0.5) / (COCO_T - 1); // as np.linspace(.5, .95, 10)
+    for (int t = 0; t < COCO_T; t++) w->iou_t[t] = t == COCO_T - 1 ? 0.95 : t * step + 0.5;
+    for (int q = 0; q < COCO_R; q++) w->rec_t[q] = q * 0.01; // np.linspace(0, 1, 101)
+}
+
+static void eval_ws_free(eval_ws *w) {
+    void *p[] = {w->gorder, w->dorder, w->gstart, w->dstart, w->score, w->img_g0,
+                 w->img_gn, w->img_d0, w->img_dn, w->taken, w->sorted, w->ws,
+                 w->tp, w->fp, w->rec, w->prec, w->cscore, w->cm, w->cig, w->cidx};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) free(p[i]);
+}
+
+// Indexes class c's records by image; returns its non-difficult objects.
+static int class_index(const dt_eval *e, eval_ws *w, int c) {
+    int npos = 0;
+    for (int q = w->gstart[c]; q < w->gstart[c + 1]; q++) {
+        const dt_eval_gt *g = &e->gt[w->gorder[q]];
+        npos += !g->difficult;
+        if (w->img_gn[g->image]++ == 0) w->img_g0[g->image] = q;
+    }
+    for (int q = w->dstart[c]; q < w->dstart[c + 1]; q++) {
+        int im = e->det[w->dorder[q]].image;
+        if (w->img_dn[im]++ == 0) w->img_d0[im] = q;
+    }
+    return npos;
+}
+
+static void class_unindex(const dt_eval *e, eval_ws *w, int c) {
+    for (int q = w->gstart[c]; q < w->gstart[c + 1]; q++) w->img_gn[e->gt[w->gorder[q]].image] = 0;
+    for (int q = w->dstart[c]; q < w->dstart[c + 1]; q++) w->img_dn[e->det[w->dorder[q]].image] = 0;
+}
+
+// VOC (the devkit's VOCevaldet) for class c: TP/FP flags in score order,
+// then its APs (NaN without a non-difficult object).
+static void voc_class(const dt_eval *e, eval_ws *w, int c, int npos, dt_eval_result *r) {
+    int d0 = w->dstart[c], nd = w->dstart[c + 1] - d0, incl = e->iou_mode == DT_IOU_VOC_PIXEL;
+    memcpy(w->sorted, w->dorder + d0, (size_t)nd * sizeof(int));
+    sort_desc(w->sorted, nd, w->score, w->ws);
+    for (int q = w->gstart[c]; q < w->gstart[c + 1]; q++) w->taken[q] = 0;
+    for (int d = 0; d < nd; d++) {
+        const dt_eval_det *det = &e->det[w->sorted[d]];
+        double ovmax = -INFINITY;
+        int jmax = -1;
+        for (int q = w->img_g0[det->image], k = 0; k < w->img_gn[det->image]; q++, k++) {
+            double ov = dt_box_iou_d(det->box, e->gt[w->gorder[q]].box, incl);
+            if (ov > ovmax) {
+                ovmax = ov;
+                jmax = q;
+            }
+        }
+        w->tp[d] = w->fp[d] = 0;
+        if (jmax < 0 || ovmax < e->iou_thresh) {
+            w->fp[d] = 1;
+        } else if (!e->gt[w->gorder[jmax]].difficult) { // difficult: neither
+            if (!w->taken[jmax]) w->tp[d] = w->taken[jmax] = 1;
+            else w->fp[d] = 1;
+        }
+    }
+    if (npos > 0) voc_ap(w->tp, w->fp, nd, npos, &r->ap11[c], &r->ap_all[c], w->rec, w->prec);
+    else r->ap11[c] = r->ap_all[c] = NAN;
+}
+
+// COCO matching of class c in image im (pycocotools' evaluateImg): the
+// image's best 100 detections, at each IoU threshold matched greedily in
+// score order; their flags and scores appended at position nk. Returns how
+// many detections it kept.
+static int coco_image(const dt_eval *e, eval_ws *w, int c, int im, int nk) {
+    int G = w->img_gn[im], D = w->img_dn[im], g0 = w->gstart[c];
+    // objects: the ignored (crowd = difficult) last, stable
+    int *gl = w->ws, ng = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int k = 0; k < G; k++)
+            if (e->gt[w->gorder[w->img_g0[im] + k]].difficult == pass)
+                gl[ng++] = w->gorder[w->img_g0[im] + k];
+    int *dl = w->ws + G;
+    for (int k = 0; k < D; k++) dl[k] = w->dorder[w->img_d0[im] + k];
+    sort_desc(dl, D, w->score, w->cidx);
+    if (D > COCO_MAXDET) D = COCO_MAXDET;
+    for (int t = 0; t < COCO_T; t++) {
+        for (int q = 0; q < G; q++) w->taken[g0 + q] = 0; // reused as gtm
+        for (int k = 0; k < D; k++) {
+            double db[4], dxy[4];
+            coco_box(e, e->det[dl[k]].box, db);
+            to_xywh(db, dxy);
+            double best = fmin(w->iou_t[t], 1 - 1e-10);
+            int m = -1;
+            for (int q = 0; q < G; q++) {
+                const dt_eval_gt *g = &e->gt[gl[q]];
+                if (w->taken[g0 + q] && !g->difficult) continue;
+                if (m > -1 && !e->gt[gl[m]].difficult && g->difficult) break;
+                double gb[4], gxy[4];
+                coco_box(e, g->box, gb);
+                to_xywh(gb, gxy);
+                double iou = coco_iou(dxy, gxy, g->difficult);
+                if (iou < best) continue;
+                best = iou;
+                m = q;
+            }
+            size_t at = (size_t)(nk + k) * COCO_T + t;
+            w->cm[at] = m >= 0;
+            w->cig[at] = m >= 0 ? (char)e->gt[gl[m]].difficult : 0;
+            if (m >= 0) w->taken[g0 + m] = 1;
+        }
+    }
+    for (int k = 0; k < D; k++) w->cscore[nk + k] = e->det[dl[k]].score;
+    return D;
+}
+
+// COCO AP of class c over the nk detections coco_image kept: precision
+// envelope sampled at 101 recalls, averaged over the 10 IoU thresholds.
+static void coco_class_ap(eval_ws *w, int c, int nk, int npos, dt_eval_result *r) {
+    for (int k = 0; k < nk; k++) w->cidx[k] = k;
+    sort_desc(w->cidx, nk, w->cscore, w->ws);
+    double cls_sum = 0;
+    for (int t = 0; t < COCO_T; t++) {
+        double ctp = 0, cfp = 0;
+        for (int k = 0; k < nk; k++) {
+            size_t at = (size_t)w->cidx[k] * COCO_T + t;
+            if (!w->cig[at]) {
+                ctp += w->cm[at];
+                cfp += !w->cm[at];
+            }
+            w->rec[k] = ctp / npos;
+            w->prec[k] = ctp / (cfp + ctp + 2.220446049250313e-16);
+        }
+        for (int k = nk - 1; k > 0; k--)
+            if (w->prec[k] > w->prec[k - 1]) w->prec[k - 1] = w->prec[k];
+        double s = 0;
+        int k = 0;
+        for (int q = 0; q < COCO_R; q++) {
+            while (k < nk && w->rec[k] < w->rec_t[q]) k++; // searchsorted, side left
+            s += k < nk ? w->prec[k] : 0.0;
+        }
+        cls_sum += s;
+        if (t == 0) r->ap_coco50[c] = s / COCO_R;
+        if (t == 5) r->ap_coco75[c] = s / COCO_R;
+    }
+    r->ap_coco[c] = cls_sum / (COCO_T * COCO_R);
+}
+
+int dt_eval_compute(const dt_eval *e, dt_eval_result *r) {
+    int C = e->n_classes;
     memset(r, 0, sizeof(*r));
     r->n_classes = C;
     r->iou_mode = e->iou_mode;
@@ -175,185 +367,30 @@ int dt_eval_compute(const dt_eval *e, dt_eval_result *r) {
     r->ap_coco = dt_malloc((size_t)C * sizeof(double));
     r->ap_coco50 = dt_malloc((size_t)C * sizeof(double));
     r->ap_coco75 = dt_malloc((size_t)C * sizeof(double));
-
-    // group both by class; within a class records stay in the order added,
-    // which is image order
-    int *gcls = dt_malloc((size_t)(NG + 1) * sizeof(int));
-    int *dcls = dt_malloc((size_t)(ND + 1) * sizeof(int));
-    double *score = dt_malloc((size_t)(ND + 1) * sizeof(double));
-    for (int i = 0; i < NG; i++) gcls[i] = e->gt[i].cls;
-    for (int i = 0; i < ND; i++) {
-        dcls[i] = e->det[i].cls;
-        score[i] = e->det[i].score;
-    }
-    int *gorder = dt_malloc((size_t)(NG + 1) * sizeof(int));
-    int *dorder = dt_malloc((size_t)(ND + 1) * sizeof(int));
-    int *gstart = dt_malloc((size_t)(C + 1) * sizeof(int));
-    int *dstart = dt_malloc((size_t)(C + 1) * sizeof(int));
-    group_by_class(gcls, NG, C, gorder, gstart);
-    group_by_class(dcls, ND, C, dorder, dstart);
-
-    int NI = e->n_images > 0 ? e->n_images : 1;
-    int *img_g0 = dt_malloc((size_t)NI * sizeof(int)); // first GT of the image in class
-    int *img_gn = dt_calloc((size_t)NI, sizeof(int));  // its count
-    int *img_d0 = dt_malloc((size_t)NI * sizeof(int));
-    int *img_dn = dt_calloc((size_t)NI, sizeof(int));
-    char *taken = dt_calloc((size_t)(NG + 1), 1);
-    int *sorted = dt_malloc((size_t)(ND + 1) * sizeof(int));
-    int *ws = dt_malloc((size_t)(ND + NG + 1) * sizeof(int));
-    char *tp = dt_malloc((size_t)(ND + 1)), *fp = dt_malloc((size_t)(ND + 1));
-    double *rec = dt_malloc((size_t)(ND + 1) * sizeof(double));
-    double *prec = dt_malloc((size_t)(ND + 1) * sizeof(double));
-    // COCO per class: per detection kept (<= 100 per image) its score, and
-    // per threshold matched / ignored flags
-    double *cscore = dt_malloc((size_t)(ND + 1) * sizeof(double));
-    char *cm = dt_malloc((size_t)(ND + 1) * COCO_T), *cig = dt_malloc((size_t)(ND + 1) * COCO_T);
-    int *cidx = dt_malloc((size_t)(ND + 1) * sizeof(int));
-    double iou_t[COCO_T], rec_t[COCO_R];
-    double step = (0.95 - 0.5) / (COCO_T - 1); // as np.linspace(.5, .95, 10)
-    for (int t = 0; t < COCO_T; t++) iou_t[t] = t == COCO_T - 1 ? 0.95 : t * step + 0.5;
-    for (int q = 0; q < COCO_R; q++) rec_t[q] = q * 0.01; // np.linspace(0, 1, 101)
+    eval_ws w;
+    eval_ws_init(&w, e);
     double coco_sum = 0, coco50_sum = 0, coco75_sum = 0, sum11 = 0, sumall = 0;
     int n_with = 0;
-    int incl = e->iou_mode == DT_IOU_VOC_PIXEL;
-
     for (int c = 0; c < C; c++) {
-        int g0 = gstart[c], g1 = gstart[c + 1], d0 = dstart[c], d1 = dstart[c + 1];
-        int npos = 0;
-        for (int q = g0; q < g1; q++) {
-            const dt_eval_gt *g = &e->gt[gorder[q]];
-            npos += !g->difficult;
-            if (img_gn[g->image]++ == 0) img_g0[g->image] = q;
-        }
-        for (int q = d0; q < d1; q++) {
-            int im = e->det[dorder[q]].image;
-            if (img_dn[im]++ == 0) img_d0[im] = q;
-        }
-        r->n_pos[c] = npos;
-
-        // --- VOC
-        int nd = d1 - d0;
-        memcpy(sorted, dorder + d0, (size_t)nd * sizeof(int));
-        sort_desc(sorted, nd, score, ws);
-        for (int q = g0; q < g1; q++) taken[q] = 0;
-        for (int d = 0; d < nd; d++) {
-            const dt_eval_det *det = &e->det[sorted[d]];
-            double ovmax = -INFINITY;
-            int jmax = -1;
-            for (int q = img_g0[det->image], k = 0; k < img_gn[det->image]; q++, k++) {
-                double ov = dt_box_iou_d(det->box, e->gt[gorder[q]].box, incl);
-                if (ov > ovmax) {
-                    ovmax = ov;
-                    jmax = q;
-                }
-            }
-            tp[d] = fp[d] = 0;
-            if (jmax >= 0 && ovmax >= e->iou_thresh) {
-                if (!e->gt[gorder[jmax]].difficult) {
-                    if (!taken[jmax]) {
-                        tp[d] = 1;
-                        taken[jmax] = 1;
-                    } else {
-                        fp[d] = 1;
-                    }
-                }
-            } else {
-                fp[d] = 1;
-            }
-        }
-        if (npos > 0) {
-            voc_ap(tp, fp, nd, npos, &r->ap11[c], &r->ap_all[c], rec, prec);
-            sum11 += r->ap11[c];
-            sumall += r->ap_all[c];
-            n_with++;
-        } else {
-            r->ap11[c] = r->ap_all[c] = NAN;
-        }
-
-        // --- COCO, image by image (pycocotools evaluateImg)
-        int nk = 0; // detections kept for the class
-        for (int im = 0; im < e->n_images; im++) {
-            int G = img_gn[im], D = img_dn[im];
-            if (G == 0 && D == 0) continue;
-            // objects: the ignored (crowd = difficult) last, stable
-            int *gl = ws;
-            int ng = 0;
-            for (int pass = 0; pass < 2; pass++)
-                for (int k = 0; k < G; k++)
-                    if (e->gt[gorder[img_g0[im] + k]].difficult == pass)
-                        gl[ng++] = gorder[img_g0[im] + k];
-            int *dl = ws + G;
-            for (int k = 0; k < D; k++) dl[k] = dorder[img_d0[im] + k];
-            sort_desc(dl, D, score, cidx);
-            if (D > COCO_MAXDET) D = COCO_MAXDET;
-            for (int t = 0; t < COCO_T; t++) {
-                for (int q = 0; q < G; q++) taken[g0 + q] = 0; // reused as gtm
-                for (int k = 0; k < D; k++) {
-                    const dt_eval_det *det = &e->det[dl[k]];
-                    double db[4], dxy[4];
-                    coco_box(e, det->box, db);
-                    to_xywh(db, dxy);
-                    double best = fmin(iou_t[t], 1 - 1e-10);
-                    int m = -1;
-                    for (int q = 0; q < G; q++) {
-                        const dt_eval_gt *g = &e->gt[gl[q]];
-                        if (taken[g0 + q] && !g->difficult) continue;
-                        if (m > -1 && !e->gt[gl[m]].difficult && g->difficult) break;
-                        double gb[4], gxy[4];
-                        coco_box(e, g->box, gb);
-                        to_xywh(gb, gxy);
-                        double iou = coco_iou(dxy, gxy, g->difficult);
-                        if (iou < best) continue;
-                        best = iou;
-                        m = q;
-                    }
-                    size_t at = (size_t)(nk + k) * COCO_T + t;
-                    cm[at] = m >= 0;
-                    cig[at] = m >= 0 ? (char)e->gt[gl[m]].difficult : 0;
-                    if (m >= 0) taken[g0 + m] = 1;
-                }
-            }
-            for (int k = 0; k < D; k++) cscore[nk + k] = e->det[dl[k]].score;
-            nk += D;
-        }
-        for (int q = g0; q < g1; q++) img_gn[e->gt[gorder[q]].image] = 0;
-        for (int q = d0; q < d1; q++) img_dn[e->det[dorder[q]].image] = 0;
-
+        int npos = r->n_pos[c] = class_index(e, &w, c);
+        voc_class(e, &w, c, npos, r);
+        int nk = 0; // COCO detections kept for the class
+        for (int im = 0; im < e->n_images; im++)
+            if (w.img_gn[im] > 0 || w.img_dn[im] > 0) nk += coco_image(e, &w, c, im, nk);
+        class_unindex(e, &w, c);
         if (npos == 0) { // pycocotools: no non-ignored object, no AP
             r->ap_coco[c] = r->ap_coco50[c] = r->ap_coco75[c] = NAN;
             continue;
         }
-        for (int k = 0; k < nk; k++) cidx[k] = k;
-        sort_desc(cidx, nk, cscore, ws);
-        double cls_sum = 0;
-        for (int t = 0; t < COCO_T; t++) {
-            double ctp = 0, cfp = 0;
-            for (int k = 0; k < nk; k++) {
-                size_t at = (size_t)cidx[k] * COCO_T + t;
-                if (!cig[at]) {
-                    ctp += cm[at];
-                    cfp += !cm[at];
-                }
-                rec[k] = ctp / npos;
-                prec[k] = ctp / (cfp + ctp + 2.220446049250313e-16);
-            }
-            for (int k = nk - 1; k > 0; k--)
-                if (prec[k] > prec[k - 1]) prec[k - 1] = prec[k];
-            double s = 0;
-            int k = 0;
-            for (int q = 0; q < COCO_R; q++) {
-                while (k < nk && rec[k] < rec_t[q]) k++; // searchsorted, side left
-                s += k < nk ? prec[k] : 0.0;
-            }
-            cls_sum += s;
-            if (t == 0) r->ap_coco50[c] = s / COCO_R;
-            if (t == 5) r->ap_coco75[c] = s / COCO_R;
-        }
-        r->ap_coco[c] = cls_sum / (COCO_T * COCO_R);
+        coco_class_ap(&w, c, nk, npos, r);
+        n_with++;
+        sum11 += r->ap11[c];
+        sumall += r->ap_all[c];
         coco_sum += r->ap_coco[c];
         coco50_sum += r->ap_coco50[c];
         coco75_sum += r->ap_coco75[c];
     }
+    eval_ws_free(&w);
     r->n_classes_with_gt = n_with;
     double nw = n_with > 0 ? n_with : NAN;
     r->map11 = sum11 / nw;
@@ -361,29 +398,6 @@ int dt_eval_compute(const dt_eval *e, dt_eval_result *r) {
     r->map_coco = coco_sum / nw;
     r->map_coco50 = coco50_sum / nw;
     r->map_coco75 = coco75_sum / nw;
-
-    free(gcls);
-    free(dcls);
-    free(score);
-    free(gorder);
-    free(dorder);
-    free(gstart);
-    free(dstart);
-    free(img_g0);
-    free(img_gn);
-    free(img_d0);
-    free(img_dn);
-    free(taken);
-    free(sorted);
-    free(ws);
-    free(tp);
-    free(fp);
-    free(rec);
-    free(prec);
-    free(cscore);
-    free(cm);
-    free(cig);
-    free(cidx);
     return 0;
 }
 
