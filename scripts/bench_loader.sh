@@ -8,9 +8,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 N=${1:-2000}
-make -s build/libdetector.a
-LIBS="$(pkg-config --libs opencv4) -lcjson -lxml2 -linih -ldnnl -lpthread -lm -fopenmp -lstdc++"
-cc -O2 -std=gnu11 -Isrc -D_GNU_SOURCE tests/bench_loader.c build/libdetector.a $LIBS -o build/bench_loader
+make -s detector
 export DT_QUIET=1
 echo "== $(nproc) cores; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 BCCD=../shared/data/bccd/BCCD/JPEGImages
@@ -20,9 +18,9 @@ if /usr/bin/python3 -c 'import cv2, numpy' 2>/dev/null; then
 else
     echo "python  reference skipped: /usr/bin/python3 lacks cv2/numpy (apt-get install python3-opencv)"
 fi
-./build/bench_loader data/bccd.data -threads 1,2 -images "$N" -augment 0
-./build/bench_loader data/bccd.data -threads 1,2 -images "$N" -augment 1
+./detector bench_loader data/bccd.data -threads 1,2 -images "$N" -augment 0
+./detector bench_loader data/bccd.data -threads 1,2 -images "$N" -augment 1
 if /usr/bin/python3 -c 'import cv2, numpy' 2>/dev/null; then
     /usr/bin/python3 scripts/bench_loader_ref.py "$VOC" -images "$N"
 fi
-./build/bench_loader data/voc2012_sample.data -threads 1,2 -images "$N" -augment 0
+./detector bench_loader data/voc2012_sample.data -threads 1,2 -images "$N" -augment 0
