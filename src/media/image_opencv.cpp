@@ -3,6 +3,7 @@
 #ifdef DT_OPENCV
 
 #include "media/image.h"
+#include "media/imgprobe.h"
 
 #include "base/common.h"
 
