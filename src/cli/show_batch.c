@@ -4,6 +4,7 @@
 #include "base/cfg.h"
 #include "base/args.h"
 #include "base/common.h"
+#include "base/fs.h"
 #include "cli/data_cmd.h"
 #include "data/loader.h"
 #include "media/draw.h"
@@ -48,22 +49,6 @@ static void draw_boxes(dt_image *im, int x0, int y0, int w, int h, const float *
         const char *name = cls[j] >= 0 && cls[j] < n_classes ? names[cls[j]] : "?";
         dt_image_draw_label(im, x1, y1, name, col, white, 0.4);
     }
-}
-
-// mkdir -p of the folder part of `path`.
-static int make_parent(const char *path) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
-            dt_error("cannot create folder %s: %s", buf, strerror(errno));
-            return -1;
-        }
-        *p = '/';
-    }
-    return 0;
 }
 
 static void usage(void) {
@@ -217,7 +202,7 @@ int dt_cmd_show_batch(int argc, char **argv) {
         }
         dt_loader_free(L);
     }
-    if (rc == 0 && (make_parent(out) != 0 || dt_image_write(out, &grid, 92, 0, 3) != 0)) rc = -1;
+    if (rc == 0 && (dt_mkdirs_parent(out) != 0 || dt_image_write(out, &grid, 92, 0, 3) != 0)) rc = -1;
     if (rc == 0) dt_log("show_batch: %d samples of %s written to %s\n", shown, data_path, out);
     else fprintf(stderr, "show_batch: %s\n", dt_last_error());
     dt_image_free(&grid);

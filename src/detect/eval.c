@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/common.h"
+#include "base/sort.h"
 #include "detect/box.h"
 
 #define COCO_T 10  // IoU thresholds .50:.05:.95
@@ -71,22 +72,6 @@ int dt_eval_add_image(dt_eval *e, const double *gt_boxes, const int *gt_cls,
         memcpy(d->box, det_boxes + (size_t)i * 4, sizeof(d->box));
     }
     return img;
-}
-
-// Stable merge sort of idx (n), descending key[idx[.]]; ws (n) scratch.
-static void sort_desc(int *idx, int n, const double *key, int *ws) {
-    for (int width = 1; width < n; width *= 2) {
-        for (int lo = 0; lo < n; lo += 2 * width) {
-            int mid = lo + width < n ? lo + width : n;
-            int hi = lo + 2 * width < n ? lo + 2 * width : n;
-            int i = lo, j = mid, o = lo;
-            // the right run goes first only when strictly greater: stable
-            while (i < mid && j < hi) ws[o++] = key[idx[j]] > key[idx[i]] ? idx[j++] : idx[i++];
-            while (i < mid) ws[o++] = idx[i++];
-            while (j < hi) ws[o++] = idx[j++];
-        }
-        memcpy(idx, ws, (size_t)n * sizeof(int));
-    }
 }
 
 // Stable counting sort of n records by class; start (C + 1) offsets.
@@ -234,7 +219,7 @@ int dt_eval_compute(const dt_eval *e, dt_eval_result *r) {
         // --- VOC
         int nd = d1 - d0;
         memcpy(sorted, dorder + d0, (size_t)nd * sizeof(int));
-        sort_desc(sorted, nd, score, ws);
+        dt_sort_idx_desc(sorted, nd, score, ws);
         for (int q = g0; q < g1; q++) taken[q] = 0;
         for (int d = 0; d < nd; d++) {
             const dt_eval_det *det = &e->det[sorted[d]];
@@ -284,7 +269,7 @@ int dt_eval_compute(const dt_eval *e, dt_eval_result *r) {
                         gl[ng++] = gorder[img_g0[im] + k];
             int *dl = ws + G;
             for (int k = 0; k < D; k++) dl[k] = dorder[img_d0[im] + k];
-            sort_desc(dl, D, score, cidx);
+            dt_sort_idx_desc(dl, D, score, cidx);
             if (D > COCO_MAXDET) D = COCO_MAXDET;
             for (int t = 0; t < COCO_T; t++) {
                 for (int q = 0; q < G; q++) taken[g0 + q] = 0; // reused as gtm
@@ -324,7 +309,7 @@ int dt_eval_compute(const dt_eval *e, dt_eval_result *r) {
             continue;
         }
         for (int k = 0; k < nk; k++) cidx[k] = k;
-        sort_desc(cidx, nk, cscore, ws);
+        dt_sort_idx_desc(cidx, nk, cscore, ws);
         double cls_sum = 0;
         for (int t = 0; t < COCO_T; t++) {
             double ctp = 0, cfp = 0;
