@@ -116,15 +116,8 @@ int dt_cmd_predgrid(int argc, char **argv) {
     if (dt_valid_load_split(net, weights, &data, &dc, &d) != 0) goto done;
     have_split = 1;
     dt_loader_opts lo;
-    dt_loader_opts_defaults(&lo);
-    lo.batch = n;
-    lo.width = net->w;
-    lo.height = net->h;
+    dt_loader_opts_net(&lo, n, net->w, net->h, &net->aug, 1);
     lo.threads = 2;
-    lo.shuffle = 0;
-    lo.augment = 0;
-    lo.epochs = 1;
-    lo.aug = net->aug;
     if (!(L = dt_loader_new(&d, &lo, NULL))) goto done;
     dt_batch *b = dt_loader_next(L);
     if (!b) {

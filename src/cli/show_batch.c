@@ -93,10 +93,7 @@ int dt_cmd_show_batch(int argc, char **argv) {
     if (ends_with(src, ".data")) {
         // A .data file alone: 224x224 squash and the lesson's augmentations.
         snprintf(data_path, sizeof data_path, "%s", src);
-        o.aug.flip = 1;
-        o.aug.rotate = 3;
-        o.aug.rotate_p = 0.5f;
-        o.aug.brightness = o.aug.contrast = 0.05f;
+        dt_augment_lesson(&o.aug);
     } else {
         dt_cfg *cfg = dt_cfg_load(src);
         if (!cfg) {

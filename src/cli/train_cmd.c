@@ -154,11 +154,8 @@ static int session_open(session *S, int argc, char **argv, int need_valid, int t
         S->have_valid = 1;
     }
     dt_loader_opts *o = &S->src.opts;
-    dt_loader_opts_defaults(o);
-    o->batch = net->batch;
-    o->width = net->w, o->height = net->h;
+    dt_loader_opts_net(o, net->batch, net->w, net->h, &net->aug, 0);
     o->threads = threads > 0 ? threads : 0;
-    o->aug = net->aug;
     o->pin = net->gpu != 0; // page-locked batches: the GPU uploads them without a host copy
     S->src.net = net;
     S->bs = (dt_batch_source){&S->src, S->src.train.n / net->batch, src_begin, src_next,

@@ -16,6 +16,14 @@ void dt_augment_defaults(dt_augment *a) {
     a->exposure = 1.0f;
 }
 
+void dt_augment_lesson(dt_augment *a) {
+    dt_augment_defaults(a);
+    a->flip = 1;
+    a->rotate = 3;
+    a->rotate_p = 0.5f;
+    a->brightness = a->contrast = 0.05f;
+}
+
 int dt_augment_parse(dt_cfg_section *sec, dt_augment *a) {
     if (dt_cfg_int(sec, "flip", a->flip, 0, 1, &a->flip) != 0) return -1;
     if (dt_cfg_float(sec, "rotate", a->rotate, 0, 180, &a->rotate) != 0) return -1;

@@ -26,6 +26,10 @@ typedef struct {
 } dt_augment;
 
 void dt_augment_defaults(dt_augment *a);
+// The lesson's augmentations on top of the defaults (docs/SEMANTICS.md §2):
+// horizontal flip, rotation up to 3 degrees half of the time, brightness and
+// contrast 0.05. What a .data file alone gets (show_batch, bench_loader).
+void dt_augment_lesson(dt_augment *a);
 
 // Reads the keys above from one cfg section ([net] or [augment]), marking them
 // used; absent keys keep the value already in *out, so call it on [net] and

@@ -270,15 +270,8 @@ int dt_valid_run(dt_network *net, const dt_dataset *val, const dt_valid_opts *o,
         return -1;
     }
     dt_loader_opts lo;
-    dt_loader_opts_defaults(&lo);
-    lo.batch = net->batch;
-    lo.width = net->w;
-    lo.height = net->h;
+    dt_loader_opts_net(&lo, net->batch, net->w, net->h, &net->aug, 1);
     lo.threads = o->threads > 0 ? o->threads : 2;
-    lo.shuffle = 0;
-    lo.augment = 0;
-    lo.epochs = 1;
-    lo.aug = net->aug;
     lo.pin = net->gpu != 0;
     dt_loader *L = dt_loader_new(val, &lo, NULL);
     if (!L) return -1;
