@@ -65,8 +65,6 @@ int dt_image_warp(const dt_image *src, const double m[6], int out_w, int out_h,
                   dt_image *out);
 // Horizontal mirror.
 int dt_image_flip(const dt_image *src, dt_image *out);
-// Copy `src` into `dst` with its top-left corner at (x, y), clipped.
-void dt_image_paste(dt_image *dst, const dt_image *src, int x, int y);
 
 // Drawing (colours are B,G,R). Rectangle corners are inclusive pixel
 // positions; thickness < 0 fills.
