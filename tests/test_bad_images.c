@@ -11,6 +11,7 @@
 #include "base/common.h"
 #include "data/loader.h"
 #include "media/image.h"
+#include "media/imgprobe.h"
 
 #include <errno.h>
 #include <stdint.h>

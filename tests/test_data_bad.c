@@ -587,6 +587,35 @@ static void test_coco_many_categories(void **state) {
     ds_done(&d, &w);
 }
 
+// ---------------------------------------------------------------------------
+// Files that are not regular files (docs/DATA.md "Bad data"): refused by name
+// before any read, so a FIFO never blocks the reader.
+
+static void test_not_regular_files(void **state) {
+    dt_dataset d;
+    dt_warnings w;
+    ds_init(&d, &w);
+    assert_int_equal(mkdir(path_of("dir.xml"), 0755), 0);
+    assert_int_equal(dt_read_voc_xml(&d, path_of("dir.xml"), "img.jpg", 1), -1);
+    assert_contains(last_warning(&w), "dir.xml: the annotation file is a directory");
+    assert_int_equal(mkfifo(path_of("pipe.txt"), 0644), 0);
+    assert_int_equal(dt_read_yolo_txt(&d, path_of("pipe.txt"), "img.jpg"), -1);
+    assert_contains(last_warning(&w), "pipe.txt: the annotation file is a pipe");
+    assert_int_equal(d.n, 0);
+    assert_int_equal(d.n_skipped, 2);
+    // a COCO file is the whole split: an error, not a warning
+    assert_int_equal(dt_read_coco_json(&d, path_of("missing.json"), tmp, 1), -1);
+    assert_contains(dt_last_error(), "cannot open");
+    assert_contains(dt_last_error(), "missing.json");
+    ds_done(&d, &w);
+    dt_datacfg cfg;
+    assert_int_equal(mkdir(path_of("set.data"), 0755), 0);
+    assert_int_equal(dt_datacfg_load(path_of("set.data"), &cfg), -1);
+    assert_contains(dt_last_error(), "set.data: the .data file is a directory");
+    assert_int_equal(dt_datacfg_load(path_of("pipe.txt"), &cfg), -1);
+    assert_contains(dt_last_error(), "pipe.txt: the .data file is a pipe");
+}
+
 int main(void) {
     dt_set_verbosity(0);
     const struct CMUnitTest tests[] = {
@@ -598,6 +627,7 @@ int main(void) {
         cmocka_unit_test(test_coco_ids),
         cmocka_unit_test(test_coco_flags_numbers),
         cmocka_unit_test(test_coco_many_categories),
+        cmocka_unit_test(test_not_regular_files),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

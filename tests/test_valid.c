@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/fs.h"
 #include "data/data.h"
 #include "data/loader.h"
 #include "detect/box.h"
@@ -88,11 +89,11 @@ static void make_fixture(void) {
     snprintf(root, sizeof root, "%s/fx", tu_tmpdir());
     char p[1200];
     snprintf(p, sizeof p, "%s/JPEGImages", root);
-    assert_int_equal(dt_valid_make_dirs(p), 0);
+    assert_int_equal(dt_mkdirs(p), 0);
     snprintf(p, sizeof p, "%s/Annotations", root);
-    assert_int_equal(dt_valid_make_dirs(p), 0);
+    assert_int_equal(dt_mkdirs(p), 0);
     snprintf(p, sizeof p, "%s/ImageSets/Main", root);
-    assert_int_equal(dt_valid_make_dirs(p), 0);
+    assert_int_equal(dt_mkdirs(p), 0);
     snprintf(p, sizeof p, "%s/ImageSets/Main/val.txt", root);
     write_text(p, "a\nb\nc\n");
     snprintf(p, sizeof p, "%s/ImageSets/Main/train.txt", root);

@@ -1,7 +1,7 @@
 // Small helpers shared by the weights file (weights.c) and the training state
-// (checkpoint.c): a FILE with a running CRC-32 and a sticky error flag,
-// length-prefixed strings, and the atomic save (temp file + fsync + rename +
-// fsync of the folder). The formats are in docs/TRAIN.md.
+// (checkpoint.c): a FILE with a running CRC-32 and a sticky error flag, and
+// length-prefixed strings; they are saved through the atomic save of fs.h.
+// The formats are in docs/TRAIN.md.
 #ifndef DT_BINIO_H
 #define DT_BINIO_H
 
@@ -11,6 +11,7 @@
 #include <zlib.h>
 
 #include "base/common.h"
+#include "base/fs.h" // the atomic save
 
 typedef struct {
     FILE *f;
@@ -48,13 +49,5 @@ static inline void dt_bio_put_str(dt_bio *b, const char *s) {
 // NULL when the read fails (b->ok = 0) or the length is above max or the
 // text holds a NUL (*bad = 1: a damaged file).
 char *dt_bio_get_str(dt_bio *b, uint32_t max, int *bad);
-
-// Opens "<path>.tmp.<pid>" for writing; *tmp gets its name (malloc'ed).
-// NULL + dt_error naming what (e.g. "weights") on failure.
-FILE *dt_atomic_open(const char *path, const char *what, char **tmp);
-// Finishes a file opened by dt_atomic_open: fflush, fsync, fclose, rename
-// over path, fsync of the folder. With ok == 0 (or any failure) the temp file
-// is removed and path is left as it was. Frees tmp. 0 / -1 + dt_error.
-int dt_atomic_commit(FILE *f, char *tmp, const char *path, const char *what, int ok);
 
 #endif

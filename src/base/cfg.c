@@ -6,17 +6,15 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <ini.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "base/common.h"
+#include "base/fs.h"
 
 typedef struct {
     dt_cfg *cfg;
@@ -31,17 +29,6 @@ typedef struct {
     int error;
     int depth;
 } parse_state;
-
-static char *path_join_dir(const char *base_file, const char *rel) {
-    if (rel[0] == '/') return dt_strdup(rel);
-    const char *slash = strrchr(base_file, '/');
-    if (!slash) return dt_strdup(rel);
-    size_t dn = (size_t)(slash - base_file) + 1;
-    char *p = dt_malloc(dn + strlen(rel) + 1);
-    memcpy(p, base_file, dn);
-    strcpy(p + dn, rel);
-    return p;
-}
 
 static const char *cfg_add_file(dt_cfg *c, const char *name) {
     c->files = dt_realloc(c->files, sizeof(char *) * (c->n_files + 1));
@@ -75,74 +62,17 @@ static void section_add_kv(dt_cfg_section *s, const char *k, const char *v, int 
     kv->used = 0;
 }
 
-static const char *file_kind(mode_t m) {
-    return S_ISDIR(m)                  ? "a directory"
-           : S_ISCHR(m) || S_ISBLK(m)  ? "a device"
-           : S_ISFIFO(m)               ? "a pipe"
-           : S_ISSOCK(m)               ? "a socket"
-                                       : "not a regular file";
-}
-
-// The whole of a regular file of at most DT_CFG_MAX_FILE_BYTES, NUL-ended.
-// Opened without blocking (a pipe would wait for a writer) and checked
-// before reading: a directory, /dev/zero or a FIFO is refused by name.
+// The whole of a cfg file (fs.h: a regular file, opened without blocking) of
+// at most DT_CFG_MAX_FILE_BYTES, NUL-ended; a NUL inside is refused.
 static char *read_file(const char *path, size_t *len) {
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        dt_error("%s: cannot open cfg file: %s", path, strerror(errno));
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        dt_error("%s: cannot read cfg file: %s", path, strerror(errno));
-        close(fd);
-        return NULL;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        dt_error("%s: not a cfg file (%s; a cfg is a regular file)", path, file_kind(st.st_mode));
-        close(fd);
-        return NULL;
-    }
-    const size_t max = DT_CFG_MAX_FILE_BYTES;
-    if (st.st_size > (off_t)max) {
-        dt_error("%s: cfg file too large (%lld bytes; at most %zu)", path,
-                 (long long)st.st_size, max);
-        close(fd);
-        return NULL;
-    }
-    // read to the end, whatever the size said (the file may change), up to max + 1
-    size_t cap = (size_t)st.st_size + 2, n = 0;
-    char *buf = dt_malloc(cap);
-    for (;;) {
-        if (n + 1 == cap) {
-            if (n > max) break;
-            cap = 2 * cap < max + 2 ? 2 * cap : max + 2;
-            buf = dt_realloc(buf, cap);
-        }
-        ssize_t got = read(fd, buf + n, cap - n - 1);
-        if (got < 0 && errno == EINTR) continue;
-        if (got < 0) {
-            dt_error("%s: cannot read cfg file: %s", path, strerror(errno));
-            free(buf);
-            close(fd);
-            return NULL;
-        }
-        if (got == 0) break;
-        n += (size_t)got;
-    }
-    close(fd);
-    if (n > max) {
-        free(buf);
-        dt_error("%s: cfg file too large (more than %zu bytes)", path, max);
-        return NULL;
-    }
-    buf[n] = 0;
-    if (memchr(buf, 0, n)) {
+    size_t n = 0;
+    char *buf = dt_read_file(path, "cfg file", DT_CFG_MAX_FILE_BYTES, &n);
+    if (buf && memchr(buf, 0, n)) {
         free(buf);
         dt_error("%s: not a cfg file (binary data: NUL byte)", path);
         return NULL;
     }
-    if (len) *len = n;
+    if (buf && len) *len = n;
     return buf;
 }
 
@@ -285,7 +215,7 @@ static int expand_includes(dt_cfg *c, int from, int depth) {
                              DT_CFG_MAX_FILES);
             return -1;
         }
-        char *path = path_join_dir(s->file, kv->value);
+        char *path = dt_path_join_dir(s->file, kv->value);
         size_t len = 0;
         char *text = read_file(path, &len);
         if (text && c->n_bytes + len > DT_CFG_MAX_TOTAL_BYTES) {

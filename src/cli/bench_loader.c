@@ -82,12 +82,7 @@ int dt_cmd_bench_loader(int argc, char **argv) {
         o.seed = 1;
         o.augment = augment;
         o.epochs = (images + d.n - 1) / d.n;
-        if (augment) { // the lesson's set: flip, rotate 3 (p .5), lighting .05/.05
-            o.aug.flip = 1;
-            o.aug.rotate = 3;
-            o.aug.rotate_p = 0.5f;
-            o.aug.brightness = o.aug.contrast = 0.05f;
-        }
+        if (augment) dt_augment_lesson(&o.aug);
         double t0 = dt_now(), t1 = 0, c0 = cpu_seconds();
         dt_loader *L = dt_loader_new(&d, &o, NULL);
         if (!L) {

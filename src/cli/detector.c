@@ -11,6 +11,7 @@
 #include "media/draw.h"
 #include "engine/gpu.h"
 #include "media/image.h"
+#include "media/imgprobe.h"
 #include "engine/network.h"
 #include "data/synth.h"
 #include "eval/valid.h"

@@ -7,6 +7,7 @@
 
 #include "base/args.h"
 #include "base/common.h"
+#include "base/fs.h"
 #include "data/data.h"
 #include "data/loader.h"
 #include "data/transform.h"
@@ -17,24 +18,6 @@
 
 static const char *arg_value(int argc, char **argv, const char *flag) {
     return dt_arg_value(argc, argv, 2, flag);
-}
-
-// "cfg/ssd.cfg" -> "ssd"
-static void cfg_stem(const char *cfg, char *out, size_t n) {
-    const char *b = strrchr(cfg, '/');
-    snprintf(out, n, "%s", b ? b + 1 : cfg);
-    char *dot = strrchr(out, '.');
-    if (dot && dot != out) *dot = 0;
-}
-
-// mkdir -p of the folder that will hold `path`. 0 / -1 + dt_error.
-static int make_parent(const char *path) {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir) return 0;
-    *slash = 0;
-    return dt_valid_make_dirs(dir);
 }
 
 // The [ssd] layer of a detection cfg, or NULL + dt_error.
@@ -58,7 +41,7 @@ int dt_cmd_anchors(int argc, char **argv) {
     const char *cfg = argv[1], *out = arg_value(argc, argv, "-out");
     char path[4096], stem[256];
     if (!out) {
-        cfg_stem(cfg, stem, sizeof stem);
+        dt_path_stem(cfg, stem, sizeof stem);
         snprintf(path, sizeof path, "results/%s_anchors.png", stem);
         out = path;
     }
@@ -69,7 +52,7 @@ int dt_cmd_anchors(int argc, char **argv) {
     dt_layer *ssd;
     if (!net || !(ssd = ssd_of(net, cfg))) goto done;
     const dt_anchors *a = dt_ssd_layer_anchors(ssd);
-    if (!a || dt_draw_anchors(a, panel, &im) != 0 || make_parent(out) != 0 ||
+    if (!a || dt_draw_anchors(a, panel, &im) != 0 || dt_mkdirs_parent(out) != 0 ||
         dt_image_write(out, &im, 95, 0, 3) != 0)
         goto done;
     printf("anchors: %s: %d anchors, %d per cell -> %s\n", cfg, a->n, a->k, out);
@@ -114,7 +97,7 @@ int dt_cmd_predgrid(int argc, char **argv) {
     }
     char path[4096], stem[256];
     if (!out) {
-        cfg_stem(cfg, stem, sizeof stem);
+        dt_path_stem(cfg, stem, sizeof stem);
         snprintf(path, sizeof path, "results/%s_predgrid.png", stem);
         out = path;
     }
@@ -133,15 +116,8 @@ int dt_cmd_predgrid(int argc, char **argv) {
     if (dt_valid_load_split(net, weights, &data, &dc, &d) != 0) goto done;
     have_split = 1;
     dt_loader_opts lo;
-    dt_loader_opts_defaults(&lo);
-    lo.batch = n;
-    lo.width = net->w;
-    lo.height = net->h;
+    dt_loader_opts_net(&lo, n, net->w, net->h, &net->aug, 1);
     lo.threads = 2;
-    lo.shuffle = 0;
-    lo.augment = 0;
-    lo.epochs = 1;
-    lo.aug = net->aug;
     if (!(L = dt_loader_new(&d, &lo, NULL))) goto done;
     dt_batch *b = dt_loader_next(L);
     if (!b) {
@@ -167,7 +143,7 @@ int dt_cmd_predgrid(int argc, char **argv) {
                           b->max_boxes, dets, n_det, dcfg.max_total, d.names, d.n_classes, cols,
                           &im) != 0)
         goto done;
-    if (make_parent(out) != 0 || dt_image_write(out, &im, 92, 0, 3) != 0) goto done;
+    if (dt_mkdirs_parent(out) != 0 || dt_image_write(out, &im, 92, 0, 3) != 0) goto done;
     printf("predgrid: %d validation images of %s, score > %g -> %s\n", b->n, data,
            (double)dcfg.score_thresh, out);
     rc = 0;

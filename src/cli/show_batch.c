@@ -4,6 +4,7 @@
 #include "base/cfg.h"
 #include "base/args.h"
 #include "base/common.h"
+#include "base/fs.h"
 #include "cli/data_cmd.h"
 #include "data/loader.h"
 #include "media/draw.h"
@@ -50,22 +51,6 @@ static void draw_boxes(dt_image *im, int x0, int y0, int w, int h, const float *
     }
 }
 
-// mkdir -p of the folder part of `path`.
-static int make_parent(const char *path) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
-            dt_error("cannot create folder %s: %s", buf, strerror(errno));
-            return -1;
-        }
-        *p = '/';
-    }
-    return 0;
-}
-
 static void usage(void) {
     fprintf(stderr, "usage: detector show_batch <cfg | file.data> [-data F] [-out results/batch.jpg]\n"
                     "                           [-seed N] [-image K] [-valid]\n"
@@ -108,10 +93,7 @@ int dt_cmd_show_batch(int argc, char **argv) {
     if (ends_with(src, ".data")) {
         // A .data file alone: 224x224 squash and the lesson's augmentations.
         snprintf(data_path, sizeof data_path, "%s", src);
-        o.aug.flip = 1;
-        o.aug.rotate = 3;
-        o.aug.rotate_p = 0.5f;
-        o.aug.brightness = o.aug.contrast = 0.05f;
+        dt_augment_lesson(&o.aug);
     } else {
         dt_cfg *cfg = dt_cfg_load(src);
         if (!cfg) {
@@ -217,7 +199,7 @@ int dt_cmd_show_batch(int argc, char **argv) {
         }
         dt_loader_free(L);
     }
-    if (rc == 0 && (make_parent(out) != 0 || dt_image_write(out, &grid, 92, 0, 3) != 0)) rc = -1;
+    if (rc == 0 && (dt_mkdirs_parent(out) != 0 || dt_image_write(out, &grid, 92, 0, 3) != 0)) rc = -1;
     if (rc == 0) dt_log("show_batch: %d samples of %s written to %s\n", shown, data_path, out);
     else fprintf(stderr, "show_batch: %s\n", dt_last_error());
     dt_image_free(&grid);

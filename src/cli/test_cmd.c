@@ -13,6 +13,7 @@
 
 #include "base/args.h"
 #include "base/common.h"
+#include "base/fs.h"
 #include "data/loader.h"
 #include "media/draw.h"
 #include "media/image.h"
@@ -182,12 +183,8 @@ static int test_image(test_ctx *t, dt_image_ctx *ictx, const char *path) {
     }
     }
     {
-        const char *base = strrchr(path, '/');
-        base = base ? base + 1 : path;
         char stem[1024], out[4096];
-        snprintf(stem, sizeof stem, "%s", base);
-        char *dot = strrchr(stem, '.');
-        if (dot && dot != stem) *dot = 0;
+        dt_path_stem(path, stem, sizeof stem);
         snprintf(out, sizeof out, "%s/%s.jpg", t->out_dir, stem);
         if (dt_image_write(out, &im, 90, 0, 3) != 0) goto fail;
         printf("  -> %s\n", out);
@@ -263,7 +260,7 @@ int dt_cmd_test(int argc, char **argv) {
         if (nms != -1) t.det.nms_iou = nms;
         t.dets = dt_calloc((size_t)t.det.max_total, sizeof(dt_detection));
     }
-    if (dt_valid_make_dirs(out) != 0) goto done;
+    if (dt_mkdirs(out) != 0) goto done;
     dt_net_set_train(net, 0);
     ictx = dt_image_ctx_new();
     for (int i = 0; i < n_images; i++) {

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "base/args.h"
+#include "base/fs.h"
 #include "media/chart.h"
 #include "train/train.h"
 
@@ -83,14 +84,6 @@ static const char *arg_value(int argc, char **argv, const char *flag) {
 
 static int arg_flag(int argc, char **argv, const char *flag) {
     return dt_arg_flag(argc, argv, 3, flag);
-}
-
-// "cfg/ssd.cfg" -> "ssd"
-static void cfg_name(const char *path, char *out, size_t n) {
-    const char *b = strrchr(path, '/');
-    snprintf(out, n, "%s", b ? b + 1 : path);
-    char *dot = strrchr(out, '.');
-    if (dot && dot != out) *dot = 0;
 }
 
 typedef struct {
@@ -161,11 +154,8 @@ static int session_open(session *S, int argc, char **argv, int need_valid, int t
         S->have_valid = 1;
     }
     dt_loader_opts *o = &S->src.opts;
-    dt_loader_opts_defaults(o);
-    o->batch = net->batch;
-    o->width = net->w, o->height = net->h;
+    dt_loader_opts_net(o, net->batch, net->w, net->h, &net->aug, 0);
     o->threads = threads > 0 ? threads : 0;
-    o->aug = net->aug;
     o->pin = net->gpu != 0; // page-locked batches: the GPU uploads them without a host copy
     S->src.net = net;
     S->bs = (dt_batch_source){&S->src, S->src.train.n / net->batch, src_begin, src_next,
@@ -254,7 +244,7 @@ int dt_cmd_train(int argc, char **argv) {
         return 1;
     }
     char name[256];
-    cfg_name(argv[2], name, sizeof name);
+    dt_path_stem(argv[2], name, sizeof name);
     const char *data = arg_value(argc, argv, "-data");
     if (!data) data = S.net->aug.data;
     const char *backup = S.dc.backup ? S.dc.backup : "backup";
@@ -304,7 +294,7 @@ static int check_writable(const char *out) {
     char *slash = strrchr(dir, '/');
     if (slash) *slash = 0;
     else snprintf(dir, sizeof dir, ".");
-    if (slash && dir[0] && dt_train_mkdirs(dir) != 0) return -1;
+    if (slash && dir[0] && dt_mkdirs(dir) != 0) return -1;
     struct stat sb;
     if (stat(out, &sb) == 0 && (S_ISDIR(sb.st_mode) || access(out, W_OK) != 0)) {
         dt_error("%s: cannot write the plot there: %s", out,
@@ -350,7 +340,7 @@ int dt_cmd_lr_find(int argc, char **argv) {
         return 1;
     }
     char name[256], out[4096];
-    cfg_name(argv[2], name, sizeof name);
+    dt_path_stem(argv[2], name, sizeof name);
     r.iters = iters ? iters : S.bs.train_batches;
     if (r.iters < 2) r.iters = 100; // fastai's default is one epoch; a tiny set gets several
     snprintf(out, sizeof out, "results/%s_lr_find.png", name);

@@ -129,9 +129,6 @@ int dt_objects_largest(const dt_object *o, int n);
 // Multi-label target: mask[c] = 1 for every class present. (n_classes,)
 void dt_objects_class_mask(const dt_object *o, int n, int n_classes, float *mask);
 
-// Appends `e` to the folder of `base_file` unless `e` is absolute. malloc'ed.
-char *dt_path_join_dir(const char *base_file, const char *e);
-
 #ifdef __cplusplus
 }
 #endif

@@ -106,6 +106,20 @@ void dt_loader_opts_defaults(dt_loader_opts *o) {
     dt_augment_defaults(&o->aug);
 }
 
+void dt_loader_opts_net(dt_loader_opts *o, int batch, int w, int h, const dt_augment *aug,
+                        int eval) {
+    dt_loader_opts_defaults(o);
+    o->batch = batch;
+    o->width = w;
+    o->height = h;
+    o->aug = *aug;
+    if (eval) {
+        o->shuffle = 0;
+        o->augment = 0;
+        o->epochs = 1;
+    }
+}
+
 static void batch_alloc(dt_batch *b, int cap, int w, int h, int n_classes, int pin) {
     memset(b, 0, sizeof *b);
     b->cap = cap, b->w = w, b->h = h, b->n_classes = n_classes;

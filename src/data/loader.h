@@ -70,6 +70,11 @@ enum { DT_IMG_SEEN = 1, DT_IMG_FAILED = 2 };
 int dt_loader_count_failed(const unsigned char *state, int n);
 
 void dt_loader_opts_defaults(dt_loader_opts *o);
+// The defaults, then a network's input: batches of `batch` images of w x h,
+// with its augmentation settings. eval = 1: one epoch, in order, without
+// augmentation (validation, and the commands that show what it sees).
+void dt_loader_opts_net(dt_loader_opts *o, int batch, int w, int h, const dt_augment *aug,
+                        int eval);
 
 typedef struct dt_loader dt_loader;
 

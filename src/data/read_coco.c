@@ -6,9 +6,10 @@
 // Lookups of image and category ids are binary searches over sorted maps.
 // Bad numbers and flags follow docs/DATA.md "Bad data".
 #include "data/data.h"
-#include "data/reader.h"
+#include "data/records.h"
 
 #include "base/common.h"
+#include "base/fs.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -82,7 +83,7 @@ static void ann_name(const cJSON *a, int ai, char *buf, size_t n) {
 
 int dt_read_coco_json(dt_dataset *d, const char *json_path, const char *image_dir, int grow) {
     size_t len = 0;
-    char *text = dt_read_text(json_path, &len);
+    char *text = dt_read_file(json_path, "annotation file", 0, &len);
     if (!text) return -1;
     cJSON *root = cJSON_ParseWithLength(text, len);
     if (!root) {
@@ -169,10 +170,7 @@ int dt_read_coco_json(dt_dataset *d, const char *json_path, const char *image_di
             d->n_skipped++;
             continue;
         }
-        size_t n = strlen(image_dir) + strlen(fn->valuestring) + 2;
-        char *path = dt_malloc(n);
-        if (fn->valuestring[0] == '/') snprintf(path, n, "%s", fn->valuestring);
-        else snprintf(path, n, "%s/%s", image_dir, fn->valuestring);
+        char *path = dt_path_join(image_dir, fn->valuestring);
         dt_sample *s = dt_dataset_push(d, path, json_path, 0);
         free(path);
         // width/height: integers in 1..DT_MAX_SIDE; absent or 0: not declared.

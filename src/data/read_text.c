@@ -1,8 +1,10 @@
 // Line-based annotations: darknet/YOLO txt labels and the lesson's CSV files.
 #include "data/data.h"
-#include "data/reader.h"
+#include "data/records.h"
 
 #include "base/common.h"
+#include "base/fs.h"
+#include "media/imgprobe.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -10,7 +12,7 @@
 #include <string.h>
 
 int dt_read_yolo_txt(dt_dataset *d, const char *txt_path, const char *image_path) {
-    char *text = dt_read_text(txt_path, NULL);
+    char *text = dt_read_file(txt_path, "annotation file", 0, NULL);
     if (!text) {
         dt_dataset_warn(d, "%s; image %s skipped", dt_last_error(), image_path);
         d->n_skipped++;
@@ -183,9 +185,9 @@ static int box_csv_header(const csv_row *r) {
 
 int dt_read_lesson_csv(dt_dataset *d, const char *bbox_csv, const char *classes_csv,
                        const char *image_dir, int grow) {
-    char *btext = dt_read_text(bbox_csv, NULL);
+    char *btext = dt_read_file(bbox_csv, "annotation file", 0, NULL);
     if (!btext) return -1;
-    char *ctext = dt_read_text(classes_csv, NULL);
+    char *ctext = dt_read_file(classes_csv, "annotation file", 0, NULL);
     if (!ctext) {
         free(btext);
         return -1;
@@ -221,16 +223,13 @@ int dt_read_lesson_csv(dt_dataset *d, const char *bbox_csv, const char *classes_
             continue;
         }
         // An absolute name is used as it is; a relative one is under images=.
-        size_t n = strlen(image_dir) + strlen(br->fn) + 2;
-        char *path = dt_malloc(n);
-        if (br->fn[0] == '/') snprintf(path, n, "%s", br->fn);
-        else snprintf(path, n, "%s/%s", image_dir, br->fn);
+        char *path = dt_path_join(image_dir, br->fn);
         dt_sample *s = dt_dataset_push(d, path, bbox_csv, br->line);
         free(path);
         // The CSV declares no image size: the header of the image file gives
         // it, when readable (a missing image is the loader's to report).
         int W = 0, H = 0;
-        if (dt_probe_image_file(s->image, &W, &H) != 0) W = H = 0;
+        if (dt_image_probe_file(s->image, &W, &H) != 0) W = H = 0;
         // Numbers and class names, in step.
         const char *bp = br->val;
         char *save = NULL;

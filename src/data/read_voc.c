@@ -7,9 +7,10 @@
 // never loaded (no XML_PARSE_NOENT, XML_PARSE_DTDLOAD or XML_PARSE_XINCLUDE;
 // XML_PARSE_NONET besides). Numbers follow docs/DATA.md "Bad data".
 #include "data/data.h"
-#include "data/reader.h"
+#include "data/records.h"
 
 #include "base/common.h"
+#include "base/fs.h"
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -70,7 +71,7 @@ static void warn_skip(dt_dataset *d, const char *xml_path, const char *why, cons
 int dt_read_voc_xml(dt_dataset *d, const char *xml_path, const char *image_path, int grow) {
     // The file is read here, so that libxml2 opens nothing itself.
     size_t len = 0;
-    char *text = dt_read_text(xml_path, &len);
+    char *text = dt_read_file(xml_path, "annotation file", 0, &len);
     if (!text) {
         dt_dataset_warn(d, "%s; image %s skipped", dt_last_error(), image_path);
         d->n_skipped++;

@@ -10,8 +10,8 @@
 
 #include "base/args.h"
 #include "base/common.h"
+#include "base/fs.h"
 #include "media/image.h"
-#include "eval/valid.h"
 
 const char *const dt_synth_names[DT_SYNTH_CLASSES] = {"circle", "square", "triangle", "cross"};
 
@@ -216,7 +216,7 @@ int dt_synth_make(const char *dir, const dt_synth_opts *o) {
     const char *sub[] = {"JPEGImages", "Annotations", "ImageSets/Main"};
     for (int i = 0; i < 3; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, sub[i]);
-        if (dt_valid_make_dirs(p) != 0) return -1;
+        if (dt_mkdirs(p) != 0) return -1;
     }
     const int S = o->size, n_val = o->n / 5 > 0 ? o->n / 5 : 1, n_train = o->n - n_val;
     unsigned char *px = dt_malloc((size_t)S * S * 3);

@@ -7,13 +7,6 @@
 const float dt_imagenet_mean[3] = {0.485f, 0.456f, 0.406f};
 const float dt_imagenet_std[3] = {0.229f, 0.224f, 0.225f};
 
-void dt_augment_defaults(dt_augment *a) {
-    memset(a, 0, sizeof *a);
-    a->rotate_p = 1.0f;
-    a->saturation = 1.0f;
-    a->exposure = 1.0f;
-}
-
 void dt_tfm_geometry(const dt_geom *g, int src_w, int src_h, int out_w, int out_h, dt_tfm *t) {
     memset(t, 0, sizeof *t);
     t->out_w = out_w;

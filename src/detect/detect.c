@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "base/common.h"
+#include "base/sort.h"
 #include "detect/box.h"
 
 void dt_detect_cfg_default(dt_detect_cfg *cfg) {
@@ -12,27 +13,10 @@ void dt_detect_cfg_default(dt_detect_cfg *cfg) {
     cfg->max_total = 100;
 }
 
-// Stable descending sort of idx (n) by key: insertion-merge would do, but n is
-// at most a few thousand anchors, so a merge sort through ws (n) is plenty.
-static void sort_desc(int *idx, int n, const float *key, int *ws) {
-    for (int width = 1; width < n; width *= 2) {
-        for (int lo = 0; lo < n; lo += 2 * width) {
-            int mid = lo + width < n ? lo + width : n;
-            int hi = lo + 2 * width < n ? lo + 2 * width : n;
-            int i = lo, j = mid, o = lo;
-            // take from the right run only when strictly greater: stable
-            while (i < mid && j < hi) ws[o++] = key[idx[j]] > key[idx[i]] ? idx[j++] : idx[i++];
-            while (i < mid) ws[o++] = idx[i++];
-            while (j < hi) ws[o++] = idx[j++];
-        }
-        for (int q = 0; q < n; q++) idx[q] = ws[q];
-    }
-}
-
 // NMS over the subset idx (n) (sorted in place); kept indices to keep.
 static int nms_subset(const float *boxes, const float *scores, int *idx, int n, float thr,
                       int max_keep, int *keep, int *ws) {
-    sort_desc(idx, n, scores, ws);
+    dt_sort_idx_desc_f(idx, n, scores, ws);
     int nk = 0;
     for (int a = 0; a < n && (max_keep < 0 || nk < max_keep); a++) {
         const float *b = boxes + (size_t)idx[a] * 4;
@@ -75,7 +59,7 @@ int dt_nms_batched(const float *boxes, const float *scores, const int *cls, int 
         }
         keep[b + 1] = v;
     }
-    sort_desc(keep, nk, scores, scratch);
+    dt_sort_idx_desc_f(keep, nk, scores, scratch);
     return nk;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/common.h"
+#include "base/sort.h"
 #include "detect/box.h"
 
 #define COCO_T 10  // IoU thresholds .50:.05:.95
@@ -71,22 +72,6 @@ int dt_eval_add_image(dt_eval *e, const double *gt_boxes, const int *gt_cls,
         memcpy(d->box, det_boxes + (size_t)i * 4, sizeof(d->box));
     }
     return img;
-}
-
-// Stable merge sort of idx (n), descending key[idx[.]]; ws (n) scratch.
-static void sort_desc(int *idx, int n, const double *key, int *ws) {
-    for (int width = 1; width < n; width *= 2) {
-        for (int lo = 0; lo < n; lo += 2 * width) {
-            int mid = lo + width < n ? lo + width : n;
-            int hi = lo + 2 * width < n ? lo + 2 * width : n;
-            int i = lo, j = mid, o = lo;
-            // the right run goes first only when strictly greater: stable
-            while (i < mid && j < hi) ws[o++] = key[idx[j]] > key[idx[i]] ? idx[j++] : idx[i++];
-            while (i < mid) ws[o++] = idx[i++];
-            while (j < hi) ws[o++] = idx[j++];
-        }
-        memcpy(idx, ws, (size_t)n * sizeof(int));
-    }
 }
 
 // Stable counting sort of n records by class; start (C + 1) offsets.
@@ -252,7 +237,7 @@ static void class_unindex(const dt_eval *e, eval_ws *w, int c) {
 static void voc_class(const dt_eval *e, eval_ws *w, int c, int npos, dt_eval_result *r) {
     int d0 = w->dstart[c], nd = w->dstart[c + 1] - d0, incl = e->iou_mode == DT_IOU_VOC_PIXEL;
     memcpy(w->sorted, w->dorder + d0, (size_t)nd * sizeof(int));
-    sort_desc(w->sorted, nd, w->score, w->ws);
+    dt_sort_idx_desc(w->sorted, nd, w->score, w->ws);
     for (int q = w->gstart[c]; q < w->gstart[c + 1]; q++) w->taken[q] = 0;
     for (int d = 0; d < nd; d++) {
         const dt_eval_det *det = &e->det[w->sorted[d]];
@@ -291,7 +276,7 @@ static int coco_image(const dt_eval *e, eval_ws *w, int c, int im, int nk) {
                 gl[ng++] = w->gorder[w->img_g0[im] + k];
     int *dl = w->ws + G;
     for (int k = 0; k < D; k++) dl[k] = w->dorder[w->img_d0[im] + k];
-    sort_desc(dl, D, w->score, w->cidx);
+    dt_sort_idx_desc(dl, D, w->score, w->cidx);
     if (D > COCO_MAXDET) D = COCO_MAXDET;
     for (int t = 0; t < COCO_T; t++) {
         for (int q = 0; q < G; q++) w->taken[g0 + q] = 0; // reused as gtm
@@ -327,7 +312,7 @@ static int coco_image(const dt_eval *e, eval_ws *w, int c, int im, int nk) {
 // envelope sampled at 101 recalls, averaged over the 10 IoU thresholds.
 static void coco_class_ap(eval_ws *w, int c, int nk, int npos, dt_eval_result *r) {
     for (int k = 0; k < nk; k++) w->cidx[k] = k;
-    sort_desc(w->cidx, nk, w->cscore, w->ws);
+    dt_sort_idx_desc(w->cidx, nk, w->cscore, w->ws);
     double cls_sum = 0;
     for (int t = 0; t < COCO_T; t++) {
         double ctp = 0, cfp = 0;

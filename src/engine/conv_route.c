@@ -17,7 +17,7 @@
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
 
-#include "base/binio.h"
+#include "base/fs.h"
 #include "base/common.h"
 #include "engine/network.h"
 
@@ -163,7 +163,7 @@ int dt_conv_cache_write(const char *path, const dt_conv_entry *e, int n) {
     int k = snprintf(end, sizeof end, "end %d %016" PRIx64 "\n", n,
                      dt_conv_cache_hash(buf, len));
 
-    // the project's atomic write (temp + fsync + rename, binio.h), private to
+    // the project's atomic write (temp + fsync + rename, base/fs.h), private to
     // its owner like the folder
     const char *what = "convolution route cache";
     char *tmp;

@@ -21,13 +21,9 @@
 // var, then weights OIHW). A file may hold fewer layers than the cfg (e.g. a
 // pretrained body): those are loaded and the rest keep their initial values;
 // its class names are then not taken (the head is not the file's).
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "base/binio.h"
 #include "engine/gpu.h"
@@ -38,65 +34,6 @@
 #define DT_TYPE_LEN 24
 #define DT_MAX_CLASS_NAMES 100000
 #define DT_MAX_NAME_BYTES 1024
-
-// --- shared file helpers (binio.h) --------------------------------------------------
-
-char *dt_bio_get_str(dt_bio *b, uint32_t max, int *bad) {
-    uint32_t n = 0;
-    dt_bio_get(b, &n, 4);
-    if (!b->ok) return NULL;
-    if (n > max) {
-        *bad = 1;
-        return NULL;
-    }
-    char *s = dt_malloc((size_t)n + 1);
-    dt_bio_get(b, s, n);
-    s[n] = 0;
-    if (!b->ok || strlen(s) != n) {
-        if (b->ok) *bad = 1;
-        free(s);
-        return NULL;
-    }
-    return s;
-}
-
-FILE *dt_atomic_open(const char *path, const char *what, char **tmp) {
-    size_t plen = strlen(path) + 32;
-    *tmp = dt_malloc(plen);
-    snprintf(*tmp, plen, "%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(*tmp, "wb");
-    if (!f) {
-        dt_error("%s: cannot write the %s: %s", *tmp, what, strerror(errno));
-        free(*tmp);
-        *tmp = NULL;
-    }
-    return f;
-}
-
-int dt_atomic_commit(FILE *f, char *tmp, const char *path, const char *what, int ok) {
-    int err = 0;
-    if (ok && (fflush(f) != 0 || fsync(fileno(f)) != 0)) ok = 0, err = errno;
-    if (fclose(f) != 0 && ok) ok = 0, err = errno;
-    if (ok && rename(tmp, path) != 0) ok = 0, err = errno;
-    if (!ok) {
-        if (!err) err = errno;
-        dt_error("%s: writing the %s failed: %s (the previous file, if any, is untouched)",
-                 path, what, strerror(err));
-        unlink(tmp);
-        free(tmp);
-        return -1;
-    }
-    free(tmp);
-    // the rename itself reaches the disk with its folder
-    char *dir = dt_strdup(path);
-    int fd = open(dirname(dir), O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        fsync(fd); // best effort: some file systems refuse fsync on a folder
-        close(fd);
-    }
-    free(dir);
-    return 0;
-}
 
 // --- class names -------------------------------------------------------------------
 

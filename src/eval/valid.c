@@ -10,6 +10,7 @@
 
 #include "base/args.h"
 #include "base/common.h"
+#include "base/fs.h"
 #include "data/transform.h"
 #include "layers/ssd.h"
 
@@ -25,26 +26,6 @@ void dt_valid_opts_default(dt_valid_opts *o) {
     o->iou_mode = DT_IOU_VOC_PIXEL;
     dt_valid_detect_cfg_default(&o->det);
     o->threads = 2;
-}
-
-int dt_valid_make_dirs(const char *path) {
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
-        dt_error("folder name too long: %s", path);
-        return -1;
-    }
-    for (char *p = buf + 1;; p++) {
-        if (*p != '/' && *p != 0) continue;
-        char c = *p;
-        *p = 0;
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
-            dt_error("cannot create folder %s: %s", buf, strerror(errno));
-            return -1;
-        }
-        if (!c) break;
-        *p = c;
-    }
-    return 0;
 }
 
 void dt_box_input_to_source(const dt_augment *aug, int net_w, int net_h, int ow, int oh,
@@ -147,12 +128,9 @@ static void to_eval_units(dt_iou_mode mode, const double *px, double *out) {
 
 // "dir/2007_000027.jpg" -> "2007_000027" (malloc'ed).
 static char *image_id(const char *path) {
-    const char *s = strrchr(path ? path : "", '/');
-    s = s ? s + 1 : (path ? path : "");
-    char *id = dt_strdup(s);
-    char *dot = strrchr(id, '.');
-    if (dot && dot != id) *dot = 0;
-    return id;
+    char id[4096];
+    dt_path_stem(path, id, sizeof id);
+    return dt_strdup(id);
 }
 
 int dt_map_acc_add(dt_map_acc *a, const dt_layer *ssd, const dt_network *net,
@@ -204,7 +182,7 @@ int dt_map_acc_compute(const dt_map_acc *a, dt_eval_result *r) {
 
 int dt_map_acc_write(const dt_map_acc *a, const char *dir, const char *coco_name,
                      const char *const *names) {
-    if (dt_valid_make_dirs(dir) != 0) return -1;
+    if (dt_mkdirs(dir) != 0) return -1;
     if (dt_eval_write_voc(a->e, dir, names, (const char *const *)a->ids) != 0) return -1;
     int n = a->e->n_images, C = a->n_classes;
     int *img_ids = dt_malloc((size_t)(n + 1) * sizeof(int));
@@ -292,15 +270,8 @@ int dt_valid_run(dt_network *net, const dt_dataset *val, const dt_valid_opts *o,
         return -1;
     }
     dt_loader_opts lo;
-    dt_loader_opts_defaults(&lo);
-    lo.batch = net->batch;
-    lo.width = net->w;
-    lo.height = net->h;
+    dt_loader_opts_net(&lo, net->batch, net->w, net->h, &net->aug, 1);
     lo.threads = o->threads > 0 ? o->threads : 2;
-    lo.shuffle = 0;
-    lo.augment = 0;
-    lo.epochs = 1;
-    lo.aug = net->aug;
     lo.pin = net->gpu != 0;
     dt_loader *L = dt_loader_new(val, &lo, NULL);
     if (!L) return -1;
@@ -366,7 +337,7 @@ int dt_valid_run(dt_network *net, const dt_dataset *val, const dt_valid_opts *o,
         }
     }
     if (rc == 0 && o->out_dir) {
-        if (dt_valid_make_dirs(o->out_dir) != 0) rc = -1;
+        if (dt_mkdirs(o->out_dir) != 0) rc = -1;
         else if (acc && dt_map_acc_write(acc, o->out_dir, "coco_results.json",
                                          (const char *const *)val->names) != 0)
             rc = -1;
@@ -486,14 +457,6 @@ static void valid_usage(void) {
             "              loss are computed only when asked)\n");
 }
 
-// "cfg/ssd.cfg" -> "ssd"
-static void cfg_stem(const char *path, char *out, size_t n) {
-    const char *s = strrchr(path, '/');
-    snprintf(out, n, "%s", s ? s + 1 : path);
-    char *dot = strrchr(out, '.');
-    if (dot && dot != out) *dot = 0;
-}
-
 // 1 when the cfg (its includes too) has an [ssd] section; 0 also when it
 // cannot be read (dt_net_load then reports why).
 static int cfg_has_ssd(const char *path) {
@@ -570,7 +533,7 @@ int dt_cmd_valid(int argc, char **argv) {
     have_split = 1;
     if (!out) {
         char stem[256];
-        cfg_stem(cfg, stem, sizeof stem);
+        dt_path_stem(cfg, stem, sizeof stem);
         snprintf(dir, sizeof dir, "results/valid/%s", stem);
         out = dir;
     }

@@ -132,8 +132,6 @@ int dt_valid_set_truth(dt_network *net, dt_layer *loss, const dt_batch *b);
 void dt_box_input_to_source(const dt_augment *aug, int net_w, int net_h, int ow, int oh,
                             const float *box, double *out);
 
-// mkdir -p. 0, or -1 with dt_error.
-int dt_valid_make_dirs(const char *path);
 
 // CLI commands (argv[0] = the command name).
 int dt_cmd_valid(int argc, char **argv);

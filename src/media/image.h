@@ -29,20 +29,9 @@ typedef struct dt_image_ctx dt_image_ctx;
 dt_image_ctx *dt_image_ctx_new(void);
 void dt_image_ctx_free(dt_image_ctx *c);
 
-// The largest image decoded, width x height (DT_MAX_PIXELS, set by the
-// `-max_pixels N` option of every command, else this default; a data set's
-// `max_pixels=` applies to its loader when the option is not given). Checked
-// from the file's header before any pixel memory is allocated: a 6 KB JPEG
-// may claim 32000x32000 (3 GB decoded). See docs/DATA.md "Bad data".
-#define DT_IMAGE_MAX_PIXELS_DEFAULT 100000000LL
-// The process-wide cap: DT_MAX_PIXELS when it holds a positive integer, else
-// the default.
-long long dt_image_max_pixels(void);
-// Parse a cap as given on a command line or in a .data file ("100000000",
-// "1e8", "8000x6000"): > 0, or -1 when it is not a positive count.
-long long dt_image_parse_max_pixels(const char *s);
 // A context's own cap (a data set's max_pixels=), used unless DT_MAX_PIXELS
-// is set (the command line wins); n <= 0 goes back to the process-wide cap.
+// is set (the command line wins); n <= 0 goes back to the process-wide cap
+// (imgprobe.h).
 void dt_image_ctx_set_max_pixels(dt_image_ctx *c, long long n);
 
 // Read and decode `path` into the context. `want_w`/`want_h` is the size the
@@ -76,8 +65,6 @@ int dt_image_warp(const dt_image *src, const double m[6], int out_w, int out_h,
                   dt_image *out);
 // Horizontal mirror.
 int dt_image_flip(const dt_image *src, dt_image *out);
-// Copy `src` into `dst` with its top-left corner at (x, y), clipped.
-void dt_image_paste(dt_image *dst, const dt_image *src, int x, int y);
 
 // Drawing (colours are B,G,R). Rectangle corners are inclusive pixel
 // positions; thickness < 0 fills.
@@ -99,22 +86,6 @@ void dt_image_fill_polygon(dt_image *im, const double *xy, int n, const unsigned
 // 4 (colour + opaque alpha, PNG only). 0 or -1 with dt_error naming the file.
 int dt_image_write(const char *path, const dt_image *im, int quality, int progressive,
                    int channels);
-
-// Width and height from the header bytes of a JPEG, PNG or BMP file, without
-// decoding. 0, or -1 when the bytes are none of them (or too short, or the
-// header is damaged).
-int dt_image_probe_size(const unsigned char *bytes, size_t n, int *w, int *h, int *is_jpeg);
-
-// The formats decoded (the ones whose size is read from the header first).
-enum { DT_IMG_OTHER = 0, DT_IMG_JPEG, DT_IMG_PNG, DT_IMG_BMP };
-// Which of them the bytes hold, by signature. DT_IMG_OTHER with what they
-// look like instead in `what` ("a GIF image", "an ICO icon", "HTML or text",
-// ...), for the error message.
-int dt_image_sniff(const unsigned char *bytes, size_t n, char *what, size_t what_len);
-
-// Walk the marker structure of a JPEG held in memory: 0, or -1 with the
-// reason in `why` (truncated, stray bytes, no frame header).
-int dt_image_check_jpeg(const unsigned char *bytes, size_t n, char *why, size_t why_len);
 
 // JPEG through libjpeg(-turbo) directly (src/media/image_jpeg.c), whose every
 // warning is an error here (see there why). dt_jpeg_info reads the header:

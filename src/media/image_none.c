@@ -38,25 +38,6 @@ int dt_image_load(const char *path, dt_image *out) {
     return -1;
 }
 
-int dt_image_new(int w, int h, dt_image *out) {
-    if (w <= 0 || h <= 0) {
-        dt_error("dt_image_new: bad size %dx%d", w, h);
-        return -1;
-    }
-    out->w = w;
-    out->h = h;
-    out->step = (size_t)w * 3;
-    out->data = dt_calloc(out->step * h, 1);
-    out->owned = 1;
-    return 0;
-}
-
-void dt_image_free(dt_image *im) {
-    if (im->owned) free(im->data);
-    im->data = NULL;
-    im->w = im->h = 0;
-}
-
 int dt_image_resize(const dt_image *src, int w, int h, dt_image *out) {
     dt_error(NO_OPENCV ": cannot resize images");
     return -1;
@@ -73,21 +54,8 @@ int dt_image_flip(const dt_image *src, dt_image *out) {
     return -1;
 }
 
-// Plain copies and rectangles need no codec: kept working so that tests of
-// drawing geometry can run anywhere.
-void dt_image_paste(dt_image *dst, const dt_image *src, int x, int y) {
-    for (int r = 0; r < src->h; r++) {
-        int yy = y + r;
-        if (yy < 0 || yy >= dst->h) continue;
-        for (int c = 0; c < src->w; c++) {
-            int xx = x + c;
-            if (xx < 0 || xx >= dst->w) continue;
-            for (int k = 0; k < 3; k++)
-                dst->data[yy * dst->step + xx * 3 + k] = src->data[r * src->step + c * 3 + k];
-        }
-    }
-}
-
+// Rectangles need no codec: kept working so that tests of drawing geometry
+// can run anywhere (as are dt_image_new and dt_image_free, in image.c).
 void dt_image_draw_rect(dt_image *im, int x1, int y1, int x2, int y2, const unsigned char bgr[3],
                         int thickness) {
     int t = thickness < 0 ? 1 << 30 : thickness;

@@ -3,6 +3,7 @@
 #ifdef DT_OPENCV
 
 #include "media/image.h"
+#include "media/imgprobe.h"
 
 #include "base/common.h"
 
@@ -286,25 +287,6 @@ int dt_image_load(const char *path, dt_image *out) {
     } DT_CATCH(path, -1)
 }
 
-int dt_image_new(int w, int h, dt_image *out) {
-    if (w <= 0 || h <= 0) {
-        dt_error("dt_image_new: bad size %dx%d", w, h);
-        return -1;
-    }
-    out->w = w;
-    out->h = h;
-    out->step = (size_t)w * 3;
-    out->data = (unsigned char *)dt_calloc(out->step * h, 1);
-    out->owned = 1;
-    return 0;
-}
-
-void dt_image_free(dt_image *im) {
-    if (im->owned) free(im->data);
-    im->data = NULL;
-    im->w = im->h = 0;
-}
-
 int dt_image_resize(const dt_image *src, int w, int h, dt_image *out) {
     try {
         cv::Mat d;
@@ -329,15 +311,6 @@ int dt_image_flip(const dt_image *src, dt_image *out) {
         cv::flip(as_mat(src), d, 1);
         return to_owned(d, out);
     } DT_CATCH("image flip failed", -1)
-}
-
-void dt_image_paste(dt_image *dst, const dt_image *src, int x, int y) {
-    try {
-        cv::Mat d = as_mat(dst), s = as_mat(src);
-        cv::Rect r = cv::Rect(x, y, src->w, src->h) & cv::Rect(0, 0, dst->w, dst->h);
-        if (r.empty()) return;
-        s(cv::Rect(r.x - x, r.y - y, r.width, r.height)).copyTo(d(r));
-    } DT_CATCH_WARN("image paste failed")
 }
 
 void dt_image_draw_rect(dt_image *im, int x1, int y1, int x2, int y2, const unsigned char bgr[3],

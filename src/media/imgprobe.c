@@ -3,7 +3,9 @@
 // allocating anything, and the loader decides from it whether a half-scale
 // JPEG decode is enough. Also: what a file that is none of these holds, and
 // the pixel cap itself.
-#include "media/image.h"
+#include "media/imgprobe.h"
+
+#include "base/common.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -107,6 +109,27 @@ int dt_image_sniff(const unsigned char *b, size_t n, char *what, size_t what_len
     }
     snprintf(what, what_len, "%s", k);
     return DT_IMG_OTHER;
+}
+
+int dt_image_probe_file(const char *path, int *w, int *h) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    // The frame header is usually in the first few KiB; EXIF/ICC segments
+    // can push it further (each up to 64 KiB).
+    size_t cap = 16384, n = 0;
+    unsigned char *buf = NULL;
+    int rc = -1, is_jpeg;
+    for (int pass = 0; pass < 2 && rc != 0; pass++) {
+        buf = dt_realloc(buf, cap);
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        rc = dt_image_probe_size(buf, n, w, h, &is_jpeg);
+        if (n < cap) break; // the whole file was read
+        cap = 1 << 20;
+    }
+    free(buf);
+    fclose(f);
+    return rc;
 }
 
 long long dt_image_parse_max_pixels(const char *s) {

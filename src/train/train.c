@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/fs.h"
 #include "media/chart.h"
 #include "engine/gpu.h"
 #include "eval/valid.h"
@@ -301,21 +302,6 @@ static int write_chart(const char *path, const dt_train_state *st, const char *m
     return rc;
 }
 
-int dt_train_mkdirs(const char *dir) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s/", dir);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
-            dt_error("cannot create the folder %s: %s", buf, strerror(errno));
-            return -1;
-        }
-        *p = '/';
-    }
-    return 0;
-}
-
 // --- the loop ----------------------------------------------------------------------
 
 typedef struct {
@@ -386,7 +372,7 @@ int dt_train(dt_network *net, dt_batch_source *src, const dt_train_opts *o) {
     char *recipe = dt_train_recipe(net, src->train_batches, o->data);
     st.recipe = recipe;
     if (o->backup) {
-        if (dt_train_mkdirs(o->backup) != 0) {
+        if (dt_mkdirs(o->backup) != 0) {
             free(recipe);
             return -1;
         }

@@ -174,8 +174,6 @@ char *dt_train_recipe(const dt_network *net, int train_batches, const char *data
 // Returns how many were removed (each one logged).
 int dt_remove_stale_temps(const char *dir, const char *name);
 
-// mkdir -p. 0 / -1 + dt_error.
-int dt_train_mkdirs(const char *dir);
 
 // --- CLI ------------------------------------------------------------------------------
 int dt_cmd_train(int argc, char **argv);

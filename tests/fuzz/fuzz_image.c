@@ -18,6 +18,7 @@
 
 #include "base/common.h"
 #include "media/image.h"
+#include "media/imgprobe.h"
 #include "util.h"
 
 static dt_image_ctx *ctx;

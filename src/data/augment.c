@@ -1,12 +1,28 @@
-// dt_augment_parse: augmentation keys of a cfg section, through the cfg
-// getters (which mark keys used, so the engine can reject unknown ones, and
-// word errors as "file:line: [section] key ...").
-#include "base/cfg.h"
-#include "data/data.h"
-#include "data/transform.h"
+// The augmentation settings (augment.h). dt_augment_parse reads them through
+// the cfg getters (which mark keys used, so the engine can reject unknown
+// ones, and word errors as "file:line: [section] key ...").
+#include "data/augment.h"
+
+#include "base/fs.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+void dt_augment_defaults(dt_augment *a) {
+    memset(a, 0, sizeof *a);
+    a->rotate_p = 1.0f;
+    a->saturation = 1.0f;
+    a->exposure = 1.0f;
+}
+
+void dt_augment_lesson(dt_augment *a) {
+    dt_augment_defaults(a);
+    a->flip = 1;
+    a->rotate = 3;
+    a->rotate_p = 0.5f;
+    a->brightness = a->contrast = 0.05f;
+}
 
 int dt_augment_parse(dt_cfg_section *sec, dt_augment *a) {
     if (dt_cfg_int(sec, "flip", a->flip, 0, 1, &a->flip) != 0) return -1;

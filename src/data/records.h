@@ -1,6 +1,10 @@
-// Internal helpers shared by the annotation readers (not part of the API).
-#ifndef DT_DATA_READER_H
-#define DT_DATA_READER_H
+// The records the annotation readers (read_voc.c, read_coco.c, read_text.c)
+// write, and the checks they make on the way: the lowest unit of data/, below
+// the readers, which are below the .data file (dataset.c) that picks them.
+// Internal (not part of the API); records.c also defines the dt_dataset,
+// dt_warnings, class name and derived-target functions that data.h declares.
+#ifndef DT_DATA_RECORDS_H
+#define DT_DATA_RECORDS_H
 
 #include "data/data.h"
 
@@ -13,8 +17,6 @@ dt_sample *dt_dataset_push(dt_dataset *d, const char *image, const char *ann, in
 void dt_sample_add_object(dt_sample *s, dt_box b, int cls, int difficult);
 // Removes the last sample (a reader that gave up on a file half way).
 void dt_dataset_pop(dt_dataset *d);
-// Whole file into a NUL-terminated malloc'ed buffer; NULL + dt_error.
-char *dt_read_text(const char *path, size_t *len);
 // Strip leading/trailing white space in place.
 char *dt_strip(char *s);
 
@@ -48,10 +50,6 @@ typedef enum {
                     // image; the annotation is malformed
 } dt_box_fit;
 dt_box_fit dt_box_check(double x1, double y1, double x2, double y2, double W, double H);
-
-// Width and height of an image file from its header (JPEG, PNG), without
-// decoding: 0, or -1 when unreadable or another format.
-int dt_probe_image_file(const char *path, int *w, int *h);
 
 // Removes the samples d->s[i] (i >= from) with bad[i - from] set, keeping order.
 void dt_dataset_remove_marked(dt_dataset *d, int from, const unsigned char *bad);
