@@ -94,7 +94,8 @@ static void cfg_name(const char *path, char *out, size_t n) {
 }
 
 typedef struct {
-    dt_network *net;
+    dt_model *model;
+    dt_network *net; // model->net
     dt_datacfg dc;
     int have_dc;
     loader_src src;
@@ -123,7 +124,7 @@ static void session_free(session *S) {
     if (S->have_train) dt_dataset_free(&S->src.train);
     if (S->have_valid) dt_dataset_free(&S->src.valid);
     if (S->have_dc) dt_datacfg_free(&S->dc);
-    dt_net_free(S->net);
+    dt_model_free(S->model);
 }
 
 // Network (with gradients), -seed, -weights, .data, both splits, loaders.
@@ -132,8 +133,9 @@ static int session_open(session *S, int argc, char **argv, int need_valid, int t
     memset(S, 0, sizeof *S);
     if (threads > 0) omp_set_num_threads(threads);
     dt_net_opts no = {.with_grads = 1, .quiet = 0};
-    S->net = dt_net_load(argv[2], &no);
-    if (!S->net) return -1;
+    S->model = dt_model_load(argv[2], &no);
+    if (!S->model) return -1;
+    S->net = S->model->net;
     dt_network *net = S->net;
     if (arg_value(argc, argv, "-seed")) {
         net->seed = seed;
@@ -142,7 +144,7 @@ static int session_open(session *S, int argc, char **argv, int need_valid, int t
     const char *w = arg_value(argc, argv, "-weights");
     if (w && dt_net_load_weights(net, w) != 0) return -1;
     const char *data = arg_value(argc, argv, "-data");
-    if (!data) data = net->aug.data;
+    if (!data) data = S->model->aug.data;
     if (!data || !data[0]) {
         dt_error("%s names no dataset: add data=FILE to [net] or pass -data FILE", argv[2]);
         return -1;
@@ -165,7 +167,7 @@ static int session_open(session *S, int argc, char **argv, int need_valid, int t
     o->batch = net->batch;
     o->width = net->w, o->height = net->h;
     o->threads = threads > 0 ? threads : 0;
-    o->aug = net->aug;
+    o->aug = S->model->aug;
     o->pin = net->gpu != 0; // page-locked batches: the GPU uploads them without a host copy
     S->src.net = net;
     S->bs = (dt_batch_source){&S->src, S->src.train.n / net->batch, src_begin, src_next,
@@ -256,7 +258,7 @@ int dt_cmd_train(int argc, char **argv) {
     char name[256];
     cfg_name(argv[2], name, sizeof name);
     const char *data = arg_value(argc, argv, "-data");
-    if (!data) data = S.net->aug.data;
+    if (!data) data = S.model->aug.data;
     const char *backup = S.dc.backup ? S.dc.backup : "backup";
     char state[4400], desc[1024];
     snprintf(state, sizeof state, "%s/%s_last.state", backup, name);
@@ -280,14 +282,14 @@ int dt_cmd_train(int argc, char **argv) {
         .data = desc,
     };
     int total = 0;
-    for (int s = 0; s < S.net->n_stages; s++) total += S.net->stages[s].epochs;
+    for (int s = 0; s < S.model->n_stages; s++) total += S.model->stages[s].epochs;
     fprintf(stderr,
             "train: %s: %d train images (%d batches of %d per epoch), %d valid images; %d "
             "stage%s, %d epochs, seed %llu; checkpoints in %s/%s_*\n",
             argv[2], S.src.train.n, S.bs.train_batches, S.net->batch, S.src.valid.n,
-            S.net->n_stages, S.net->n_stages == 1 ? "" : "s", total,
+            S.model->n_stages, S.model->n_stages == 1 ? "" : "s", total,
             (unsigned long long)S.net->seed, o.backup, name);
-    int rc = dt_train(S.net, &S.bs, &o);
+    int rc = dt_train(S.model, &S.bs, &o);
     report_unreadable(&S, "train");
     if (rc < 0) fprintf(stderr, "error: %s\n", dt_last_error());
     else fprintf(stderr, "train: done; weights in %s/%s_final.weights\n", o.backup, name);
@@ -361,7 +363,7 @@ int dt_cmd_lr_find(int argc, char **argv) {
         session_free(&S);
         return 1;
     }
-    int rc = dt_lr_find(S.net, &S.bs, &r, !arg_flag(argc, argv, "-quiet"));
+    int rc = dt_lr_find(S.model, &S.bs, &r, !arg_flag(argc, argv, "-quiet"));
     report_unreadable(&S, "lr_find");
     if (rc == 0) {
         printf("%12s %12s\n", "lr", "loss");

@@ -125,6 +125,8 @@ static void cost_destroy(dt_layer *l) { free(l->priv); }
 
 const dt_layer_ops dt_cost_ops = {
     .name = "cost",
+    .head = DT_HEAD_BOX,
+    .loss_metric = "L1_px", // valid: the loss is the mean L1 in input pixels
     .parse = cost_parse,
     .forward = cost_forward,
     .backward = cost_backward,
