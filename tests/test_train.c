@@ -501,6 +501,53 @@ static void test_conv_init(void **state) {
     net_free(net);
 }
 
+// lr_find puts back everything it changes: parameters, optimizer state, the
+// group lrs, the weight decay (its first stage has wd=), the freezing (its
+// first stage has freeze_to=), the mode, the RNG and images seen. It used to
+// leave the stage's decay in the network.
+static void test_lr_find_restores(void **state) {
+    (void)state;
+    char cfg[4200];
+    snprintf(cfg, sizeof cfg, "%s", classifier_cfg("[stage]\nepochs=1\nlr=1e-2\nwd=0.25\n"
+                                                   "freeze_to=-1\n"));
+    char *net_end = strstr(cfg, "optimizer=adam\n");
+    assert_non_null(net_end);
+    memcpy(net_end, "optimizer=sgd\n\n", 15); // same length, no NUL: [net] decay stays 0
+    dt_network *net = net_from(cfg);
+    assert_non_null(net);
+    net->opt.decay = 0.125f;
+    dt_net_set_lr(net, 0.5f);
+    net->group_lr[1] = 0.75f;
+    dt_net_set_train(net, 0);
+    const size_t np = net->n_params;
+    float *w0 = malloc(np * sizeof(float));
+    memcpy(w0, net->params, np * sizeof(float));
+    const dt_rng rng = net->rng;
+    mem_src ms;
+    dt_batch_source bs;
+    mem_init(&ms, &bs, 4, 8, 5, 16, 4);
+    dt_lr_find_result r = {.start = 1e-5, .end = 1, .iters = 6};
+    assert_int_equal(dt_lr_find(M(net), &bs, &r, 0), 0);
+    assert_int_equal(r.n, 6);
+    assert_true(r.lr[5] > r.lr[0]);
+    assert_true(net->opt.decay == 0.125f);
+    assert_true(net->group_lr[0] == 0.5f && net->group_lr[1] == 0.75f);
+    assert_int_equal(net->train, 0);
+    for (int i = 0; i < net->n_layers; i++) assert_int_equal(net->layers[i].frozen, 0);
+    assert_memory_equal(net->params, w0, np * sizeof(float));
+    assert_true(net->rng.s[0] == rng.s[0] && net->rng.s[1] == rng.s[1]);
+    assert_int_equal(net->opt.t, 0);
+    // a frozen network stays frozen as it was
+    dt_net_freeze_to(net, 1);
+    assert_int_equal(dt_lr_find(M(net), &bs, &r, 0), 0);
+    assert_int_equal(net->layers[0].frozen, 1);
+    assert_int_equal(net->layers[net->n_layers - 1].frozen, 0);
+    free(r.lr);
+    free(r.loss);
+    free(w0);
+    mem_free(&ms);
+    net_free(net);
+}
 
 int main(void) {
     omp_set_num_threads(1);
@@ -510,7 +557,7 @@ int main(void) {
         cmocka_unit_test(test_group_lr),      cmocka_unit_test(test_freeze_to),
         cmocka_unit_test(test_stage_errors),  cmocka_unit_test(test_nan_stop),
         cmocka_unit_test(test_checkpoint_resume), cmocka_unit_test(test_partial_valid),
-        cmocka_unit_test(test_conv_init),
+        cmocka_unit_test(test_conv_init),     cmocka_unit_test(test_lr_find_restores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
