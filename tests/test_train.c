@@ -538,6 +538,8 @@ static void test_lr_find_restores(void **state) {
     assert_true(net->rng.s[0] == rng.s[0] && net->rng.s[1] == rng.s[1]);
     assert_int_equal(net->opt.t, 0);
     // a frozen network stays frozen as it was
+    free(r.lr);
+    free(r.loss);
     dt_net_freeze_to(net, 1);
     assert_int_equal(dt_lr_find(M(net), &bs, &r, 0), 0);
     assert_int_equal(net->layers[0].frozen, 1);
