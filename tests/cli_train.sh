@@ -142,6 +142,7 @@ data=$T/tiny.data
 output=4
 [cost]
 type=l2
+target=box
 [stage]
 epochs=1
 lr=1e-9

@@ -338,10 +338,10 @@ static void mem_init(mem_src *s, dt_batch_source *bs, int B, int H, int C, int n
     *bs = (dt_batch_source){s, n_train / B, mem_begin, mem_next, mem_end};
 }
 
-static dt_network *net_text(const char *text) {
-    dt_network *net = tu_net_from_text(text, 1);
-    assert_non_null(net);
-    return net;
+static dt_model *net_text(const char *text) {
+    dt_model *m = tu_model_from_text(text, 1);
+    assert_non_null(m);
+    return m;
 }
 
 static const char *cls_cfg(int stride, const char *lr) {
@@ -366,21 +366,21 @@ static void test_state_identity(void **state) {
     dt_batch_source bs;
     mem_init(&ms, &bs, 4, 8, 3, 8);
     dt_train_opts o = {.name = "r", .backup = dir, .data = "d.data: 8 train images"};
-    dt_network *a = net_text(cls_cfg(2, "1e-3"));
+    dt_model *a = net_text(cls_cfg(2, "1e-3"));
     assert_int_equal(dt_train(a, &bs, &o), 0); // the whole run
     size_t n0 = 0, n1 = 0;
     unsigned char *w0 = slurp(fin, &n0);
     assert_non_null(w0);
 
     // another learning rate in stage 2
-    dt_network *b = net_text(cls_cfg(2, "2e-3"));
+    dt_model *b = net_text(cls_cfg(2, "2e-3"));
     assert_int_equal(dt_train(b, &bs, &o), -1);
     assert_true(tu_error_has("r_last.state", "another recipe", "stage 2: epochs=2 lr=0.001",
                              "stage 2: epochs=2 lr=0.002", "-clear", NULL));
     unsigned char *w1 = slurp(fin, &n1);
     assert_true(n0 == n1 && memcmp(w0, w1, n0) == 0); // the other run's weights untouched
     free(w1);
-    dt_net_free(b);
+    dt_model_free(b);
 
     // the same parameters, other shapes (stride 1): another network
     b = net_text(cls_cfg(1, "1e-3"));
@@ -388,7 +388,7 @@ static void test_state_identity(void **state) {
     assert_true(tu_error_has("another network", "layer 0 [convolutional] 8x8x3 -> 4x4x4",
                              "layer 0 [convolutional] 8x8x3 -> 8x8x4", "test.cfg:", "-clear",
                              NULL));
-    dt_net_free(b);
+    dt_model_free(b);
 
     // other data: more batches per epoch, or another description
     mem_src ms2;
@@ -403,8 +403,8 @@ static void test_state_identity(void **state) {
     o.data = "d.data: 8 train images";
     // other classes
     char *names[3] = {"a", "b", "c"}, *other[3] = {"a", "b", "z"};
-    dt_net_set_class_names(b, other, 3);
-    dt_net_set_class_names(a, names, 3);
+    dt_net_set_class_names(b->net, other, 3);
+    dt_net_set_class_names(a->net, names, 3);
     dt_train_state st = {0};
     char ps[4300];
     snprintf(ps, sizeof ps, "%s/named.state", dir);
@@ -419,19 +419,19 @@ static void test_state_identity(void **state) {
     assert_true(tu_error_has("named.state", "a, b, c", "a, b, z", "-clear", NULL));
     free(st.hist);
     // and the same cfg resumes (a finished run: nothing left to do)
-    dt_network *c = net_text(cls_cfg(2, "1e-3"));
+    dt_model *c = net_text(cls_cfg(2, "1e-3"));
     assert_int_equal(dt_train(c, &bs, &o), 0);
-    dt_net_free(c);
+    dt_model_free(c);
     free(w0);
     free(ms.b.images), free(ms.b.largest_class), free(ms2.b.images), free(ms2.b.largest_class);
-    dt_net_free(a);
-    dt_net_free(b);
+    dt_model_free(a);
+    dt_model_free(b);
 }
 
 // A damaged header says "damaged" (and where), not "made for another network".
 static void test_state_damaged_header(void **state) {
     (void)state;
-    dt_network *net = net_text(cls_cfg(2, "1e-3"));
+    dt_model *net = net_text(cls_cfg(2, "1e-3"));
     dt_train_state st = {0};
     const char *p = tmp_path("h.state"), *q = tmp_path("hbad.state");
     assert_int_equal(dt_state_save(net, &st, p), 0);
@@ -449,7 +449,7 @@ static void test_state_damaged_header(void **state) {
     assert_true(tu_error_has("hbad.state", "damaged", "Adam", NULL));
     free(bytes);
     free(st.hist);
-    dt_net_free(net);
+    dt_model_free(net);
 }
 
 // Temp files of a save cut by kill -9: removed at start-up when their

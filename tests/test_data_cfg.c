@@ -98,7 +98,9 @@ static void test_show_batch(void **state) {
     snprintf(cfgp, sizeof cfgp, "%s/m.cfg", dir);
     snprintf(text, sizeof text,
              "[net]\nwidth=96\nheight=80\ndata=%s/tests/data/real/bccd.data\n"
-             "[augment]\nflip=1\nrotate=3\nrotate_p=0.5\nbrightness=0.05\ncontrast=0.05\n", cwd);
+             "[augment]\nflip=1\nrotate=3\nrotate_p=0.5\nbrightness=0.05\ncontrast=0.05\n"
+             "[avgpool]\n", // the model builder reads a cfg whole: a network has a layer
+             cwd);
     FILE *f = fopen(cfgp, "w");
     assert_non_null(f);
     fputs(text, f);
@@ -134,7 +136,7 @@ static void test_show_batch(void **state) {
     assert_true(count_colour(&im, 75, 25, 230, 0) > 100);
     dt_image_free(&im);
     // No dataset named anywhere: an error saying what to do.
-    snprintf(text, sizeof text, "[net]\nwidth=96\nheight=96\n");
+    snprintf(text, sizeof text, "[net]\nwidth=96\nheight=96\n[avgpool]\n");
     f = fopen(cfgp, "w");
     fputs(text, f);
     fclose(f);

@@ -19,6 +19,7 @@
 #include "base/common.h"
 #include "media/draw.h"
 #include "engine/network.h"
+#include "train/model.h"
 #include "media/video.h"
 
 static const unsigned char *px_at(const dt_image *im, int x, int y) {
@@ -310,7 +311,7 @@ static void test_video_roundtrip(void **state) {
 
 static int write_weights(const char *cfg, const char *out, int seed) {
     dt_net_opts o = {.batch = 1, .with_grads = 0, .quiet = 1};
-    dt_network *net = dt_net_load(cfg, &o);
+    dt_network *net = dt_model_net_only(dt_model_load(cfg, &o)); // cfgs with [stage], data=
     if (!net) {
         fprintf(stderr, "write-weights: %s\n", dt_last_error());
         return 1;

@@ -247,8 +247,9 @@ static dt_network *build(const gpu_case *pc) {
     const int wg = !pc->infer;
     if (strncmp(pc->cfg, "file:", 5) != 0) return tu_net_from_text(pc->cfg, wg);
     const char *bs = getenv("DT_PARITY_FILE_BATCH");
-    dt_network *n = dt_net_load(pc->cfg + 5, &(dt_net_opts){.batch = bs ? atoi(bs) : 2, .with_grads = wg,
-                                                            .with_input_delta = wg, .quiet = 1});
+    dt_network *n = dt_model_net_only(dt_model_load(
+        pc->cfg + 5, &(dt_net_opts){.batch = bs ? atoi(bs) : 2, .with_grads = wg,
+                                    .with_input_delta = wg, .quiet = 1}));
     if (!n) printf("  %s: %s\n", pc->cfg + 5, tu_error());
     return n;
 }

@@ -113,9 +113,9 @@ static void test_no_training_buffers(void **state) {
 // network is the evaluation network less the targets and unpacked boxes.
 static void test_lesson_ssd_arena(void **state) {
     dt_net_opts o = {.batch = 2, .quiet = 1, .conv_route = DT_CONV_ONEDNN}; // as build()
-    dt_network *p = dt_net_load("cfg/ssd.cfg", &o);
+    dt_network *p = dt_model_net_only(dt_model_load("cfg/ssd.cfg", &o));
     o.with_loss = 1;
-    dt_network *e = dt_net_load("cfg/ssd.cfg", &o);
+    dt_network *e = dt_model_net_only(dt_model_load("cfg/ssd.cfg", &o));
     assert_non_null(p);
     assert_non_null(e);
     const size_t M = 256; // [ssd] max_boxes default
@@ -152,7 +152,9 @@ static void test_detections_vs_torch(void **state) {
         int n_obj = 0, largest = -1, ow = 0, oh = 0;
         dt_rng r;
         dt_rng_seed(&r, 0);
-        if (dt_sample_load(ictx, &s, &p->aug, 0, 56, 56, &r, p->input + i * in, &none, &n_obj,
+        dt_augment aug; // the cfg's: no augmentation keys
+        dt_augment_defaults(&aug);
+        if (dt_sample_load(ictx, &s, &aug, 0, 56, 56, &r, p->input + i * in, &none, &n_obj,
                            &largest, &ow, &oh, NULL, 0) != 0)
             fail_msg("%s: %s", path, tu_error());
     }

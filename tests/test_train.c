@@ -74,6 +74,12 @@ static void mem_free(mem_src *s) {
     free(s->b.largest_class);
 }
 
+// The models (train/model.h: network, recipe, augmentation) behind the
+// networks of these tests: the trainer takes the model, the tests look at
+// its network.
+#define MAX_MODELS 8
+static dt_model *models[MAX_MODELS];
+
 static dt_network *net_from(const char *text) {
     dt_cfg *cfg = dt_cfg_parse_string(text, "test.cfg");
     if (!cfg) {
@@ -81,12 +87,37 @@ static dt_network *net_from(const char *text) {
         return NULL;
     }
     dt_net_opts o = {.with_grads = 1, .quiet = 1};
-    dt_network *net = dt_net_from_cfg(cfg, "test.cfg", &o);
-    if (!net) {
+    dt_model *m = dt_model_from_cfg(cfg, "test.cfg", &o);
+    if (!m) {
         fprintf(stderr, "%s\n", dt_last_error());
         dt_cfg_free(cfg);
+        return NULL;
     }
-    return net;
+    for (int i = 0; i < MAX_MODELS; i++)
+        if (!models[i]) {
+            models[i] = m;
+            return m->net;
+        }
+    fprintf(stderr, "more than %d models at once\n", MAX_MODELS);
+    abort();
+}
+
+static dt_model *M(const dt_network *net) {
+    for (int i = 0; i < MAX_MODELS; i++)
+        if (models[i] && models[i]->net == net) return models[i];
+    fprintf(stderr, "a network without a model\n");
+    abort();
+}
+
+// Frees a network and, for one of net_from, its model.
+static void net_free(dt_network *net) {
+    for (int i = 0; i < MAX_MODELS; i++)
+        if (models[i] && models[i]->net == net) {
+            dt_model_free(models[i]);
+            models[i] = NULL;
+            return;
+        }
+    dt_net_free(net);
 }
 
 // A small classifier with BN (train/inference statistics), dropout (net->rng)
@@ -183,7 +214,7 @@ static void test_group_lr(void **state) {
     memcpy(w0, net->params, net->n_params * sizeof(float));
     memcpy(g, net->grads, net->n_params * sizeof(float));
     const long n = 40, j = 3; // cut = 10: lr = lr_max * (1 + 0.3 * 9) / 10
-    dt_stage_set_lr(net, &net->stages[0], n, j);
+    dt_stage_set_lr(net, &M(net)->stages[0], n, j);
     const double k = (1 + 0.3 * 9) / 10;
     assert_true(fabs(net->group_lr[0] - 0.1 * k) < 1e-7);
     assert_true(fabs(net->group_lr[1] - 0.01 * k) < 1e-8);
@@ -204,7 +235,7 @@ static void test_group_lr(void **state) {
     }
     free(w0);
     free(g);
-    dt_net_free(net);
+    net_free(net);
 }
 
 static void test_freeze_to(void **state) {
@@ -218,7 +249,7 @@ static void test_freeze_to(void **state) {
     dt_batch_source bs;
     mem_init(&ms, &bs, 4, 8, 5, 12, 6);
     dt_train_opts o = {0};
-    assert_int_equal(dt_train(net, &bs, &o), 0);
+    assert_int_equal(dt_train(M(net), &bs, &o), 0);
     int changed1 = 0, stats1 = 0;
     for (int i = 0; i < net->n_layers; i++) {
         dt_layer *l = &net->layers[i];
@@ -238,7 +269,7 @@ static void test_freeze_to(void **state) {
     assert_int_equal(stats1, 2); // group 1's BN running mean and var did move
     mem_free(&ms);
     free(before);
-    dt_net_free(net);
+    net_free(net);
 }
 
 // --- stage parsing errors ---------------------------------------------------------
@@ -257,8 +288,8 @@ static void test_stage_errors(void **state) {
         dt_cfg *cfg = dt_cfg_parse_string(classifier_cfg(bad[i]), "bad.cfg");
         assert_non_null(cfg);
         dt_net_opts o = {.with_grads = 1, .quiet = 1};
-        dt_network *net = dt_net_from_cfg(cfg, "bad.cfg", &o);
-        assert_null(net);
+        dt_model *m = dt_model_from_cfg(cfg, "bad.cfg", &o);
+        assert_null(m);
         assert_true(tu_error_has("bad.cfg:", "[stage]", want[i], NULL));
         dt_cfg_free(cfg);
     }
@@ -294,15 +325,15 @@ static void test_nan_stop(void **state) {
     ms.nan_epoch = 1, ms.nan_batch = 1; // 3 batches per epoch: iteration 5
     dt_network *net = net_from(cfg);
     dt_train_opts o = {.name = "n", .backup = dir, .max_epochs = 1};
-    assert_int_equal(dt_train(net, &bs, &o), 1); // stopped after epoch 1 as asked
+    assert_int_equal(dt_train(M(net), &bs, &o), 1); // stopped after epoch 1 as asked
     size_t nw = 0, ns = 0;
     unsigned char *w = slurp(p_w, &nw), *s = slurp(p_s, &ns);
     assert_non_null(w);
     assert_non_null(s);
-    dt_net_free(net);
+    net_free(net);
     net = net_from(cfg);
     o.max_epochs = 0;
-    assert_int_equal(dt_train(net, &bs, &o), -1);
+    assert_int_equal(dt_train(M(net), &bs, &o), -1);
     assert_true(tu_error_has("iteration 5", "epoch 2", "stage 1", "nan", NULL));
     size_t nw2 = 0, ns2 = 0;
     unsigned char *w2 = slurp(p_w, &nw2), *s2 = slurp(p_s, &ns2);
@@ -312,7 +343,7 @@ static void test_nan_stop(void **state) {
     assert_null(f); // no final weights from a failed run
     free(w), free(s), free(w2), free(s2);
     mem_free(&ms);
-    dt_net_free(net);
+    net_free(net);
 }
 
 // Two stages (a fresh Adam per stage, clr, freezing), dropout and BN:
@@ -330,20 +361,20 @@ static void test_checkpoint_resume(void **state) {
     mem_init(&ms, &bs, 4, 8, 5, 14, 6); // 3 full batches + 2 dropped; valid 4 + 2
     dt_network *a = net_from(cfg);
     dt_train_opts o = {.name = "c", .backup = da};
-    assert_int_equal(dt_train(a, &bs, &o), 0);
+    assert_int_equal(dt_train(M(a), &bs, &o), 0);
     // the same run, stopped at the epoch boundaries 2 then 3, each time in a new net
     o.backup = db;
     o.max_epochs = 2;
     dt_network *b = net_from(cfg);
-    assert_int_equal(dt_train(b, &bs, &o), 1);
-    dt_net_free(b);
+    assert_int_equal(dt_train(M(b), &bs, &o), 1);
+    net_free(b);
     o.max_epochs = 1;
     b = net_from(cfg);
-    assert_int_equal(dt_train(b, &bs, &o), 1);
-    dt_net_free(b);
+    assert_int_equal(dt_train(M(b), &bs, &o), 1);
+    net_free(b);
     o.max_epochs = 0;
     b = net_from(cfg);
-    assert_int_equal(dt_train(b, &bs, &o), 0);
+    assert_int_equal(dt_train(M(b), &bs, &o), 0);
     assert_int_equal(a->n_params, b->n_params);
     assert_true(memcmp(a->params, b->params, a->n_params * sizeof(float)) == 0);
     assert_true(memcmp(a->opt_m, b->opt_m, a->n_params * sizeof(float)) == 0);
@@ -363,7 +394,7 @@ static void test_checkpoint_resume(void **state) {
     char ps[4200];
     snprintf(ps, sizeof ps, "%s/c_last.state", db);
     dt_train_state st = {0};
-    assert_int_equal(dt_state_load(b, &st, ps), 0);
+    assert_int_equal(dt_state_load(M(b), &st, ps), 0);
     assert_int_equal(st.stage, 2); // past the last stage: the run is complete
     assert_int_equal(st.n_hist, 4);
     size_t n = 0;
@@ -374,18 +405,18 @@ static void test_checkpoint_resume(void **state) {
     FILE *f = fopen(bad, "wb");
     fwrite(bytes, 1, n, f);
     fclose(f);
-    assert_int_equal(dt_state_load(b, &st, bad), -1);
+    assert_int_equal(dt_state_load(M(b), &st, bad), -1);
     assert_true(tu_error_has("bad.state", "damaged", NULL));
     f = fopen(bad, "wb");
     fwrite(bytes, 1, n / 3, f);
     fclose(f);
-    assert_int_equal(dt_state_load(b, &st, bad), -1);
+    assert_int_equal(dt_state_load(M(b), &st, bad), -1);
     assert_true(tu_error_has("bad.state", "truncated", NULL));
     free(bytes);
     free(st.hist);
     mem_free(&ms);
-    dt_net_free(a);
-    dt_net_free(b);
+    net_free(a);
+    net_free(b);
 }
 
 // A partial validation batch: the loss is the mean over its real rows.
@@ -414,7 +445,7 @@ static void test_partial_valid(void **state) {
     net->layers[net->n_layers - 1].ops->metrics_get(&net->layers[net->n_layers - 1], net, m, 1);
     assert_string_equal(m[0].name, "accuracy");
     mem_free(&ms);
-    dt_net_free(net);
+    net_free(net);
 }
 
 // Initial conv weights against the definitions they follow (torch.nn.init):
@@ -449,7 +480,7 @@ static void test_conv_init(void **state) {
     check_moments(w1, bound / sqrt(3.0), 0.02);
     for (size_t i = 0; i < w1->n; i++) assert_true(fabs(w1->w[i]) <= bound);
     for (size_t i = 0; i < b1->n; i++) assert_true(fabs(b1->w[i]) <= bound);
-    dt_net_free(net);
+    net_free(net);
     assert_null(tu_net_from_text("[net]\nbatch=1\nwidth=8\nheight=8\nchannels=3\n"
                                  "[convolutional]\nfilters=4\nsize=3\ninit=xavier\n", 0));
     assert_true(tu_error_has("init", "xavier", "kaiming_fan_out", NULL));
@@ -467,7 +498,57 @@ static void test_conv_init(void **state) {
         convs++;
     }
     assert_int_equal(convs, 36);
-    dt_net_free(net);
+    net_free(net);
+}
+
+// lr_find puts back everything it changes: parameters, optimizer state, the
+// group lrs, the weight decay (its first stage has wd=), the freezing (its
+// first stage has freeze_to=), the mode, the RNG and images seen. It used to
+// leave the stage's decay in the network.
+static void test_lr_find_restores(void **state) {
+    (void)state;
+    char cfg[4200];
+    snprintf(cfg, sizeof cfg, "%s", classifier_cfg("[stage]\nepochs=1\nlr=1e-2\nwd=0.25\n"
+                                                   "freeze_to=-1\n"));
+    char *net_end = strstr(cfg, "optimizer=adam\n");
+    assert_non_null(net_end);
+    memcpy(net_end, "optimizer=sgd\n\n", 15); // same length, no NUL: [net] decay stays 0
+    dt_network *net = net_from(cfg);
+    assert_non_null(net);
+    net->opt.decay = 0.125f;
+    dt_net_set_lr(net, 0.5f);
+    net->group_lr[1] = 0.75f;
+    dt_net_set_train(net, 0);
+    const size_t np = net->n_params;
+    float *w0 = malloc(np * sizeof(float));
+    memcpy(w0, net->params, np * sizeof(float));
+    const dt_rng rng = net->rng;
+    mem_src ms;
+    dt_batch_source bs;
+    mem_init(&ms, &bs, 4, 8, 5, 16, 4);
+    dt_lr_find_result r = {.start = 1e-5, .end = 1, .iters = 6};
+    assert_int_equal(dt_lr_find(M(net), &bs, &r, 0), 0);
+    assert_int_equal(r.n, 6);
+    assert_true(r.lr[5] > r.lr[0]);
+    assert_true(net->opt.decay == 0.125f);
+    assert_true(net->group_lr[0] == 0.5f && net->group_lr[1] == 0.75f);
+    assert_int_equal(net->train, 0);
+    for (int i = 0; i < net->n_layers; i++) assert_int_equal(net->layers[i].frozen, 0);
+    assert_memory_equal(net->params, w0, np * sizeof(float));
+    assert_true(net->rng.s[0] == rng.s[0] && net->rng.s[1] == rng.s[1]);
+    assert_int_equal(net->opt.t, 0);
+    // a frozen network stays frozen as it was
+    free(r.lr);
+    free(r.loss);
+    dt_net_freeze_to(net, 1);
+    assert_int_equal(dt_lr_find(M(net), &bs, &r, 0), 0);
+    assert_int_equal(net->layers[0].frozen, 1);
+    assert_int_equal(net->layers[net->n_layers - 1].frozen, 0);
+    free(r.lr);
+    free(r.loss);
+    free(w0);
+    mem_free(&ms);
+    net_free(net);
 }
 
 int main(void) {
@@ -478,7 +559,7 @@ int main(void) {
         cmocka_unit_test(test_group_lr),      cmocka_unit_test(test_freeze_to),
         cmocka_unit_test(test_stage_errors),  cmocka_unit_test(test_nan_stop),
         cmocka_unit_test(test_checkpoint_resume), cmocka_unit_test(test_partial_valid),
-        cmocka_unit_test(test_conv_init),
+        cmocka_unit_test(test_conv_init),     cmocka_unit_test(test_lr_find_restores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

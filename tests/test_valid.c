@@ -136,7 +136,7 @@ static void make_fixture(void) {
     write_text(cfg_path, fixture_cfg);
     // weights: zero, then the chosen biases and the one red weight
     dt_net_opts o = {.batch = 1, .with_grads = 0, .quiet = 1};
-    dt_network *net = dt_net_load(cfg_path, &o);
+    dt_network *net = dt_model_net_only(dt_model_load(cfg_path, &o));
     if (!net) fprintf(stderr, "%s\n", dt_last_error());
     assert_non_null(net);
     dt_layer *oc = &net->layers[1];
@@ -214,7 +214,7 @@ static void check_same(const dt_eval_result *got, const dt_eval_result *want) {
 // with_loss: targets and the loss (valid -loss), else predictions only
 static dt_network *load_net_loss(int batch, int with_loss) {
     dt_net_opts o = {.batch = batch, .with_grads = 0, .quiet = 1, .with_loss = with_loss};
-    dt_network *net = dt_net_load(cfg_path, &o);
+    dt_network *net = dt_model_net_only(dt_model_load(cfg_path, &o));
     assert_non_null(net);
     assert_int_equal(dt_net_load_weights(net, weights_path), 0);
     return net;
@@ -302,8 +302,9 @@ static void test_valid_matches_eval(void **state) {
     dt_datacfg_free(&dc);
 }
 
-// The [ssd] layer's metrics hooks (what `train` prints per epoch) give the
-// same numbers as dt_valid_run with its defaults.
+// The [ssd] head's detections, scored step by step as the validation loop
+// does for `train`'s per-epoch mAP, give the same numbers as dt_valid_run
+// with its defaults.
 static void test_ssd_hooks_agree(void **state) {
     dt_datacfg dc;
     dt_dataset d;
@@ -314,31 +315,36 @@ static void test_ssd_hooks_agree(void **state) {
     dt_valid_result r;
     assert_int_equal(dt_valid_run(net, &d, &o, &r), 0);
     dt_layer *l = dt_net_last(net);
-    assert_non_null(l->ops->metrics_reset);
+    assert_non_null(l->ops->detections); // the [ssd] head scores through its detections
     dt_loader_opts lo;
     dt_loader_opts_defaults(&lo);
     lo.batch = 2, lo.width = lo.height = 32, lo.threads = 1, lo.shuffle = 0, lo.augment = 0;
     lo.epochs = 1;
     dt_loader *L = dt_loader_new(&d, &lo, NULL);
     assert_non_null(L);
-    dt_net_set_train(net, 0);
-    l->ops->metrics_reset(l, net);
+    dt_map_acc *acc = dt_map_acc_create(2, DT_IOU_VOC_PIXEL, NULL);
+    dt_map_scratch *scratch = NULL;
     dt_batch *b;
     int seen = 0;
     while ((b = dt_loader_next(L)) != NULL) {
-        memcpy(net->input, b->images, sizeof(float) * (size_t)b->n * 32 * 32 * 3);
-        assert_int_equal(l->ops->set_truth(l, net, b), 0);
-        dt_net_forward(net);
-        l->ops->metrics_add(l, net, b);
+        float loss;
+        assert_int_equal(dt_valid_step(net, b, &loss), 0);
+        assert_int_equal(dt_valid_add_detections(acc, &scratch, l, net, NULL, b), 0);
         seen += b->n;
     }
     dt_loader_free(L);
     assert_int_equal(seen, 3);
+    assert_int_equal(dt_map_acc_images(acc), 3);
+    dt_eval_result er;
+    assert_int_equal(dt_map_acc_compute(acc, &er), 0);
     dt_metric m[DT_MAX_METRICS];
-    int n = l->ops->metrics_get(l, net, m, DT_MAX_METRICS);
+    int n = dt_map_metrics(&er, m, DT_MAX_METRICS);
+    dt_eval_result_free(&er);
+    dt_map_acc_free(acc);
+    dt_valid_scratch_free(scratch);
     assert_int_equal(n, r.n_metrics);
     for (int i = 0; i < n; i++) {
-        printf("%s: hook %.6f, valid %.6f\n", m[i].name, m[i].value, r.metrics[i].value);
+        printf("%s: by hand %.6f, valid %.6f\n", m[i].name, m[i].value, r.metrics[i].value);
         assert_string_equal(m[i].name, r.metrics[i].name);
         assert_true(fabs(m[i].value - r.metrics[i].value) < TOL);
     }
@@ -362,7 +368,7 @@ static double run_zero_head(const char *head, const char *name, double *loss) {
              "[avgpool]\n\n[connected]\noutput=2\n\n%s\n", head);
     write_text(cfg, text);
     dt_net_opts o = {.batch = 0, .with_grads = 0, .quiet = 1};
-    dt_network *net = dt_net_load(cfg, &o);
+    dt_network *net = dt_model_net_only(dt_model_load(cfg, &o));
     assert_non_null(net);
     // predictions only: these heads' metrics compare with targets -> refused
     {
@@ -379,7 +385,7 @@ static double run_zero_head(const char *head, const char *name, double *loss) {
     }
     dt_net_free(net);
     o.with_loss = 1;
-    net = dt_net_load(cfg, &o);
+    net = dt_model_net_only(dt_model_load(cfg, &o));
     assert_non_null(net);
     for (int i = 0; i < net->n_layers; i++)
         for (int k = 0; k < net->layers[i].n_params; k++)

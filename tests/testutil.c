@@ -292,6 +292,22 @@ dt_network *tu_net_from_text(const char *cfg_text, int with_grads) {
     return net;
 }
 
+dt_model *tu_model_from_text(const char *cfg_text, int with_grads) {
+    dt_cfg *cfg = dt_cfg_parse_string(cfg_text, "test.cfg");
+    if (!cfg) {
+        printf("  cfg error: %s\n", tu_error());
+        return NULL;
+    }
+    dt_net_opts o = {.with_grads = with_grads, .quiet = 1, .with_input_delta = with_grads};
+    dt_model *m = dt_model_from_cfg(cfg, "test.cfg", &o);
+    if (!m) {
+        printf("  network error: %s\n", tu_error());
+        dt_cfg_free(cfg);
+        return NULL;
+    }
+    return m;
+}
+
 void tu_fill_uniform(float *x, size_t n, uint64_t seed, float lo, float hi) {
     dt_rng r;
     dt_rng_seed(&r, seed);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "engine/network.h"
+#include "train/model.h"
 
 #define TU_MAX_DIMS 8
 
@@ -66,6 +67,8 @@ int tu_run(const char *cmd, char **out);
 // Parses cfg text and builds the network (quiet; with_grads also allocates
 // the input gradient). NULL with the error printed on failure.
 dt_network *tu_net_from_text(const char *cfg_text, int with_grads);
+// The same through the model builder (a cfg with [stage], [augment], data=).
+dt_model *tu_model_from_text(const char *cfg_text, int with_grads);
 // Fills x with uniform values in [lo, hi) from a fixed seed.
 void tu_fill_uniform(float *x, size_t n, uint64_t seed, float lo, float hi);
 // A layer's parameter by name, or NULL.

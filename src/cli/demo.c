@@ -39,6 +39,7 @@
 #include "layers/ssd.h"
 #include "engine/network.h"
 #include "eval/valid.h"
+#include "train/model.h"
 #include "media/video.h"
 
 #define WINDOW "detector demo"
@@ -54,6 +55,7 @@ typedef struct {
 typedef struct {
     // set before the threads start
     dt_network *net;
+    const dt_augment *aug; // the model's transform
     dt_layer *ssd;
     dt_detect_cfg det_cfg;
     dt_video_cap *cap;
@@ -195,7 +197,7 @@ static void *infer_main(void *arg) {
     dt_tfm tfm0;
     dt_rng r;
     dt_rng_seed(&r, 0);
-    dt_tfm_draw(&net->aug, 0, c->W, c->H, net->w, net->h, &r, &tfm0); // no augmentation
+    dt_tfm_draw(c->aug, 0, c->W, c->H, net->w, net->h, &r, &tfm0); // no augmentation
     double t_block = dt_now();
     for (;;) {
         pthread_mutex_lock(&c->mu);
@@ -351,11 +353,11 @@ static int parse_args(int argc, char **argv, demo_args *a) {
     return 0;
 }
 
-static int load_names(const demo_args *a, const dt_network *net, char ***names, int *n) {
+static int load_names(const demo_args *a, const char *cfg_data, char ***names, int *n) {
     *names = NULL;
     *n = 0;
     if (a->names) return dt_names_load(a->names, names, n);
-    const char *data = a->data ? a->data : (net->aug.data[0] ? net->aug.data : NULL);
+    const char *data = a->data ? a->data : cfg_data;
     if (!data) return 0;
     dt_datacfg dc;
     if (dt_datacfg_load(data, &dc) != 0) {
@@ -381,13 +383,14 @@ static void frame_free(demo_frame *f) {
 }
 
 // Boxes, labels and the rate on the frame; detections to the log.
-static void annotate(demo_frame *f, const dt_network *net, int W, int H, char **names,
+static void annotate(demo_frame *f, const dt_network *net, const dt_augment *aug, int W,
+                     int H, char **names,
                      int n_names, double fps, FILE *log) {
     char label[96];
     double px[4];
     for (int j = f->n_det - 1; j >= 0; j--) { // best last, on top
         const dt_detection *d = &f->det[j];
-        dt_box_input_to_source(&net->aug, net->w, net->h, W, H, d->box, px);
+        dt_box_input_to_source(aug, net->w, net->h, W, H, d->box, px);
         const char *nm = names && d->cls < n_names ? names[d->cls] : NULL;
         if (nm) snprintf(label, sizeof label, "%s %.2f", nm, (double)d->score);
         else snprintf(label, sizeof label, "class%d %.2f", d->cls, (double)d->score);
@@ -396,7 +399,7 @@ static void annotate(demo_frame *f, const dt_network *net, int W, int H, char **
     if (log)
         for (int j = 0; j < f->n_det; j++) {
             const dt_detection *d = &f->det[j];
-            dt_box_input_to_source(&net->aug, net->w, net->h, W, H, d->box, px);
+            dt_box_input_to_source(aug, net->w, net->h, W, H, d->box, px);
             fprintf(log, "%ld %d %.4f %.2f %.2f %.2f %.2f\n", f->index, d->cls,
                     (double)d->score, px[0], px[1], px[2], px[3]);
         }
@@ -443,13 +446,15 @@ int dt_cmd_demo(int argc, char **argv) {
     c.threads = a.threads;
 
     dt_net_opts no = {.batch = 1, .with_grads = 0, .quiet = 1};
-    dt_network *net = dt_net_load(a.cfg, &no);
+    dt_model *model = dt_model_load(a.cfg, &no);
+    dt_network *net = model ? model->net : NULL;
     char **names = NULL;
     int n_names = 0, rc = 1;
     dt_video_writer *wr = NULL;
     FILE *log = NULL;
     if (!net) goto fail;
     c.net = net;
+    c.aug = &model->aug;
     if (dt_head_of(net, &c.ssd) != DT_HEAD_SSD) {
         dt_error("%s: demo needs a detection model ([ssd] layer); this cfg has none", a.cfg);
         goto fail;
@@ -461,7 +466,7 @@ int dt_cmd_demo(int argc, char **argv) {
     if (dt_net_load_weights(net, a.weights) != 0) goto fail;
     // names the weights record win over the cfg's data= (asked-for ones are checked)
     const int own = net->n_class_names && !a.names && !a.data;
-    if ((!own && load_names(&a, net, &names, &n_names)) ||
+    if ((!own && load_names(&a, dt_model_data(model), &names, &n_names)) ||
         dt_net_label_names(net, &names, &n_names, a.names ? a.names : a.data) != 0)
         goto fail;
     dt_ssd_layer_detect_cfg(c.ssd, &c.det_cfg);
@@ -553,7 +558,7 @@ int dt_cmd_demo(int argc, char **argv) {
             fps = shown / fmax(now - t_start, 1e-9); // the first second: rate so far
         }
         double cpu0 = thread_cpu_s();
-        annotate(&c.show_buf, net, c.W, c.H, names, n_names, fps, log);
+        annotate(&c.show_buf, net, c.aug, c.W, c.H, names, n_names, fps, log);
         double cpu1 = thread_cpu_s();
         draw_cpu += cpu1 - cpu0;
         if (wr) {
@@ -630,6 +635,6 @@ done:
     for (int i = 0; i < 5; i++) frame_free(all[i]);
     dt_names_free(names, n_names);
     dt_video_close(cap);
-    dt_net_free(net);
+    dt_model_free(model);
     return rc;
 }

@@ -35,13 +35,13 @@ static int cmd_summary(int argc, char **argv) {
         return 2;
     }
     dt_net_opts o = {.batch = batch, .with_grads = 0, .quiet = 1};
-    dt_network *net = dt_net_load(argv[2], &o);
-    if (!net) {
+    dt_model *m = dt_model_load(argv[2], &o);
+    if (!m) {
         fprintf(stderr, "error: %s\n", dt_last_error());
         return 1;
     }
-    dt_net_print_summary(net, stdout);
-    dt_net_free(net);
+    dt_net_print_summary(m->net, stdout);
+    dt_model_free(m);
     return 0;
 }
 
@@ -66,15 +66,16 @@ static int cmd_bench(int argc, char **argv) {
     }
     int train = dt_arg_flag(argc, argv, 3, "-train");
     dt_net_opts o = {.batch = batch, .with_grads = train, .quiet = 1};
-    dt_network *net = dt_net_load(argv[2], &o);
-    if (!net) {
+    dt_model *m = dt_model_load(argv[2], &o);
+    if (!m) {
         fprintf(stderr, "error: %s\n", dt_last_error());
         return 1;
     }
+    dt_network *net = m->net;
     const char *w = dt_arg_value(argc, argv, 3, "-weights");
     if (w && dt_net_load_weights(net, w) != 0) {
         fprintf(stderr, "error: %s\n", dt_last_error());
-        dt_net_free(net);
+        dt_model_free(m);
         return 1;
     }
     dt_net_set_train(net, train);
@@ -130,7 +131,7 @@ static int cmd_bench(int argc, char **argv) {
         printf("bench gpu input: %s\n", reupload ? "uploaded every iteration (pinned, -upload)"
                                                   : "uploaded once, kept on the device (as "
                                                     "PyTorch's bench; -upload: every iteration)");
-    dt_net_free(net);
+    dt_model_free(m);
     return 0;
 }
 
@@ -188,7 +189,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "error: DT_MAX_PIXELS=%s: expected a positive number of pixels\n", mp);
         return 2;
     }
-    // GPU (docs/GPU.md), for every command: dt_net_load reads DT_GPU / DT_TF32
+    // GPU (docs/GPU.md), for every command: dt_net_load (through dt_model_load) reads DT_GPU / DT_TF32
     const char *gpu = dt_arg_value(argc, argv, 2, "-gpu");
     int gpu_n;
     if (gpu && dt_arg_int(cmd, "-gpu", gpu, 0, 1023, &gpu_n) != 0) return 2;

@@ -15,6 +15,7 @@
 #include "layers/ssd.h"
 #include "engine/network.h"
 #include "eval/valid.h"
+#include "train/model.h"
 
 static const char *arg_value(int argc, char **argv, const char *flag) {
     return dt_arg_value(argc, argv, 2, flag);
@@ -46,7 +47,8 @@ int dt_cmd_anchors(int argc, char **argv) {
         out = path;
     }
     dt_net_opts no = {.batch = 1, .with_grads = 0, .quiet = 1};
-    dt_network *net = dt_net_load(cfg, &no);
+    dt_model *model = dt_model_load(cfg, &no);
+    dt_network *net = model ? model->net : NULL;
     dt_image im = {0};
     int rc = 1;
     dt_layer *ssd;
@@ -60,7 +62,7 @@ int dt_cmd_anchors(int argc, char **argv) {
 done:
     if (rc) fprintf(stderr, "anchors: %s\n", dt_last_error());
     dt_image_free(&im);
-    dt_net_free(net);
+    dt_model_free(model);
     return rc;
 }
 
@@ -102,7 +104,8 @@ int dt_cmd_predgrid(int argc, char **argv) {
         out = path;
     }
     dt_net_opts no = {.batch = n, .with_grads = 0, .quiet = 1};
-    dt_network *net = dt_net_load(cfg, &no);
+    dt_model *model = dt_model_load(cfg, &no);
+    dt_network *net = model ? model->net : NULL;
     int rc = 1, have_split = 0;
     dt_datacfg dc;
     dt_dataset d;
@@ -113,10 +116,11 @@ int dt_cmd_predgrid(int argc, char **argv) {
     dt_image im = {0};
     dt_layer *ssd;
     if (!net || !(ssd = ssd_of(net, cfg))) goto done;
+    if (!data) data = dt_model_data(model);
     if (dt_valid_load_split(net, weights, &data, &dc, &d) != 0) goto done;
     have_split = 1;
     dt_loader_opts lo;
-    dt_loader_opts_net(&lo, n, net->w, net->h, &net->aug, 1);
+    dt_loader_opts_net(&lo, n, net->w, net->h, &model->aug, 1);
     lo.threads = 2;
     if (!(L = dt_loader_new(&d, &lo, NULL))) goto done;
     dt_batch *b = dt_loader_next(L);
@@ -125,7 +129,7 @@ int dt_cmd_predgrid(int argc, char **argv) {
         goto done;
     }
     const size_t px = (size_t)net->w * net->h;
-    memcpy(net->input, b->images, sizeof(float) * px * 3 * (size_t)b->n);
+    if (dt_net_feed(net, b, 0) != 0) goto done;
     dt_net_set_train(net, 0); // a predictions-only network: no targets, no loss
     dt_net_forward(net);
     dt_detect_cfg dcfg;
@@ -158,6 +162,6 @@ done:
         dt_dataset_free(&d);
         dt_datacfg_free(&dc);
     }
-    dt_net_free(net);
+    dt_model_free(model);
     return rc;
 }

@@ -9,6 +9,7 @@
 #include "data/loader.h"
 #include "media/draw.h"
 #include "media/image.h"
+#include "train/model.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -95,32 +96,18 @@ int dt_cmd_show_batch(int argc, char **argv) {
         snprintf(data_path, sizeof data_path, "%s", src);
         dt_augment_lesson(&o.aug);
     } else {
-        dt_cfg *cfg = dt_cfg_load(src);
-        if (!cfg) {
+        // the model builder reads the cfg (input size, data=, augmentation) as
+        // train does; a predictions-only network of batch 1
+        dt_net_opts no = {.batch = 1, .with_grads = 0, .quiet = 1};
+        dt_model *m = dt_model_load(src, &no);
+        if (!m) {
             fprintf(stderr, "show_batch: %s\n", dt_last_error());
             return 1;
         }
-        int rc = 0;
-        dt_cfg_section *net = NULL, *aug = NULL;
-        for (int i = 0; i < cfg->n_sec; i++) {
-            if (!net && strcmp(cfg->sec[i].name, "net") == 0) net = &cfg->sec[i];
-            if (!aug && strcmp(cfg->sec[i].name, "augment") == 0) aug = &cfg->sec[i];
-        }
-        if (!net) {
-            dt_error("%s: no [net] section", src);
-            rc = -1;
-        }
-        if (rc == 0 && (dt_cfg_int(net, "width", 224, 8, 8192, &o.width) != 0 ||
-                        dt_cfg_int(net, "height", 224, 8, 8192, &o.height) != 0 ||
-                        dt_augment_parse(net, &o.aug) != 0 ||
-                        (aug && dt_augment_parse(aug, &o.aug) != 0)))
-            rc = -1;
-        if (rc == 0) snprintf(data_path, sizeof data_path, "%s", o.aug.data);
-        dt_cfg_free(cfg);
-        if (rc != 0) {
-            fprintf(stderr, "show_batch: %s\n", dt_last_error());
-            return 1;
-        }
+        o.width = m->net->w, o.height = m->net->h;
+        o.aug = m->aug;
+        snprintf(data_path, sizeof data_path, "%s", m->aug.data);
+        dt_model_free(m);
     }
     if (data_override) snprintf(data_path, sizeof data_path, "%s", data_override);
     if (!data_path[0]) {

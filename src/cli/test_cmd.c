@@ -19,6 +19,7 @@
 #include "media/image.h"
 #include "layers/ssd.h"
 #include "eval/valid.h"
+#include "train/model.h"
 
 static const char *class_name(char **names, int n, int c, char *buf, size_t len) {
     if (names && c >= 0 && c < n) return names[c];
@@ -73,6 +74,7 @@ static int load_names(const char *names_path, const char *data, char ***names, i
 
 typedef struct {
     dt_network *net;
+    const dt_augment *aug; // the model's transform
     dt_layer *loss;
     dt_head_kind kind;
     dt_detect_cfg det;
@@ -91,7 +93,7 @@ static int test_image(test_ctx *t, dt_image_ctx *ictx, const char *path) {
     int n_obj = 0, largest = -1, ow = 0, oh = 0;
     dt_rng r;
     dt_rng_seed(&r, 0);
-    if (dt_sample_load(ictx, &s, &net->aug, 0, net->w, net->h, &r, net->input, &none, &n_obj,
+    if (dt_sample_load(ictx, &s, t->aug, 0, net->w, net->h, &r, net->input, &none, &n_obj,
                        &largest, &ow, &oh, NULL, 0) != 0)
         return -1;
     dt_net_forward(net); // a predictions-only network: no targets, no loss
@@ -108,7 +110,7 @@ static int test_image(test_ctx *t, dt_image_ctx *ictx, const char *path) {
         if (nd < 0) goto fail;
         for (int j = nd - 1; j >= 0; j--) { // best drawn last, on top
             const dt_detection *d = &t->dets[j];
-            dt_box_input_to_source(&net->aug, net->w, net->h, ow, oh, d->box, px);
+            dt_box_input_to_source(t->aug, net->w, net->h, ow, oh, d->box, px);
             clip_px(px, ow, oh);
             const char *name = class_name(t->names, t->n_names, d->cls, nb, sizeof nb);
             snprintf(label, sizeof label, "%s %.2f", name, (double)d->score);
@@ -116,7 +118,7 @@ static int test_image(test_ctx *t, dt_image_ctx *ictx, const char *path) {
         }
         for (int j = 0; j < nd; j++) {
             const dt_detection *d = &t->dets[j];
-            dt_box_input_to_source(&net->aug, net->w, net->h, ow, oh, d->box, px);
+            dt_box_input_to_source(t->aug, net->w, net->h, ow, oh, d->box, px);
             clip_px(px, ow, oh);
             printf("  %-14s %.4f  box %.1f %.1f %.1f %.1f\n",
                    class_name(t->names, t->n_names, d->cls, nb, sizeof nb), (double)d->score,
@@ -135,7 +137,7 @@ static int test_image(test_ctx *t, dt_image_ctx *ictx, const char *path) {
         const char *name = class_name(t->names, t->n_names, best, nb, sizeof nb);
         snprintf(label, sizeof label, "%s %.2f", name, (double)y[off + best]);
         if (t->kind == DT_HEAD_SINGLE) {
-            dt_box_input_to_source(&net->aug, net->w, net->h, ow, oh, y, px);
+            dt_box_input_to_source(t->aug, net->w, net->h, ow, oh, y, px);
             clip_px(px, ow, oh);
             printf("  %-14s %.4f  box %.1f %.1f %.1f %.1f\n", name, (double)y[off + best], px[0],
                    px[1], px[2], px[3]);
@@ -152,7 +154,7 @@ static int test_image(test_ctx *t, dt_image_ctx *ictx, const char *path) {
     case DT_HEAD_BOX: {
         // [cost] regresses the box in input pixels
         float nbx[4] = {y[0] / net->w, y[1] / net->h, y[2] / net->w, y[3] / net->h};
-        dt_box_input_to_source(&net->aug, net->w, net->h, ow, oh, nbx, px);
+        dt_box_input_to_source(t->aug, net->w, net->h, ow, oh, nbx, px);
         clip_px(px, ow, oh);
         printf("  box %.1f %.1f %.1f %.1f\n", px[0], px[1], px[2], px[3]);
         draw_box(&im, px, "largest", 0);
@@ -233,13 +235,14 @@ int dt_cmd_test(int argc, char **argv) {
         return 2;
     }
     dt_net_opts no = {.batch = 1, .with_grads = 0, .quiet = 1};
-    dt_network *net = dt_net_load(cfg, &no);
-    if (!net) {
+    dt_model *model = dt_model_load(cfg, &no);
+    if (!model) {
         fprintf(stderr, "test: %s\n", dt_last_error());
         free(images);
         return 1;
     }
-    test_ctx t = {.net = net, .out_dir = out};
+    dt_network *net = model->net;
+    test_ctx t = {.net = net, .aug = &model->aug, .out_dir = out};
     int rc = 1, failed = 0;
     dt_image_ctx *ictx = NULL;
     if (dt_net_load_weights(net, weights) != 0) goto done;
@@ -249,9 +252,9 @@ int dt_cmd_test(int argc, char **argv) {
     }
     // names the weights record win over the cfg's data= (asked-for ones are checked)
     const int own = net->n_class_names && !names_path && !data;
-    if ((!own && load_names(names_path, data ? data : net->aug.data, &t.names, &t.n_names)) ||
+    if ((!own && load_names(names_path, data ? data : model->aug.data, &t.names, &t.n_names)) ||
         dt_net_label_names(net, &t.names, &t.n_names,
-                           names_path ? names_path : data ? data : net->aug.data) != 0)
+                           names_path ? names_path : data ? data : model->aug.data) != 0)
         goto done;
     t.kind = dt_head_of(net, &t.loss);
     if (t.kind == DT_HEAD_SSD) {
@@ -279,6 +282,6 @@ cleanup:
     dt_names_free(t.names, t.n_names);
     free(t.dets);
     free(images);
-    dt_net_free(net);
+    dt_model_free(model);
     return rc;
 }

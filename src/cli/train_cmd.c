@@ -87,7 +87,8 @@ static int arg_flag(int argc, char **argv, const char *flag) {
 }
 
 typedef struct {
-    dt_network *net;
+    dt_model *model;
+    dt_network *net; // model->net
     dt_datacfg dc;
     int have_dc;
     loader_src src;
@@ -116,7 +117,7 @@ static void session_free(session *S) {
     if (S->have_train) dt_dataset_free(&S->src.train);
     if (S->have_valid) dt_dataset_free(&S->src.valid);
     if (S->have_dc) dt_datacfg_free(&S->dc);
-    dt_net_free(S->net);
+    dt_model_free(S->model);
 }
 
 // Network (with gradients), -seed, -weights, .data, both splits, loaders.
@@ -125,8 +126,9 @@ static int session_open(session *S, int argc, char **argv, int need_valid, int t
     memset(S, 0, sizeof *S);
     if (threads > 0) omp_set_num_threads(threads);
     dt_net_opts no = {.with_grads = 1, .quiet = 0};
-    S->net = dt_net_load(argv[2], &no);
-    if (!S->net) return -1;
+    S->model = dt_model_load(argv[2], &no);
+    if (!S->model) return -1;
+    S->net = S->model->net;
     dt_network *net = S->net;
     if (arg_value(argc, argv, "-seed")) {
         net->seed = seed;
@@ -135,7 +137,7 @@ static int session_open(session *S, int argc, char **argv, int need_valid, int t
     const char *w = arg_value(argc, argv, "-weights");
     if (w && dt_net_load_weights(net, w) != 0) return -1;
     const char *data = arg_value(argc, argv, "-data");
-    if (!data) data = net->aug.data;
+    if (!data) data = S->model->aug.data;
     if (!data || !data[0]) {
         dt_error("%s names no dataset: add data=FILE to [net] or pass -data FILE", argv[2]);
         return -1;
@@ -154,7 +156,7 @@ static int session_open(session *S, int argc, char **argv, int need_valid, int t
         S->have_valid = 1;
     }
     dt_loader_opts *o = &S->src.opts;
-    dt_loader_opts_net(o, net->batch, net->w, net->h, &net->aug, 0);
+    dt_loader_opts_net(o, net->batch, net->w, net->h, &S->model->aug, 0);
     o->threads = threads > 0 ? threads : 0;
     o->pin = net->gpu != 0; // page-locked batches: the GPU uploads them without a host copy
     S->src.net = net;
@@ -246,7 +248,7 @@ int dt_cmd_train(int argc, char **argv) {
     char name[256];
     dt_path_stem(argv[2], name, sizeof name);
     const char *data = arg_value(argc, argv, "-data");
-    if (!data) data = S.net->aug.data;
+    if (!data) data = S.model->aug.data;
     const char *backup = S.dc.backup ? S.dc.backup : "backup";
     char state[4400], desc[1024];
     snprintf(state, sizeof state, "%s/%s_last.state", backup, name);
@@ -270,14 +272,14 @@ int dt_cmd_train(int argc, char **argv) {
         .data = desc,
     };
     int total = 0;
-    for (int s = 0; s < S.net->n_stages; s++) total += S.net->stages[s].epochs;
+    for (int s = 0; s < S.model->n_stages; s++) total += S.model->stages[s].epochs;
     fprintf(stderr,
             "train: %s: %d train images (%d batches of %d per epoch), %d valid images; %d "
             "stage%s, %d epochs, seed %llu; checkpoints in %s/%s_*\n",
             argv[2], S.src.train.n, S.bs.train_batches, S.net->batch, S.src.valid.n,
-            S.net->n_stages, S.net->n_stages == 1 ? "" : "s", total,
+            S.model->n_stages, S.model->n_stages == 1 ? "" : "s", total,
             (unsigned long long)S.net->seed, o.backup, name);
-    int rc = dt_train(S.net, &S.bs, &o);
+    int rc = dt_train(S.model, &S.bs, &o);
     report_unreadable(&S, "train");
     if (rc < 0) fprintf(stderr, "error: %s\n", dt_last_error());
     else fprintf(stderr, "train: done; weights in %s/%s_final.weights\n", o.backup, name);
@@ -351,7 +353,7 @@ int dt_cmd_lr_find(int argc, char **argv) {
         session_free(&S);
         return 1;
     }
-    int rc = dt_lr_find(S.net, &S.bs, &r, !arg_flag(argc, argv, "-quiet"));
+    int rc = dt_lr_find(S.model, &S.bs, &r, !arg_flag(argc, argv, "-quiet"));
     report_unreadable(&S, "lr_find");
     if (rc == 0) {
         printf("%12s %12s\n", "lr", "loss");

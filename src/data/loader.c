@@ -112,7 +112,7 @@ void dt_loader_opts_net(dt_loader_opts *o, int batch, int w, int h, const dt_aug
     o->batch = batch;
     o->width = w;
     o->height = h;
-    o->aug = *aug;
+    if (aug) o->aug = *aug; // NULL: the defaults
     if (eval) {
         o->shuffle = 0;
         o->augment = 0;

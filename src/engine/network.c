@@ -13,7 +13,6 @@
 #include "engine/conv_route.h"
 #include "engine/gpu.h"
 #include "engine/kernels.h"
-#include "train/train.h"
 
 // --- helpers for layer implementations -----------------------------------
 
@@ -117,7 +116,7 @@ static int parse_net_section(dt_network *net, dt_cfg_section *s, const dt_net_op
         dt_cfg_int_req(s, "width", 1, 1 << 15, &net->w) ||
         dt_cfg_int(s, "channels", 3, 1, 1 << 15, &net->c) ||
         dt_cfg_choice(s, "optimizer", opt_names, DT_OPT_ADAM, &opt) ||
-        dt_cfg_float(s, "learning_rate", 1e-3f, 0, 1e3f, &net->opt.lr) ||
+        dt_cfg_float(s, "learning_rate", 1e-3f, 0, 1e3f, &net->opt.base_lr) ||
         dt_cfg_float(s, "momentum", 0.9f, 0, 1, &net->opt.momentum) ||
         dt_cfg_float(s, "decay", 0, 0, 1, &net->opt.decay) ||
         dt_cfg_float(s, "beta1", 0.9f, 0, 1, &net->opt.beta1) ||
@@ -299,6 +298,11 @@ static void prof_end(dt_network *net) {
 }
 
 dt_network *dt_net_from_cfg(dt_cfg *cfg, const char *name, const dt_net_opts *o) {
+    return dt_net_build(cfg, name, o, NULL);
+}
+
+dt_network *dt_net_build(dt_cfg *cfg, const char *name, const dt_net_opts *o,
+                         const dt_cfg_reader *r) {
     if (cfg->n_sec == 0 || strcmp(cfg->sec[0].name, "net") != 0) {
         if (cfg->n_sec == 0)
             dt_error("%s: empty cfg (it must start with a [net] section)", name);
@@ -314,8 +318,7 @@ dt_network *dt_net_from_cfg(dt_cfg *cfg, const char *name, const dt_net_opts *o)
     net->conv_route = o ? o->conv_route : DT_CONV_DEFAULT;
     net->with_loss = o ? o->with_grads || o->with_loss : 1;
     if (parse_net_section(net, net->net_sec, o) != 0) goto fail;
-    dt_augment_defaults(&net->aug);
-    if (dt_augment_parse(net->net_sec, &net->aug) != 0) goto fail;
+    if (r && r->net_keys && r->net_keys(r->ctx, net, net->net_sec) != 0) goto fail;
     if (dt_cfg_check_unused(net->net_sec) != 0) goto fail;
     const double grads_x = net->with_grads ? 2 : 1; // deltas next to activations
     double mem = 4.0 * net->batch * net->h * net->w * net->c * grads_x;
@@ -328,17 +331,15 @@ dt_network *dt_net_from_cfg(dt_cfg *cfg, const char *name, const dt_net_opts *o)
             dt_cfg_error_sec(s, "a second [net] section (only the first section is [net])");
             goto fail;
         }
-        if (strcmp(s->name, "augment") == 0) { // data augmentation, not a layer
-            if (dt_augment_parse(s, &net->aug) != 0 || dt_cfg_check_unused(s) != 0) goto fail;
-            continue;
-        }
-        if (strcmp(s->name, "stage") == 0) { // training recipe, not a layer
-            if (dt_stage_parse(net, s) != 0 || dt_cfg_check_unused(s) != 0) goto fail;
-            continue;
-        }
         const dt_layer_ops *ops = dt_layer_find(s->name);
+        if (!ops && r && r->section) { // not a layer: the reader's (augmentation, recipe)
+            int got = r->section(r->ctx, net, s);
+            if (got < 0 || (got > 0 && dt_cfg_check_unused(s) != 0)) goto fail;
+            if (got > 0) continue;
+        }
         if (!ops) {
-            dt_cfg_error_sec(s, "unknown section (known: net, include, augment, stage, %s)",
+            dt_cfg_error_sec(s, "unknown section (known: net, include, %s%s%s)",
+                             r && r->sections ? r->sections : "", r && r->sections ? ", " : "",
                              dt_layer_names());
             goto fail;
         }
@@ -377,7 +378,6 @@ dt_network *dt_net_from_cfg(dt_cfg *cfg, const char *name, const dt_net_opts *o)
         dt_cfg_error_sec(net->net_sec, "the cfg has no layers after [net]");
         goto fail;
     }
-    if (dt_stages_check(net) != 0) goto fail;
     dt_layer_add_buffer(net, &net->input, (size_t)net->batch * net->h * net->w * net->c);
     if (net->with_grads && o && o->with_input_delta)
         dt_layer_add_buffer(net, &net->input_delta,
@@ -396,7 +396,7 @@ dt_network *dt_net_from_cfg(dt_cfg *cfg, const char *name, const dt_net_opts *o)
         if (l->ops->setup && l->ops->setup(l, net) != 0) goto fail;
     }
     dt_net_init_params(net, net->seed);
-    dt_net_set_lr(net, net->opt.lr);
+    dt_net_set_lr(net, net->opt.base_lr);
     net->train = net->with_grads;
     net->loss = net->with_loss ? 0 : NAN;
     prof_begin(net);
@@ -414,9 +414,13 @@ fail:
 }
 
 dt_network *dt_net_load(const char *cfg_path, const dt_net_opts *o) {
+    return dt_net_load_with(cfg_path, o, NULL);
+}
+
+dt_network *dt_net_load_with(const char *cfg_path, const dt_net_opts *o, const dt_cfg_reader *r) {
     dt_cfg *cfg = dt_cfg_load(cfg_path);
     if (!cfg) return NULL;
-    dt_network *net = dt_net_from_cfg(cfg, cfg_path, o);
+    dt_network *net = dt_net_build(cfg, cfg_path, o, r);
     if (!net) {
         dt_cfg_free(cfg);
         return NULL;
@@ -452,7 +456,8 @@ void dt_net_free(dt_network *net) {
     free(net->arena);
     free(net->reqs);
     free(net->cfg_path);
-    dt_net_set_class_names(net, NULL, 0);
+    for (int i = 0; i < net->n_class_names; i++) free(net->class_names[i]);
+    free(net->class_names);
     dt_cfg_free(net->cfg);
     free(net);
 }
@@ -534,7 +539,6 @@ void dt_net_reset_optim(dt_network *net) {
 }
 
 void dt_net_set_lr(dt_network *net, float lr) {
-    net->opt.lr = lr;
     for (int g = 0; g < DT_MAX_GROUPS; g++) net->group_lr[g] = lr;
 }
 

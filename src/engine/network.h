@@ -16,8 +16,8 @@
 
 #include "base/cfg.h"
 #include "base/common.h"
-#include "data/loader.h"
-#include "data/transform.h"
+#include "data/loader.h" // dt_batch, for set_truth
+#include "detect/detect.h" // dt_detection, for a detection head's hook
 #include "detector.h"
 
 #ifdef __cplusplus
@@ -39,6 +39,17 @@ typedef struct {
     int higher_is_better;
 } dt_metric;
 #define DT_MAX_METRICS 8
+
+// What a loss layer's output means, for code that shows or scores it
+// without knowing layer names (each head says so in its dt_layer_ops).
+typedef enum {
+    DT_HEAD_OTHER = 0,
+    DT_HEAD_SSD,        // [ssd]: anchors' classes and boxes (detections hook)
+    DT_HEAD_CLASS,      // [softmax]: class of the largest object
+    DT_HEAD_BOX,        // [cost] target=box: box of the largest object, in input pixels
+    DT_HEAD_SINGLE,     // [single]: class + box of the largest object
+    DT_HEAD_MULTILABEL, // [multilabel] (and [cost] target=classes)
+} dt_head_kind;
 
 // One parameter tensor of a layer. `w` and `g` point into the network's
 // single parameter and gradient allocations; `offset` is its place there.
@@ -90,9 +101,26 @@ typedef struct dt_layer_ops {
     // Validation metrics, accumulated over batches after each forward:
     // reset, add one batch, then read. The first metric is the one that
     // selects the best checkpoint.
+    // May be NULL: a detection head ([ssd]) is scored by the evaluator from
+    // its detections hook instead (mAP needs the image geometry, which the
+    // layer does not know).
     void (*metrics_reset)(dt_layer *l, dt_network *net);
     void (*metrics_add)(dt_layer *l, dt_network *net, const dt_batch *b);
     int (*metrics_get)(dt_layer *l, dt_network *net, dt_metric *out, int max);
+    // What the head is (DT_HEAD_OTHER for layers that are no loss).
+    dt_head_kind head;
+    // How the layer's loss covers a batch's b->n real rows: 0 = their mean
+    // (most heads), 1 = their sum (the lesson's ssd_loss).
+    int loss_sums_rows;
+    // A head without metrics hooks may name its mean validation loss as its
+    // metric (the evaluator shows it; [cost]: "L1_px"). NULL: none.
+    const char *loss_metric;
+    // Detection heads only (NULL elsewhere): the classes C it detects, and the
+    // detections of image b of the last forward (boxes normalised to the
+    // network input, out holding cfg->max_total, best first; cfg NULL: the
+    // layer's own settings). Returns their number, -1 + dt_error.
+    int (*classes)(const dt_layer *l);
+    int (*detections)(const dt_layer *l, int b, const dt_detect_cfg *cfg, dt_detection *out);
 } dt_layer_ops;
 
 struct dt_layer {
@@ -135,7 +163,9 @@ typedef enum { DT_OPT_SGD = 0, DT_OPT_ADAM, DT_OPT_ADAMW } dt_opt_kind;
 
 typedef struct {
     dt_opt_kind kind;
-    float lr;       // base learning rate
+    // [net] learning_rate: the lr of a fresh network and of a [stage] without
+    // lr=. The step uses dt_network.group_lr (the current lr of each group).
+    float base_lr;
     float momentum; // SGD
     float decay;    // weight decay (L2 for SGD/Adam, decoupled for AdamW)
     float beta1, beta2, eps;
@@ -146,20 +176,6 @@ typedef struct {
     float **dst;
     size_t n;
 } dt_buffer_req;
-
-// One [stage] of the cfg's training recipe (see src/train/train.h for the keys).
-#define DT_MAX_STAGES 16
-typedef struct {
-    int epochs;
-    int n_lr;                   // 1, or one per layer group
-    float lr[DT_MAX_GROUPS];    // maximum lr of the schedule, per group
-    int clr;                    // cyclical schedule on
-    float clr_div, clr_cut_div; // clr=div,cut_div
-    int has_freeze, freeze_to;  // freeze_to=n given
-    int has_wd;
-    float wd;
-    const dt_cfg_section *sec; // for messages
-} dt_stage;
 
 struct dt_network {
     int batch;
@@ -206,11 +222,8 @@ struct dt_network {
     uint64_t seed;
     dt_rng rng;
     dt_cfg *cfg;
-    dt_cfg_section *net_sec; // the [net] section, for subsystems that read it
-    dt_augment aug;          // data= and augmentation keys of [net] / [augment]
-    int n_stages;            // [stage] sections: the training recipe
-    dt_stage stages[DT_MAX_STAGES];
-    char *cfg_path;
+    dt_cfg_section *net_sec; // the [net] section
+    char *cfg_path;          // the cfg's name, for messages
     // The classes the parameters were trained for, in the order of the
     // model's outputs: from the weights file or the training data
     // (dt_net_set_class_names); NULL / 0 when unknown (a version 1 file).
@@ -231,8 +244,26 @@ struct dt_network {
 // dt_net_opts comes from the public header (include/detector.h).
 
 // Build a network from a cfg file / cfg text. NULL + dt_error on failure.
+// These read [net] and the layers only: a cfg with data, augmentation or a
+// training recipe is read whole by the model builder (train/model.h), which
+// hands the network the sections that are not its own through a reader.
 dt_network *dt_net_load(const char *cfg_path, const dt_net_opts *o);
 dt_network *dt_net_from_cfg(dt_cfg *cfg, const char *name, const dt_net_opts *o);
+
+// The parts of a cfg that are not the network, read while it is built.
+typedef struct {
+    void *ctx;
+    const char *sections; // names of the sections it reads, for messages ("augment, stage")
+    // [net]'s keys that are not the network's, read before unused keys are
+    // refused. 0 / -1 with a cfg error.
+    int (*net_keys)(void *ctx, const dt_network *net, dt_cfg_section *s);
+    // A section that is no layer type: 1 read, 0 not one of its own, -1 error.
+    int (*section)(void *ctx, const dt_network *net, dt_cfg_section *s);
+} dt_cfg_reader;
+// As dt_net_load / dt_net_from_cfg, with reader r (NULL: none).
+dt_network *dt_net_load_with(const char *cfg_path, const dt_net_opts *o, const dt_cfg_reader *r);
+dt_network *dt_net_build(dt_cfg *cfg, const char *name, const dt_net_opts *o,
+                         const dt_cfg_reader *r);
 void dt_net_free(dt_network *net);
 
 void dt_net_forward(dt_network *net);  // input -> outputs (and loss if any)
@@ -240,12 +271,17 @@ void dt_net_backward(dt_network *net); // needs a forward first
 void dt_net_set_train(dt_network *net, int train);
 void dt_net_freeze_to(dt_network *net, int n); // trains groups n.. (n<0 counts from the end)
 void dt_net_reset_optim(dt_network *net);
-void dt_net_set_lr(dt_network *net, float lr);  // every group
+void dt_net_set_lr(dt_network *net, float lr);  // group_lr of every group
 void dt_net_step(dt_network *net);              // optimizer update from grads
 void dt_net_init_params(dt_network *net, uint64_t seed);
 // Call after writing parameters directly (loading, restoring, tests): every
 // cache derived from weights is rebuilt on its next use.
 void dt_net_weights_changed(dt_network *net);
+// Batch b (b->n <= net->batch rows) into the input, rows beyond b->n zeroed
+// (computed, then ignored: they must not hold NaNs of an earlier batch); with
+// truth, every loss layer's set_truth (its loss then covers the b->n rows).
+// 0, or -1 + dt_error (a batch that does not fit, a refused target).
+int dt_net_feed(dt_network *net, const dt_batch *b, int truth);
 float *dt_net_output(dt_network *net);
 float *dt_net_input(dt_network *net);
 void dt_net_input_shape(const dt_network *net, int *b, int *h, int *w, int *c);

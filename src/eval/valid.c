@@ -14,13 +14,6 @@
 #include "data/transform.h"
 #include "layers/ssd.h"
 
-void dt_valid_detect_cfg_default(dt_detect_cfg *cfg) {
-    cfg->score_thresh = 0.05f;
-    cfg->nms_iou = 0.45f;
-    cfg->max_per_class = 100;
-    cfg->max_total = 100;
-}
-
 void dt_valid_opts_default(dt_valid_opts *o) {
     memset(o, 0, sizeof *o);
     o->iou_mode = DT_IOU_VOC_PIXEL;
@@ -50,151 +43,77 @@ void dt_box_input_to_source(const dt_augment *aug, int net_w, int net_h, int ow,
     }
 }
 
-// --- mAP accumulator ----------------------------------------------------------
+// --- detections -> mAP ---------------------------------------------------------
 
-struct dt_map_acc {
-    int n_classes;
-    dt_iou_mode mode;
-    dt_detect_cfg det;
-    dt_eval *e;
-    char **ids; // (e->n_images) VOC image ids
-    int cap_ids;
+struct dt_map_scratch {
     dt_detection *dets; // (det.max_total)
-    double *boxes;      // (cap, 4) scratch for one image
+    double *gt, *det;   // (cap, 4) continuous source pixels
     double *scores;     // (cap)
-    int *cls, *diff;    // (cap)
+    int *gt_cls, *det_cls, *diff; // (cap)
     int cap;
 };
 
-dt_map_acc *dt_map_acc_create(int n_classes, dt_iou_mode mode, const dt_detect_cfg *det) {
-    dt_map_acc *a = dt_calloc(1, sizeof *a);
-    a->n_classes = n_classes;
-    a->mode = mode;
-    if (det)
-        a->det = *det;
-    else
-        dt_valid_detect_cfg_default(&a->det);
-    a->e = dt_eval_create(n_classes, mode);
-    if (!a->e) {
-        free(a);
-        return NULL;
-    }
-    a->dets = dt_calloc((size_t)a->det.max_total, sizeof(dt_detection));
-    return a;
+static void scratch_grow(dt_map_scratch *s, int n, int max_total) {
+    if (!s->dets) s->dets = dt_calloc((size_t)max_total, sizeof(dt_detection));
+    if (n <= s->cap) return;
+    s->cap = 2 * n + 16;
+    s->gt = dt_realloc(s->gt, (size_t)s->cap * 4 * sizeof(double));
+    s->det = dt_realloc(s->det, (size_t)s->cap * 4 * sizeof(double));
+    s->scores = dt_realloc(s->scores, (size_t)s->cap * sizeof(double));
+    s->gt_cls = dt_realloc(s->gt_cls, (size_t)s->cap * sizeof(int));
+    s->det_cls = dt_realloc(s->det_cls, (size_t)s->cap * sizeof(int));
+    s->diff = dt_realloc(s->diff, (size_t)s->cap * sizeof(int));
 }
 
-static void free_ids(dt_map_acc *a) {
-    for (int i = 0; a->ids && i < a->e->n_images; i++) free(a->ids[i]);
+void dt_valid_scratch_free(dt_map_scratch *s) {
+    if (!s) return;
+    free(s->dets);
+    free(s->gt);
+    free(s->det);
+    free(s->scores);
+    free(s->gt_cls);
+    free(s->det_cls);
+    free(s->diff);
+    free(s);
 }
 
-void dt_map_acc_free(dt_map_acc *a) {
-    if (!a) return;
-    free_ids(a);
-    free(a->ids);
-    dt_eval_free(a->e);
-    free(a->dets);
-    free(a->boxes);
-    free(a->scores);
-    free(a->cls);
-    free(a->diff);
-    free(a);
-}
-
-void dt_map_acc_reset(dt_map_acc *a) {
-    free_ids(a);
-    dt_eval_free(a->e);
-    a->e = dt_eval_create(a->n_classes, a->mode); // cannot fail: checked at create
-}
-
-int dt_map_acc_images(const dt_map_acc *a) { return a->e->n_images; }
-
-static void grow(dt_map_acc *a, int n) {
-    if (n <= a->cap) return;
-    a->cap = 2 * n + 16;
-    a->boxes = dt_realloc(a->boxes, (size_t)a->cap * 4 * sizeof(double));
-    a->scores = dt_realloc(a->scores, (size_t)a->cap * sizeof(double));
-    a->cls = dt_realloc(a->cls, (size_t)a->cap * sizeof(int));
-    a->diff = dt_realloc(a->diff, (size_t)a->cap * sizeof(int));
-}
-
-// Continuous source pixels -> the evaluator's units.
-static void to_eval_units(dt_iou_mode mode, const double *px, double *out) {
-    double one = mode == DT_IOU_VOC_PIXEL ? 1.0 : 0.0; // pixel i covers [i-1, i]
-    out[0] = px[0] + one;
-    out[1] = px[1] + one;
-    out[2] = px[2];
-    out[3] = px[3];
-}
-
-// "dir/2007_000027.jpg" -> "2007_000027" (malloc'ed).
-static char *image_id(const char *path) {
-    char id[4096];
-    dt_path_stem(path, id, sizeof id);
-    return dt_strdup(id);
-}
-
-int dt_map_acc_add(dt_map_acc *a, const dt_layer *ssd, const dt_network *net,
-                   const dt_batch *b) {
-    if (dt_ssd_layer_classes(ssd) != a->n_classes) {
-        dt_error("mAP: the [ssd] layer has %d classes, the evaluation %d",
-                 dt_ssd_layer_classes(ssd), a->n_classes);
+int dt_valid_add_detections(dt_map_acc *a, dt_map_scratch **scratch, const dt_layer *head,
+                            const dt_network *net, const dt_augment *aug, const dt_batch *b) {
+    const int C = head->ops->classes ? head->ops->classes(head) : -1;
+    if (!head->ops->detections || C != dt_map_acc_classes(a)) {
+        dt_error("mAP: the [%s] layer has %d classes, the evaluation %d", head->ops->name, C,
+                 dt_map_acc_classes(a));
         return -1;
     }
+    const dt_detect_cfg *det = dt_map_acc_detect_cfg(a);
+    if (!*scratch) *scratch = dt_calloc(1, sizeof **scratch);
+    dt_map_scratch *s = *scratch;
     const int M = b->max_boxes;
     for (int i = 0; i < b->n; i++) {
-        int nd = dt_ssd_layer_detect(ssd, i, &a->det, a->dets);
+        scratch_grow(s, 0, det->max_total);
+        int nd = head->ops->detections(head, i, det, s->dets);
         if (nd < 0) return -1;
         const int ng = b->n_boxes[i], ow = b->orig_w[i], oh = b->orig_h[i];
-        grow(a, ng + nd);
-        double px[4];
+        scratch_grow(s, ng > nd ? ng : nd, det->max_total);
         for (int j = 0; j < ng; j++) {
-            dt_box_input_to_source(&net->aug, net->w, net->h, ow, oh, b->boxes + ((size_t)i * M + j) * 4,
-                                   px);
-            to_eval_units(a->mode, px, a->boxes + 4 * j);
-            a->cls[j] = b->classes[(size_t)i * M + j];
-            a->diff[j] = b->difficult ? b->difficult[(size_t)i * M + j] : 0;
+            dt_box_input_to_source(aug, net->w, net->h, ow, oh,
+                                   b->boxes + ((size_t)i * M + j) * 4, s->gt + 4 * j);
+            s->gt_cls[j] = b->classes[(size_t)i * M + j];
+            s->diff[j] = b->difficult ? b->difficult[(size_t)i * M + j] : 0;
         }
-        double *db = a->boxes + 4 * (size_t)ng;
         for (int j = 0; j < nd; j++) {
             // a prediction may reach past the image: clip it to the picture
             float c[4];
-            for (int k = 0; k < 4; k++) c[k] = fminf(fmaxf(a->dets[j].box[k], 0.0f), 1.0f);
-            dt_box_input_to_source(&net->aug, net->w, net->h, ow, oh, c, px);
-            to_eval_units(a->mode, px, db + 4 * j);
-            a->cls[ng + j] = a->dets[j].cls;
-            a->scores[j] = a->dets[j].score;
+            for (int k = 0; k < 4; k++) c[k] = fminf(fmaxf(s->dets[j].box[k], 0.0f), 1.0f);
+            dt_box_input_to_source(aug, net->w, net->h, ow, oh, c, s->det + 4 * j);
+            s->det_cls[j] = s->dets[j].cls;
+            s->scores[j] = s->dets[j].score;
         }
-        int img = dt_eval_add_image(a->e, a->boxes, a->cls, a->diff, ng, db, a->cls + ng,
-                                    a->scores, nd);
-        if (img < 0) return -1;
-        if (img >= a->cap_ids) {
-            a->cap_ids = 2 * img + 64;
-            a->ids = dt_realloc(a->ids, (size_t)a->cap_ids * sizeof(char *));
-        }
-        a->ids[img] = image_id(b->paths ? b->paths[i] : NULL);
+        if (dt_map_acc_add_image(a, s->gt, s->gt_cls, s->diff, ng, s->det, s->det_cls,
+                                 s->scores, nd, b->paths ? b->paths[i] : NULL) != 0)
+            return -1;
     }
     return 0;
-}
-
-int dt_map_acc_compute(const dt_map_acc *a, dt_eval_result *r) {
-    return dt_eval_compute(a->e, r);
-}
-
-int dt_map_acc_write(const dt_map_acc *a, const char *dir, const char *coco_name,
-                     const char *const *names) {
-    if (dt_mkdirs(dir) != 0) return -1;
-    if (dt_eval_write_voc(a->e, dir, names, (const char *const *)a->ids) != 0) return -1;
-    int n = a->e->n_images, C = a->n_classes;
-    int *img_ids = dt_malloc((size_t)(n + 1) * sizeof(int));
-    int *cat_ids = dt_malloc((size_t)C * sizeof(int));
-    for (int i = 0; i < n; i++) img_ids[i] = i;
-    for (int c = 0; c < C; c++) cat_ids[c] = c + 1;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, coco_name);
-    int rc = dt_eval_write_coco(a->e, path, cat_ids, img_ids);
-    free(img_ids);
-    free(cat_ids);
-    return rc;
 }
 
 int dt_map_metrics(const dt_eval_result *r, dt_metric *out, int max) {
@@ -212,14 +131,7 @@ dt_head_kind dt_head_of(const dt_network *net, dt_layer **loss_layer) {
     for (int i = net->n_layers - 1; i >= 0 && !l; i--)
         if (net->layers[i].is_loss) l = &net->layers[i];
     if (loss_layer) *loss_layer = l;
-    if (!l) return DT_HEAD_OTHER;
-    const char *n = l->ops->name;
-    if (strcmp(n, "ssd") == 0) return DT_HEAD_SSD;
-    if (strcmp(n, "softmax") == 0) return DT_HEAD_CLASS;
-    if (strcmp(n, "cost") == 0) return DT_HEAD_BOX;
-    if (strcmp(n, "single") == 0) return DT_HEAD_SINGLE;
-    if (strcmp(n, "multilabel") == 0) return DT_HEAD_MULTILABEL;
-    return DT_HEAD_OTHER;
+    return l ? l->ops->head : DT_HEAD_OTHER;
 }
 
 int dt_valid_set_truth(dt_network *net, dt_layer *loss, const dt_batch *b) {
@@ -238,13 +150,27 @@ int dt_valid_set_truth(dt_network *net, dt_layer *loss, const dt_batch *b) {
     return loss->ops->set_truth(loss, net, b);
 }
 
+int dt_valid_step(dt_network *net, const dt_batch *b, float *loss) {
+    *loss = NAN;
+    if (dt_net_feed(net, b, net->with_loss) != 0) return -1;
+    const int was_train = net->train;
+    dt_net_set_train(net, 0);
+    dt_net_forward(net);
+    dt_net_set_train(net, was_train);
+    *loss = net->loss;
+    for (int i = 0; i < net->n_layers; i++) {
+        dt_layer *l = &net->layers[i];
+        if (l->is_loss && l->ops->metrics_add) l->ops->metrics_add(l, net, b);
+    }
+    return 0;
+}
+
 // --- the pass -----------------------------------------------------------------------
 
-int dt_valid_run(dt_network *net, const dt_dataset *val, const dt_valid_opts *o,
-                 dt_valid_result *r) {
-    memset(r, 0, sizeof *r);
-    dt_layer *loss = NULL;
-    r->kind = dt_head_of(net, &loss);
+// Checks before a pass; *head gets the loss layer.
+static int pass_check(dt_network *net, dt_layer **head) {
+    dt_head_of(net, head);
+    dt_layer *loss = *head;
     if (!loss) {
         dt_error("%s: the network has no loss layer; validation needs one (ssd, softmax, "
                  "cost, single, multilabel)",
@@ -255,114 +181,166 @@ int dt_valid_run(dt_network *net, const dt_dataset *val, const dt_valid_opts *o,
         dt_error("%s: the input has %d channels; images give 3", net->cfg_path, net->c);
         return -1;
     }
-    // [ssd]: detections against the batch's boxes, the loss only when the
-    // network has targets; the other heads' metrics compare with targets
-    if (r->kind != DT_HEAD_SSD && !net->with_loss) {
+    // a detection head: detections against the batch's boxes, the loss only
+    // when the network has targets; the other heads' metrics compare with targets
+    if (!loss->ops->detections && !net->with_loss) {
         dt_error("%s: the network was built for predictions only; the metrics of its [%s] "
                  "head need targets (build it with with_loss)",
                  net->cfg_path ? net->cfg_path : "cfg", loss->ops->name);
         return -1;
     }
+    if (net->with_loss && !loss->ops->set_truth) return dt_valid_set_truth(net, loss, NULL);
+    return 0;
+}
+
+int dt_valid_metric_names(dt_network *net, dt_metric *out, int max) {
+    dt_layer *head = NULL;
+    dt_head_of(net, &head);
+    if (!head) return 0;
+    if (head->ops->detections) {
+        dt_eval_result none = {0};
+        int n = dt_map_metrics(&none, out, max);
+        for (int i = 0; i < n; i++) out[i].value = NAN;
+        return n;
+    }
+    if (!head->ops->metrics_reset || !head->ops->metrics_get) return 0;
+    head->ops->metrics_reset(head, net);
+    return head->ops->metrics_get(head, net, out, max);
+}
+
+// The head's metrics after a pass, into r.
+static int pass_metrics(dt_network *net, dt_layer *head, dt_valid_result *r) {
+    if (r->acc) {
+        if (dt_map_acc_compute(r->acc, &r->ap) != 0) return -1;
+        r->has_ap = 1;
+        r->n_metrics = dt_map_metrics(&r->ap, r->metrics, DT_MAX_METRICS);
+    } else if (head->ops->metrics_get) {
+        r->n_metrics = head->ops->metrics_get(head, net, r->metrics, DT_MAX_METRICS);
+    }
+    return 0;
+}
+
+int dt_valid_pass(dt_network *net, dt_batch *(*next)(void *), void *ctx, int n_classes,
+                  const dt_valid_opts *o, dt_valid_result *r) {
+    memset(r, 0, sizeof *r);
+    dt_layer *head = NULL;
+    if (pass_check(net, &head) != 0) return -1;
+    r->kind = head->ops->head;
     r->has_loss = net->with_loss;
-    if (r->kind == DT_HEAD_SSD && dt_ssd_layer_classes(loss) != val->n_classes) {
-        dt_error("%s: the [ssd] layer has classes=%d, the data set %d classes",
-                 net->cfg_path, dt_ssd_layer_classes(loss), val->n_classes);
+    r->batch = net->batch;
+    r->loss_sums_rows = head->ops->loss_sums_rows;
+    if (head->ops->detections) {
+        const int C = head->ops->classes ? head->ops->classes(head) : -1;
+        if (n_classes >= 0 && C != n_classes) {
+            dt_error("%s: the [%s] layer has classes=%d, the data set %d classes",
+                     net->cfg_path, head->ops->name, C, n_classes);
+            return -1;
+        }
+        r->acc = dt_map_acc_create(C, o->iou_mode, &o->det);
+        if (!r->acc) return -1;
+    }
+    if (head->ops->metrics_reset) head->ops->metrics_reset(head, net);
+    dt_map_scratch *scratch = NULL;
+    double loss_sum = 0, t0 = dt_now();
+    int rc = 0;
+    dt_batch *b;
+    while ((b = next(ctx)) != NULL) {
+        int n = b->n;
+        if (o->max_images > 0 && r->n_images + n > o->max_images) n = o->max_images - r->n_images;
+        if (n <= 0) {
+            if (b->n <= 0) continue; // an empty batch
+            break;
+        }
+        b->n = n; // the loader's buffer: fewer images only shortens what we read
+        float loss;
+        if (dt_valid_step(net, b, &loss) != 0 ||
+            (r->acc && dt_valid_add_detections(r->acc, &scratch, head, net, o->aug, b) != 0)) {
+            rc = -1;
+            break;
+        }
+        // the loss of the n real rows, summed (docs/SEMANTICS.md: one unit, per image)
+        if (r->has_loss) loss_sum += head->ops->loss_sums_rows ? (double)loss : (double)loss * n;
+        r->n_images += n;
+        if (o->max_images > 0 && r->n_images >= o->max_images) break;
+    }
+    dt_valid_scratch_free(scratch);
+    r->seconds = dt_now() - t0;
+    if (rc == 0) {
+        r->loss = r->has_loss && r->n_images ? loss_sum / r->n_images : NAN;
+        rc = pass_metrics(net, head, r);
+    }
+    if (rc != 0) dt_valid_result_free(r);
+    return rc;
+}
+
+typedef struct {
+    dt_loader *L;
+} loader_ctx;
+
+static dt_batch *loader_next(void *ctx) { return dt_loader_next(((loader_ctx *)ctx)->L); }
+
+// Result files of a pass into o->out_dir. 0 / -1.
+static int write_results(const dt_valid_result *r, const dt_dataset *val, const dt_valid_opts *o) {
+    if (dt_mkdirs(o->out_dir) != 0) return -1;
+    if (r->acc && dt_map_acc_write(r->acc, o->out_dir, "coco_results.json",
+                                   (const char *const *)val->names) != 0)
+        return -1;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/metrics.txt", o->out_dir);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        dt_error("cannot write %s: %s", path, strerror(errno));
         return -1;
     }
+    dt_valid_print(r, val, f);
+    fclose(f);
+    return 0;
+}
+
+int dt_valid_run(dt_network *net, const dt_dataset *val, const dt_valid_opts *o,
+                 dt_valid_result *r) {
+    memset(r, 0, sizeof *r);
+    dt_layer *head = NULL;
+    if (pass_check(net, &head) != 0) return -1;
     dt_loader_opts lo;
-    dt_loader_opts_net(&lo, net->batch, net->w, net->h, &net->aug, 1);
+    dt_loader_opts_net(&lo, net->batch, net->w, net->h, o->aug, 1);
     lo.threads = o->threads > 0 ? o->threads : 2;
     lo.pin = net->gpu != 0;
     dt_loader *L = dt_loader_new(val, &lo, NULL);
     if (!L) return -1;
-    dt_map_acc *acc = NULL;
-    if (r->kind == DT_HEAD_SSD) acc = dt_map_acc_create(val->n_classes, o->iou_mode, &o->det);
-    const int hooks = r->kind != DT_HEAD_SSD && loss->ops->metrics_reset &&
-                      loss->ops->metrics_add && loss->ops->metrics_get;
-    if (hooks) loss->ops->metrics_reset(loss, net);
-    const int was_train = net->train;
-    const size_t in = (size_t)net->h * net->w * net->c;
-    double loss_sum = 0, t0 = dt_now();
-    int rc = 0;
-    dt_net_set_train(net, 0);
-    dt_batch *b;
-    while ((b = dt_loader_next(L)) != NULL) {
-        int n = b->n;
-        if (o->max_images > 0 && r->n_images + n > o->max_images) n = o->max_images - r->n_images;
-        if (n <= 0) break;
-        b->n = n; // the loader's buffer: fewer images only shortens what we read
-        memcpy(net->input, b->images, (size_t)n * in * sizeof(float));
-        // padding rows: zeros (the loss layers ignore them after set_truth)
-        memset(net->input + (size_t)n * in, 0, (size_t)(net->batch - n) * in * sizeof(float));
-        if (net->with_loss && dt_valid_set_truth(net, loss, b) != 0) {
-            rc = -1;
-            break;
-        }
-        dt_net_forward(net);
-        if (acc && dt_map_acc_add(acc, loss, net, b) != 0) {
-            rc = -1;
-            break;
-        }
-        if (hooks) loss->ops->metrics_add(loss, net, b);
-        if (r->has_loss) loss_sum += dt_loss_rows_total(r->kind, net->loss, n); // n rows
-        r->n_images += n;
-        if (o->max_images > 0 && r->n_images >= o->max_images) break;
-    }
+    loader_ctx c = {L};
+    int rc = dt_valid_pass(net, loader_next, &c, val->n_classes, o, r);
     const int unreadable = dt_loader_skipped(L);
     dt_loader_free(L);
     if (unreadable)
         dt_warn("valid: %d of %d images could not be read (each named above) and are left "
                 "out of the scores\n", unreadable, val->n);
-    dt_net_set_train(net, was_train);
-    r->seconds = dt_now() - t0;
-    if (rc == 0 && r->n_images == 0) {
+    if (rc != 0) return -1;
+    if (r->n_images == 0) {
         dt_error("the validation split gave no image that could be loaded");
-        rc = -1;
+        dt_valid_result_free(r);
+        return -1;
     }
-    if (rc == 0) {
-        r->loss = r->has_loss ? loss_sum / r->n_images : NAN;
-        r->batch = net->batch;
-        if (acc) {
-            if (dt_map_acc_compute(acc, &r->ap) != 0) rc = -1;
-            else {
-                r->has_ap = 1;
-                r->n_metrics = dt_map_metrics(&r->ap, r->metrics, DT_MAX_METRICS);
-            }
-        } else if (hooks) {
-            r->n_metrics = loss->ops->metrics_get(loss, net, r->metrics, DT_MAX_METRICS);
-        } else if (r->kind == DT_HEAD_BOX) {
-            // [cost] l1 on the box in input pixels: its loss is the mean L1
-            r->metrics[0] = (dt_metric){"L1_px", r->loss, 0};
-            r->n_metrics = 1;
-        }
+    if (!r->n_metrics && head->ops->loss_metric && r->has_loss) {
+        // a head whose loss is its metric ([cost]: the mean L1 in input pixels)
+        dt_metric m = {"", r->loss, 0};
+        snprintf(m.name, sizeof m.name, "%s", head->ops->loss_metric);
+        r->metrics[0] = m;
+        r->n_metrics = 1;
     }
-    if (rc == 0 && o->out_dir) {
-        if (dt_mkdirs(o->out_dir) != 0) rc = -1;
-        else if (acc && dt_map_acc_write(acc, o->out_dir, "coco_results.json",
-                                         (const char *const *)val->names) != 0)
-            rc = -1;
-        if (rc == 0) {
-            char path[4096];
-            snprintf(path, sizeof path, "%s/metrics.txt", o->out_dir);
-            FILE *f = fopen(path, "w");
-            if (!f) {
-                dt_error("cannot write %s: %s", path, strerror(errno));
-                rc = -1;
-            } else {
-                dt_valid_print(r, val, f);
-                fclose(f);
-            }
-        }
+    if ((o->out_dir && write_results(r, val, o) != 0)) {
+        dt_valid_result_free(r);
+        return -1;
     }
-    if (rc == 0 && o->table) dt_valid_print(r, val, o->table);
-    dt_map_acc_free(acc);
-    if (rc != 0) dt_valid_result_free(r);
-    return rc;
+    if (o->table) dt_valid_print(r, val, o->table);
+    return 0;
 }
 
 void dt_valid_result_free(dt_valid_result *r) {
     if (r->has_ap) dt_eval_result_free(&r->ap);
     r->has_ap = 0;
+    dt_map_acc_free(r->acc);
+    r->acc = NULL;
 }
 
 static void print_ap(double v, FILE *f) {
@@ -373,7 +351,6 @@ static void print_ap(double v, FILE *f) {
 int dt_valid_load_split(dt_network *net, const char *weights, const char **data,
                         dt_datacfg *dc, dt_dataset *d) {
     if (dt_net_load_weights(net, weights) != 0) return -1;
-    if (!*data) *data = net->aug.data[0] ? net->aug.data : NULL;
     if (!*data) {
         dt_error("%s names no data set: add data=FILE to [net] or pass -data FILE",
                  net->cfg_path);
@@ -402,7 +379,7 @@ void dt_valid_print(const dt_valid_result *r, const dt_dataset *val, FILE *f) {
     fprintf(f, "validation: %d images in %.1f s\n", r->n_images, r->seconds);
     if (!r->has_loss) // predictions only (valid without -loss)
         ;
-    else if (r->kind == DT_HEAD_SSD) // train's val_loss: the lesson's ssd_loss of one batch
+    else if (r->loss_sums_rows) // train's val_loss: the lesson's ssd_loss of one batch
         fprintf(f, "loss %.4f per image (%.4f per batch of %d, train's val_loss)\n", r->loss,
                 r->loss * r->batch, r->batch);
     else
@@ -440,122 +417,3 @@ void dt_valid_print(const dt_valid_result *r, const dt_dataset *val, FILE *f) {
     }
 }
 
-// --- detector valid ------------------------------------------------------------------
-
-static void valid_usage(void) {
-    fprintf(stderr,
-            "usage: detector valid <cfg> <weights> [-data F] [-iou voc|continuous] [-out DIR]\n"
-            "                      [-thresh T] [-nms N] [-batch N] [-threads N] [-max N] [-loss]\n"
-            "  -data F     .data file (default: the cfg's data=)\n"
-            "  -iou        IoU of the VOC AP numbers: voc = the devkit's inclusive pixels\n"
-            "              (default), continuous = COCO/torchvision areas\n"
-            "  -out DIR    VOC result files comp4_det_test_<class>.txt, coco_results.json and\n"
-            "              metrics.txt (default results/valid/<cfg name>/)\n"
-            "  -thresh T   score threshold of scored detections (0.05); -nms N  NMS IoU (0.45)\n"
-            "  -max N      only the first N validation images\n"
-            "  -loss       also the validation loss (detection models: targets and the SSD\n"
-            "              loss are computed only when asked)\n");
-}
-
-// 1 when the cfg (its includes too) has an [ssd] section; 0 also when it
-// cannot be read (dt_net_load then reports why).
-static int cfg_has_ssd(const char *path) {
-    dt_cfg *c = dt_cfg_load(path);
-    if (!c) return 0;
-    int has = 0;
-    for (int i = 0; i < c->n_sec && !has; i++) has = strcmp(c->sec[i].name, "ssd") == 0;
-    dt_cfg_free(c);
-    return has;
-}
-
-int dt_cmd_valid(int argc, char **argv) {
-    const char *cfg = NULL, *weights = NULL, *data = NULL, *out = NULL;
-    dt_valid_opts o;
-    dt_valid_opts_default(&o);
-    int batch = 0, with_loss = 0, bad = 0, g;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const int more = i + 1 < argc;
-        if ((g = dt_arg_global(argc, argv, i))) i += g - 1; // main's
-        else if (strcmp(a, "-data") == 0 && more) data = argv[++i];
-        else if (strcmp(a, "-out") == 0 && more) out = argv[++i];
-        else if (strcmp(a, "-thresh") == 0 && more)
-            bad |= dt_arg_float("valid", a, argv[++i], 0, 1, &o.det.score_thresh);
-        else if (strcmp(a, "-nms") == 0 && more)
-            bad |= dt_arg_float("valid", a, argv[++i], 0, 1, &o.det.nms_iou);
-        else if (strcmp(a, "-batch") == 0 && more)
-            bad |= dt_arg_int("valid", a, argv[++i], 0, DT_ARG_BATCH_MAX, &batch);
-        else if (strcmp(a, "-threads") == 0 && more)
-            bad |= dt_arg_threads("valid", a, argv[++i], &o.threads);
-        else if (strcmp(a, "-max") == 0 && more)
-            bad |= dt_arg_int("valid", a, argv[++i], 0, INT_MAX, &o.max_images);
-        else if (strcmp(a, "-loss") == 0) with_loss = 1;
-        else if (strcmp(a, "-iou") == 0 && more) {
-            const char *v = argv[++i];
-            if (strcmp(v, "voc") == 0) o.iou_mode = DT_IOU_VOC_PIXEL;
-            else if (strcmp(v, "continuous") == 0) o.iou_mode = DT_IOU_CONTINUOUS;
-            else {
-                fprintf(stderr, "valid: -iou %s: expected voc or continuous\n", v);
-                return 2;
-            }
-        } else if (a[0] != '-' && !cfg) cfg = a;
-        else if (a[0] != '-' && !weights) weights = a;
-        else {
-            fprintf(stderr, "valid: unknown or incomplete argument '%s'\n", a);
-            valid_usage();
-            return 2;
-        }
-    }
-    if (bad || !cfg || !weights) {
-        valid_usage();
-        return 2;
-    }
-    if (!(o.det.score_thresh >= 0 && o.det.score_thresh < 1) ||
-        !(o.det.nms_iou > 0 && o.det.nms_iou <= 1) || batch < 0) {
-        fprintf(stderr, "valid: -thresh must be in [0, 1), -nms in (0, 1], -batch >= 0\n");
-        return 2;
-    }
-    // predictions only unless the loss is asked for, or the head's metrics
-    // compare with targets (every head but [ssd])
-    dt_net_opts no = {.batch = batch, .with_grads = 0, .quiet = 1,
-                      .with_loss = with_loss || !cfg_has_ssd(cfg)};
-    dt_network *net = dt_net_load(cfg, &no);
-    if (!net) {
-        fprintf(stderr, "valid: %s\n", dt_last_error());
-        return 1;
-    }
-    int rc = 1;
-    dt_datacfg dc;
-    dt_dataset d;
-    int have_split = 0;
-    char dir[4096];
-    if (dt_valid_load_split(net, weights, &data, &dc, &d) != 0) goto done;
-    have_split = 1;
-    if (!out) {
-        char stem[256];
-        dt_path_stem(cfg, stem, sizeof stem);
-        snprintf(dir, sizeof dir, "results/valid/%s", stem);
-        out = dir;
-    }
-    o.out_dir = out;
-    o.table = stdout;
-    printf("valid: %s, weights %s, data %s (%d images, %d classes), batch %d\n", cfg, weights,
-           data, d.n, d.n_classes, net->batch);
-    dt_valid_result r;
-    if (dt_valid_run(net, &d, &o, &r) != 0) goto done;
-    if (r.has_ap)
-        printf("detections scored: score > %g, NMS IoU %g, top %d; written to %s/\n",
-               (double)o.det.score_thresh, (double)o.det.nms_iou, o.det.max_total, out);
-    else
-        printf("metrics written to %s/metrics.txt\n", out);
-    dt_valid_result_free(&r);
-    rc = 0;
-done:
-    if (rc != 0) fprintf(stderr, "valid: %s\n", dt_last_error());
-    if (have_split) {
-        dt_dataset_free(&d);
-        dt_datacfg_free(&dc);
-    }
-    dt_net_free(net);
-    return rc;
-}

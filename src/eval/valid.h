@@ -1,18 +1,21 @@
 // Validation of a trained network on a data set's validation split, and the
 // `valid` / `test` commands (src/eval/valid.c, src/cli/test_cmd.c).
 //
-// Detection models ([ssd] loss layer): per-class AP and mAP at IoU 0.5 as
-// the VOC devkit (VOC2007 11-point and all-point), COCO AP@[.5:.95] as an
-// extra (detect/eval.h). Other models: the loss layer's metrics
-// ([softmax]: accuracy; [cost]: L1; [single]: detn_acc, detn_l1;
-// [multilabel]: accuracy at 0.5 and micro F1). Every model: the validation
-// loss, mean per image.
+// One validation loop (dt_valid_pass) serves `train`'s per-epoch
+// validation and `detector valid`. The head (the network's last loss layer)
+// says in its dt_layer_ops what it is: detection heads ([ssd], a detections
+// hook): per-class AP and mAP at IoU 0.5 as the VOC devkit (VOC2007
+// 11-point and all-point), COCO AP@[.5:.95] as an extra (detect/eval.h,
+// detect/map_acc.h). Other heads: their metrics hooks ([softmax]: accuracy;
+// [single]: detn_acc, detn_l1; [multilabel]: accuracy at 0.5 and micro F1;
+// `valid` shows [cost]'s loss as L1_px). Every model: the validation loss in
+// one unit, the mean per image (train's table shows a head whose loss sums
+// a batch's rows, [ssd], per batch: that mean times the batch).
 //
 // GROUND TRUTH is what the loader hands out at augment=0 (the boxes of the
 // training path: scaled to the network input, clipped, an object under one
 // input pixel dropped), mapped back to the original image's pixels, with
-// the `difficult` flags. The [ssd] layer's metrics hooks use the same
-// dt_map_acc, so `train`'s per-epoch mAP and `valid` agree.
+// the `difficult` flags.
 #ifndef DT_VALID_H
 #define DT_VALID_H
 
@@ -20,39 +23,22 @@
 #include "data/loader.h"
 #include "detect/detect.h"
 #include "detect/eval.h"
+#include "detect/map_acc.h"
 #include "engine/network.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-// Scoring detections for mAP (docs/SEMANTICS.md §7's reference run): score > 0.05, NMS
-// at IoU 0.45, at most 100 per class, the image's top 100. A low threshold
-// only appends detections at the tail of the ranking, so it never lowers AP;
-// the ssd layer's own keys (0.25, 0.4: docs/SEMANTICS.md §4) are for showing detections.
-void dt_valid_detect_cfg_default(dt_detect_cfg *cfg);
-
-// --- mAP accumulator over batches ------------------------------------------
-typedef struct dt_map_acc dt_map_acc;
-
-// C classes; mode: the IoU convention of the VOC numbers (COCO AP is
-// always continuous). det: detection settings (NULL: the default above).
-dt_map_acc *dt_map_acc_create(int n_classes, dt_iou_mode mode, const dt_detect_cfg *det);
-void dt_map_acc_free(dt_map_acc *a);
-void dt_map_acc_reset(dt_map_acc *a);
-// Images 0 .. b->n-1 of the last forward of `net`, whose [ssd] layer is
-// `ssd`: detections (dt_ssd_layer_detect) against b's boxes, both in the
-// original image's pixels. 0, or -1 with dt_error.
-int dt_map_acc_add(dt_map_acc *a, const dt_layer *ssd, const dt_network *net,
-                   const dt_batch *b);
-// Every AP (dt_eval_compute). r: free with dt_eval_result_free.
-int dt_map_acc_compute(const dt_map_acc *a, dt_eval_result *r);
-int dt_map_acc_images(const dt_map_acc *a);
-// Writes dir/comp4_det_test_<class>.txt and dir/<coco_name> (COCO results
-// JSON, category_id = class + 1, image_id = the image's place in the
-// validation pass, 0-based; VOC ids = image file names without extension).
-int dt_map_acc_write(const dt_map_acc *a, const char *dir, const char *coco_name,
-                     const char *const *names);
+// Detections of the head's last forward (images 0 .. b->n-1) against b's
+// boxes, both mapped to the original image's pixels through the inverse of
+// the validation transform (aug), into a. *scratch: NULL at first, freed by
+// dt_valid_scratch_free (a detection head has ops->detections and
+// ops->classes). aug NULL: the default transform.
+typedef struct dt_map_scratch dt_map_scratch;
+int dt_valid_add_detections(dt_map_acc *a, dt_map_scratch **scratch, const dt_layer *head,
+                            const dt_network *net, const dt_augment *aug, const dt_batch *b);
+void dt_valid_scratch_free(dt_map_scratch *s);
 
 // The [ssd] metrics from a result: mAP (VOC2007 11-point at IoU .5, the
 // checkpoint selector), mAP_all (all-point), AP.5:.95 (COCO). Returns the count.
@@ -66,43 +52,48 @@ typedef struct {
     int max_images;       // 0: the whole split
     const char *out_dir;  // result files written here; NULL: none
     FILE *table;          // readable table printed here; NULL: none
+    const dt_augment *aug; // the model's transform (letterbox); NULL: the defaults
 } dt_valid_opts;
 
 void dt_valid_opts_default(dt_valid_opts *o);
 
-typedef enum {
-    DT_HEAD_OTHER = 0,
-    DT_HEAD_SSD,        // [ssd]
-    DT_HEAD_CLASS,      // [softmax]: class of the largest object
-    DT_HEAD_BOX,        // [cost]: box of the largest object, in input pixels
-    DT_HEAD_SINGLE,     // [single]: class + box of the largest object
-    DT_HEAD_MULTILABEL, // [multilabel]
-} dt_head_kind;
-
-// What the network's loss layer is (its last layer with is_loss).
+// What the network's loss layer is (its last layer with is_loss), as its
+// dt_layer_ops say.
 dt_head_kind dt_head_of(const dt_network *net, dt_layer **loss_layer);
-
-// A batch's loss summed over its n real rows: the [ssd] loss is that sum
-// already (the lesson's ssd_loss); the other loss layers average their rows.
-static inline double dt_loss_rows_total(dt_head_kind kind, float loss, int n) {
-    return kind == DT_HEAD_SSD ? (double)loss : (double)loss * n;
-}
 
 typedef struct {
     dt_head_kind kind;
     int n_images;
     int has_loss;      // the network had targets (with_loss): loss below is set
-    double loss;       // mean per image (the [ssd] loss sums a batch; the rest are means);
-                       // NaN without has_loss
-    int batch;         // the network's batch (train's val_loss unit for [ssd])
+    double loss;       // mean per image (the one unit of every head); NaN without has_loss
+    int batch;         // the network's batch
+    int loss_sums_rows; // the head's loss sums a batch's rows ([ssd]): train's table
+                        // shows loss * batch, the loss of one full batch
     int n_metrics;
     dt_metric metrics[DT_MAX_METRICS]; // first one: the checkpoint selector
     int has_ap;        // [ssd] only: ap filled
     dt_eval_result ap; // per class and mean; ap.iou_mode says the VOC IoU used
+    dt_map_acc *acc;   // detection heads: what ap was computed from (result files)
     double seconds;
 } dt_valid_result;
 
-// Runs the split `val` once through `net` (its batch size, inference mode;
+// One step of the loop: b (b->n <= net->batch rows; padding rows ignored)
+// into the input and, with targets (net->with_loss), every loss layer's
+// set_truth; a forward in inference mode (the mode is restored); the loss
+// layers' metrics_add. *loss gets the loss of the b->n rows (the head's
+// unit: their mean, or their sum where ops->loss_sums_rows). 0 / -1.
+int dt_valid_step(dt_network *net, const dt_batch *b, float *loss);
+
+// The loop: every batch next(ctx) gives until NULL (o->max_images caps it)
+// through dt_valid_step, the head's metrics (detection heads: mAP over the
+// detections, mapped with o->aug; n_classes >= 0 is checked against the
+// head's classes). Fills r (free with dt_valid_result_free). 0 / -1.
+int dt_valid_pass(dt_network *net, dt_batch *(*next)(void *), void *ctx, int n_classes,
+                  const dt_valid_opts *o, dt_valid_result *r);
+// The names of the metrics a pass gives (values NaN). Returns the count.
+int dt_valid_metric_names(dt_network *net, dt_metric *out, int max);
+
+// Runs the split `val` once through `net` (a loader and dt_valid_pass) (its batch size, inference mode;
 // the mode it had is restored) and fills r (free with dt_valid_result_free).
 // The loss is computed when the network has targets (net->with_loss); an
 // [ssd] network without them gives the detection metrics only, the other
@@ -115,8 +106,8 @@ void dt_valid_result_free(dt_valid_result *r);
 void dt_valid_print(const dt_valid_result *r, const dt_dataset *val, FILE *f);
 
 // What `valid` and `predgrid` start with: the weights into net, then the
-// validation split of *data (NULL: the cfg's [net] data=; *data is set to
-// the file used). 0 with dc and d to free, or -1 + dt_error with nothing to
+// validation split of *data (the caller puts the cfg's data= there when no
+// -data was given; NULL: an error that says so). 0 with dc and d to free, or -1 + dt_error with nothing to
 // free.
 int dt_valid_load_split(dt_network *net, const char *weights, const char **data,
                         dt_datacfg *dc, dt_dataset *d);

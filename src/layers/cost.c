@@ -1,14 +1,19 @@
-// [cost] type=l2|l1: regression loss against net->truth (N values per image,
-// N = the input's per-image size). As F.mse_loss / F.l1_loss with mean
-// reduction over all B*N elements; the loss is added to net->loss. The
-// output is a copy of the input (the predictions); backward seeds its input
-// delta (l1: sign(x - t) / (B*N), sign(0) = 0 as PyTorch).
+// [cost] type=l2|l1 target=box|classes: regression loss against net->truth
+// (N values per image, N = the input's per-image size). As F.mse_loss /
+// F.l1_loss with mean reduction over all B*N elements; the loss is added to
+// net->loss. The output is a copy of the input (the predictions); backward
+// seeds its input delta (l1: sign(x - t) / (B*N), sign(0) = 0 as PyTorch).
 //
-// Training hook: set_truth picks the target by the input size N: 4 = the
-// largest object's box (x1, y1, x2, y2) in network-input pixels (the
-// lesson's bbox model, L1 on pixel coordinates); N = number of classes = the
-// multi-label class mask. After it, the mean runs over the b->n real rows
-// only (B above becomes b->n). No metrics: the best checkpoint goes by loss.
+// Training hook: set_truth fills the target the section names: target=box,
+// the largest object's box (x1, y1, x2, y2) in network-input pixels (the
+// lesson's bbox model, L1 on pixel coordinates; N must be 4); target=classes,
+// the multi-label class mask (N = the data's number of classes). Without the
+// key: classes when N != 4 (a box has 4 values: nothing else fits); N = 4 is
+// ambiguous (a box, or 4 classes): set_truth refuses it with a cfg error
+// naming file and line (the network runs without targets as before; only
+// training and validation need to know). After set_truth the mean
+// runs over the b->n real rows only (B above becomes b->n). No metrics: the
+// best checkpoint goes by loss.
 #include <math.h>
 #include <stdlib.h>
 
@@ -19,9 +24,13 @@
 
 typedef enum { COST_L2 = 0, COST_L1 } cost_type;
 static const char *const cost_names[] = {"l2", "l1", NULL};
+typedef enum { COST_BOX = 0, COST_CLASSES } cost_target;
+static const char *const target_names[] = {"box", "classes", NULL};
 
 typedef struct {
     cost_type type;
+    cost_target target;
+    int has_target; // target= given
     int rows; // rows of the batch given to set_truth; 0: all B
 } cost_priv;
 
@@ -43,6 +52,15 @@ static int cost_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
     p->type = (cost_type)t;
     if (l->inputs > (size_t)1 << 30) {
         dt_cfg_error_sec(s, "input of %zu values per image is too large", l->inputs);
+        return -1;
+    }
+    p->has_target = dt_cfg_has(s, "target");
+    if (dt_cfg_choice(s, "target", target_names, COST_CLASSES, &t)) return -1;
+    p->target = (cost_target)t;
+    if (p->target == COST_BOX && l->inputs != 4) {
+        dt_cfg_error_key(s, dt_cfg_find(s, "target"),
+                         "box: the input has %zu values per image, a box 4 (x1, y1, x2, y2)",
+                         l->inputs);
         return -1;
     }
     l->out_h = l->h;
@@ -95,9 +113,14 @@ static void cost_backward(dt_layer *l, dt_network *net) {
 static int cost_set_truth(dt_layer *l, dt_network *net, const dt_batch *b) {
     cost_priv *p = l->priv;
     const size_t N = l->inputs, ts = net->truth_size;
-    if (N != 4 && (int)N != b->n_classes) {
-        dt_error("[cost] (%s:%d) has %zu inputs per image: training targets exist for 4 "
-                 "(the largest object's box) or %d (one per class, the class mask)",
+    if (!p->has_target && N == 4) {
+        dt_cfg_error_sec(l->sec, "4 inputs per image could be a box or 4 classes: say which "
+                                 "with target=box or target=classes");
+        return -1;
+    }
+    if (p->target == COST_CLASSES && (int)N != b->n_classes) {
+        dt_error("[cost] (%s:%d) target=classes has %zu inputs per image, the data %d classes "
+                 "(one input per class, the class mask)",
                  l->sec->file, l->sec->line, N, b->n_classes);
         return -1;
     }
@@ -105,7 +128,7 @@ static int cost_set_truth(dt_layer *l, dt_network *net, const dt_batch *b) {
         float *t = net->truth + (size_t)i * ts;
         for (size_t k = 0; k < ts; k++) t[k] = 0;
         if (i >= b->n) continue;
-        if (N == 4) {
+        if (p->target == COST_BOX) {
             const float *bx = b->largest_box + 4 * (size_t)i; // [0,1] corners
             t[0] = bx[0] * b->w, t[1] = bx[1] * b->h, t[2] = bx[2] * b->w, t[3] = bx[3] * b->h;
         } else {
@@ -118,13 +141,15 @@ static int cost_set_truth(dt_layer *l, dt_network *net, const dt_batch *b) {
 
 static void cost_describe(const dt_layer *l, char *buf, size_t n) {
     const cost_priv *p = l->priv;
-    snprintf(buf, n, "%s", cost_names[p->type]);
+    snprintf(buf, n, "%s %s", cost_names[p->type], target_names[p->target]);
 }
 
 static void cost_destroy(dt_layer *l) { free(l->priv); }
 
 const dt_layer_ops dt_cost_ops = {
     .name = "cost",
+    .head = DT_HEAD_BOX,
+    .loss_metric = "L1_px", // valid: the loss is the mean L1 in input pixels
     .parse = cost_parse,
     .forward = cost_forward,
     .backward = cost_backward,

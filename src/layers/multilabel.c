@@ -181,6 +181,7 @@ static void multilabel_destroy(dt_layer *l) {
 
 const dt_layer_ops dt_multilabel_ops = {
     .name = "multilabel",
+    .head = DT_HEAD_MULTILABEL,
     .parse = multilabel_parse,
     .forward = multilabel_forward,
     .backward = multilabel_backward,

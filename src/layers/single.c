@@ -218,6 +218,7 @@ static void single_destroy(dt_layer *l) {
 
 const dt_layer_ops dt_single_ops = {
     .name = "single",
+    .head = DT_HEAD_SINGLE,
     .parse = single_parse,
     .forward = single_forward,
     .backward = single_backward,

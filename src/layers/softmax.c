@@ -139,6 +139,7 @@ static void softmax_describe(const dt_layer *l, char *buf, size_t n) {
 
 const dt_layer_ops dt_softmax_ops = {
     .name = "softmax",
+    .head = DT_HEAD_CLASS,
     .parse = softmax_parse,
     .forward = softmax_forward,
     .backward = softmax_backward,

@@ -38,9 +38,10 @@
 // GPU: layers/ssd_gpu.cu is the twin of forward/backward (gather, matching, loss
 // and gradients on the device, per-element math from detect/ssd_elem.h);
 // after a GPU forward dt_ssd_layer_detect runs on the device too.
-// Metrics: mAP at IoU .5 (VOC2007 11-point, the checkpoint selector),
-// all-point mAP and COCO AP@[.5:.95], through valid.h's dt_map_acc with
-// dt_valid_detect_cfg_default, so they equal `detector valid`'s defaults.
+// Metrics: the layer hands its detections to the evaluator (the ops'
+// detections hook), which scores mAP with detect/map_acc.h in the original
+// images' pixels (eval/valid.h): train's per-epoch mAP and `detector valid`
+// are the same computation.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,6 @@
 #include "layers/ssd.h"
 #include "layers/ssd_priv.h"
 #include "engine/network.h"
-#include "eval/valid.h"
 
 static const char *const loss_names[] = {"bce", "focal", NULL};
 
@@ -396,27 +396,6 @@ static int ssd_set_truth(dt_layer *l, dt_network *net, const dt_batch *b) {
     return 0;
 }
 
-static void ssd_metrics_reset(dt_layer *l, dt_network *net) {
-    ssd_priv *p = l->priv;
-    if (!p->acc) p->acc = dt_map_acc_create(p->classes, DT_IOU_VOC_PIXEL, NULL);
-    else dt_map_acc_reset(p->acc);
-}
-
-static void ssd_metrics_add(dt_layer *l, dt_network *net, const dt_batch *b) {
-    ssd_priv *p = l->priv;
-    if (!p->acc) ssd_metrics_reset(l, net);
-    if (dt_map_acc_add(p->acc, l, net, b) != 0) dt_warn("[ssd] mAP: %s", dt_last_error());
-}
-
-static int ssd_metrics_get(dt_layer *l, dt_network *net, dt_metric *out, int max) {
-    ssd_priv *p = l->priv;
-    dt_eval_result r;
-    if (!p->acc || dt_map_acc_compute(p->acc, &r) != 0) return 0;
-    int n = dt_map_metrics(&r, out, max);
-    dt_eval_result_free(&r);
-    return n;
-}
-
 static void ssd_describe(const dt_layer *l, char *buf, size_t n) {
     const ssd_priv *p = l->priv;
     snprintf(buf, n, "%d anchors k%d", p->anchors ? p->anchors->n : 0, p->k);
@@ -431,7 +410,6 @@ static void ssd_destroy(dt_layer *l) {
     free(p->tclas);
     free(p->n_boxes);
     free(p->terms);
-    dt_map_acc_free(p->acc);
     free(p);
     l->priv = NULL;
 }
@@ -446,9 +424,10 @@ const dt_layer_ops dt_ssd_ops = {
     .destroy = ssd_destroy,
     .describe = ssd_describe,
     .set_truth = ssd_set_truth,
-    .metrics_reset = ssd_metrics_reset,
-    .metrics_add = ssd_metrics_add,
-    .metrics_get = ssd_metrics_get,
+    .head = DT_HEAD_SSD,
+    .loss_sums_rows = 1, // the lesson's ssd_loss: a sum over the batch's rows
+    .classes = dt_ssd_layer_classes,
+    .detections = dt_ssd_layer_detect,
 #ifdef DT_GPU
     .forward_gpu = dt_ssd_forward_gpu, .backward_gpu = dt_ssd_backward_gpu,
 #endif

@@ -15,8 +15,6 @@ extern "C" {
 #define SSD_MAX_HEADS 16
 #define SSD_MAX_ANCHOR_KEYS 32
 
-struct dt_map_acc;
-
 typedef struct {
     int n_heads;
     int grid[SSD_MAX_HEADS];  // g of head j
@@ -36,7 +34,6 @@ typedef struct {
     dt_ssd_terms *terms; // (B) of the last forward
     int bad;       // the last forward met a bad target: no gradient
     int rows;      // rows of the batch given to set_truth; 0: all B
-    struct dt_map_acc *acc; // metrics between metrics_reset and metrics_get
     // The GPU network whose forward (the twin) ran last, NULL after a CPU
     // forward: clas/bact are then current on the device only, and detection
     // runs there (or, the network back on the CPU, from the host output).

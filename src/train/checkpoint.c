@@ -37,7 +37,7 @@
 
 #include "base/binio.h"
 #include "engine/gpu.h"
-#include "train/train.h"
+#include "train/checkpoint.h"
 
 #define DT_STATE_MAGIC 0x54535444u
 #define DT_STATE_VERSION 2u
@@ -99,7 +99,8 @@ static const char *fl(char *buf, float v) {
     return buf;
 }
 
-char *dt_train_recipe(const dt_network *net, int train_batches, const char *data) {
+char *dt_train_recipe(const dt_model *m, int train_batches, const char *data) {
+    const dt_network *net = m->net;
     sbuf b = {0};
     const dt_optim *o = &net->opt;
     sb_add(&b, "batch %d, %d batches per epoch\n", net->batch, train_batches);
@@ -108,14 +109,14 @@ char *dt_train_recipe(const dt_network *net, int train_batches, const char *data
            o->kind >= 0 && o->kind <= DT_OPT_ADAMW ? opt_names[o->kind] : "?",
            fl(f[0], o->momentum), fl(f[1], o->decay), fl(f[2], o->beta1), fl(f[3], o->beta2),
            fl(f[4], o->eps));
-    const dt_augment *a = &net->aug;
+    const dt_augment *a = &m->aug;
     sb_add(&b, "augment flip=%d rotate=%s rotate_p=%s brightness=%s contrast=%s ", a->flip,
            fl(f[0], a->rotate), fl(f[1], a->rotate_p), fl(f[2], a->brightness),
            fl(f[3], a->contrast));
     sb_add(&b, "jitter=%s hue=%s saturation=%s exposure=%s letterbox=%d\n", fl(f[0], a->jitter),
            fl(f[1], a->hue), fl(f[2], a->saturation), fl(f[3], a->exposure), a->letterbox);
-    for (int s = 0; s < net->n_stages; s++) {
-        const dt_stage *st = &net->stages[s];
+    for (int s = 0; s < m->n_stages; s++) {
+        const dt_stage *st = &m->stages[s];
         sb_add(&b, "stage %d: epochs=%d lr=", s + 1, st->epochs);
         for (int k = 0; k < st->n_lr; k++) sb_add(&b, "%s%s", k ? "," : "", fl(f[0], st->lr[k]));
         if (st->clr) sb_add(&b, " clr=%s,%s", fl(f[0], st->clr_div), fl(f[1], st->clr_cut_div));
@@ -131,7 +132,8 @@ char *dt_train_recipe(const dt_network *net, int train_batches, const char *data
 // "<path>: made for another <what>: <the line in the file> in the checkpoint,
 // <the line now> in <cfg>[:line]; <hint>".
 static int compare_text(const char *path, const char *what, const char *file, const char *now,
-                        const dt_network *net, const char *hint) {
+                        const dt_model *m, const char *hint) {
+    const dt_network *net = m->net;
     if (strcmp(file, now) == 0) return 0;
     const char *a = file, *b = now;
     for (;;) {
@@ -143,8 +145,8 @@ static int compare_text(const char *path, const char *what, const char *file, co
             const dt_cfg_section *sec = NULL;
             if (sscanf(b, "layer %d", &idx) == 1 && idx >= 0 && idx < net->n_layers)
                 sec = net->layers[idx].sec;
-            else if (sscanf(b, "stage %d", &idx) == 1 && idx >= 1 && idx <= net->n_stages)
-                sec = net->stages[idx - 1].sec;
+            else if (sscanf(b, "stage %d", &idx) == 1 && idx >= 1 && idx <= m->n_stages)
+                sec = m->stages[idx - 1].sec;
             if (sec) snprintf(where, sizeof where, " (%s:%d)", sec->file, sec->line);
             dt_error("%s: made for another %s than %s: '%.*s' in the checkpoint, '%.*s' now%s; "
                      "%s",
@@ -161,7 +163,8 @@ static int compare_text(const char *path, const char *what, const char *file, co
 
 // --- save ---------------------------------------------------------------------------
 
-int dt_state_save(const dt_network *net, const dt_train_state *st, const char *path) {
+int dt_state_save(const dt_model *m, const dt_train_state *st, const char *path) {
+    const dt_network *net = m->net;
     DT_ASSERT(net->with_grads);
     dt_net_pull((dt_network *)net); // GPU: parameters and Adam moments live on the device
     char *tmp;
@@ -170,7 +173,7 @@ int dt_state_save(const dt_network *net, const dt_train_state *st, const char *p
     dt_bio c = {f, 0, 1};
     uint32_t hdr[2] = {DT_STATE_MAGIC, DT_STATE_VERSION}, u;
     char *ident = dt_net_identity(net);
-    char *recipe = st->recipe ? NULL : dt_train_recipe(net, 0, NULL);
+    char *recipe = st->recipe ? NULL : dt_train_recipe(m, 0, NULL);
     dt_bio_put(&c, hdr, sizeof hdr);
     dt_bio_put_str(&c, ident);
     dt_bio_put_str(&c, st->recipe ? st->recipe : recipe);
@@ -369,7 +372,116 @@ static int read_v1(FILE *f, state_file *s, const char *path, size_t np_net, floa
     return 0;
 }
 
-int dt_state_load(dt_network *net, dt_train_state *st, const char *path) {
+// A version 1 file read into s: its layout hash and stage epochs against m. 0 / -1.
+static int check_v1(const dt_model *m, const state_file *sp, const char *path) {
+    const dt_network *net = m->net;
+    const state_file s = *sp;
+    if (s.layout != layout_hash_v1(net)) {
+        dt_error("%s: made for another network than %s (layers or tensor shapes differ); "
+                 "%s",
+                 path, net->cfg_path, CLEAR_HINT);
+        return -1;
+    }
+    if (s.n_stages != (uint32_t)m->n_stages) {
+        dt_error("%s: made for %u [stage] sections, %s has %d; %s", path, s.n_stages,
+                 net->cfg_path, m->n_stages, CLEAR_HINT);
+        return -1;
+    }
+    for (uint32_t k = 0; k < s.n_stages; k++)
+        if (s.epochs[k] != (uint32_t)m->stages[k].epochs) {
+            dt_error("%s: stage %u had %u epochs, the cfg (%s:%d) now says %d; %s", path,
+                     k + 1, s.epochs[k], m->stages[k].sec->file,
+                     m->stages[k].sec->line, m->stages[k].epochs, CLEAR_HINT);
+            return -1;
+        }
+    dt_log("note: %s is a version 1 training state: its network and epochs are checked, "
+           "its recipe (learning rates, data) and classes cannot be; the next checkpoint "
+           "is written as version 2\n",
+           path);
+    return 0;
+}
+
+// A version 2 file after its header (read into s): the network, recipe and
+// classes against m and st, then the tensors into *stage (checksummed). 0 / -1.
+static int check_v2(const dt_model *m, const dt_train_state *st, dt_bio *cp, FILE *f,
+                    const state_file *sp, const char *path, float **stagep) {
+    const dt_network *net = m->net;
+    const state_file s = *sp;
+    const size_t np = net->n_params;
+    dt_bio c = *cp;
+    // the header is intact: a difference now is a real one
+    char *ident = dt_net_identity(net);
+    int r = compare_text(path, "network", s.ident, ident, m, CLEAR_HINT);
+    free(ident);
+    if (r != 0) return -1;
+    if (s.np != np) { // implied by the identity; kept as a guard
+        dt_error("%s: made for %llu parameters, %s has %zu; %s", path,
+                 (unsigned long long)s.np, net->cfg_path, np, CLEAR_HINT);
+        return -1;
+    }
+    if (st->recipe && compare_text(path, "recipe", s.recipe, st->recipe, m, CLEAR_HINT))
+        return -1;
+    if (net->n_class_names && s.n_names) {
+        int same = (int)s.n_names == net->n_class_names;
+        for (int k = 0; same && k < net->n_class_names; k++)
+            same = strcmp(s.names[k], net->class_names[k]) == 0;
+        if (!same) {
+            char a[512], b[512];
+            dt_class_list(s.names, (int)s.n_names, a, sizeof a);
+            dt_class_list(net->class_names, net->n_class_names, b, sizeof b);
+            dt_error("%s: made for the classes %s; the data now gives %s; %s", path, a, b,
+                     CLEAR_HINT);
+            return -1;
+        }
+    }
+    float *stage = *stagep = dt_alloc_floats(3 * np);
+    c.crc = 0;
+    dt_bio_get(&c, stage, sizeof(float) * 3 * np);
+    uint32_t want = c.crc, stored = 0;
+    long at = ftell(f);
+    if (c.ok) c.ok = fread(&stored, 4, 1, f) == 1;
+    if (!c.ok) {
+        dt_error("%s: truncated training state (in its parameters and Adam moments; "
+                 "delete it or pass -clear)",
+                 path);
+        return -1;
+    }
+    if (stored != want || fgetc(f) != EOF) {
+        dt_error("%s: damaged training state: the parameters and Adam moments (up to byte "
+                 "%ld) fail their checksum (CRC-32 %08x stored, %08x computed)%s; delete it "
+                 "or pass -clear",
+                 path, at, stored, want, stored == want ? " or data follow them" : "");
+        return -1;
+    }
+    return 0;
+}
+
+// Everything checked: the file's state into the network and st.
+static void apply_state(dt_network *net, dt_train_state *st, state_file *sp, const float *stage) {
+    state_file s = *sp;
+    const size_t np = net->n_params;
+    memcpy(net->params, stage, sizeof(float) * np);
+    memcpy(net->opt_m, stage + np, sizeof(float) * np);
+    memcpy(net->opt_v, stage + 2 * np, sizeof(float) * np);
+    net->rng.s[0] = s.rng[0], net->rng.s[1] = s.rng[1];
+    net->images_seen = s.seen;
+    net->opt.t = (long)s.t;
+    if (!net->n_class_names && s.n_names)
+        dt_net_set_class_names(net, s.names, (int)s.n_names);
+    dt_net_weights_changed(net);
+    dt_net_push(net); // GPU: the moments too (a forward uploads only the parameters)
+    st->stage = (int)s.e_stage, st->epoch = (int)s.e_epoch;
+    st->iter = (long)s.iter, st->stage_iter = (long)s.stage_iter, st->seed = s.seed;
+    st->ema.avg = s.ema_avg, st->ema.beta = s.ema_beta, st->ema.count = (long)s.ema_n;
+    st->best = s.best, st->has_best = (int)s.has_best;
+    free(st->hist);
+    st->hist = s.hist;
+    st->n_hist = st->cap_hist = (int)s.n_hist;
+    sp->hist = NULL;
+}
+
+int dt_state_load(dt_model *m, dt_train_state *st, const char *path) {
+    dt_network *net = m->net;
     DT_ASSERT(net->with_grads);
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -391,99 +503,18 @@ int dt_state_load(dt_network *net, dt_train_state *st, const char *path) {
     }
     s.version = hdr[1];
     if (s.version == 1) {
-        if (read_v1(f, &s, path, np, &stage) != 0) goto done;
-        if (s.layout != layout_hash_v1(net)) {
-            dt_error("%s: made for another network than %s (layers or tensor shapes differ); "
-                     "%s",
-                     path, net->cfg_path, CLEAR_HINT);
-            goto done;
-        }
-        if (s.n_stages != (uint32_t)net->n_stages) {
-            dt_error("%s: made for %u [stage] sections, %s has %d; %s", path, s.n_stages,
-                     net->cfg_path, net->n_stages, CLEAR_HINT);
-            goto done;
-        }
-        for (uint32_t k = 0; k < s.n_stages; k++)
-            if (s.epochs[k] != (uint32_t)net->stages[k].epochs) {
-                dt_error("%s: stage %u had %u epochs, the cfg (%s:%d) now says %d; %s", path,
-                         k + 1, s.epochs[k], net->stages[k].sec->file,
-                         net->stages[k].sec->line, net->stages[k].epochs, CLEAR_HINT);
-                goto done;
-            }
-        dt_log("note: %s is a version 1 training state: its network and epochs are checked, "
-               "its recipe (learning rates, data) and classes cannot be; the next checkpoint "
-               "is written as version 2\n",
-               path);
+        if (read_v1(f, &s, path, np, &stage) != 0 || check_v1(m, &s, path) != 0) goto done;
     } else {
-        if (read_header_v2(&c, &s, path) != 0) goto done;
-        // the header is intact: a difference now is a real one
-        char *ident = dt_net_identity(net);
-        int r = compare_text(path, "network", s.ident, ident, net, CLEAR_HINT);
-        free(ident);
-        if (r != 0) goto done;
-        if (s.np != np) { // implied by the identity; kept as a guard
-            dt_error("%s: made for %llu parameters, %s has %zu; %s", path,
-                     (unsigned long long)s.np, net->cfg_path, np, CLEAR_HINT);
+        if (read_header_v2(&c, &s, path) != 0 ||
+            check_v2(m, st, &c, f, &s, path, &stage) != 0)
             goto done;
-        }
-        if (st->recipe && compare_text(path, "recipe", s.recipe, st->recipe, net, CLEAR_HINT))
-            goto done;
-        if (net->n_class_names && s.n_names) {
-            int same = (int)s.n_names == net->n_class_names;
-            for (int k = 0; same && k < net->n_class_names; k++)
-                same = strcmp(s.names[k], net->class_names[k]) == 0;
-            if (!same) {
-                char a[512], b[512];
-                dt_class_list(s.names, (int)s.n_names, a, sizeof a);
-                dt_class_list(net->class_names, net->n_class_names, b, sizeof b);
-                dt_error("%s: made for the classes %s; the data now gives %s; %s", path, a, b,
-                         CLEAR_HINT);
-                goto done;
-            }
-        }
-        stage = dt_alloc_floats(3 * np);
-        c.crc = 0;
-        dt_bio_get(&c, stage, sizeof(float) * 3 * np);
-        uint32_t want = c.crc, stored = 0;
-        long at = ftell(f);
-        if (c.ok) c.ok = fread(&stored, 4, 1, f) == 1;
-        if (!c.ok) {
-            dt_error("%s: truncated training state (in its parameters and Adam moments; "
-                     "delete it or pass -clear)",
-                     path);
-            goto done;
-        }
-        if (stored != want || fgetc(f) != EOF) {
-            dt_error("%s: damaged training state: the parameters and Adam moments (up to byte "
-                     "%ld) fail their checksum (CRC-32 %08x stored, %08x computed)%s; delete it "
-                     "or pass -clear",
-                     path, at, stored, want, stored == want ? " or data follow them" : "");
-            goto done;
-        }
     }
-    if (s.e_stage > (uint32_t)net->n_stages) {
+    if (s.e_stage > (uint32_t)m->n_stages) {
         dt_error("%s: damaged training state (next stage %u of %d)", path, s.e_stage + 1,
-                 net->n_stages);
+                 m->n_stages);
         goto done;
     }
-    memcpy(net->params, stage, sizeof(float) * np);
-    memcpy(net->opt_m, stage + np, sizeof(float) * np);
-    memcpy(net->opt_v, stage + 2 * np, sizeof(float) * np);
-    net->rng.s[0] = s.rng[0], net->rng.s[1] = s.rng[1];
-    net->images_seen = s.seen;
-    net->opt.t = (long)s.t;
-    if (!net->n_class_names && s.n_names)
-        dt_net_set_class_names(net, s.names, (int)s.n_names);
-    dt_net_weights_changed(net);
-    dt_net_push(net); // GPU: the moments too (a forward uploads only the parameters)
-    st->stage = (int)s.e_stage, st->epoch = (int)s.e_epoch;
-    st->iter = (long)s.iter, st->stage_iter = (long)s.stage_iter, st->seed = s.seed;
-    st->ema.avg = s.ema_avg, st->ema.beta = s.ema_beta, st->ema.count = (long)s.ema_n;
-    st->best = s.best, st->has_best = (int)s.has_best;
-    free(st->hist);
-    st->hist = s.hist;
-    st->n_hist = st->cap_hist = (int)s.n_hist;
-    s.hist = NULL;
+    apply_state(net, st, &s, stage);
     rc = 0;
 done:
     sf_free(&s);

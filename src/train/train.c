@@ -22,125 +22,6 @@
 #include "engine/gpu.h"
 #include "eval/valid.h"
 
-// --- [stage] ----------------------------------------------------------------------
-
-int dt_stage_parse(dt_network *net, dt_cfg_section *s) {
-    if (net->n_stages == DT_MAX_STAGES) {
-        dt_cfg_error_sec(s, "more than %d [stage] sections", DT_MAX_STAGES);
-        return -1;
-    }
-    dt_stage *st = &net->stages[net->n_stages];
-    memset(st, 0, sizeof *st);
-    st->sec = s;
-    if (dt_cfg_int_req(s, "epochs", 1, 1 << 20, &st->epochs)) return -1;
-    if (dt_cfg_has(s, "lr")) {
-        if (dt_cfg_floats(s, "lr", st->lr, DT_MAX_GROUPS, &st->n_lr)) return -1;
-        for (int i = 0; i < st->n_lr; i++)
-            if (!(st->lr[i] >= 0 && st->lr[i] < 1e6f)) {
-                dt_cfg_error_key(s, dt_cfg_find(s, "lr"), "learning rate %g out of [0, 1e6)",
-                                 st->lr[i]);
-                return -1;
-            }
-        if (st->n_lr < 1) {
-            dt_cfg_error_key(s, dt_cfg_find(s, "lr"), "no value");
-            return -1;
-        }
-    } else {
-        st->n_lr = 1;
-        st->lr[0] = net->opt.lr; // [net] learning_rate
-    }
-    if (dt_cfg_has(s, "clr")) {
-        float v[2];
-        int n = 0;
-        if (dt_cfg_floats(s, "clr", v, 2, &n)) return -1;
-        // div < 1 would start above lr_max; cut_div <= 1 leaves no descent (docs/SEMANTICS.md §5's
-        // formula divides by cut * (cut_div - 1))
-        if (n != 2 || !(v[0] >= 1) || !(v[1] > 1) || v[0] > 1e6f || v[1] > 1e6f) {
-            dt_cfg_error_key(s, dt_cfg_find(s, "clr"),
-                             "expected div,cut_div with div >= 1 and cut_div > 1 (e.g. 32,5)");
-            return -1;
-        }
-        st->clr = 1, st->clr_div = v[0], st->clr_cut_div = v[1];
-    }
-    if (dt_cfg_has(s, "freeze_to")) {
-        st->has_freeze = 1;
-        if (dt_cfg_int(s, "freeze_to", 0, -DT_MAX_GROUPS, DT_MAX_GROUPS, &st->freeze_to))
-            return -1;
-    }
-    if (dt_cfg_has(s, "wd")) {
-        st->has_wd = 1;
-        if (dt_cfg_float(s, "wd", 0, 0, 1, &st->wd)) return -1;
-    }
-    net->n_stages++;
-    return 0;
-}
-
-int dt_stages_check(dt_network *net) {
-    for (int i = 0; i < net->n_stages; i++) {
-        dt_stage *st = &net->stages[i];
-        dt_cfg_section *s = (dt_cfg_section *)st->sec;
-        if (st->n_lr != 1 && st->n_lr != net->n_groups) {
-            dt_cfg_error_key(s, dt_cfg_find(s, "lr"),
-                             "%d values, but the network has %d layer group%s (give one lr, "
-                             "or one per group, group 0 first)",
-                             st->n_lr, net->n_groups, net->n_groups == 1 ? "" : "s");
-            return -1;
-        }
-        int f = st->freeze_to < 0 ? st->freeze_to + net->n_groups : st->freeze_to;
-        if (st->has_freeze && (f < 0 || f >= net->n_groups)) {
-            dt_cfg_error_key(s, dt_cfg_find(s, "freeze_to"),
-                             "%d with %d layer group%s: it must leave a group to train "
-                             "(0..%d, or -1..-%d from the end)",
-                             st->freeze_to, net->n_groups, net->n_groups == 1 ? "" : "s",
-                             net->n_groups - 1, net->n_groups);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-// --- schedules -------------------------------------------------------------------
-
-double dt_clr_scale(long n, long j, double div, double cut_div) {
-    long cut = (long)floor((double)n / cut_div); // fastai: nb // cut_div
-    if (cut < 1) cut = 1;                         // a stage shorter than cut_div
-    double pct = j <= cut ? (double)j / cut
-                          : 1.0 - (double)(j - cut) / ((double)cut * (cut_div - 1.0));
-    if (pct < 0) pct = 0;
-    return (1.0 + pct * (div - 1.0)) / div;
-}
-
-void dt_stage_set_lr(dt_network *net, const dt_stage *st, long n, long j) {
-    double scale = st->clr ? dt_clr_scale(n, j, st->clr_div, st->clr_cut_div) : 1.0;
-    for (int g = 0; g < DT_MAX_GROUPS; g++) {
-        // groups past the list (none after dt_stages_check) take the last value
-        int k = st->n_lr <= 1 ? 0 : g < st->n_lr ? g : st->n_lr - 1;
-        net->group_lr[g] = (float)(st->lr[k] * scale);
-    }
-    net->opt.lr = net->group_lr[net->n_groups > 0 ? net->n_groups - 1 : 0];
-}
-
-void dt_stage_apply(dt_network *net, const dt_stage *st, float base_decay) {
-    if (st->has_freeze) dt_net_freeze_to(net, st->freeze_to);
-    net->opt.decay = st->has_wd ? st->wd : base_decay;
-}
-
-void dt_ema_init(dt_ema *e, double beta) {
-    e->beta = beta;
-    e->avg = 0;
-    e->count = 0;
-}
-
-double dt_ema_add(dt_ema *e, double x) {
-    e->avg = e->avg * e->beta + x * (1 - e->beta);
-    e->count++;
-    return dt_ema_value(e);
-}
-
-double dt_ema_value(const dt_ema *e) {
-    return e->count ? e->avg / (1 - pow(e->beta, (double)e->count)) : 0;
-}
-
 // --- steps -------------------------------------------------------------------------
 
 int dt_train_check(const dt_network *net) {
@@ -174,54 +55,15 @@ int dt_train_check(const dt_network *net) {
     return 0;
 }
 
-// Input rows beyond b->n are zeroed: they must not hold NaNs from an
-// earlier batch (they are computed, then ignored).
-static int feed(dt_network *net, const dt_batch *b) {
-    const size_t img = (size_t)net->h * net->w * net->c;
-    if (b->w != net->w || b->h != net->h || b->n > net->batch || b->n < 0) {
-        dt_error("batch of %d images %dx%d does not fit the network (batch %d, %dx%d)", b->n,
-                 b->w, b->h, net->batch, net->w, net->h);
-        return -1;
-    }
-    const int direct = net->gpu && b->pinned && b->cap == net->batch;
-    if (!direct) {
-        memcpy(net->input, b->images, sizeof(float) * img * b->n);
-        if (b->n < net->batch)
-            memset(net->input + img * b->n, 0, sizeof(float) * img * (net->batch - b->n));
-    }
-    for (int i = 0; i < net->n_layers; i++) {
-        dt_layer *l = &net->layers[i];
-        if (l->is_loss && l->ops->set_truth && l->ops->set_truth(l, net, b) != 0) return -1;
-    }
-    // on a GPU, the next forward uploads straight from the page-locked batch (the
-    // loader zeroes a short batch's tail): no host copy (net->input is left as it was)
-    if (direct) dt_net_gpu_input_from(net, b->images);
-    return 0;
-}
-
 int dt_train_step(dt_network *net, const dt_batch *b, float *loss) {
     *loss = NAN;
-    if (feed(net, b) != 0) return -1;
+    if (dt_net_feed(net, b, 1) != 0) return -1;
     dt_net_set_train(net, 1);
     dt_net_forward(net);
     *loss = net->loss;
     if (!isfinite(net->loss)) return 1;
     dt_net_backward(net);
     dt_net_step(net);
-    return 0;
-}
-
-int dt_valid_step(dt_network *net, const dt_batch *b, float *loss) {
-    *loss = NAN;
-    if (feed(net, b) != 0) return -1;
-    dt_net_set_train(net, 0);
-    dt_net_forward(net);
-    dt_net_set_train(net, 1);
-    *loss = net->loss;
-    for (int i = 0; i < net->n_layers; i++) {
-        dt_layer *l = &net->layers[i];
-        if (l->is_loss && l->ops->metrics_add) l->ops->metrics_add(l, net, b);
-    }
     return 0;
 }
 
@@ -263,24 +105,12 @@ static void progress_show(progress *p, int done, int batch, double loss, float l
 
 // --- metrics, table, chart -----------------------------------------------------------
 
-static int collect_metrics(dt_network *net, dt_metric *m, int max) {
-    int n = 0;
-    for (int i = 0; i < net->n_layers && n < max; i++) {
-        dt_layer *l = &net->layers[i];
-        if (l->is_loss && l->ops->metrics_get) n += l->ops->metrics_get(l, net, m + n, max - n);
-    }
-    return n;
-}
-
-static void reset_metrics(dt_network *net) {
-    for (int i = 0; i < net->n_layers; i++) {
-        dt_layer *l = &net->layers[i];
-        if (l->is_loss && l->ops->metrics_reset) l->ops->metrics_reset(l, net);
-    }
-}
-
+// The loss panel, and the metric's panel when at least one epoch was
+// validated (without a point it would be an empty panel on a made-up axis).
 static int write_chart(const char *path, const dt_train_state *st, const char *metric) {
-    int n = st->n_hist;
+    int n = st->n_hist, validated = 0;
+    for (int i = 0; i < n; i++) validated |= isfinite(st->hist[3 * i + 2]) != 0;
+    if (!validated) metric = NULL;
     double *x = dt_malloc(sizeof(double) * 4 * (n + 1)), *t = x + n + 1, *v = t + n + 1,
            *m = v + n + 1;
     for (int i = 0; i < n; i++)
@@ -308,12 +138,29 @@ typedef struct {
     char last_w[4096], last_s[4096], best_w[4096], final_w[4096], chart[4096];
 } train_paths;
 
-// Freezing is a function of the stage alone: replay the freeze_to of
-// stages 0..s (a stage without one keeps what the previous left).
-static void enter_stage(dt_network *net, int s, float base_decay) {
-    dt_net_freeze_to(net, 0);
-    for (int i = 0; i <= s; i++) dt_stage_apply(net, &net->stages[i], base_decay);
-}
+// One run of dt_train: what its steps share.
+typedef struct {
+    dt_model *m;
+    dt_network *net;
+    dt_batch_source *src;
+    const dt_train_opts *o;
+    dt_train_state st;
+    train_paths P;
+    char *recipe;
+    int total;         // epochs over all stages
+    int ge;            // global epoch (0-based)
+    float base_decay;  // [net] decay, before any stage changed it
+    int header, n_names, run_epochs;
+    double t_start;
+    long skipped, unfilled; // images left out by drop_last / batch places left empty
+} train_run;
+
+// The epoch's validation outcome.
+typedef struct {
+    int validated, nm;
+    double val; // in trn_loss's unit (see validate)
+    dt_metric m[DT_MAX_METRICS];
+} epoch_scores;
 
 static void print_header(FILE *f, const dt_metric *m, int nm) {
     fprintf(f, "%5s %10s %10s", "epoch", "trn_loss", "val_loss");
@@ -321,293 +168,354 @@ static void print_header(FILE *f, const dt_metric *m, int nm) {
     fprintf(f, "\n");
 }
 
-// Runs validation; *val_loss is in trn_loss's unit, the loss layer's value
-// for one full batch (fastai's tables): a mean over the images for most heads,
-// the sum over a batch of net->batch images for [ssd] (the lesson's ssd_loss),
-// computed as the per-image mean times the batch so that a short last batch
-// weighs by its images. -1 on a source error, NaN kept as such.
-static int validate(dt_network *net, dt_batch_source *src, int ge, double *val_loss) {
-    const dt_head_kind kind = dt_head_of(net, NULL);
-    reset_metrics(net);
-    if (src->begin(src->ctx, 1, ge) != 0) return -1;
-    double sum = 0;
-    long n = 0;
-    dt_batch *b;
-    while ((b = src->next(src->ctx))) {
-        if (b->n <= 0) continue;
-        float loss;
-        if (dt_valid_step(net, b, &loss) != 0) {
-            src->end(src->ctx);
-            return -1;
-        }
-        sum += dt_loss_rows_total(kind, loss, b->n);
-        n += b->n;
-    }
-    src->end(src->ctx);
-    *val_loss = n ? sum / n * (kind == DT_HEAD_SSD ? net->batch : 1) : NAN;
+// Runs validation through the evaluator's loop (eval/valid.h), whose loss is
+// the mean per image; the table shows it in trn_loss's unit, the loss
+// layer's value for one full batch (fastai's tables): the mean itself for
+// most heads, times the batch for a head whose loss sums a batch's rows
+// ([ssd], the lesson's ssd_loss), so that a short last batch weighs by its
+// images. -1 on a source error, NaN kept as such.
+static int validate(train_run *R, epoch_scores *e) {
+    dt_valid_opts vo;
+    dt_valid_opts_default(&vo);
+    vo.aug = &R->m->aug;
+    if (R->src->begin(R->src->ctx, 1, R->ge) != 0) return -1;
+    dt_valid_result r;
+    int rc = dt_valid_pass(R->net, R->src->next, R->src->ctx, -1, &vo, &r);
+    R->src->end(R->src->ctx);
+    if (rc != 0) return -1;
+    e->val = r.n_images ? r.loss * (r.loss_sums_rows ? R->net->batch : 1) : NAN;
+    e->nm = r.n_metrics;
+    memcpy(e->m, r.metrics, sizeof(dt_metric) * (size_t)r.n_metrics);
+    dt_valid_result_free(&r);
     return 0;
 }
 
-int dt_train(dt_network *net, dt_batch_source *src, const dt_train_opts *o) {
+// Checks, the recipe text, the checkpoint paths, and the resume. 0 / -1.
+static int run_begin(train_run *R) {
+    dt_network *net = R->net;
+    const dt_train_opts *o = R->o;
     if (dt_train_check(net) != 0) return -1;
-    if (net->n_stages == 0) {
+    if (R->m->n_stages == 0) {
         dt_error("%s: no [stage] section: add e.g. [stage] epochs=10 lr=1e-3 to the cfg",
                  net->cfg_path);
         return -1;
     }
-    if (src->train_batches < 1) {
+    if (R->src->train_batches < 1) {
         dt_error("the training split gives no full batch of %d images (lower batch= in "
                  "[net] of %s)",
                  net->batch, net->cfg_path);
         return -1;
     }
-    int total = 0;
-    for (int s = 0; s < net->n_stages; s++) total += net->stages[s].epochs;
-    dt_train_state st = {0};
-    st.seed = net->seed;
-    dt_ema_init(&st.ema, 0.98);
-    train_paths P;
-    const char *name = o->name ? o->name : "net";
+    for (int s = 0; s < R->m->n_stages; s++) R->total += R->m->stages[s].epochs;
+    R->st.seed = net->seed;
+    dt_ema_init(&R->st.ema, 0.98);
     // what this run is made of, before any stage changes the optimizer's decay
-    char *recipe = dt_train_recipe(net, src->train_batches, o->data);
-    st.recipe = recipe;
-    if (o->backup) {
-        if (dt_mkdirs(o->backup) != 0) {
-            free(recipe);
+    R->recipe = dt_train_recipe(R->m, R->src->train_batches, o->data);
+    R->st.recipe = R->recipe;
+    R->base_decay = net->opt.decay;
+    R->t_start = dt_now();
+    if (!o->backup) return 0;
+    const char *name = o->name ? o->name : "net";
+    train_paths *P = &R->P;
+    if (dt_mkdirs(o->backup) != 0) return -1;
+    dt_remove_stale_temps(o->backup, name); // a save cut by kill -9 left them
+    snprintf(P->last_w, sizeof P->last_w, "%s/%s_last.weights", o->backup, name);
+    snprintf(P->last_s, sizeof P->last_s, "%s/%s_last.state", o->backup, name);
+    snprintf(P->best_w, sizeof P->best_w, "%s/%s_best.weights", o->backup, name);
+    snprintf(P->final_w, sizeof P->final_w, "%s/%s_final.weights", o->backup, name);
+    snprintf(P->chart, sizeof P->chart, "%s/%s_chart.png", o->backup, name);
+    if (!o->clear && access(P->last_s, F_OK) == 0) {
+        const uint64_t asked = net->seed;
+        if (dt_state_load(R->m, &R->st, P->last_s) != 0) return -1;
+        if (R->st.seed != asked)
+            dt_warn("%s was made with seed %llu: resuming with it (not %llu)\n", P->last_s,
+                    (unsigned long long)R->st.seed, (unsigned long long)asked);
+        net->seed = R->st.seed; // the batch source reads it: same data as before the stop
+        const dt_train_state *st = &R->st;
+        int s = st->stage < R->m->n_stages ? st->stage : R->m->n_stages - 1;
+        fprintf(stderr, "train: resuming from %s: stage %d, epoch %d of %d (iteration %ld)\n",
+                P->last_s, st->stage + 1, st->epoch + 1, R->m->stages[s].epochs, st->iter);
+    } else if (o->clear && access(P->last_s, F_OK) == 0) {
+        dt_log("train: -clear: starting again (%s will be overwritten)\n", P->last_s);
+    }
+    return 0;
+}
+
+// Trains one epoch of stage `stage`. *timeout: stopped by -minutes. 0 / -1.
+static int train_epoch(train_run *R, const dt_stage *stage, int *timeout) {
+    dt_network *net = R->net;
+    dt_batch_source *src = R->src;
+    dt_train_state *st = &R->st;
+    const long n_it = (long)stage->epochs * src->train_batches;
+    progress pr;
+    progress_start(&pr, R->o->progress, src->train_batches, R->ge, R->total);
+    if (src->begin(src->ctx, 0, R->ge) != 0) return -1;
+    dt_batch *b;
+    int done = 0;
+    *timeout = 0;
+    while ((b = src->next(src->ctx))) {
+        if (b->n < net->batch) { // drop_last: see dt_train
+            if (b->n < b->want) R->unfilled += b->want - b->n; // unreadable images
+            else R->skipped += b->n;
+            continue;
+        }
+        dt_stage_set_lr(net, stage, n_it, st->stage_iter);
+        float loss;
+        int r = dt_train_step(net, b, &loss);
+        if (r != 0) {
+            if (pr.tty) fprintf(stderr, "\n");
+            src->end(src->ctx);
+            if (r > 0)
+                dt_error("the loss is %g at iteration %ld (stage %d, epoch %d, batch "
+                         "%d of the epoch): training stopped; the last checkpoint%s%s "
+                         "is left as it was",
+                         loss, st->iter + 1, st->stage + 1, R->ge + 1, done + 1,
+                         R->o->backup ? " " : "", R->o->backup ? R->P.last_s : "");
             return -1;
         }
-        dt_remove_stale_temps(o->backup, name); // a save cut by kill -9 left them
-        snprintf(P.last_w, sizeof P.last_w, "%s/%s_last.weights", o->backup, name);
-        snprintf(P.last_s, sizeof P.last_s, "%s/%s_last.state", o->backup, name);
-        snprintf(P.best_w, sizeof P.best_w, "%s/%s_best.weights", o->backup, name);
-        snprintf(P.final_w, sizeof P.final_w, "%s/%s_final.weights", o->backup, name);
-        snprintf(P.chart, sizeof P.chart, "%s/%s_chart.png", o->backup, name);
-        if (!o->clear && access(P.last_s, F_OK) == 0) {
-            const uint64_t asked = net->seed;
-            if (dt_state_load(net, &st, P.last_s) != 0) {
-                free(recipe);
-                return -1;
-            }
-            if (st.seed != asked)
-                dt_warn("%s was made with seed %llu: resuming with it (not %llu)\n", P.last_s,
-                        (unsigned long long)st.seed, (unsigned long long)asked);
-            net->seed = st.seed; // the batch source reads it: same data as before the stop
-            int s = st.stage < net->n_stages ? st.stage : net->n_stages - 1;
-            fprintf(stderr, "train: resuming from %s: stage %d, epoch %d of %d (iteration %ld)\n",
-                   P.last_s, st.stage + 1, st.epoch + 1, net->stages[s].epochs, st.iter);
-        } else if (o->clear && access(P.last_s, F_OK) == 0) {
-            dt_log("train: -clear: starting again (%s will be overwritten)\n", P.last_s);
+        dt_ema_add(&st->ema, loss);
+        st->iter++, st->stage_iter++, done++;
+        progress_show(&pr, done, net->batch, dt_ema_value(&st->ema), dt_net_top_lr(net), 0);
+        if (R->o->minutes > 0 && dt_now() - R->t_start > 60 * R->o->minutes) {
+            *timeout = 1;
+            break;
         }
     }
-    st.hist = dt_realloc(st.hist, sizeof(double) * 3 * (total + 1));
-    st.cap_hist = total + 1;
-    const float base_decay = net->opt.decay;
-    int ge = 0; // global epoch
-    for (int s = 0; s < st.stage; s++) ge += net->stages[s].epochs;
-    ge += st.epoch;
+    src->end(src->ctx);
+    progress_show(&pr, done, net->batch, dt_ema_value(&st->ema), dt_net_top_lr(net), 1);
+    if (done == 0 && !*timeout) {
+        // Not one step: the loss would print as 0 and the weights
+        // saved as trained. An error instead, before anything is written.
+        dt_error("epoch %d trained no step: the training split gave no full batch "
+                 "of %d images (each image that cannot be read is named in a warning "
+                 "above); nothing was saved for this epoch",
+                 R->ge + 1, net->batch);
+        return -1;
+    }
+    return 0;
+}
+
+// The epoch table's row (and, the first time, its header).
+static void print_row(train_run *R, const epoch_scores *e, int timeout) {
+    FILE *f = R->o->table;
+    if (!f) return;
+    if (!R->header) { // the metric names; without a pass, from the head
+        dt_metric names[DT_MAX_METRICS];
+        R->n_names = e->validated ? e->nm : dt_valid_metric_names(R->net, names, DT_MAX_METRICS);
+        print_header(f, e->validated ? e->m : names, R->n_names);
+        R->header = 1;
+    }
+    fprintf(f, "%5d %10.6f", R->ge, dt_ema_value(&R->st.ema));
+    if (!e->validated) {
+        for (int i = 0; i <= R->n_names; i++) fprintf(f, " %10s", "-");
+    } else {
+        fprintf(f, " %10.6f", e->val);
+        for (int i = 0; i < e->nm; i++) fprintf(f, " %10.6f", e->m[i].value);
+    }
+    fprintf(f, "%s\n", timeout ? "  (stopped: -minutes)" : "");
+    fflush(f);
+}
+
+// Records the epoch in the history; 1 when it is the best so far.
+static int record_epoch(train_run *R, const epoch_scores *e) {
+    dt_train_state *st = &R->st;
+    double *h = st->hist + 3 * st->n_hist++;
+    h[0] = dt_ema_value(&st->ema), h[1] = e->val, h[2] = e->nm ? e->m[0].value : NAN;
+    double sel = e->nm ? (e->m[0].higher_is_better ? e->m[0].value : -e->m[0].value) : -e->val;
+    int better = isfinite(sel) && (!st->has_best || sel > st->best);
+    if (better) st->best = sel, st->has_best = 1;
+    return better;
+}
+
+// The checkpoint after an epoch: weights, the state at the position after
+// it, the best weights, the chart. 0 / -1.
+static int save_epoch(train_run *R, const dt_stage *stage, const epoch_scores *e, int better) {
+    dt_train_state next = R->st;
+    next.epoch++;
+    if (next.epoch == stage->epochs) next.stage++, next.epoch = 0, next.stage_iter = 0;
+    if (dt_net_save_weights(R->net, R->P.last_w) != 0 ||
+        dt_state_save(R->m, &next, R->P.last_s) != 0 ||
+        (better && dt_net_save_weights(R->net, R->P.best_w) != 0))
+        return -1;
+    if (write_chart(R->P.chart, &R->st, e->nm ? e->m[0].name : NULL) != 0)
+        dt_warn("%s\n", dt_last_error()); // a chart is not worth stopping for
+    return 0;
+}
+
+// One epoch: train, validate when due, report, checkpoint. 0: go on; 1: the
+// run stops here (-minutes: *finish set; -max_epochs); -1: error.
+static int run_epoch(train_run *R, const dt_stage *stage, int *finish) {
+    int timeout;
+    if (train_epoch(R, stage, &timeout) != 0) return -1;
+    const dt_train_state *st = &R->st;
+    const int last = timeout || (st->stage == R->m->n_stages - 1 && st->epoch == stage->epochs - 1);
+    const int every = R->o->valid_every == 0 ? 1 : R->o->valid_every;
+    epoch_scores e = {.val = NAN};
+    e.validated = every > 0 && ((R->ge + 1) % every == 0 || last);
+    if (e.validated && validate(R, &e) != 0) return -1;
+    print_row(R, &e, timeout);
+    const int better = record_epoch(R, &e);
+    if (timeout) {
+        // the state stays at the last epoch boundary: a later run redoes this epoch
+        dt_log("train: -minutes %.1f reached in epoch %d\n", R->o->minutes, R->ge + 1);
+        *finish = 1;
+        return 1;
+    }
+    if (R->o->backup && save_epoch(R, stage, &e, better) != 0) return -1;
+    if (R->o->max_epochs > 0 && ++R->run_epochs >= R->o->max_epochs) return 1;
+    return 0;
+}
+
+// Every stage from the state's position. 0, 1 (stopped early), -1;
+// *finish: the final weights and chart are due.
+static int run_stages(train_run *R, int *finish) {
+    dt_train_state *st = &R->st;
+    st->hist = dt_realloc(st->hist, sizeof(double) * 3 * (R->total + 1));
+    st->cap_hist = R->total + 1;
+    for (int s = 0; s < st->stage; s++) R->ge += R->m->stages[s].epochs;
+    R->ge += st->epoch;
+    for (; st->stage < R->m->n_stages; st->stage++, st->epoch = 0, st->stage_iter = 0) {
+        const dt_stage *stage = &R->m->stages[st->stage];
+        dt_stage_enter(R->net, R->m, st->stage, R->base_decay);
+        if (st->epoch == 0) { // a fresh stage: fastai's new fit()
+            dt_net_reset_optim(R->net);
+            dt_ema_init(&st->ema, 0.98);
+            st->stage_iter = 0;
+        }
+        for (; st->epoch < stage->epochs; st->epoch++, R->ge++) {
+            int rc = run_epoch(R, stage, finish);
+            if (rc != 0) return rc;
+        }
+    }
+    *finish = 1;
+    return 0;
+}
+
+// The final weights and chart. 0 / -1.
+static int run_finish(train_run *R) {
+    if (!R->o->backup) return 0;
+    if (dt_net_save_weights(R->net, R->P.final_w) != 0) return -1;
     dt_metric m[DT_MAX_METRICS];
-    int header = 0, n_names = 0, run_epochs = 0, rc = 0;
-    const double t_start = dt_now();
-    long skipped = 0, unfilled = 0;
-    for (; st.stage < net->n_stages; st.stage++, st.epoch = 0, st.stage_iter = 0) {
-        const dt_stage *stage = &net->stages[st.stage];
-        enter_stage(net, st.stage, base_decay);
-        if (st.epoch == 0) { // a fresh stage: fastai's new fit()
-            dt_net_reset_optim(net);
-            dt_ema_init(&st.ema, 0.98);
-            st.stage_iter = 0;
-        }
-        const long n_it = (long)stage->epochs * src->train_batches;
-        for (; st.epoch < stage->epochs; st.epoch++, ge++) {
-            progress pr;
-            progress_start(&pr, o->progress, src->train_batches, ge, total);
-            if (src->begin(src->ctx, 0, ge) != 0) {
-                rc = -1;
-                goto out;
-            }
-            dt_batch *b;
-            int done = 0, timeout = 0;
-            while ((b = src->next(src->ctx))) {
-                if (b->n < net->batch) { // drop_last: see dt_train
-                    if (b->n < b->want) unfilled += b->want - b->n; // unreadable images
-                    else skipped += b->n;
-                    continue;
-                }
-                dt_stage_set_lr(net, stage, n_it, st.stage_iter);
-                float loss;
-                int r = dt_train_step(net, b, &loss);
-                if (r != 0) {
-                    if (pr.tty) fprintf(stderr, "\n");
-                    src->end(src->ctx);
-                    if (r > 0)
-                        dt_error("the loss is %g at iteration %ld (stage %d, epoch %d, batch "
-                                 "%d of the epoch): training stopped; the last checkpoint%s%s "
-                                 "is left as it was",
-                                 loss, st.iter + 1, st.stage + 1, ge + 1, done + 1,
-                                 o->backup ? " " : "", o->backup ? P.last_s : "");
-                    rc = -1;
-                    goto out;
-                }
-                dt_ema_add(&st.ema, loss);
-                st.iter++, st.stage_iter++, done++;
-                progress_show(&pr, done, net->batch, dt_ema_value(&st.ema), net->opt.lr,
-                              0);
-                if (o->minutes > 0 && dt_now() - t_start > 60 * o->minutes) {
-                    timeout = 1;
-                    break;
-                }
-            }
-            src->end(src->ctx);
-            progress_show(&pr, done, net->batch, dt_ema_value(&st.ema), net->opt.lr, 1);
-            if (done == 0 && !timeout) {
-                // Not one step: the loss would print as 0 and the weights
-                // saved as trained. An error instead, before anything is written.
-                dt_error("epoch %d trained no step: the training split gave no full batch "
-                         "of %d images (each image that cannot be read is named in a warning "
-                         "above); nothing was saved for this epoch",
-                         ge + 1, net->batch);
-                rc = -1;
-                goto out;
-            }
-            const int last = timeout || (st.stage == net->n_stages - 1 &&
-                                         st.epoch == stage->epochs - 1);
-            const int every = o->valid_every == 0 ? 1 : o->valid_every;
-            double val = NAN;
-            int nm = 0;
-            const int validated = every > 0 && ((ge + 1) % every == 0 || last);
-            if (validated) {
-                if (validate(net, src, ge, &val) != 0) {
-                    rc = -1;
-                    goto out;
-                }
-                nm = collect_metrics(net, m, DT_MAX_METRICS);
-            }
-            if (o->table) {
-                if (!header) { // the metric names; from an empty pass when not validated
-                    dt_metric names[DT_MAX_METRICS];
-                    const dt_metric *hm = m;
-                    n_names = nm;
-                    if (!validated) {
-                        reset_metrics(net);
-                        n_names = collect_metrics(net, names, DT_MAX_METRICS);
-                        hm = names;
-                    }
-                    print_header(o->table, hm, n_names);
-                    header = 1;
-                }
-                fprintf(o->table, "%5d %10.6f", ge, dt_ema_value(&st.ema));
-                if (!validated) {
-                    for (int i = 0; i <= n_names; i++) fprintf(o->table, " %10s", "-");
-                } else {
-                    fprintf(o->table, " %10.6f", val);
-                    for (int i = 0; i < nm; i++) fprintf(o->table, " %10.6f", m[i].value);
-                }
-                fprintf(o->table, "%s\n", timeout ? "  (stopped: -minutes)" : "");
-                fflush(o->table);
-            }
-            double *h = st.hist + 3 * st.n_hist++;
-            h[0] = dt_ema_value(&st.ema), h[1] = val, h[2] = nm ? m[0].value : NAN;
-            double sel = nm ? (m[0].higher_is_better ? m[0].value : -m[0].value) : -val;
-            int better = isfinite(sel) && (!st.has_best || sel > st.best);
-            if (better) st.best = sel, st.has_best = 1;
-            if (timeout) {
-                // the state stays at the last epoch boundary: a later run redoes this epoch
-                dt_log("train: -minutes %.1f reached in epoch %d\n", o->minutes, ge + 1);
-                rc = 1;
-                goto finish;
-            }
-            if (o->backup) {
-                // the state records the position after this epoch
-                dt_train_state next = st;
-                next.epoch++;
-                if (next.epoch == stage->epochs)
-                    next.stage++, next.epoch = 0, next.stage_iter = 0;
-                if (dt_net_save_weights(net, P.last_w) != 0 ||
-                    dt_state_save(net, &next, P.last_s) != 0 ||
-                    (better && dt_net_save_weights(net, P.best_w) != 0)) {
-                    rc = -1;
-                    goto out;
-                }
-                if (write_chart(P.chart, &st, nm ? m[0].name : NULL) != 0)
-                    dt_warn("%s\n", dt_last_error()); // a chart is not worth stopping for
-            }
-            if (o->max_epochs > 0 && ++run_epochs >= o->max_epochs) {
-                rc = 1;
-                goto out;
-            }
-        }
-    }
-finish:
-    if (o->backup && dt_net_save_weights(net, P.final_w) != 0) rc = -1;
-    if (o->backup && rc != -1) {
-        int nm = collect_metrics(net, m, DT_MAX_METRICS);
-        if (write_chart(P.chart, &st, nm ? m[0].name : NULL) != 0)
-            dt_warn("%s\n", dt_last_error());
-    }
-out:
-    if (skipped)
+    int nm = dt_valid_metric_names(R->net, m, DT_MAX_METRICS);
+    if (write_chart(R->P.chart, &R->st, nm ? m[0].name : NULL) != 0)
+        dt_warn("%s\n", dt_last_error());
+    return 0;
+}
+
+int dt_train(dt_model *m, dt_batch_source *src, const dt_train_opts *o) {
+    train_run R = {.m = m, .net = m->net, .src = src, .o = o};
+    int finish = 0;
+    int rc = run_begin(&R);
+    if (rc == 0) rc = run_stages(&R, &finish);
+    if (rc != -1 && finish && run_finish(&R) != 0) rc = -1;
+    if (R.skipped)
         dt_log("train: %ld images in incomplete batches left out (drop_last; with shuffling "
                "each epoch leaves out others)\n",
-               skipped);
-    if (unfilled)
+               R.skipped);
+    if (R.unfilled)
         dt_warn("train: %ld batch places stayed empty because images could not be read and "
                 "no readable replacement was found; those batches were not trained\n",
-                unfilled);
-    free(st.hist);
-    free(recipe);
+                R.unfilled);
+    free(R.st.hist);
+    free(R.recipe);
     return rc;
 }
 
 // --- lr_find ---------------------------------------------------------------------------
 
-int dt_lr_find(dt_network *net, dt_batch_source *src, dt_lr_find_result *r, int progress) {
+// Everything lr_find changes, to put back afterwards.
+typedef struct {
+    float *saved; // params, m, v
+    dt_rng rng;
+    long t;
+    uint64_t seen;
+    float group[DT_MAX_GROUPS];
+    float decay;
+    int freeze; // freeze_to that gives the frozen layers (groups 0..freeze-1)
+    int train;
+} net_snapshot;
+
+static void snapshot_take(dt_network *net, net_snapshot *s) {
+    const size_t np = net->n_params;
+    dt_net_pull(net); // GPU: the device holds the newest parameters and moments
+    s->saved = dt_alloc_floats(3 * np);
+    memcpy(s->saved, net->params, sizeof(float) * np);
+    memcpy(s->saved + np, net->opt_m, sizeof(float) * np);
+    memcpy(s->saved + 2 * np, net->opt_v, sizeof(float) * np);
+    s->rng = net->rng;
+    s->t = net->opt.t;
+    s->seen = net->images_seen;
+    memcpy(s->group, net->group_lr, sizeof s->group);
+    s->decay = net->opt.decay;
+    s->train = net->train;
+    s->freeze = 0; // freezing is by groups (dt_net_freeze_to): the frozen prefix
+    for (int i = 0; i < net->n_layers; i++)
+        if (net->layers[i].frozen && net->layers[i].group + 1 > s->freeze)
+            s->freeze = net->layers[i].group + 1;
+}
+
+static void snapshot_restore(dt_network *net, net_snapshot *s) {
+    const size_t np = net->n_params;
+    memcpy(net->params, s->saved, sizeof(float) * np);
+    memcpy(net->opt_m, s->saved + np, sizeof(float) * np);
+    memcpy(net->opt_v, s->saved + 2 * np, sizeof(float) * np);
+    net->rng = s->rng;
+    net->opt.t = s->t;
+    net->images_seen = s->seen;
+    memcpy(net->group_lr, s->group, sizeof s->group);
+    net->opt.decay = s->decay;
+    dt_net_freeze_to(net, s->freeze);
+    dt_net_set_train(net, s->train);
+    dt_net_weights_changed(net);
+    dt_net_push(net); // GPU: the restored parameters and moments back on the device
+    free(s->saved);
+    s->saved = NULL;
+}
+
+// The next full training batch, opening passes as needed (*open, *epoch);
+// NULL + dt_error when the source gives none.
+static dt_batch *lr_find_batch(dt_network *net, dt_batch_source *src, int *open, int *epoch,
+                               int iters) {
+    dt_batch *b = NULL;
+    while (!b) {
+        if (!*open) {
+            if (src->begin(src->ctx, 0, (*epoch)++) != 0) return NULL;
+            *open = 1;
+        }
+        b = src->next(src->ctx);
+        if (!b) {
+            src->end(src->ctx), *open = 0;
+            if (*epoch > iters + 1) break; // a source that gives nothing
+        } else if (b->n < net->batch) {
+            b = NULL;
+        }
+    }
+    if (!b) dt_error("lr_find: the training split gives no full batch");
+    return b;
+}
+
+int dt_lr_find(dt_model *m, dt_batch_source *src, dt_lr_find_result *r, int progress) {
+    dt_network *net = m->net;
     if (dt_train_check(net) != 0) return -1;
     if (r->iters < 2 || !(r->start > 0) || !(r->end > r->start)) {
         dt_error("lr_find: need iterations >= 2 and 0 < start < end (got %d, %g, %g)",
                  r->iters, r->start, r->end);
         return -1;
     }
-    const size_t np = net->n_params;
-    dt_net_pull(net); // GPU: the device holds the newest parameters and moments
-    float *saved = dt_alloc_floats(3 * np); // params, m, v: restored afterwards
-    memcpy(saved, net->params, sizeof(float) * np);
-    memcpy(saved + np, net->opt_m, sizeof(float) * np);
-    memcpy(saved + 2 * np, net->opt_v, sizeof(float) * np);
-    const dt_rng rng = net->rng;
-    const long t = net->opt.t;
-    const float lr0 = net->opt.lr;
-    const uint64_t seen = net->images_seen;
-    float group[DT_MAX_GROUPS];
-    memcpy(group, net->group_lr, sizeof group);
+    net_snapshot snap;
+    snapshot_take(net, &snap);
     r->lr = dt_malloc(sizeof(double) * r->iters);
     r->loss = dt_malloc(sizeof(double) * r->iters);
     r->n = 0;
     dt_net_reset_optim(net);
-    if (net->n_stages > 0) enter_stage(net, 0, net->opt.decay); // the first stage's freezing
+    if (m->n_stages > 0) dt_stage_enter(net, m, 0, net->opt.decay); // the first stage's
     dt_ema e;
     dt_ema_init(&e, 0.98);
     double best = 1e9;
     int rc = 0, epoch = 0, open = 0;
     for (int i = 0; i < r->iters; i++) {
-        dt_batch *b = NULL;
-        while (!b) {
-            if (!open) {
-                if (src->begin(src->ctx, 0, epoch++) != 0) {
-                    rc = -1;
-                    break;
-                }
-                open = 1;
-            }
-            b = src->next(src->ctx);
-            if (!b) {
-                src->end(src->ctx), open = 0;
-                if (epoch > r->iters + 1) break; // a source that gives nothing
-            } else if (b->n < net->batch) {
-                b = NULL;
-            }
-        }
+        dt_batch *b = lr_find_batch(net, src, &open, &epoch, r->iters);
         if (!b) {
-            if (rc == 0) dt_error("lr_find: the training split gives no full batch");
             rc = -1;
             break;
         }
@@ -630,17 +538,6 @@ int dt_lr_find(dt_network *net, dt_batch_source *src, dt_lr_find_result *r, int 
     }
     if (open) src->end(src->ctx);
     if (progress && isatty(2)) fprintf(stderr, "\n");
-    memcpy(net->params, saved, sizeof(float) * np);
-    memcpy(net->opt_m, saved + np, sizeof(float) * np);
-    memcpy(net->opt_v, saved + 2 * np, sizeof(float) * np);
-    net->rng = rng;
-    net->opt.t = t;
-    net->opt.lr = lr0;
-    net->images_seen = seen;
-    memcpy(net->group_lr, group, sizeof group);
-    dt_net_weights_changed(net);
-    dt_net_push(net); // GPU: the restored parameters and moments back on the device
-    dt_net_freeze_to(net, 0);
-    free(saved);
+    snapshot_restore(net, &snap);
     return rc;
 }

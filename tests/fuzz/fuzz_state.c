@@ -11,13 +11,15 @@
 #include "train/train.h"
 #include "util.h"
 
+static dt_model *model;
 static dt_network *net;
 static float *before;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc, (void)argv;
     fz_init();
-    net = fz_tiny_net(1);
+    model = fz_tiny_model(1);
+    net = model->net;
     const char *seed = getenv("DT_FUZZ_WRITE_SEED");
     if (seed) {
         double hist[6] = {1.5, 1.25, 0.5, 1.0, 0.75, 0.625};
@@ -31,7 +33,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         net->images_seen = 7;
         for (size_t k = 0; k < net->n_params; k++)
             net->opt_m[k] = 0.01f * (float)k, net->opt_v[k] = 0.001f * (float)k;
-        if (dt_state_save(net, &st, seed) != 0) {
+        if (dt_state_save(model, &st, seed) != 0) {
             fprintf(stderr, "%s\n", dt_last_error());
             exit(1);
         }
@@ -48,9 +50,9 @@ static void load(const char *path) {
     memcpy(before + 2 * np, net->opt_v, np * sizeof(float));
     dt_train_state st = {0};
     dt_clear_error();
-    if (dt_state_load(net, &st, path) == 0) {
+    if (dt_state_load(model, &st, path) == 0) {
         if (st.n_hist < 0 || (st.n_hist > 0 && !st.hist)) abort();
-        if (st.stage < 0 || st.stage > net->n_stages) abort();
+        if (st.stage < 0 || st.stage > model->n_stages) abort();
         // touch every history entry (ASan checks the allocation holds them)
         volatile double sum = 0;
         for (int i = 0; i < 3 * st.n_hist; i++) sum += st.hist[i];

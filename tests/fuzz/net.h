@@ -11,6 +11,7 @@
 #include "base/cfg.h"
 #include "base/common.h"
 #include "engine/network.h"
+#include "train/model.h"
 
 // Conv with batch norm (five tensors), a pool without parameters, a
 // connected layer and a softmax; two training stages. 22 parameters.
@@ -23,20 +24,23 @@ static const char fz_tiny_cfg[] =
     "[stage]\nepochs=1\nlr=1e-3\n"
     "[stage]\nepochs=2\nlr=1e-4\n";
 
-static inline dt_network *fz_tiny_net(int with_grads) {
+// The model (network and recipe); built once per process, never freed.
+static inline dt_model *fz_tiny_model(int with_grads) {
     dt_cfg *cfg = dt_cfg_parse_string(fz_tiny_cfg, "tiny.cfg");
     if (!cfg) {
         fprintf(stderr, "fuzz: tiny cfg: %s\n", dt_last_error());
         abort();
     }
     dt_net_opts o = {.batch = 1, .with_grads = with_grads, .quiet = 1, .conv_route = DT_CONV_GEMM};
-    dt_network *net = dt_net_from_cfg(cfg, "tiny.cfg", &o);
-    if (!net) {
+    dt_model *m = dt_model_from_cfg(cfg, "tiny.cfg", &o);
+    if (!m) {
         fprintf(stderr, "fuzz: tiny net: %s\n", dt_last_error());
         abort();
     }
-    dt_net_init_params(net, 1);
-    return net;
+    dt_net_init_params(m->net, 1);
+    return m;
 }
+
+static inline dt_network *fz_tiny_net(int with_grads) { return fz_tiny_model(with_grads)->net; }
 
 #endif
