@@ -4,8 +4,6 @@
 // kernels are in cuda/kernels_gpu.cu and cuda/kernels_layout.cu.
 #include "cuda/layer_gpu.h"
 
-#define DROPOUT_CHUNK 4096 // dropout.c's: the mask depends on it
-
 static size_t n_out(const dt_layer *l) { return l->outputs * (size_t)l->batch; }
 
 // --- [activation] ----------------------------------------------------------------------------
@@ -115,7 +113,7 @@ extern "C" void dt_dropout_forward_gpu(dt_layer *l, dt_network *net) {
         dt_copy_gpu(x, y, n_out(l));
         return;
     }
-    dt_dropout_gpu(x, y, p->mask, n_out(l), p->p, dt_rng_u64(&net->rng), DROPOUT_CHUNK);
+    dt_dropout_gpu(x, y, p->mask, n_out(l), p->p, dt_rng_u64(&net->rng));
 }
 
 extern "C" void dt_dropout_backward_gpu(dt_layer *l, dt_network *net) {

@@ -179,7 +179,7 @@ extern "C" void dt_stdconv_forward_gpu(dt_layer *l, dt_network *net) {
                                 DT_ACT_LINEAR);
     // dropout follows net->train, frozen or not; one draw of net->rng as the CPU
     p->dropped = net->train && p->p > 0 && p->mask;
-    if (p->dropped) dt_dropout_gpu(y, y, p->mask, n, p->p, dt_rng_u64(&net->rng), 4096);
+    if (p->dropped) dt_dropout_gpu(y, y, p->mask, n, p->p, dt_rng_u64(&net->rng));
 }
 
 extern "C" void dt_stdconv_backward_gpu(dt_layer *l, dt_network *net) {

@@ -22,11 +22,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "engine/dropout_mask.h"
 #include "engine/kernels.h"
 #include "layers/subconv.h"
 #include "engine/network.h"
-
-#define STDCONV_CHUNK 4096
 
 enum { P_BIAS, P_WEIGHTS, P_SCALE, P_SHIFT, P_MEAN, P_VAR };
 
@@ -96,23 +95,14 @@ static void stdconv_init(dt_layer *l, dt_network *net) {
 
 // y *= mask with a fresh mask (0 or 1/(1-p)), drawn as [dropout] draws it.
 static void dropout_apply(stdconv_priv *p, float *y, size_t n, dt_network *net) {
-    const float keep = 1.0f - p->p, scale = 1.0f / keep;
-    const float thresh = keep * 16777216.0f; // keep iff a 24-bit integer < keep * 2^24
     const uint64_t seed = dt_rng_u64(&net->rng);
-    const size_t nchunks = (n + STDCONV_CHUNK - 1) / STDCONV_CHUNK;
+    const size_t nchunks = dt_dropout_chunks(n);
     float *mask = p->mask;
 #pragma omp parallel for schedule(static)
     for (size_t k = 0; k < nchunks; k++) {
-        dt_rng r;
-        dt_rng_seed3(&r, seed, k, 0x64726f70);
-        size_t i1 = (k + 1) * STDCONV_CHUNK < n ? (k + 1) * STDCONV_CHUNK : n;
-        for (size_t i = k * STDCONV_CHUNK; i < i1; i += 2) {
-            uint64_t u = dt_rng_u64(&r);
-            mask[i] = (float)(u >> 40) < thresh ? scale : 0.0f;
-            if (i + 1 < i1) mask[i + 1] = (float)((u >> 16) & 0xffffff) < thresh ? scale : 0.0f;
-        }
+        const size_t i1 = dt_dropout_chunk(mask, n, k, seed, p->p);
 #pragma omp simd
-        for (size_t i = k * STDCONV_CHUNK; i < i1; i++) y[i] *= mask[i];
+        for (size_t i = k * DT_DROPOUT_CHUNK; i < i1; i++) y[i] *= mask[i];
     }
 }
 
