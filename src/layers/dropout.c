@@ -11,12 +11,7 @@
 #include "engine/dropout_mask.h"
 #include "engine/kernels.h"
 #include "engine/network.h"
-
-typedef struct {
-    float p;
-    float *mask; // (B, H, W, C) 0 or 1/(1-p); the backward multiplies by it
-    int trained; // the last forward dropped (the mask is valid)
-} dropout_priv;
+#include "layers/basic_priv.h"
 
 static int dropout_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
     dropout_priv *p = dt_calloc(1, sizeof *p);
