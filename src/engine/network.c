@@ -556,11 +556,16 @@ void dt_net_step(dt_network *net) {
 
 static void cpu_nothing(dt_network *net) { (void)net; }
 
+// run(l, net), its time added to t[l->index] (t NULL: not timed).
+static void cpu_run(dt_network *net, dt_layer *l, void (*run)(dt_layer *, dt_network *),
+                    double *t) {
+    double t0 = t ? dt_now() : 0;
+    run(l, net);
+    if (t) t[l->index] += dt_now() - t0;
+}
+
 static void cpu_layer_forward(dt_network *net, dt_layer *l) {
-    dt_prof *p = net->prof;
-    double t0 = p ? dt_now() : 0;
-    l->ops->forward(l, net);
-    if (p) p->fwd[l->index] += dt_now() - t0;
+    cpu_run(net, l, l->ops->forward, net->prof ? net->prof->fwd : NULL);
 }
 
 static void cpu_forward_done(dt_network *net) {
@@ -568,10 +573,7 @@ static void cpu_forward_done(dt_network *net) {
 }
 
 static void cpu_layer_backward(dt_network *net, dt_layer *l) {
-    dt_prof *p = net->prof;
-    double t0 = p ? dt_now() : 0;
-    l->ops->backward(l, net);
-    if (p) p->bwd[l->index] += dt_now() - t0;
+    cpu_run(net, l, l->ops->backward, net->prof ? net->prof->bwd : NULL);
 }
 
 static void cpu_backward_done(dt_network *net) {
