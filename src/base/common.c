@@ -1,4 +1,5 @@
 #include "base/common.h"
+#include "base/rng_step.h"
 
 #ifdef __linux__
 #include <sched.h>
@@ -97,38 +98,13 @@ void dt_warn(const char *fmt, ...) {
     fputc('\n', stderr);
 }
 
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-void dt_rng_seed(dt_rng *r, uint64_t seed) {
-    uint64_t x = seed;
-    r->s[0] = splitmix64(&x);
-    r->s[1] = splitmix64(&x);
-    if (!r->s[0] && !r->s[1]) r->s[1] = 1;
-}
+void dt_rng_seed(dt_rng *r, uint64_t seed) { dt_rng_state_seed(r->s, seed); }
 
 void dt_rng_seed3(dt_rng *r, uint64_t a, uint64_t b, uint64_t c) {
-    uint64_t x = a;
-    uint64_t h = splitmix64(&x);
-    x = h ^ b;
-    h = splitmix64(&x);
-    x = h ^ c;
-    dt_rng_seed(r, splitmix64(&x));
+    dt_rng_state_seed3(r->s, a, b, c);
 }
 
-// xoroshiro128+
-uint64_t dt_rng_u64(dt_rng *r) {
-    uint64_t s0 = r->s[0], s1 = r->s[1];
-    uint64_t result = s0 + s1;
-    s1 ^= s0;
-    r->s[0] = ((s0 << 24) | (s0 >> 40)) ^ s1 ^ (s1 << 16);
-    r->s[1] = (s1 << 37) | (s1 >> 27);
-    return result;
-}
+uint64_t dt_rng_u64(dt_rng *r) { return dt_rng_state_next(r->s); }
 
 float dt_rng_uniform(dt_rng *r) { return (float)(dt_rng_u64(r) >> 40) * (1.0f / 16777216.0f); }
 

@@ -1,6 +1,6 @@
-// The network's GPU mode: device twins of every host allocation, the
-// forward/backward/step loops on the device, layers without a GPU twin run
-// on the host in place (their inputs down, their outputs up), checked calls.
+// The network's GPU mode: device twins of every host allocation, the CUDA
+// backend (engine/backend.h: what network.c's one loop calls on a GPU
+// network), checked calls.
 #include "cuda/gpu_net.h"
 
 #include <math.h>
@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cuda/kernels_gpu.h"
+#include "engine/backend.h"
 
 int dt_gpu_cur_layer = -1;
 const char *dt_gpu_cur_name = "";
@@ -195,8 +196,8 @@ void dt_net_gpu_input_unchanged(dt_network *net) {
 // Every mark records an event on the (one) stream and names the segment that
 // ends there: a layer's forward or backward, the uploads, the download, the
 // optimizer step, or host time between the calls ("gap": the host seeding a
-// delta, ...). Layers without a twin run on the host inside their segment, so
-// their transfers and host work count there. DT_GPU_PROFILE=N profiles the
+// delta, ...). A layer whose twin runs its CPU function (the convolutions
+// without cuDNN) counts its transfers and host work in its segment. DT_GPU_PROFILE=N profiles the
 // N-th forward and what follows it up to the next forward (default 3: after
 // cuDNN's algorithm search and warm-up); the table goes to stderr.
 
@@ -261,8 +262,8 @@ void dt_net_gpu_profile_print(dt_network *net) {
     }
     dt_gpu_net *g = net->gpu_state;
     fprintf(stderr, "GPU profile (DT_GPU_PROFILE, iteration %d, CUDA events; batch %d, TF32 %s, "
-                    "mixed precision %s, %d layer(s) on the host): %.3f ms\n",
-            p->target, net->batch, g->tf32 ? "on" : "off", dt_amp_name(g->amp), g->on_cpu, total);
+                    "mixed precision %s): %.3f ms\n",
+            p->target, net->batch, g->tf32 ? "on" : "off", dt_amp_name(g->amp), total);
     fprintf(stderr, "  %-14s %-9s %9s %6s %6s\n", "layer type", "phase", "ms", "%", "calls");
     for (int t = 0; t < nt; t++)
         for (int k = 0; k < PR_N; k++)
@@ -432,6 +433,11 @@ static size_t max_channels(const dt_network *net) {
 
 int dt_net_gpu_enable(dt_network *net, int device) {
     if (net->gpu) return 0;
+    for (int i = 0; i < net->n_layers; i++) // every layer type has one (layers/*.cu)
+        if (!net->layers[i].ops->forward_gpu || !net->layers[i].ops->backward_gpu) {
+            dt_error("layer %d [%s] has no GPU twin", i, net->layers[i].ops->name);
+            return -1;
+        }
     if (dt_gpu_select(device) != 0) return -1;
     dt_gpu_net *g = dt_calloc(1, sizeof *g);
     g->device = device;
@@ -440,8 +446,7 @@ int dt_net_gpu_enable(dt_network *net, int device) {
     dt_gpu_cur_layer = -1;
     size_t np = net->n_params * sizeof(float);
     if (!(g->params = try_alloc(np, "parameters")) ||
-        !(g->arena = try_alloc(net->n_act * sizeof(float), "the activation arena")) ||
-        !(g->loss = try_alloc(sizeof(float), "the loss")))
+        !(g->arena = try_alloc(net->n_act * sizeof(float), "the activation arena")))
         goto fail;
     if (net->with_grads &&
         (!(g->grads = try_alloc(np, "gradients")) || !(g->opt_m = try_alloc(np, "optimizer moments")) ||
@@ -515,27 +520,16 @@ int dt_net_gpu_enable(dt_network *net, int device) {
         g->prof = dt_calloc(1, sizeof *g->prof);
         g->prof->target = atoi(pe) > 1 ? atoi(pe) : 3;
     }
-    char on_cpu[256] = "";
-    for (int i = 0; i < net->n_layers; i++) {
-        const dt_layer *l = &net->layers[i];
-        if (l->ops->forward_gpu) continue;
-        g->on_cpu++;
-        if (!strstr(on_cpu, l->ops->name) && strlen(on_cpu) + strlen(l->ops->name) + 3 < sizeof on_cpu) {
-            if (on_cpu[0]) strcat(on_cpu, ", ");
-            strcat(on_cpu, l->ops->name);
-        }
-    }
     struct cudaDeviceProp prop;
     cudaGetDeviceProperties(&prop, device);
     char ampdesc[64] = "";
     if (g->amp)
         snprintf(ampdesc, sizeof ampdesc, ", mixed precision %s (loss scale %s%g)",
                  dt_amp_name(g->amp), g->scaler.enabled ? "dynamic from " : "", g->scaler.scale);
-    dt_log("GPU %d (%s): parameters %.1f MiB x%d, activations %.1f MiB, TF32 %s%s; %d layer(s) "
-           "on the host%s%s\n",
-           device, prop.name, np / 1048576.0, net->with_grads ? 4 : 1,
-           net->n_act * 4.0 / 1048576.0, g->tf32 ? "on" : "off", ampdesc, g->on_cpu,
-           on_cpu[0] ? ": " : "", on_cpu);
+    dt_log("GPU %d (%s): parameters %.1f MiB x%d, activations %.1f MiB, TF32 %s%s\n", device,
+           prop.name, np / 1048576.0, net->with_grads ? 4 : 1, net->n_act * 4.0 / 1048576.0,
+           g->tf32 ? "on" : "off", ampdesc);
+    net->backend = &dt_backend_cuda;
     return 0;
 fail:
     net->gpu = 0;
@@ -561,7 +555,6 @@ void dt_net_gpu_disable(dt_network *net) {
     dt_gpu_free(g->opt_m);
     dt_gpu_free(g->opt_v);
     dt_gpu_free(g->arena);
-    dt_gpu_free(g->loss);
     dt_gpu_free(g->scratch);
     dt_gpu_free(g->ws);
     if (g->blas) cublasDestroy(g->blas);
@@ -571,16 +564,11 @@ void dt_net_gpu_disable(dt_network *net) {
     free(g);
     net->gpu_state = NULL;
     net->gpu = 0;
+    net->backend = &dt_backend_cpu;
     if (dt_gpu_cur_net == net) dt_gpu_cur_net = NULL;
 }
 
-void dt_net_gpu_mark_synced(dt_network *net) {
-    dt_gpu_net *g = net->gpu_state;
-    g->synced_ver = net->weights_version;
-    g->host_stale = 1;
-}
-
-// --- layers without a twin: run on the host --------------------------------------------------
+// --- a twin that runs its CPU function (the convolutions without cuDNN) ----------------------
 
 static size_t in_size(const dt_network *net, const dt_layer *l, int k) {
     int i = l->in[k];
@@ -621,7 +609,7 @@ void dt_gpu_layer_backward_on_cpu(dt_layer *l, dt_network *net) {
     if (!l->frozen) layer_params(net, l, 0, 1);
 }
 
-// --- the loops -----------------------------------------------------------------------------
+// --- the CUDA backend (engine/backend.h) ----------------------------------------------------
 
 static void enter(dt_network *net, const dt_layer *l) {
     dt_gpu_net *g = net->gpu_state;
@@ -660,7 +648,9 @@ static void upload_input(dt_network *net) {
         DT_CUDA_CHECK(cudaMemcpyAsync(dtr, g->staging + ni, nt * sizeof(float), cudaMemcpyDeviceToDevice, 0));
 }
 
-void dt_net_gpu_forward(dt_network *net) {
+// Before the first layer: parameters changed on the host (load, init) and
+// the input and truth up.
+static void cuda_upload_input(dt_network *net) {
     dt_gpu_net *g = net->gpu_state;
     enter(net, NULL);
     prof_forward_begins(net);
@@ -672,22 +662,21 @@ void dt_net_gpu_forward(dt_network *net) {
     if (!g->input_unchanged) upload_input(net);
     g->input_unchanged = 0;
     prof_mark(net, PR_UP, -1);
-    net->loss = net->with_loss ? 0 : NAN; // the loss layers add theirs
-    for (int i = 0; i < net->n_layers; i++) {
-        dt_layer *l = &net->layers[i];
-        enter(net, l);
-        if (l->ops->forward_gpu)
-            l->ops->forward_gpu(l, net);
-        else
-            dt_gpu_layer_forward_on_cpu(l, net);
-        prof_mark(net, PR_FWD, i);
-    }
-    // the host API stays valid: the last layer's output (and the losses,
-    // computed on the host) are there after a forward
+}
+
+static void cuda_layer_forward(dt_network *net, dt_layer *l) {
+    enter(net, l);
+    l->ops->forward_gpu(l, net);
+    prof_mark(net, PR_FWD, l->index);
+}
+
+// The host API stays valid: the last layer's output (and the losses,
+// computed on the host) are there after a forward.
+static void cuda_download_output(dt_network *net) {
     dt_layer *last = &net->layers[net->n_layers - 1];
-    if (last->ops->forward_gpu) down(net, last->output, last->outputs * net->batch);
+    down(net, last->output, last->outputs * net->batch);
     prof_mark(net, PR_DOWN, -1);
-    if (net->train) g->host_stale = 1; // BN running statistics moved on the device
+    if (net->train) net->gpu_state->host_stale = 1; // BN running statistics moved on the device
     DT_CUDA_CHECK(cudaDeviceSynchronize());
     enter(net, NULL);
 }
@@ -737,67 +726,83 @@ static void unscale_gradients(dt_network *net) {
                        (size_t)net->batch * net->h * net->w * net->c, inv, g->nonfinite + 1);
 }
 
-void dt_net_gpu_backward(dt_network *net) {
+// Without a loss layer the caller seeded the last delta on the host.
+static void cuda_upload_delta(dt_network *net) {
     enter(net, NULL);
     dt_layer *last = &net->layers[net->n_layers - 1];
-    // without a loss layer the caller seeded the last delta on the host
     prof_mark(net, PR_GAP, -1);
     if (!last->is_loss && last->delta) up(net, last->delta, last->outputs * net->batch);
     prof_mark(net, PR_UP, -1);
     dt_gpu_net *g = net->gpu_state;
-    const int scaled = g->scaler.enabled, before = scaled && has_trainable(last);
-    if (scaled) DT_CUDA_CHECK(cudaMemsetAsync(g->nonfinite, 0, sizeof(int), 0));
-    for (int i = net->n_layers - 1; i >= net->first_trainable; i--) {
-        dt_layer *l = &net->layers[i];
-        enter(net, l);
-        if (scaled && l == last && before) scale_loss_gradient(net, l, 1);
-        if (l->ops->backward_gpu)
-            l->ops->backward_gpu(l, net);
-        else
-            dt_gpu_layer_backward_on_cpu(l, net);
-        if (scaled && l == last && !before) scale_loss_gradient(net, l, 0);
-        prof_mark(net, PR_BWD, i);
-    }
-    enter(net, NULL);
-    if (scaled) unscale_gradients(net);
+    if (g->scaler.enabled) DT_CUDA_CHECK(cudaMemsetAsync(g->nonfinite, 0, sizeof(int), 0));
 }
 
-int dt_net_gpu_step(dt_network *net) {
+// Mixed precision scales the loss gradient at the last layer: before its
+// backward when it has parameters, after it otherwise (scale_loss_gradient).
+static void cuda_layer_backward(dt_network *net, dt_layer *l) {
+    const int scaled = net->gpu_state->scaler.enabled && l->index == net->n_layers - 1;
+    const int before = scaled && has_trainable(l);
+    enter(net, l);
+    if (scaled && before) scale_loss_gradient(net, l, 1);
+    l->ops->backward_gpu(l, net);
+    if (scaled && !before) scale_loss_gradient(net, l, 0);
+    prof_mark(net, PR_BWD, l->index);
+}
+
+static void cuda_backward_done(dt_network *net) {
+    enter(net, NULL);
+    if (net->gpu_state->scaler.enabled) unscale_gradients(net);
+}
+
+// GradScaler.step: skipped on an overflow (one sync).
+static int cuda_step_begin(dt_network *net) {
     enter(net, NULL);
     prof_mark(net, PR_GAP, -1);
     dt_gpu_net *g = net->gpu_state;
-    if (g->scaler.enabled) { // GradScaler.step: skipped on an overflow (one sync)
-        int bad = 0;
-        DT_CUDA_CHECK(cudaMemcpy(&bad, g->nonfinite, sizeof bad, cudaMemcpyDeviceToHost));
-        const float was = g->scaler.scale;
-        if (!dt_loss_scaler_update(&g->scaler, bad)) {
-            if (getenv("DT_GPU_VERBOSE"))
-                dt_log("mixed precision: a gradient overflowed at loss scale %g: step skipped, "
-                       "scale now %g (%ld skipped)\n", was, g->scaler.scale, g->scaler.skipped);
-            prof_mark(net, PR_STEP, -1);
-            return 0;
-        }
-    }
-    for (int i = net->first_trainable; i < net->n_layers; i++) {
-        dt_layer *l = &net->layers[i];
-        if (l->frozen) continue;
-        float lr = net->group_lr[l->group];
-        for (int p = 0; p < l->n_params; p++) {
-            dt_param *q = &l->params[p];
-            if (!q->trainable) continue;
-            dt_opt_step_gpu(&net->opt, lr, dt_dev(net, q->w), dt_dev(net, q->g),
-                            dt_dev(net, net->opt_m + q->offset),
-                            dt_dev(net, net->opt_v + q->offset), q->n);
-        }
-        l->wver++; // as the CPU step: caches of this layer's weights are stale
-    }
+    if (!g->scaler.enabled) return 1;
+    int bad = 0;
+    DT_CUDA_CHECK(cudaMemcpy(&bad, g->nonfinite, sizeof bad, cudaMemcpyDeviceToHost));
+    const float was = g->scaler.scale;
+    if (dt_loss_scaler_update(&g->scaler, bad)) return 1;
+    if (getenv("DT_GPU_VERBOSE"))
+        dt_log("mixed precision: a gradient overflowed at loss scale %g: step skipped, "
+               "scale now %g (%ld skipped)\n", was, g->scaler.scale, g->scaler.skipped);
     prof_mark(net, PR_STEP, -1);
-    return 1;
+    return 0;
 }
 
-void dt_net_gpu_reset_optim(dt_network *net) {
+static void cuda_step_params(dt_network *net, float lr, size_t off, size_t n) {
+    dt_gpu_net *g = net->gpu_state;
+    dt_opt_step_gpu(&net->opt, lr, g->params + off, g->grads + off, g->opt_m + off,
+                    g->opt_v + off, n);
+}
+
+// The device holds the new weights (net->weights_version); the host's are stale.
+static void cuda_step_end(dt_network *net) {
+    dt_gpu_net *g = net->gpu_state;
+    prof_mark(net, PR_STEP, -1);
+    g->synced_ver = net->weights_version;
+    g->host_stale = 1;
+}
+
+static void cuda_reset_optim(dt_network *net) {
     dt_gpu_net *g = net->gpu_state;
     if (!net->with_grads) return;
     DT_CUDA_CHECK(cudaMemset(g->opt_m, 0, net->n_params * sizeof(float)));
     DT_CUDA_CHECK(cudaMemset(g->opt_v, 0, net->n_params * sizeof(float)));
 }
+
+const dt_backend dt_backend_cuda = {
+    .name = "cuda",
+    .upload_input = cuda_upload_input,
+    .layer_forward = cuda_layer_forward,
+    .download_output = cuda_download_output,
+    .upload_delta = cuda_upload_delta,
+    .layer_backward = cuda_layer_backward,
+    .backward_done = cuda_backward_done,
+    .step_begin = cuda_step_begin,
+    .step_params = cuda_step_params,
+    .step_end = cuda_step_end,
+    .reset_optim = cuda_reset_optim,
+    .release = dt_net_gpu_disable,
+};

@@ -35,7 +35,6 @@ typedef struct dt_gpu_net {
     int device;
     float *params, *grads, *opt_m, *opt_v; // (n_params) each; grads.. NULL w/o grads
     float *arena;                          // (n_act) twin of net->arena
-    float *loss;                           // (1) unused: the host sums the losses
     float *scratch;                        // (scratch_n) BN/bias partial sums
     size_t scratch_n;
     void *ws; // cuDNN workspace, shared by every layer (one stream)
@@ -62,7 +61,6 @@ typedef struct dt_gpu_net {
     int *nonfinite; // (2) device flags: [0] an unscaled gradient was not finite, [1] a sink
     uint64_t synced_ver; // weights_version the device holds
     int host_stale;      // the device's parameters are newer than the host's
-    int on_cpu;          // layers without a GPU twin (counted at enable)
     float *pinned;       // host span input..truth page-locked (cudaHostRegister), or NULL
     int input_unchanged; // skip the next forward's input/truth upload (bench)
     const float *input_src; // the next forward's input on the host (NULL: net->input)
@@ -126,12 +124,15 @@ void dt_cudnn_check_at(cudnnStatus_t st, const char *call, const char *file, int
 void dt_cuda_launch_check_at(const char *kernel, const char *file, int line);
 #define DT_LAUNCH_CHECK(name) dt_cuda_launch_check_at((name), __FILE__, __LINE__)
 
+// The CUDA backend (engine/backend.h), which dt_net_gpu_enable installs.
+extern const struct dt_backend dt_backend_cuda;
+
 // A layer's GPU private state: the existing one, or NULL (then build it).
 static inline void *dt_gpu_priv_of(const dt_layer *l) { return l->priv_gpu; }
 
 // Runs one layer's CPU forward/backward inside a GPU network: inputs and
 // parameters down, outputs (and running statistics) up; backward likewise
-// for deltas and gradients. For layers without a twin (the losses).
+// for deltas and gradients. The convolutions' twins without cuDNN.
 void dt_gpu_layer_forward_on_cpu(dt_layer *l, dt_network *net);
 void dt_gpu_layer_backward_on_cpu(dt_layer *l, dt_network *net);
 

@@ -8,6 +8,9 @@
 #include "cuda/gpu_net.h"
 #include "cuda/kernels_gpu.h"
 #include "cuda/launch.h"
+#include "engine/bn_backward.h"
+#include "engine/dropout_mask.h"
+#include "engine/optim_step.h"
 
 // i % C for the channel of element i of an NHWC tensor: 32-bit while the
 // index fits (a 64-bit remainder is a ~70-instruction routine on the GPU,
@@ -143,7 +146,7 @@ __global__ static void k_partial(const float *x, const float *dz, const float *m
             } else {
                 float g = dz[r * C + c];
                 a1 += g;
-                a2 += g * (v - mu) * is;
+                a2 += dt_bn_bwd_dzx(g, v, mu, is);
             }
         }
     }
@@ -272,19 +275,15 @@ __global__ static void k_bn_bwd_final(const float *part, int P, size_t M, int C,
         sdz += part[(size_t)p * 2 * C + c];
         sdzx += part[(size_t)p * 2 * C + C + c];
     }
-    if (dscale) dscale[c] = (float)sdzx;
-    if (dshift) dshift[c] = (float)sdz;
-    float gis = scale[c] * save_invstd[c];
-    coef[c] = gis;
-    coef[C + c] = training ? (float)(gis * sdz / M) : 0.0f;
-    coef[2 * C + c] = training ? (float)(gis * sdzx / M * save_invstd[c]) : 0.0f;
+    dt_bn_bwd_coef(sdz, sdzx, M, scale[c], save_invstd[c], training, dscale ? dscale + c : NULL,
+                   dshift ? dshift + c : NULL, coef + c, coef + C + c, coef + 2 * C + c);
 }
 
 __global__ static void k_bn_bwd_apply(const float *x, const float *dz, float *dx, size_t n,
                                       int C, const float *mean, const float *coef, int accum) {
     GRID_LOOP(i, n) {
         int c = chan_of(i, C);
-        float v = coef[c] * dz[i] - coef[C + c] - coef[2 * C + c] * (x[i] - mean[c]);
+        float v = dt_bn_bwd_dx(dz[i], x[i], mean[c], coef[c], coef[C + c], coef[2 * C + c]);
         dx[i] = accum ? dx[i] + v : v;
     }
 }
@@ -306,110 +305,48 @@ extern "C" void dt_bn_backward_gpu(const float *x, const float *y, float *dy, fl
     DT_LAUNCH_CHECK("bn backward apply");
 }
 
-// --- optimizer (network.c step_tensor) -----------------------------------------------------
+// --- optimizer: the formulas of engine/optim_step.h, one thread per parameter ---------------
 
-__global__ static void k_sgd(float *w, const float *g, float *m, size_t n, float lr, float wd,
-                             float mom) {
-    GRID_LOOP(i, n) {
-        float gi = g[i] + wd * w[i];
-        m[i] = mom * m[i] + gi;
-        w[i] -= lr * m[i];
-    }
+__global__ static void k_sgd(dt_opt_coef c, float *w, const float *g, float *m, size_t n) {
+    GRID_LOOP(i, n) dt_sgd_elem(&c, w + i, g[i], m + i);
 }
 
-__global__ static void k_adam(float *w, const float *g, float *m, float *v, size_t n, float b1,
-                              float b2, float eps, float step, float sbc2, float l2,
-                              float shrink) {
-    GRID_LOOP(i, n) {
-        float wi = w[i] * shrink;
-        float gi = g[i] + l2 * w[i];
-        m[i] = b1 * m[i] + (1 - b1) * gi;
-        v[i] = b2 * v[i] + (1 - b2) * gi * gi;
-        float denom = sqrtf(v[i]) / sbc2 + eps;
-        w[i] = wi - step * m[i] / denom;
-    }
+__global__ static void k_adam(dt_opt_coef c, float *w, const float *g, float *m, float *v,
+                              size_t n) {
+    GRID_LOOP(i, n) dt_adam_elem(&c, w + i, g[i], m + i, v + i);
 }
 
 extern "C" void dt_opt_step_gpu(const dt_optim *o, float lr, float *w, const float *g, float *m,
                                 float *v, size_t n) {
     if (n == 0) return;
-    const float wd = o->decay;
-    if (o->kind == DT_OPT_SGD) {
-        k_sgd<<<blocks_for(n), NT>>>(w, g, m, n, lr, wd, o->momentum);
+    const dt_opt_coef c = dt_opt_coef_of(o, lr); // on the host, as the CPU step
+    if (c.sgd) {
+        k_sgd<<<blocks_for(n), NT>>>(c, w, g, m, n);
         DT_LAUNCH_CHECK("sgd step");
         return;
     }
-    // bias corrections in double on the host, exactly as network.c
-    const double bc1 = 1.0 - pow(o->beta1, (double)o->t), bc2 = 1.0 - pow(o->beta2, (double)o->t);
-    const float step = (float)(lr / bc1), sbc2 = (float)sqrt(bc2);
-    const int adamw = o->kind == DT_OPT_ADAMW;
-    const float l2 = adamw ? 0.0f : wd, shrink = adamw ? 1.0f - lr * wd : 1.0f;
-    k_adam<<<blocks_for(n), NT>>>(w, g, m, v, n, o->beta1, o->beta2, o->eps, step, sbc2, l2,
-                                  shrink);
+    k_adam<<<blocks_for(n), NT>>>(c, w, g, m, v, n);
     DT_LAUNCH_CHECK("adam step");
 }
 
-// --- dropout: common.c's RNG on the device ------------------------------------------------
-
-__device__ static inline uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-__device__ static inline void rng_seed3(uint64_t *s, uint64_t a, uint64_t b, uint64_t c) {
-    uint64_t x = a;
-    uint64_t h = splitmix64(&x);
-    x = h ^ b;
-    h = splitmix64(&x);
-    x = h ^ c;
-    uint64_t seed = splitmix64(&x);
-    x = seed;
-    s[0] = splitmix64(&x);
-    s[1] = splitmix64(&x);
-    if (!s[0] && !s[1]) s[1] = 1;
-}
-
-__device__ static inline uint64_t rng_u64(uint64_t *s) {
-    uint64_t s0 = s[0], s1 = s[1];
-    uint64_t result = s0 + s1;
-    s1 ^= s0;
-    s[0] = ((s0 << 24) | (s0 >> 40)) ^ s1 ^ (s1 << 16);
-    s[1] = (s1 << 37) | (s1 >> 27);
-    return result;
-}
+// --- dropout: the mask of engine/dropout_mask.h ------------------------------------------------
 
 // One thread per chunk: the stream is sequential within a chunk, as on the
 // CPU. Chunks are few (n / 4096), so this is a short kernel.
-__global__ static void k_dropout(const float *x, float *y, float *mask, size_t n, size_t chunk,
-                                 float thresh, float scale, uint64_t seed) {
-    size_t nchunks = (n + chunk - 1) / chunk;
+__global__ static void k_dropout(const float *x, float *y, float *mask, size_t n, float p,
+                                 uint64_t seed) {
+    const size_t nchunks = dt_dropout_chunks(n);
     GRID_LOOP(k, nchunks) {
-        uint64_t s[2];
-        rng_seed3(s, seed, k, 0x64726f70);
-        size_t i1 = (k + 1) * chunk < n ? (k + 1) * chunk : n;
-        for (size_t i = k * chunk; i < i1; i += 2) {
-            uint64_t u = rng_u64(s);
-            float m0 = (float)(u >> 40) < thresh ? scale : 0.0f;
-            mask[i] = m0;
-            y[i] = x[i] * m0;
-            if (i + 1 < i1) {
-                float m1 = (float)((u >> 16) & 0xffffff) < thresh ? scale : 0.0f;
-                mask[i + 1] = m1;
-                y[i + 1] = x[i + 1] * m1;
-            }
-        }
+        const size_t i1 = dt_dropout_chunk(mask, n, k, seed, p);
+        for (size_t i = k * DT_DROPOUT_CHUNK; i < i1; i++) y[i] = x[i] * mask[i];
     }
 }
 
 extern "C" void dt_dropout_gpu(const float *x, float *y, float *mask, size_t n, float p,
-                               uint64_t seed, size_t chunk) {
+                               uint64_t seed) {
     if (n == 0) return;
-    const float keep = 1.0f - p, scale = 1.0f / keep;
-    const float thresh = keep * 16777216.0f;
-    size_t nchunks = (n + chunk - 1) / chunk;
-    k_dropout<<<(unsigned)((nchunks + 63) / 64), 64>>>(x, y, mask, n, chunk, thresh, scale, seed);
+    size_t nchunks = dt_dropout_chunks(n);
+    k_dropout<<<(unsigned)((nchunks + 63) / 64), 64>>>(x, y, mask, n, p, seed);
     DT_LAUNCH_CHECK("dropout");
 }
 

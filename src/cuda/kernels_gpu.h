@@ -43,11 +43,9 @@ void dt_bn_backward_gpu(const float *x, const float *y, float *dy, float *dx, si
 void dt_opt_step_gpu(const dt_optim *o, float lr, float *w, const float *g, float *m,
                      float *v, size_t n);
 
-// Dropout: mask (n) = 0 or 1/(1-p) drawn exactly as the CPU draws it (one
-// xoroshiro128+ stream per chunk of `chunk` elements seeded from `seed`),
-// then y = x * mask (x may alias y).
-void dt_dropout_gpu(const float *x, float *y, float *mask, size_t n, float p, uint64_t seed,
-                    size_t chunk);
+// Dropout: mask (n) = 0 or 1/(1-p) drawn exactly as the CPU draws it
+// (engine/dropout_mask.h, from `seed`), then y = x * mask (x may alias y).
+void dt_dropout_gpu(const float *x, float *y, float *mask, size_t n, float p, uint64_t seed);
 // dx (+)= dy * mask
 void dt_mul_gpu(const float *dy, const float *mask, float *dx, size_t n, int accum);
 

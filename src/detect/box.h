@@ -19,11 +19,7 @@
 
 #include <math.h>
 
-#ifdef __CUDACC__
-#define DT_HD __host__ __device__
-#else
-#define DT_HD
-#endif
+#include "base/hd.h"
 
 // ---------------------------------------------------------------------------
 // Geometry.

@@ -19,13 +19,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#ifndef DT_HD
-#ifdef __CUDACC__
-#define DT_HD __host__ __device__
-#else
-#define DT_HD
-#endif
-#endif
+#include "base/hd.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -152,9 +152,4 @@ int dt_gpu_mem_info(size_t *used, size_t *total) {
     *used = *total = 0;
     return -1;
 }
-void dt_net_gpu_forward(dt_network *net) { (void)net; }
-void dt_net_gpu_backward(dt_network *net) { (void)net; }
-int dt_net_gpu_step(dt_network *net) { (void)net; return 1; }
-void dt_net_gpu_reset_optim(dt_network *net) { (void)net; }
-void dt_net_gpu_mark_synced(dt_network *net) { (void)net; }
 #endif

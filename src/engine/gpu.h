@@ -80,14 +80,6 @@ void dt_gpu_sync(void);
 // Device memory in use and total, bytes (cudaMemGetInfo). 0 / -1.
 int dt_gpu_mem_info(size_t *used, size_t *total);
 
-// Called by network.c's dispatch when net->gpu (not for other callers).
-void dt_net_gpu_forward(dt_network *net);
-void dt_net_gpu_backward(dt_network *net);
-// 1 when the step was taken, 0 when the loss scaler skipped it (overflow).
-int dt_net_gpu_step(dt_network *net);
-void dt_net_gpu_reset_optim(dt_network *net);
-void dt_net_gpu_mark_synced(dt_network *net); // the device holds weights_version
-
 #ifdef __cplusplus
 }
 #endif

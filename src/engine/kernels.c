@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/common.h"
+#include "engine/bn_backward.h"
 
 const char *const dt_act_names[] = {"linear", "relu", "leaky", "tanh", "sigmoid", NULL};
 
@@ -208,7 +209,7 @@ void dt_bn_backward(const float *x, const float *y, float *dy, float *dx, size_t
 #pragma omp simd
                 for (int c = 0; c < C; c++) {
                     p1[c] += dr[c];
-                    p2[c] += dr[c] * (xr[c] - save_mean[c]) * save_invstd[c];
+                    p2[c] += dt_bn_bwd_dzx(dr[c], xr[c], save_mean[c], save_invstd[c]);
                 }
             }
             for (int c = 0; c < C; c++) {
@@ -224,18 +225,9 @@ void dt_bn_backward(const float *x, const float *y, float *dy, float *dx, size_t
             sdz += acc[(size_t)t * 2 * C + c];
             sdzx += acc[(size_t)t * 2 * C + C + c];
         }
-        if (dscale) dscale[c] = (float)sdzx;
-        if (dshift) dshift[c] = (float)sdz;
-        // dx = g*is*dz - g*is*sdz/M - g*is*xhat*sdzx/M, xhat = (x-mean)*is
-        float gis = scale[c] * save_invstd[c];
-        k0[c] = gis;
-        if (training) {
-            k1[c] = (float)(gis * sdz / M);
-            k2[c] = (float)(gis * sdzx / M * save_invstd[c]);
-        } else {
-            k1[c] = 0;
-            k2[c] = 0;
-        }
+        dt_bn_bwd_coef(sdz, sdzx, M, scale[c], save_invstd[c], training,
+                       dscale ? dscale + c : NULL, dshift ? dshift + c : NULL, k0 + c, k1 + c,
+                       k2 + c);
     }
     if (!dx) return;
 #pragma omp parallel for schedule(static)
@@ -245,11 +237,11 @@ void dt_bn_backward(const float *x, const float *y, float *dy, float *dx, size_t
         if (accum) {
 #pragma omp simd
             for (int c = 0; c < C; c++)
-                o[c] += k0[c] * dr[c] - k1[c] - k2[c] * (xr[c] - save_mean[c]);
+                o[c] += dt_bn_bwd_dx(dr[c], xr[c], save_mean[c], k0[c], k1[c], k2[c]);
         } else {
 #pragma omp simd
             for (int c = 0; c < C; c++)
-                o[c] = k0[c] * dr[c] - k1[c] - k2[c] * (xr[c] - save_mean[c]);
+                o[c] = dt_bn_bwd_dx(dr[c], xr[c], save_mean[c], k0[c], k1[c], k2[c]);
         }
     }
 }

@@ -10,9 +10,11 @@
 #include <unistd.h>
 
 #include "engine/amp.h"
+#include "engine/backend.h"
 #include "engine/conv_route.h"
 #include "engine/gpu.h"
 #include "engine/kernels.h"
+#include "engine/optim_step.h"
 
 // --- helpers for layer implementations -----------------------------------
 
@@ -234,6 +236,7 @@ static int check_memory(const dt_cfg_section *s, const char *what, double bytes)
 struct dt_prof {
     double *fwd, *bwd, step;
     long n_fwd, n_bwd, n_step;
+    double t_step; // when the running step began
 };
 
 static void prof_begin(dt_network *net) {
@@ -399,6 +402,7 @@ dt_network *dt_net_build(dt_cfg *cfg, const char *name, const dt_net_opts *o,
     dt_net_set_lr(net, net->opt.base_lr);
     net->train = net->with_grads;
     net->loss = net->with_loss ? 0 : NAN;
+    net->backend = &dt_backend_cpu;
     prof_begin(net);
     dt_log("%s: %d layers, %.2f M parameters (%.1f MiB), activations %.1f MiB%s\n", name,
            net->n_layers, net->n_trainable / 1e6, net->n_params * 4.0 / 1048576.0,
@@ -441,7 +445,7 @@ dt_network *dt_net_load_with(const char *cfg_path, const dt_net_opts *o, const d
 void dt_net_free(dt_network *net) {
     if (!net) return;
     prof_end(net);
-    dt_net_gpu_disable(net); // GPU: device twins and layers' GPU state
+    if (net->backend && net->backend->release) net->backend->release(net); // GPU: device twins
     for (int i = 0; i < net->n_layers; i++) {
         dt_layer *l = &net->layers[i];
         if (l->ops && l->ops->destroy) l->ops->destroy(l);
@@ -462,38 +466,23 @@ void dt_net_free(dt_network *net) {
     free(net);
 }
 
-// --- running ---------------------------------------------------------------------
+// --- running: the one loop, over net->backend (engine/backend.h) ----------------------
 
 void dt_net_forward(dt_network *net) {
-    if (net->gpu) { // GPU dispatch (src/cuda/gpu_net.c)
-        dt_net_gpu_forward(net);
-        return;
-    }
+    const dt_backend *be = net->backend;
     net->loss = net->with_loss ? 0 : NAN; // the loss layers add theirs
-    dt_prof *p = net->prof;
-    for (int i = 0; i < net->n_layers; i++) {
-        dt_layer *l = &net->layers[i];
-        double t0 = p ? dt_now() : 0;
-        l->ops->forward(l, net);
-        if (p) p->fwd[i] += dt_now() - t0;
-    }
-    if (p) p->n_fwd++;
+    be->upload_input(net);
+    for (int i = 0; i < net->n_layers; i++) be->layer_forward(net, &net->layers[i]);
+    be->download_output(net);
 }
 
 void dt_net_backward(dt_network *net) {
     DT_ASSERT(net->with_grads);
-    if (net->gpu) { // GPU dispatch
-        dt_net_gpu_backward(net);
-        return;
-    }
-    dt_prof *p = net->prof;
-    for (int i = net->n_layers - 1; i >= net->first_trainable; i--) {
-        dt_layer *l = &net->layers[i];
-        double t0 = p ? dt_now() : 0;
-        l->ops->backward(l, net);
-        if (p) p->bwd[i] += dt_now() - t0;
-    }
-    if (p) p->n_bwd++;
+    const dt_backend *be = net->backend;
+    be->upload_delta(net);
+    for (int i = net->n_layers - 1; i >= net->first_trainable; i--)
+        be->layer_backward(net, &net->layers[i]);
+    be->backward_done(net);
 }
 
 void dt_net_set_train(dt_network *net, int train) { net->train = train && net->with_grads; }
@@ -535,77 +524,103 @@ void dt_net_reset_optim(dt_network *net) {
     memset(net->opt_m, 0, net->n_params * sizeof(float));
     memset(net->opt_v, 0, net->n_params * sizeof(float));
     net->opt.t = 0;
-    if (net->gpu) dt_net_gpu_reset_optim(net); // GPU: the device moments too
+    if (net->backend->reset_optim) net->backend->reset_optim(net); // GPU: the device moments too
 }
 
 void dt_net_set_lr(dt_network *net, float lr) {
     for (int g = 0; g < DT_MAX_GROUPS; g++) net->group_lr[g] = lr;
 }
 
-static void step_tensor(const dt_optim *o, float lr, float *w, const float *g, float *m,
-                        float *v, size_t n) {
-    const float wd = o->decay;
-    if (o->kind == DT_OPT_SGD) {
-        const float mom = o->momentum;
-#pragma omp parallel for simd schedule(static)
-        for (size_t i = 0; i < n; i++) {
-            float gi = g[i] + wd * w[i];
-            m[i] = mom * m[i] + gi;
-            w[i] -= lr * m[i];
-        }
-        return;
-    }
-    // Adam / AdamW, written as torch.optim does it (same rounding order).
-    const float b1 = o->beta1, b2 = o->beta2, eps = o->eps;
-    const double bc1 = 1.0 - pow(b1, (double)o->t), bc2 = 1.0 - pow(b2, (double)o->t);
-    const float step = (float)(lr / bc1), sbc2 = (float)sqrt(bc2);
-    const int adamw = o->kind == DT_OPT_ADAMW;
-    const float l2 = adamw ? 0.0f : wd, shrink = adamw ? 1.0f - lr * wd : 1.0f;
-#pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        float wi = w[i] * shrink;
-        float gi = g[i] + l2 * w[i];
-        m[i] = b1 * m[i] + (1 - b1) * gi;
-        v[i] = b2 * v[i] + (1 - b2) * gi * gi;
-        float denom = sqrtf(v[i]) / sbc2 + eps;
-        w[i] = wi - step * m[i] / denom;
-    }
-}
-
 void dt_net_step(dt_network *net) {
     DT_ASSERT(net->with_grads);
+    const dt_backend *be = net->backend;
     net->opt.t++;
-    if (net->gpu) { // GPU: the same formulas on the device twins
-        net->images_seen += (uint64_t)net->batch;
-        if (!dt_net_gpu_step(net)) { // mixed precision's loss scaler skipped it (overflow)
-            net->opt.t--;
-            return;
-        }
-        net->weights_version++;
-        dt_net_gpu_mark_synced(net);
+    net->images_seen += (uint64_t)net->batch;
+    if (!be->step_begin(net)) { // mixed precision's loss scaler skipped it (overflow)
+        net->opt.t--;
         return;
     }
-    dt_prof *p = net->prof;
-    double t0 = p ? dt_now() : 0;
     for (int i = net->first_trainable; i < net->n_layers; i++) {
         dt_layer *l = &net->layers[i];
         if (l->frozen) continue;
         float lr = net->group_lr[l->group];
         for (int p = 0; p < l->n_params; p++) {
             dt_param *q = &l->params[p];
-            if (!q->trainable) continue;
-            step_tensor(&net->opt, lr, q->w, q->g, net->opt_m + q->offset,
-                        net->opt_v + q->offset, q->n);
+            if (q->trainable) be->step_params(net, lr, q->offset, q->n);
         }
-        l->wver++;
-    }
-    if (p) {
-        p->step += dt_now() - t0;
-        p->n_step++;
+        l->wver++; // caches of this layer's weights are stale
     }
     net->weights_version++;
-    net->images_seen += (uint64_t)net->batch;
+    be->step_end(net);
 }
+
+// --- the CPU backend -----------------------------------------------------------------
+// Everything is on the host already: no transfers. With DT_PROFILE each
+// layer's call and the optimizer step are timed.
+
+static void cpu_nothing(dt_network *net) { (void)net; }
+
+// run(l, net), its time added to t[l->index] (t NULL: not timed).
+static void cpu_run(dt_network *net, dt_layer *l, void (*run)(dt_layer *, dt_network *),
+                    double *t) {
+    double t0 = t ? dt_now() : 0;
+    run(l, net);
+    if (t) t[l->index] += dt_now() - t0;
+}
+
+static void cpu_layer_forward(dt_network *net, dt_layer *l) {
+    cpu_run(net, l, l->ops->forward, net->prof ? net->prof->fwd : NULL);
+}
+
+static void cpu_forward_done(dt_network *net) {
+    if (net->prof) net->prof->n_fwd++;
+}
+
+static void cpu_layer_backward(dt_network *net, dt_layer *l) {
+    cpu_run(net, l, l->ops->backward, net->prof ? net->prof->bwd : NULL);
+}
+
+static void cpu_backward_done(dt_network *net) {
+    if (net->prof) net->prof->n_bwd++;
+}
+
+static int cpu_step_begin(dt_network *net) {
+    if (net->prof) net->prof->t_step = dt_now();
+    return 1;
+}
+
+static void cpu_step_params(dt_network *net, float lr, size_t off, size_t n) {
+    float *w = net->params + off, *m = net->opt_m + off, *v = net->opt_v + off;
+    const float *g = net->grads + off;
+    const dt_opt_coef c = dt_opt_coef_of(&net->opt, lr);
+    if (c.sgd) {
+#pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < n; i++) dt_sgd_elem(&c, w + i, g[i], m + i);
+    } else {
+#pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < n; i++) dt_adam_elem(&c, w + i, g[i], m + i, v + i);
+    }
+}
+
+static void cpu_step_end(dt_network *net) {
+    dt_prof *p = net->prof;
+    if (!p) return;
+    p->step += dt_now() - p->t_step;
+    p->n_step++;
+}
+
+const dt_backend dt_backend_cpu = {
+    .name = "cpu",
+    .upload_input = cpu_nothing,
+    .layer_forward = cpu_layer_forward,
+    .download_output = cpu_forward_done,
+    .upload_delta = cpu_nothing,
+    .layer_backward = cpu_layer_backward,
+    .backward_done = cpu_backward_done,
+    .step_begin = cpu_step_begin,
+    .step_params = cpu_step_params,
+    .step_end = cpu_step_end,
+};
 
 // --- summary -----------------------------------------------------------------------
 

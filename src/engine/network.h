@@ -238,6 +238,9 @@ struct dt_network {
     // the last and the loss layers; dt_net_pull() brings parameters back.
     int gpu;
     struct dt_gpu_net *gpu_state;
+    // The device forward / backward / step run on (engine/backend.h): the
+    // CPU's from the start, the CUDA one while gpu is set.
+    const struct dt_backend *backend;
     struct dt_prof *prof; // DT_PROFILE timings (network.c), or NULL when off
 };
 

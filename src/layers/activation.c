@@ -2,10 +2,7 @@
 #include <stdlib.h>
 #include "engine/kernels.h"
 #include "engine/network.h"
-
-typedef struct {
-    dt_act act;
-} activation_priv;
+#include "layers/basic_priv.h"
 
 static int activation_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
     activation_priv *p = dt_calloc(1, sizeof *p);

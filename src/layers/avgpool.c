@@ -9,11 +9,7 @@
 
 #include "engine/kernels.h"
 #include "engine/network.h"
-
-typedef struct {
-    int global;
-    int size, stride, pad;
-} avgpool_priv;
+#include "layers/basic_priv.h"
 
 static int avgpool_out(dt_cfg_section *s, int in, const avgpool_priv *p, int *out,
                        const char *dim) {

@@ -1,17 +1,17 @@
 // GPU twins of the layers without a convolution: [activation], [batchnorm],
 // [dropout], [maxpool], [avgpool], [shortcut], [route], [flatten] and
 // [connected] (cuBLAS SGEMM). Each mirrors its CPU file step by step; the
-// kernels are in cuda/kernels_gpu.cu and cuda/kernels_layout.cu.
+// kernels are in cuda/kernels_gpu.cu and cuda/kernels_layout.cu. Their
+// parsed keys are the CPU file's private struct (layers/basic_priv.h).
 #include "cuda/layer_gpu.h"
-
-#define DROPOUT_CHUNK 4096 // dropout.c's: the mask depends on it
+#include "layers/basic_priv.h"
 
 static size_t n_out(const dt_layer *l) { return l->outputs * (size_t)l->batch; }
 
 // --- [activation] ----------------------------------------------------------------------------
 
 extern "C" void dt_activation_forward_gpu(dt_layer *l, dt_network *net) {
-    dt_act a = dt_gpu_key_act(l);
+    const dt_act a = ((const activation_priv *)l->priv)->act;
     float *y = dt_dev(net, l->output);
     dt_copy_gpu(dt_layer_in_gpu(net, l, 0), y, n_out(l));
     dt_act_forward_gpu(a, y, n_out(l));
@@ -21,7 +21,8 @@ extern "C" void dt_activation_backward_gpu(dt_layer *l, dt_network *net) {
     float *dx = dt_layer_in_delta_gpu(net, l, 0);
     if (!dx) return;
     float *dy = dt_dev(net, l->delta);
-    dt_act_backward_gpu(dt_gpu_key_act(l), dt_dev(net, l->output), dy, dy, n_out(l));
+    dt_act_backward_gpu(((const activation_priv *)l->priv)->act, dt_dev(net, l->output), dy, dy,
+                        n_out(l));
     dt_add_gpu(dy, dx, n_out(l), l->in_accum[0]);
 }
 
@@ -29,8 +30,7 @@ extern "C" void dt_activation_backward_gpu(dt_layer *l, dt_network *net) {
 
 typedef struct {
     dt_gpu_priv h;
-    dt_act act;
-    float momentum, eps;
+    const batchnorm_priv *cpu; // act, momentum, eps
     float *save_mean, *save_inv; // (C)
     int trained;
 } bn_gpu;
@@ -45,9 +45,7 @@ static void bn_gpu_destroy(void *self) {
 static bn_gpu *bn_get(dt_layer *l) {
     if (l->priv_gpu) return (bn_gpu *)l->priv_gpu;
     bn_gpu *p = (bn_gpu *)dt_gpu_priv_new(l, sizeof *p, bn_gpu_destroy);
-    p->act = dt_gpu_key_act(l);
-    p->momentum = dt_gpu_key_float(l, "momentum", 0.1f);
-    p->eps = dt_gpu_key_float(l, "eps", 1e-5f);
+    p->cpu = (const batchnorm_priv *)l->priv;
     p->save_mean = dt_gpu_floats(l->c, "BN statistics");
     p->save_inv = dt_gpu_floats(l->c, "BN statistics");
     return p;
@@ -63,12 +61,12 @@ extern "C" void dt_batchnorm_forward_gpu(dt_layer *l, dt_network *net) {
     p->trained = dt_layer_training(net, l);
     if (p->trained)
         dt_bn_forward_train_gpu(x, y, M, l->c, dt_gpu_w(net, l, P_SCALE), dt_gpu_w(net, l, P_SHIFT),
-                                dt_gpu_w(net, l, P_MEAN), dt_gpu_w(net, l, P_VAR), p->momentum,
-                                p->eps, p->save_mean, p->save_inv, p->act);
+                                dt_gpu_w(net, l, P_MEAN), dt_gpu_w(net, l, P_VAR), p->cpu->momentum,
+                                p->cpu->eps, p->save_mean, p->save_inv, p->cpu->act);
     else
         dt_bn_forward_infer_gpu(x, y, M, l->c, dt_gpu_w(net, l, P_SCALE), dt_gpu_w(net, l, P_SHIFT),
-                                dt_gpu_w(net, l, P_MEAN), dt_gpu_w(net, l, P_VAR), p->eps,
-                                p->save_mean, p->save_inv, p->act);
+                                dt_gpu_w(net, l, P_MEAN), dt_gpu_w(net, l, P_VAR), p->cpu->eps,
+                                p->save_mean, p->save_inv, p->cpu->act);
 }
 
 extern "C" void dt_batchnorm_backward_gpu(dt_layer *l, dt_network *net) {
@@ -80,7 +78,7 @@ extern "C" void dt_batchnorm_backward_gpu(dt_layer *l, dt_network *net) {
     size_t M = (size_t)l->batch * l->h * l->w;
     dt_bn_backward_gpu(dt_layer_in_gpu(net, l, 0), dt_dev(net, l->output), dt_dev(net, l->delta),
                        dx, M, l->c, dt_gpu_w(net, l, P_SCALE), p->save_mean, p->save_inv, dscale,
-                       dshift, p->act, p->trained, l->in_accum[0]);
+                       dshift, p->cpu->act, p->trained, l->in_accum[0]);
 }
 
 // --- [dropout] -------------------------------------------------------------------------------
@@ -101,7 +99,7 @@ static void dropout_gpu_destroy(void *self) {
 static dropout_gpu *dropout_get(dt_layer *l, dt_network *net) {
     if (l->priv_gpu) return (dropout_gpu *)l->priv_gpu;
     dropout_gpu *p = (dropout_gpu *)dt_gpu_priv_new(l, sizeof *p, dropout_gpu_destroy);
-    p->p = dt_gpu_key_float(l, "p", 0.5f);
+    p->p = ((const dropout_priv *)l->priv)->p;
     if (net->with_grads) p->mask = dt_gpu_floats(n_out(l), "dropout mask");
     return p;
 }
@@ -115,7 +113,7 @@ extern "C" void dt_dropout_forward_gpu(dt_layer *l, dt_network *net) {
         dt_copy_gpu(x, y, n_out(l));
         return;
     }
-    dt_dropout_gpu(x, y, p->mask, n_out(l), p->p, dt_rng_u64(&net->rng), DROPOUT_CHUNK);
+    dt_dropout_gpu(x, y, p->mask, n_out(l), p->p, dt_rng_u64(&net->rng));
 }
 
 extern "C" void dt_dropout_backward_gpu(dt_layer *l, dt_network *net) {
@@ -133,51 +131,46 @@ extern "C" void dt_dropout_backward_gpu(dt_layer *l, dt_network *net) {
 
 typedef struct {
     dt_gpu_priv h;
-    int size, stride, pad, global;
-    int *argmax; // (B, OH, OW, C) maxpool with gradients
-} pool_gpu;
+    int *argmax; // (B, OH, OW, C) with gradients
+} maxpool_gpu;
 
-static void pool_gpu_destroy(void *self) {
-    pool_gpu *p = (pool_gpu *)self;
+static void maxpool_gpu_destroy(void *self) {
+    maxpool_gpu *p = (maxpool_gpu *)self;
     dt_gpu_free(p->argmax);
     free(p);
 }
 
-static pool_gpu *pool_get(dt_layer *l, dt_network *net, int is_max) {
-    if (l->priv_gpu) return (pool_gpu *)l->priv_gpu;
-    pool_gpu *p = (pool_gpu *)dt_gpu_priv_new(l, sizeof *p, pool_gpu_destroy);
-    p->global = !is_max && !dt_cfg_has(l->sec, "size");
-    p->size = dt_gpu_key_int(l, "size", 2);
-    p->stride = dt_gpu_key_int(l, "stride", p->size);
-    p->pad = dt_gpu_key_int(l, "pad", 0);
-    if (is_max && net->with_grads)
-        p->argmax = (int *)dt_gpu_alloc(n_out(l) * sizeof(int), "maxpool argmax");
+static maxpool_gpu *maxpool_get(dt_layer *l, dt_network *net) {
+    if (l->priv_gpu) return (maxpool_gpu *)l->priv_gpu;
+    maxpool_gpu *p = (maxpool_gpu *)dt_gpu_priv_new(l, sizeof *p, maxpool_gpu_destroy);
+    if (net->with_grads) p->argmax = (int *)dt_gpu_alloc(n_out(l) * sizeof(int), "maxpool argmax");
     return p;
 }
 
 extern "C" void dt_maxpool_forward_gpu(dt_layer *l, dt_network *net) {
-    pool_gpu *p = pool_get(l, net, 1);
-    dt_pool_max_forward_gpu(dt_layer_in_gpu(net, l, 0), dt_dev(net, l->output), p->argmax,
-                           l->batch, l->h, l->w, l->c, l->out_h, l->out_w, p->size, p->stride,
-                           p->pad);
+    const maxpool_priv *c = (const maxpool_priv *)l->priv;
+    dt_pool_max_forward_gpu(dt_layer_in_gpu(net, l, 0), dt_dev(net, l->output),
+                            maxpool_get(l, net)->argmax, l->batch, l->h, l->w, l->c, l->out_h,
+                            l->out_w, c->size, c->stride, c->pad);
 }
 
 extern "C" void dt_maxpool_backward_gpu(dt_layer *l, dt_network *net) {
-    pool_gpu *p = pool_get(l, net, 1);
+    const maxpool_priv *c = (const maxpool_priv *)l->priv;
     float *dx = dt_layer_in_delta_gpu(net, l, 0);
     if (!dx) return;
-    dt_pool_max_backward_gpu(dt_dev(net, l->delta), p->argmax, dx, l->batch, l->h, l->w, l->c,
-                            l->out_h, l->out_w, p->size, p->stride, p->pad, l->in_accum[0]);
+    dt_pool_max_backward_gpu(dt_dev(net, l->delta), maxpool_get(l, net)->argmax, dx, l->batch,
+                             l->h, l->w, l->c, l->out_h, l->out_w, c->size, c->stride, c->pad,
+                             l->in_accum[0]);
 }
 
 extern "C" void dt_avgpool_forward_gpu(dt_layer *l, dt_network *net) {
-    pool_gpu *p = pool_get(l, net, 0);
+    const avgpool_priv *p = (const avgpool_priv *)l->priv;
     dt_pool_avg_forward_gpu(dt_layer_in_gpu(net, l, 0), dt_dev(net, l->output), l->batch, l->h,
                            l->w, l->c, l->out_h, l->out_w, p->size, p->stride, p->pad, p->global);
 }
 
 extern "C" void dt_avgpool_backward_gpu(dt_layer *l, dt_network *net) {
-    pool_gpu *p = pool_get(l, net, 0);
+    const avgpool_priv *p = (const avgpool_priv *)l->priv;
     float *dx = dt_layer_in_delta_gpu(net, l, 0);
     if (!dx) return;
     dt_pool_avg_backward_gpu(dt_dev(net, l->delta), dx, l->batch, l->h, l->w, l->c, l->out_h,
@@ -188,11 +181,11 @@ extern "C" void dt_avgpool_backward_gpu(dt_layer *l, dt_network *net) {
 
 extern "C" void dt_shortcut_forward_gpu(dt_layer *l, dt_network *net) {
     dt_residual_forward_gpu(dt_layer_in_gpu(net, l, 0), dt_layer_in_gpu(net, l, 1),
-                            dt_dev(net, l->output), n_out(l), dt_gpu_key_act(l));
+                            dt_dev(net, l->output), n_out(l), ((const shortcut_priv *)l->priv)->act);
 }
 
 extern "C" void dt_shortcut_backward_gpu(dt_layer *l, dt_network *net) {
-    const dt_act a = dt_gpu_key_act(l);
+    const dt_act a = ((const shortcut_priv *)l->priv)->act;
     const size_t n = n_out(l);
     float *y = dt_dev(net, l->output), *dy = dt_dev(net, l->delta);
     if (a != DT_ACT_RELU && a != DT_ACT_LINEAR) dt_act_backward_gpu(a, y, dy, dy, n);
@@ -307,22 +300,24 @@ static void gemm(dt_network *net, cublasOperation_t ta, cublasOperation_t tb, in
 
 extern "C" void dt_connected_forward_gpu(dt_layer *l, dt_network *net) {
     const int B = l->batch, in = (int)l->inputs, out = l->out_c;
-    const int pw = dt_gpu_param_index(l, "weights"), pb = dt_gpu_param_index(l, "bias");
+    const connected_priv *c = (const connected_priv *)l->priv;
+    const int pw = c->pw, pb = c->pb;
     const int amp = net->gpu_state->amp;
     const float *x = dt_layer_in_gpu(net, l, 0);
     float *y = dt_dev(net, l->output); // (B, out)
     const void *W = amp ? (const void *)connected_lowp_w(l, net, pw) : dt_gpu_w(net, l, pw);
     const void *X = amp ? (const void *)dt_gpu_lowp_of(net, 0, x, (size_t)B * in) : x;
     gemm(net, CUBLAS_OP_T, CUBLAS_OP_N, out, B, in, W, in, X, in, 0.0f, y, out);
-    dt_bias_act_gpu(y, dt_gpu_w(net, l, pb), (size_t)B, out, dt_gpu_key_act(l));
+    dt_bias_act_gpu(y, dt_gpu_w(net, l, pb), (size_t)B, out, c->act);
 }
 
 extern "C" void dt_connected_backward_gpu(dt_layer *l, dt_network *net) {
     const int B = l->batch, in = (int)l->inputs, out = l->out_c;
-    const int pw = dt_gpu_param_index(l, "weights"), pb = dt_gpu_param_index(l, "bias");
+    const connected_priv *c = (const connected_priv *)l->priv;
+    const int pw = c->pw, pb = c->pb;
     const int amp = net->gpu_state->amp;
     float *dz = dt_dev(net, l->delta); // (B, out), ours
-    dt_act_backward_gpu(dt_gpu_key_act(l), dt_dev(net, l->output), dz, dz, (size_t)B * out);
+    dt_act_backward_gpu(c->act, dt_dev(net, l->output), dz, dz, (size_t)B * out);
     const float *x = dt_layer_in_gpu(net, l, 0);
     const void *DZ = amp ? (const void *)dt_gpu_lowp_of(net, 1, dz, (size_t)B * out) : dz;
     if (!l->frozen) {

@@ -8,14 +8,7 @@
 
 #include "engine/kernels.h"
 #include "engine/network.h"
-
-typedef struct {
-    dt_act act;
-    float momentum, eps;
-    float *save_mean;   // (C) statistics the forward pass normalised with
-    float *save_invstd; // (C)
-    int trained;        // the last forward used batch statistics
-} batchnorm_priv;
+#include "layers/basic_priv.h"
 
 enum { P_SCALE, P_SHIFT, P_MEAN, P_VAR };
 

@@ -9,13 +9,8 @@
 
 #include "engine/kernels.h"
 #include "engine/network.h"
+#include "layers/basic_priv.h"
 #include "engine/onednn.h"
-
-typedef struct {
-    dt_act act;
-    int bias;
-    int pb, pw; // indices of "bias" (-1 without) and "weights" in l->params
-} connected_priv;
 
 static int connected_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
     connected_priv *p = dt_calloc(1, sizeof *p);

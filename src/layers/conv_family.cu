@@ -7,8 +7,11 @@
 //     the output ([stdconv] likewise), so inference holds one tensor a layer.
 //   - bias and activation are one kernel after cuDNN's convolution.
 // Without cuDNN (GPU=1 CUDNN=0) each twin runs its CPU function in place.
+// The keys are the CPU file's parse (layers/conv_priv.h: l->priv starts
+// with them).
 #include "cuda/conv_gpu.h"
 #include "cuda/layer_gpu.h"
+#include "layers/conv_priv.h"
 
 #ifdef DT_CUDNN
 
@@ -23,10 +26,8 @@ static dt_gconv *conv_for(dt_network *net, const dt_layer *l, int O, int K, int 
 typedef struct {
     dt_gpu_priv h;
     dt_gconv *conv;
-    int filters, bn;
-    float momentum, eps;
-    dt_act act;
-    int pb, ps, pt, pm, pv, pw;
+    const dt_conv_args *a;        // the CPU file's parse (bn, momentum, eps, act, pb..pw)
+    int filters;
     float *xbuf;                  // (B, OH, OW, O) pre-BN output (BN with gradients only)
     float *save_mean, *save_inv;  // (O)
     int trained;                  // the last forward used batch statistics
@@ -44,22 +45,10 @@ static void conv_gpu_destroy(void *self) {
 static conv_gpu *conv_get(dt_layer *l, dt_network *net) {
     if (l->priv_gpu) return (conv_gpu *)l->priv_gpu;
     conv_gpu *p = (conv_gpu *)dt_gpu_priv_new(l, sizeof *p, conv_gpu_destroy);
+    const dt_conv_args *a = p->a = (const dt_conv_args *)l->priv;
     p->filters = l->out_c;
-    int size = dt_gpu_key_int(l, "size", 1), stride = dt_gpu_key_int(l, "stride", 1);
-    int pad = dt_gpu_key_int(l, "pad", 0), dil = dt_gpu_key_int(l, "dilation", 1);
-    int groups = dt_gpu_key_int(l, "groups", 1);
-    p->bn = dt_gpu_key_int(l, "batch_normalize", 0);
-    p->momentum = dt_gpu_key_float(l, "momentum", 0.1f);
-    p->eps = dt_gpu_key_float(l, "eps", 1e-5f);
-    p->act = dt_gpu_key_act(l);
-    p->pb = dt_gpu_param_index(l, "bias");
-    p->ps = dt_gpu_param_index(l, "scale");
-    p->pt = dt_gpu_param_index(l, "shift");
-    p->pm = dt_gpu_param_index(l, "mean");
-    p->pv = dt_gpu_param_index(l, "var");
-    p->pw = dt_gpu_param_index(l, "weights");
-    p->conv = conv_for(net, l, p->filters, size, stride, pad, dil, groups);
-    if (p->bn) {
+    p->conv = conv_for(net, l, p->filters, a->size, a->stride, a->pad, a->dilation, a->groups);
+    if (p->a->bn) {
         if (net->with_grads) // backward reads it; inference runs BN in place
             p->xbuf = dt_gpu_floats(l->outputs * l->batch, "pre-BN convolution output");
         p->save_mean = dt_gpu_floats(p->filters, "BN statistics");
@@ -73,22 +62,22 @@ extern "C" void dt_convolutional_forward_gpu(dt_layer *l, dt_network *net) {
     const size_t M = (size_t)l->batch * l->out_h * l->out_w;
     float *y = dt_dev(net, l->output);
     float *z = p->xbuf ? p->xbuf : y;
-    dt_gconv_forward(p->conv, net, dt_layer_in_gpu(net, l, 0), dt_gpu_w(net, l, p->pw),
+    dt_gconv_forward(p->conv, net, dt_layer_in_gpu(net, l, 0), dt_gpu_w(net, l, p->a->pw),
                      l->wver, z);
-    if (!p->bn) {
-        dt_bias_act_gpu(y, dt_gpu_w(net, l, p->pb), M, p->filters, p->act);
+    if (!p->a->bn) {
+        dt_bias_act_gpu(y, dt_gpu_w(net, l, p->a->pb), M, p->filters, p->a->act);
         return;
     }
-    if (p->pb >= 0) dt_bias_act_gpu(z, dt_gpu_w(net, l, p->pb), M, p->filters, DT_ACT_LINEAR);
+    if (p->a->pb >= 0) dt_bias_act_gpu(z, dt_gpu_w(net, l, p->a->pb), M, p->filters, DT_ACT_LINEAR);
     p->trained = dt_layer_training(net, l);
     if (p->trained)
-        dt_bn_forward_train_gpu(z, y, M, p->filters, dt_gpu_w(net, l, p->ps), dt_gpu_w(net, l, p->pt),
-                                dt_gpu_w(net, l, p->pm), dt_gpu_w(net, l, p->pv), p->momentum,
-                                p->eps, p->save_mean, p->save_inv, p->act);
+        dt_bn_forward_train_gpu(z, y, M, p->filters, dt_gpu_w(net, l, p->a->ps), dt_gpu_w(net, l, p->a->pt),
+                                dt_gpu_w(net, l, p->a->pm), dt_gpu_w(net, l, p->a->pv), p->a->momentum,
+                                p->a->eps, p->save_mean, p->save_inv, p->a->act);
     else
-        dt_bn_forward_infer_gpu(z, y, M, p->filters, dt_gpu_w(net, l, p->ps), dt_gpu_w(net, l, p->pt),
-                                dt_gpu_w(net, l, p->pm), dt_gpu_w(net, l, p->pv), p->eps,
-                                p->save_mean, p->save_inv, p->act);
+        dt_bn_forward_infer_gpu(z, y, M, p->filters, dt_gpu_w(net, l, p->a->ps), dt_gpu_w(net, l, p->a->pt),
+                                dt_gpu_w(net, l, p->a->pm), dt_gpu_w(net, l, p->a->pv), p->a->eps,
+                                p->save_mean, p->save_inv, p->a->act);
 }
 
 extern "C" void dt_convolutional_backward_gpu(dt_layer *l, dt_network *net) {
@@ -97,21 +86,21 @@ extern "C" void dt_convolutional_backward_gpu(dt_layer *l, dt_network *net) {
     if (l->frozen && !dx) return;
     const size_t M = (size_t)l->batch * l->out_h * l->out_w;
     float *y = dt_dev(net, l->output), *dy = dt_dev(net, l->delta);
-    if (p->bn) {
+    if (p->a->bn) {
         // dL/dxbuf overwrites xbuf (each element read before it is written)
-        dt_bn_backward_gpu(p->xbuf, y, dy, p->xbuf, M, p->filters, dt_gpu_w(net, l, p->ps),
-                           p->save_mean, p->save_inv, l->frozen ? NULL : dt_gpu_g(net, l, p->ps),
-                           l->frozen ? NULL : dt_gpu_g(net, l, p->pt), p->act, p->trained, 0);
+        dt_bn_backward_gpu(p->xbuf, y, dy, p->xbuf, M, p->filters, dt_gpu_w(net, l, p->a->ps),
+                           p->save_mean, p->save_inv, l->frozen ? NULL : dt_gpu_g(net, l, p->a->ps),
+                           l->frozen ? NULL : dt_gpu_g(net, l, p->a->pt), p->a->act, p->trained, 0);
         dy = p->xbuf;
     } else {
-        dt_act_backward_gpu(p->act, y, dy, dy, M * p->filters);
+        dt_act_backward_gpu(p->a->act, y, dy, dy, M * p->filters);
     }
     if (!l->frozen) {
-        dt_gconv_backward_filter(p->conv, net, dt_layer_in_gpu(net, l, 0), dy, dt_gpu_g(net, l, p->pw));
-        if (p->pb >= 0) dt_channel_sum_gpu(dy, M, p->filters, dt_gpu_g(net, l, p->pb));
+        dt_gconv_backward_filter(p->conv, net, dt_layer_in_gpu(net, l, 0), dy, dt_gpu_g(net, l, p->a->pw));
+        if (p->a->pb >= 0) dt_channel_sum_gpu(dy, M, p->filters, dt_gpu_g(net, l, p->a->pb));
     }
     if (dx)
-        dt_gconv_backward_data(p->conv, net, dy, dt_gpu_w(net, l, p->pw), l->wver, dx,
+        dt_gconv_backward_data(p->conv, net, dy, dt_gpu_w(net, l, p->a->pw), l->wver, dx,
                                l->in_accum[0]);
 }
 
@@ -122,8 +111,8 @@ enum { S_BIAS, S_WEIGHTS, S_SCALE, S_SHIFT, S_MEAN, S_VAR };
 typedef struct {
     dt_gpu_priv h;
     dt_gconv *conv;
+    const dt_stdconv_args *a; // the CPU file's parse (p, momentum, eps, stride)
     int filters;
-    float p, momentum, eps;
     float *cbuf, *dcbuf;         // (B, OH, OW, O) relu(conv + bias) and its gradient
                                  // (with gradients only: inference works in the output)
     float *mask;                 // (B, OH, OW, O) NULL without gradients or p = 0
@@ -146,14 +135,12 @@ static stdconv_gpu *stdconv_get(dt_layer *l, dt_network *net) {
     if (l->priv_gpu) return (stdconv_gpu *)l->priv_gpu;
     stdconv_gpu *p = (stdconv_gpu *)dt_gpu_priv_new(l, sizeof *p, stdconv_gpu_destroy);
     p->filters = l->out_c;
-    p->p = dt_gpu_key_float(l, "dropout", 0.1f);
-    p->momentum = dt_gpu_key_float(l, "momentum", 0.1f);
-    p->eps = dt_gpu_key_float(l, "eps", 1e-5f);
-    p->conv = conv_for(net, l, p->filters, 3, dt_gpu_key_int(l, "stride", 1), 1, 1, 1);
+    const dt_stdconv_args *a = p->a = (const dt_stdconv_args *)l->priv;
+    p->conv = conv_for(net, l, p->filters, 3, a->stride, 1, 1, 1);
     size_t n = l->outputs * l->batch;
     if (net->with_grads) p->cbuf = dt_gpu_floats(n, "stdconv conv output");
     if (net->with_grads) p->dcbuf = dt_gpu_floats(n, "stdconv conv gradient");
-    if (net->with_grads && p->p > 0) p->mask = dt_gpu_floats(n, "dropout mask");
+    if (net->with_grads && p->a->p > 0) p->mask = dt_gpu_floats(n, "dropout mask");
     p->save_mean = dt_gpu_floats(p->filters, "BN statistics");
     p->save_inv = dt_gpu_floats(p->filters, "BN statistics");
     return p;
@@ -170,16 +157,16 @@ extern "C" void dt_stdconv_forward_gpu(dt_layer *l, dt_network *net) {
     if (p->bn_trained)
         dt_bn_forward_train_gpu(c, y, M, p->filters, dt_gpu_w(net, l, S_SCALE),
                                 dt_gpu_w(net, l, S_SHIFT), dt_gpu_w(net, l, S_MEAN),
-                                dt_gpu_w(net, l, S_VAR), p->momentum, p->eps, p->save_mean,
+                                dt_gpu_w(net, l, S_VAR), p->a->momentum, p->a->eps, p->save_mean,
                                 p->save_inv, DT_ACT_LINEAR);
     else
         dt_bn_forward_infer_gpu(c, y, M, p->filters, dt_gpu_w(net, l, S_SCALE),
                                 dt_gpu_w(net, l, S_SHIFT), dt_gpu_w(net, l, S_MEAN),
-                                dt_gpu_w(net, l, S_VAR), p->eps, p->save_mean, p->save_inv,
+                                dt_gpu_w(net, l, S_VAR), p->a->eps, p->save_mean, p->save_inv,
                                 DT_ACT_LINEAR);
     // dropout follows net->train, frozen or not; one draw of net->rng as the CPU
-    p->dropped = net->train && p->p > 0 && p->mask;
-    if (p->dropped) dt_dropout_gpu(y, y, p->mask, n, p->p, dt_rng_u64(&net->rng), 4096);
+    p->dropped = net->train && p->a->p > 0 && p->mask;
+    if (p->dropped) dt_dropout_gpu(y, y, p->mask, n, p->a->p, dt_rng_u64(&net->rng));
 }
 
 extern "C" void dt_stdconv_backward_gpu(dt_layer *l, dt_network *net) {
@@ -227,7 +214,7 @@ static void outconv_gpu_destroy(void *self) {
 static outconv_gpu *outconv_get(dt_layer *l, dt_network *net) {
     if (l->priv_gpu) return (outconv_gpu *)l->priv_gpu;
     outconv_gpu *p = (outconv_gpu *)dt_gpu_priv_new(l, sizeof *p, outconv_gpu_destroy);
-    int k = dt_gpu_key_int(l, "anchors_per_cell", 1);
+    const int k = ((const dt_outconv_args *)l->priv)->k;
     p->fb = 4 * k;
     p->fc = l->out_c - p->fb;
     p->clas = conv_for(net, l, p->fc, 3, 1, 1, 1, 1);

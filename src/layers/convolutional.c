@@ -42,6 +42,7 @@
 #include "engine/conv_route.h"
 #include "engine/kernels.h"
 #include "engine/network.h"
+#include "layers/conv_priv.h"
 #include "engine/onednn.h"
 
 // Ask backward-weights for an OIHW diff directly instead of its preferred
@@ -73,11 +74,7 @@ enum { CONV_INIT_PYTORCH, CONV_INIT_KAIMING_FAN_OUT };
 static const char *const init_names[] = {"pytorch", "kaiming_fan_out", NULL};
 
 typedef struct {
-    int filters, size, stride, pad, dilation, groups, bias, bn;
-    int init; // CONV_INIT_*
-    float momentum, eps;
-    dt_act act;
-    int pb, ps, pt, pm, pv, pw; // indices into l->params, -1 when absent
+    dt_conv_args a; // first: the GPU twin reads it (layers/conv_priv.h)
 
     float *xbuf;        // (B, out_h, out_w, O) conv output before BN; BN backward
                         // writes dL/dxbuf over it, which is then diff_dst
@@ -146,8 +143,8 @@ static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 // that every oneDNN primitive is described).
 static void choose_route(const dt_layer *l, conv_priv *p, const dt_network *net) {
     p->shape = (dt_conv_shape){.batch = l->batch, .h = l->h, .w = l->w, .c = l->c,
-                               .filters = p->filters, .size = p->size, .stride = p->stride,
-                               .pad = p->pad, .dilation = p->dilation, .groups = p->groups,
+                               .filters = p->a.filters, .size = p->a.size, .stride = p->a.stride,
+                               .pad = p->a.pad, .dilation = p->a.dilation, .groups = p->a.groups,
                                .train = net->with_grads};
     p->gemm = p->tune = 0;
     const int mode = dt_conv_mode(net->conv_route);
@@ -183,7 +180,7 @@ static void choose_route(const dt_layer *l, conv_priv *p, const dt_network *net)
 // c * K * K + kh * K + kw; zeros where the kernel reads the padding.
 static void im2col_rows(const dt_layer *l, const conv_priv *p, const float *x, size_t r0,
                         size_t r1, float *col) {
-    const int H = l->h, W = l->w, C = l->c, K = p->size, S = p->stride, pad = p->pad;
+    const int H = l->h, W = l->w, C = l->c, K = p->a.size, S = p->a.stride, pad = p->a.pad;
     const int OH = l->out_h, OW = l->out_w, KK = K * K;
     const size_t cols = (size_t)C * KK;
 #pragma omp parallel for schedule(static)
@@ -212,7 +209,7 @@ static void im2col_rows(const dt_layer *l, const conv_priv *p, const float *x, s
 // only the route measurement sets: 0 when it stopped, else 1.
 static int gemm_fwd(const dt_layer *l, const conv_priv *p, dt_network *net, const float *w,
                     const float *b, dt_act act, float *out, double deadline) {
-    const size_t O = (size_t)p->filters, cols = (size_t)l->c * p->size * p->size;
+    const size_t O = (size_t)p->a.filters, cols = (size_t)l->c * p->a.size * p->a.size;
     const size_t P = (size_t)l->batch * l->out_h * l->out_w;
     const float *x = dt_layer_in(net, l, 0);
     float *col = net->workspace + p->accum_n;
@@ -231,10 +228,10 @@ static int gemm_fwd(const dt_layer *l, const conv_priv *p, dt_network *net, cons
 // dW (and dB) from dy; `deadline` as gemm_fwd's.
 static int bw_gemm_run(dt_layer *l, conv_priv *p, dt_network *net, const float *dy,
                        double deadline) {
-    const size_t O = (size_t)p->filters, cols = (size_t)l->c * p->size * p->size;
+    const size_t O = (size_t)p->a.filters, cols = (size_t)l->c * p->a.size * p->a.size;
     const size_t P = (size_t)l->batch * l->out_h * l->out_w;
     const float *x = dt_layer_in(net, l, 0);
-    float *col = net->workspace + p->accum_n, *dw = l->params[p->pw].g;
+    float *col = net->workspace + p->accum_n, *dw = l->params[p->a.pw].g;
     for (size_t r0 = 0; r0 < P; r0 += p->col_rows) {
         const size_t r1 = r0 + p->col_rows < P ? r0 + p->col_rows : P;
         im2col_rows(l, p, x, r0, r1, col);
@@ -243,7 +240,7 @@ static int bw_gemm_run(dt_layer *l, conv_priv *p, dt_network *net, const float *
                       dw, cols, l->index);
         if (deadline < INFINITY && dt_now() > deadline) return 0;
     }
-    if (p->bias) dt_channel_sum(dy, P, O, l->params[p->pb].g); // dB
+    if (p->a.bias) dt_channel_sum(dy, P, O, l->params[p->a.pb].g); // dB
     return 1;
 }
 
@@ -299,11 +296,11 @@ typedef struct {
 
 static int geom(const dt_layer *l, const conv_priv *p, conv_geom *g) {
     for (int i = 0; i < 2; i++) {
-        g->strides[i] = p->stride;
-        g->dilates[i] = p->dilation - 1; // oneDNN counts the gaps
-        g->pad[i] = p->pad;
+        g->strides[i] = p->a.stride;
+        g->dilates[i] = p->a.dilation - 1; // oneDNN counts the gaps
+        g->pad[i] = p->a.pad;
     }
-    int G = p->groups, O = p->filters, I = l->c, K = p->size;
+    int G = p->a.groups, O = p->a.filters, I = l->c, K = p->a.size;
     if (G == 1) {
         dnnl_dim_t d[4] = {O, I, K, K};
         return dt_dnnl_md(&g->wany, 4, d, dnnl_format_tag_any, l->index);
@@ -325,7 +322,7 @@ static int fwd_pd(const dt_layer *l, conv_priv *p, const conv_geom *g, dnnl_prop
 
 static int make_pds(dt_layer *l, conv_priv *p, dt_network *net) {
     if (!dt_dnnl_engine()) return -1;
-    int B = l->batch, O = p->filters, G = p->groups, K = p->size;
+    int B = l->batch, O = p->a.filters, G = p->a.groups, K = p->a.size;
     dnnl_dim_t sd[4] = {B, l->c, l->h, l->w}, dd[4] = {B, O, l->out_h, l->out_w};
     dnnl_dim_t bd[1] = {O};
     if (dt_dnnl_md(&p->src_md, 4, sd, dnnl_nhwc, l->index) ||
@@ -342,17 +339,17 @@ static int make_pds(dt_layer *l, conv_priv *p, dt_network *net) {
     conv_geom g;
     if (geom(l, p, &g) != 0) return -1;
     int grads = net->with_grads;
-    if (p->bn) {
+    if (p->a.bn) {
         // folded inference always has a bias (shift - mean * scale / std)
-        if (fwd_pd(l, p, &g, dnnl_forward_inference, 1, p->act, &p->main.pd)) return -1;
-        if (grads && fwd_pd(l, p, &g, dnnl_forward_training, p->bias, DT_ACT_LINEAR,
+        if (fwd_pd(l, p, &g, dnnl_forward_inference, 1, p->a.act, &p->main.pd)) return -1;
+        if (grads && fwd_pd(l, p, &g, dnnl_forward_training, p->a.bias, DT_ACT_LINEAR,
                             &p->train.pd))
             return -1;
         p->hint = &p->train;
     } else {
         // A conv keeps no training workspace, so one pd serves train and eval.
-        if (fwd_pd(l, p, &g, grads ? dnnl_forward_training : dnnl_forward_inference, p->bias,
-                   p->act, &p->main.pd))
+        if (fwd_pd(l, p, &g, grads ? dnnl_forward_training : dnnl_forward_inference, p->a.bias,
+                   p->a.act, &p->main.pd))
             return -1;
         p->hint = &p->main;
     }
@@ -361,7 +358,7 @@ static int make_pds(dt_layer *l, conv_priv *p, dt_network *net) {
     if (p->gemm || p->tune) {
         // about 4M floats of im2col a chunk (16 MiB), and 1024-2048 rows,
         // where the GEMM's long dimension keeps it near its peak
-        const size_t cols = (size_t)l->c * p->size * p->size;
+        const size_t cols = (size_t)l->c * p->a.size * p->a.size;
         const size_t P = (size_t)B * l->out_h * l->out_w;
         size_t rows = ((size_t)4 << 20) / cols;
         if (rows < 1024) rows = 1024;
@@ -385,7 +382,7 @@ static int make_pds(dt_layer *l, conv_priv *p, dt_network *net) {
             const dnnl_memory_desc_t *dw = CONV_BWD_WEIGHTS_OIHW ? &p->wuser_md : &g.wany;
             DT_DNNL_TRY(dnnl_dilated_convolution_backward_weights_desc_init(
                             &cd, dnnl_convolution_direct, &p->src_md, dw,
-                            p->bias ? &p->bias_md : NULL, &p->dst_md, g.strides, g.dilates,
+                            p->a.bias ? &p->bias_md : NULL, &p->dst_md, g.strides, g.dilates,
                             g.pad, g.pad),
                         l->index);
             if (create_pd(&p->bw_pd, &cd, DT_ACT_LINEAR, p->hint->pd, l->index,
@@ -409,52 +406,52 @@ static int make_pds(dt_layer *l, conv_priv *p, dt_network *net) {
 static int conv_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
     conv_priv *p = dt_calloc(1, sizeof *p);
     l->priv = p;
-    p->pb = p->ps = p->pt = p->pm = p->pv = p->pw = -1;
-    if (dt_cfg_int_req(s, "filters", 1, 1 << 16, &p->filters) ||
-        dt_cfg_int_req(s, "size", 1, 15, &p->size) ||
-        dt_cfg_int(s, "stride", 1, 1, 64, &p->stride) ||
-        dt_cfg_int(s, "pad", 0, 0, 64, &p->pad) ||
-        dt_cfg_int(s, "dilation", 1, 1, 64, &p->dilation) ||
-        dt_cfg_int(s, "groups", 1, 1, 1 << 16, &p->groups) ||
-        dt_cfg_int(s, "bias", 1, 0, 1, &p->bias) ||
-        dt_cfg_int(s, "batch_normalize", 0, 0, 1, &p->bn) ||
-        dt_cfg_float(s, "momentum", 0.1f, 0, 1, &p->momentum) ||
-        dt_cfg_float(s, "eps", 1e-5f, 1e-12f, 1, &p->eps) ||
-        dt_cfg_choice(s, "init", init_names, CONV_INIT_PYTORCH, &p->init) ||
-        dt_act_parse(s, DT_ACT_LINEAR, &p->act))
+    p->a.pb = p->a.ps = p->a.pt = p->a.pm = p->a.pv = p->a.pw = -1;
+    if (dt_cfg_int_req(s, "filters", 1, 1 << 16, &p->a.filters) ||
+        dt_cfg_int_req(s, "size", 1, 15, &p->a.size) ||
+        dt_cfg_int(s, "stride", 1, 1, 64, &p->a.stride) ||
+        dt_cfg_int(s, "pad", 0, 0, 64, &p->a.pad) ||
+        dt_cfg_int(s, "dilation", 1, 1, 64, &p->a.dilation) ||
+        dt_cfg_int(s, "groups", 1, 1, 1 << 16, &p->a.groups) ||
+        dt_cfg_int(s, "bias", 1, 0, 1, &p->a.bias) ||
+        dt_cfg_int(s, "batch_normalize", 0, 0, 1, &p->a.bn) ||
+        dt_cfg_float(s, "momentum", 0.1f, 0, 1, &p->a.momentum) ||
+        dt_cfg_float(s, "eps", 1e-5f, 1e-12f, 1, &p->a.eps) ||
+        dt_cfg_choice(s, "init", init_names, CONV_INIT_PYTORCH, &p->a.init) ||
+        dt_act_parse(s, DT_ACT_LINEAR, &p->a.act))
         return -1;
-    if (l->c % p->groups || p->filters % p->groups) {
+    if (l->c % p->a.groups || p->a.filters % p->a.groups) {
         dt_cfg_error_key(s, dt_cfg_find(s, "groups"),
                          "%d groups must divide the input channels (%d) and filters (%d)",
-                         p->groups, l->c, p->filters);
+                         p->a.groups, l->c, p->a.filters);
         return -1;
     }
-    int extent = p->dilation * (p->size - 1) + 1;
-    if (l->h + 2 * p->pad < extent || l->w + 2 * p->pad < extent) {
+    int extent = p->a.dilation * (p->a.size - 1) + 1;
+    if (l->h + 2 * p->a.pad < extent || l->w + 2 * p->a.pad < extent) {
         dt_cfg_error_key(s, dt_cfg_find(s, "size"),
                          "the kernel spans %d pixels but the padded input is only %d x %d "
                          "(input %d x %d, pad=%d, dilation=%d)",
-                         extent, l->h + 2 * p->pad, l->w + 2 * p->pad, l->h, l->w, p->pad,
-                         p->dilation);
+                         extent, l->h + 2 * p->a.pad, l->w + 2 * p->a.pad, l->h, l->w, p->a.pad,
+                         p->a.dilation);
         return -1;
     }
-    l->out_h = (l->h + 2 * p->pad - extent) / p->stride + 1;
-    l->out_w = (l->w + 2 * p->pad - extent) / p->stride + 1;
-    l->out_c = p->filters;
-    int O = p->filters, IG = l->c / p->groups, K = p->size;
+    l->out_h = (l->h + 2 * p->a.pad - extent) / p->a.stride + 1;
+    l->out_w = (l->w + 2 * p->a.pad - extent) / p->a.stride + 1;
+    l->out_c = p->a.filters;
+    int O = p->a.filters, IG = l->c / p->a.groups, K = p->a.size;
     l->flops = 2.0 * O * l->out_h * l->out_w * IG * K * K;
 
-    if (p->bias) p->pb = l->n_params, dt_layer_add_param(l, "bias", 1, 1, O, 0, 0, 0);
-    if (p->bn) {
-        p->ps = l->n_params, dt_layer_add_param(l, "scale", 1, 1, O, 0, 0, 0);
-        p->pt = l->n_params, dt_layer_add_param(l, "shift", 1, 1, O, 0, 0, 0);
-        p->pm = l->n_params, dt_layer_add_param(l, "mean", 0, 1, O, 0, 0, 0);
-        p->pv = l->n_params, dt_layer_add_param(l, "var", 0, 1, O, 0, 0, 0);
+    if (p->a.bias) p->a.pb = l->n_params, dt_layer_add_param(l, "bias", 1, 1, O, 0, 0, 0);
+    if (p->a.bn) {
+        p->a.ps = l->n_params, dt_layer_add_param(l, "scale", 1, 1, O, 0, 0, 0);
+        p->a.pt = l->n_params, dt_layer_add_param(l, "shift", 1, 1, O, 0, 0, 0);
+        p->a.pm = l->n_params, dt_layer_add_param(l, "mean", 0, 1, O, 0, 0, 0);
+        p->a.pv = l->n_params, dt_layer_add_param(l, "var", 0, 1, O, 0, 0, 0);
     }
-    p->pw = l->n_params, dt_layer_add_param(l, "weights", 1, 4, O, IG, K, K);
+    p->a.pw = l->n_params, dt_layer_add_param(l, "weights", 1, 4, O, IG, K, K);
 
     size_t M = (size_t)l->batch * l->out_h * l->out_w;
-    if (p->bn && net->with_grads) {
+    if (p->a.bn && net->with_grads) {
         dt_layer_add_buffer(net, &p->xbuf, M * O);
         dt_layer_add_buffer(net, &p->save_mean, O);
         dt_layer_add_buffer(net, &p->save_invstd, O);
@@ -503,17 +500,17 @@ static int fwd_setup(conv_fwd *f, dt_layer *l, conv_priv *p, dt_network *net, fl
 
 static int setup_prims(dt_layer *l, dt_network *net) {
     conv_priv *p = l->priv;
-    float *w = l->params[p->pw].w;
-    float *b = p->bias ? l->params[p->pb].w : NULL;
+    float *w = l->params[p->a.pw].w;
+    float *b = p->a.bias ? l->params[p->a.pb].w : NULL;
     // Under the GEMM the main primitive never runs; it is set up only where
     // its weight cache serves backward data (no BN, with gradients: it is
     // the hint). Elsewhere it would JIT a kernel and hold an unused copy of
     // the weights in its layout.
-    const int main_used = !p->gemm || (!p->bn && net->with_grads);
-    if (p->bn) {
-        size_t nw = l->params[p->pw].n;
+    const int main_used = !p->gemm || (!p->a.bn && net->with_grads);
+    if (p->a.bn) {
+        size_t nw = l->params[p->a.pw].n;
         p->fold_w = dt_alloc_floats(nw);
-        p->fold_b = dt_alloc_floats((size_t)p->filters);
+        p->fold_b = dt_alloc_floats((size_t)p->a.filters);
         if (main_used && fwd_setup(&p->main, l, p, net, p->fold_w, p->fold_b, l->output))
             return -1;
         if (p->train.pd && fwd_setup(&p->train, l, p, net, w, b, p->xbuf)) return -1;
@@ -522,7 +519,7 @@ static int setup_prims(dt_layer *l, dt_network *net) {
     }
     if (!net->with_grads) return 0;
 
-    float *ddst = p->bn ? p->xbuf : l->delta;
+    float *ddst = p->a.bn ? p->xbuf : l->delta;
     // backward data
     DT_DNNL_TRY(dnnl_primitive_create(&p->bd_prim, p->bd_pd), l->index);
     const dnnl_memory_desc_t *bdw = dnnl_primitive_desc_query_md(p->bd_pd, dnnl_query_weights_md, 0);
@@ -548,7 +545,7 @@ static int setup_prims(dt_layer *l, dt_network *net) {
     DT_DNNL_TRY(dnnl_primitive_create(&p->bw_prim, p->bw_pd), l->index);
     const dnnl_memory_desc_t *dw =
         dnnl_primitive_desc_query_md(p->bw_pd, dnnl_query_diff_weights_md, 0);
-    float *wg = l->params[p->pw].g;
+    float *wg = l->params[p->a.pw].g;
     if (dnnl_memory_desc_equal(dw, &p->wuser_md)) {
         if (dt_dnnl_mem(&p->bw_dw, dw, wg, l->index)) return -1;
     } else {
@@ -559,7 +556,7 @@ static int setup_prims(dt_layer *l, dt_network *net) {
     }
     if (dt_dnnl_mem(&p->bw_src, &p->src_md, dt_layer_in(net, l, 0), l->index) ||
         dt_dnnl_mem(&p->bw_ddst, &p->dst_md, ddst, l->index) ||
-        (p->bias && dt_dnnl_mem(&p->bw_db, &p->bias_md, l->params[p->pb].g, l->index)) ||
+        (p->a.bias && dt_dnnl_mem(&p->bw_db, &p->bias_md, l->params[p->a.pb].g, l->index)) ||
         scratch_mem(&p->bw_scratch, l, p, p->bw_pd, net))
         return -1;
     return 0;
@@ -580,14 +577,14 @@ static void fwd_run(conv_fwd *f, const dt_layer *l, uint64_t ver) {
 // fold_w = w * a, fold_b = (bias - mean) * a + shift, a = scale / sqrt(var + eps),
 // the same float arithmetic as dt_bn_forward_infer.
 static void fold_bn(dt_layer *l, conv_priv *p) {
-    const float *w = l->params[p->pw].w, *scale = l->params[p->ps].w;
-    const float *shift = l->params[p->pt].w, *mean = l->params[p->pm].w;
-    const float *var = l->params[p->pv].w;
-    const float *bias = p->bias ? l->params[p->pb].w : NULL;
-    size_t per = l->params[p->pw].n / p->filters;
+    const float *w = l->params[p->a.pw].w, *scale = l->params[p->a.ps].w;
+    const float *shift = l->params[p->a.pt].w, *mean = l->params[p->a.pm].w;
+    const float *var = l->params[p->a.pv].w;
+    const float *bias = p->a.bias ? l->params[p->a.pb].w : NULL;
+    size_t per = l->params[p->a.pw].n / p->a.filters;
 #pragma omp parallel for schedule(static)
-    for (int o = 0; o < p->filters; o++) {
-        float a = scale[o] * (1.0f / sqrtf(var[o] + p->eps));
+    for (int o = 0; o < p->a.filters; o++) {
+        float a = scale[o] * (1.0f / sqrtf(var[o] + p->a.eps));
         const float *wo = w + o * per;
         float *fo = p->fold_w + o * per;
         for (size_t i = 0; i < per; i++) fo[i] = wo[i] * a;
@@ -603,23 +600,23 @@ static void conv_raw(dt_layer *l, conv_priv *p, dt_network *net, conv_fwd *f, dt
         fwd_run(f, l, l->wver);
         return;
     }
-    gemm_fwd(l, p, net, l->params[p->pw].w, p->bias ? l->params[p->pb].w : NULL, act, out,
+    gemm_fwd(l, p, net, l->params[p->a.pw].w, p->a.bias ? l->params[p->a.pb].w : NULL, act, out,
              INFINITY);
 }
 
 static void conv_forward(dt_layer *l, dt_network *net) {
     conv_priv *p = l->priv;
     uint64_t ver = l->wver;
-    if (!p->bn) {
-        conv_raw(l, p, net, &p->main, p->act, l->output);
+    if (!p->a.bn) {
+        conv_raw(l, p, net, &p->main, p->a.act, l->output);
         return;
     }
     if (dt_layer_training(net, l)) {
         conv_raw(l, p, net, &p->train, DT_ACT_LINEAR, p->xbuf);
         size_t M = (size_t)l->batch * l->out_h * l->out_w;
-        dt_bn_forward_train(p->xbuf, l->output, M, p->filters, l->params[p->ps].w,
-                            l->params[p->pt].w, l->params[p->pm].w, l->params[p->pv].w,
-                            p->momentum, p->eps, p->save_mean, p->save_invstd, p->act);
+        dt_bn_forward_train(p->xbuf, l->output, M, p->a.filters, l->params[p->a.ps].w,
+                            l->params[p->a.pt].w, l->params[p->a.pm].w, l->params[p->a.pv].w,
+                            p->a.momentum, p->a.eps, p->save_mean, p->save_invstd, p->a.act);
         p->fold_valid = 0; // the running statistics moved
         p->last_folded = 0;
         return;
@@ -630,7 +627,7 @@ static void conv_forward(dt_layer *l, dt_network *net) {
         p->fold_valid = 1;
         p->main.w.valid = 0; // reorder the new folded weights
     }
-    if (p->gemm) gemm_fwd(l, p, net, p->fold_w, p->fold_b, p->act, l->output, INFINITY);
+    if (p->gemm) gemm_fwd(l, p, net, p->fold_w, p->fold_b, p->a.act, l->output, INFINITY);
     else fwd_run(&p->main, l, ver);
     p->last_folded = 1;
 }
@@ -655,30 +652,30 @@ static void conv_backward(dt_layer *l, dt_network *net) {
     if (l->frozen && !dx) return;
     uint64_t ver = l->wver;
     size_t M = (size_t)l->batch * l->out_h * l->out_w;
-    if (p->bn) {
+    if (p->a.bn) {
         int training = dt_layer_training(net, l);
         if (p->last_folded) {
             // Inference forward kept no pre-BN activations: recompute them
             // (only tests and a trainable layer before a frozen one get here).
             conv_raw(l, p, net, &p->train, DT_ACT_LINEAR, p->xbuf);
-            const float *mean = l->params[p->pm].w, *var = l->params[p->pv].w;
-            for (int c = 0; c < p->filters; c++) {
+            const float *mean = l->params[p->a.pm].w, *var = l->params[p->a.pv].w;
+            for (int c = 0; c < p->a.filters; c++) {
                 p->save_mean[c] = mean[c];
-                p->save_invstd[c] = 1.0f / sqrtf(var[c] + p->eps);
+                p->save_invstd[c] = 1.0f / sqrtf(var[c] + p->a.eps);
             }
             training = 0;
         }
-        float *dscale = l->frozen ? NULL : l->params[p->ps].g;
-        float *dshift = l->frozen ? NULL : l->params[p->pt].g;
+        float *dscale = l->frozen ? NULL : l->params[p->a.ps].g;
+        float *dshift = l->frozen ? NULL : l->params[p->a.pt].g;
         // dL/dxbuf overwrites xbuf (read element by element first), and
         // becomes diff_dst of the convolution
-        dt_bn_backward(p->xbuf, l->output, l->delta, p->xbuf, M, p->filters,
-                       l->params[p->ps].w, p->save_mean, p->save_invstd, dscale, dshift,
-                       p->act, training, 0);
+        dt_bn_backward(p->xbuf, l->output, l->delta, p->xbuf, M, p->a.filters,
+                       l->params[p->a.ps].w, p->save_mean, p->save_invstd, dscale, dshift,
+                       p->a.act, training, 0);
     } else {
-        dt_act_backward(p->act, l->output, l->delta, l->delta, M * p->filters);
+        dt_act_backward(p->a.act, l->output, l->delta, l->delta, M * p->a.filters);
     }
-    if (!l->frozen && p->gemm) bw_gemm_run(l, p, net, p->bn ? p->xbuf : l->delta, INFINITY);
+    if (!l->frozen && p->gemm) bw_gemm_run(l, p, net, p->a.bn ? p->xbuf : l->delta, INFINITY);
     else if (!l->frozen) bw_onednn_run(l, p);
     if (dx) {
         wcache_refresh(p->bd_w, ver, l->index);
@@ -701,18 +698,18 @@ static void conv_backward(dt_layer *l, dt_network *net) {
 // routes pay one per training step (the GEMM in backward data's refresh).
 // The GEMM stops at `deadline` (then it has lost). Seconds.
 static double route_run(dt_layer *l, conv_priv *p, dt_network *net, int gemm, double deadline) {
-    const float *w = l->params[p->pw].w, *b = p->bias ? l->params[p->pb].w : NULL;
+    const float *w = l->params[p->a.pw].w, *b = p->a.bias ? l->params[p->a.pb].w : NULL;
     const double t0 = dt_now();
     if (!net->with_grads) {
-        if (gemm) gemm_fwd(l, p, net, p->bn ? p->fold_w : w, p->bn ? p->fold_b : b, p->act,
+        if (gemm) gemm_fwd(l, p, net, p->a.bn ? p->fold_w : w, p->a.bn ? p->fold_b : b, p->a.act,
                            l->output, deadline);
         else fwd_run(&p->main, l, l->wver);
     } else if (gemm) {
-        if (gemm_fwd(l, p, net, w, b, p->bn ? DT_ACT_LINEAR : p->act,
-                     p->bn ? p->xbuf : l->output, deadline))
-            bw_gemm_run(l, p, net, p->bn ? p->xbuf : l->delta, deadline);
+        if (gemm_fwd(l, p, net, w, b, p->a.bn ? DT_ACT_LINEAR : p->a.act,
+                     p->a.bn ? p->xbuf : l->output, deadline))
+            bw_gemm_run(l, p, net, p->a.bn ? p->xbuf : l->delta, deadline);
     } else {
-        fwd_run(p->bn ? &p->train : &p->main, l, l->wver);
+        fwd_run(p->a.bn ? &p->train : &p->main, l, l->wver);
         bw_onednn_run(l, p);
     }
     return dt_now() - t0;
@@ -725,7 +722,7 @@ static void fwd_release(conv_fwd *f);
 // The GEMM won: free what only the oneDNN route runs, leaving the state a
 // GEMM layer's setup builds.
 static void drop_onednn_only(conv_priv *p, const dt_network *net) {
-    if (p->bn || !net->with_grads) fwd_release(&p->main); // not backward data's hint
+    if (p->a.bn || !net->with_grads) fwd_release(&p->main); // not backward data's hint
     dt_dnnl_reorder_free(&p->dw_reorder);
     if (p->bw_prim) dnnl_primitive_destroy(p->bw_prim);
     if (p->bw_pd) dnnl_primitive_desc_destroy(p->bw_pd);
@@ -803,32 +800,32 @@ static int conv_routes(const dt_layer *l, int *route, int *how, int max) {
 // running stats.
 static void conv_init(dt_layer *l, dt_network *net) {
     conv_priv *p = l->priv;
-    dt_param *w = &l->params[p->pw];
-    if (p->init == CONV_INIT_KAIMING_FAN_OUT) {
-        const float sd = sqrtf(2.0f / (float)(p->filters * p->size * p->size));
+    dt_param *w = &l->params[p->a.pw];
+    if (p->a.init == CONV_INIT_KAIMING_FAN_OUT) {
+        const float sd = sqrtf(2.0f / (float)(p->a.filters * p->a.size * p->a.size));
         for (size_t i = 0; i < w->n; i++) w->w[i] = sd * dt_rng_normal(&net->rng);
-        if (p->bias) dt_fill(l->params[p->pb].w, p->filters, 0);
+        if (p->a.bias) dt_fill(l->params[p->a.pb].w, p->a.filters, 0);
     } else {
-        float bound = 1.0f / sqrtf((float)(w->n / p->filters));
+        float bound = 1.0f / sqrtf((float)(w->n / p->a.filters));
         for (size_t i = 0; i < w->n; i++) w->w[i] = dt_rng_range(&net->rng, -bound, bound);
-        if (p->bias)
-            for (int i = 0; i < p->filters; i++)
-                l->params[p->pb].w[i] = dt_rng_range(&net->rng, -bound, bound);
+        if (p->a.bias)
+            for (int i = 0; i < p->a.filters; i++)
+                l->params[p->a.pb].w[i] = dt_rng_range(&net->rng, -bound, bound);
     }
-    if (p->bn) {
-        dt_fill(l->params[p->ps].w, p->filters, 1);
-        dt_fill(l->params[p->pt].w, p->filters, 0);
-        dt_fill(l->params[p->pm].w, p->filters, 0);
-        dt_fill(l->params[p->pv].w, p->filters, 1);
+    if (p->a.bn) {
+        dt_fill(l->params[p->a.ps].w, p->a.filters, 1);
+        dt_fill(l->params[p->a.pt].w, p->a.filters, 0);
+        dt_fill(l->params[p->a.pm].w, p->a.filters, 0);
+        dt_fill(l->params[p->a.pv].w, p->a.filters, 1);
     }
 }
 
 static void conv_describe(const dt_layer *l, char *buf, size_t n) {
     const conv_priv *p = l->priv;
-    int k = snprintf(buf, n, "%d %dx%d/%d", p->filters, p->size, p->size, p->stride);
-    if (p->dilation > 1 && k > 0 && (size_t)k < n)
-        k += snprintf(buf + k, n - k, " d%d", p->dilation);
-    if (p->groups > 1 && k > 0 && (size_t)k < n) snprintf(buf + k, n - k, " g%d", p->groups);
+    int k = snprintf(buf, n, "%d %dx%d/%d", p->a.filters, p->a.size, p->a.size, p->a.stride);
+    if (p->a.dilation > 1 && k > 0 && (size_t)k < n)
+        k += snprintf(buf + k, n - k, " d%d", p->a.dilation);
+    if (p->a.groups > 1 && k > 0 && (size_t)k < n) snprintf(buf + k, n - k, " g%d", p->a.groups);
 }
 
 static void wcache_free(conv_wcache *c) {

@@ -3,22 +3,15 @@
 // zeroed with probability p and the kept ones are scaled by 1/(1-p); in
 // inference it is the identity.
 //
-// The mask is drawn from net->rng: one 64-bit draw per forward seeds an
-// independent stream per fixed-size chunk, so the mask depends on the seed
-// only, not on the number of threads.
+// The mask is drawn from net->rng as engine/dropout_mask.h says: it depends
+// on the seed only, not on the number of threads or the device.
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "engine/dropout_mask.h"
 #include "engine/kernels.h"
 #include "engine/network.h"
-
-#define DROPOUT_CHUNK 4096
-
-typedef struct {
-    float p;
-    float *mask; // (B, H, W, C) 0 or 1/(1-p); the backward multiplies by it
-    int trained; // the last forward dropped (the mask is valid)
-} dropout_priv;
+#include "layers/basic_priv.h"
 
 static int dropout_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
     dropout_priv *p = dt_calloc(1, sizeof *p);
@@ -48,24 +41,14 @@ static void dropout_forward(dt_layer *l, dt_network *net) {
         dt_copy(x, l->output, n);
         return;
     }
-    const float keep = 1.0f - p->p, scale = 1.0f / keep;
-    const float thresh = keep * 16777216.0f; // keep iff a 24-bit integer < keep * 2^24
     const uint64_t seed = dt_rng_u64(&net->rng);
-    const size_t nchunks = (n + DROPOUT_CHUNK - 1) / DROPOUT_CHUNK;
+    const size_t nchunks = dt_dropout_chunks(n);
     float *mask = p->mask, *y = l->output;
 #pragma omp parallel for schedule(static)
     for (size_t k = 0; k < nchunks; k++) {
-        dt_rng r;
-        dt_rng_seed3(&r, seed, k, 0x64726f70);
-        size_t i1 = (k + 1) * DROPOUT_CHUNK < n ? (k + 1) * DROPOUT_CHUNK : n;
-        // two 24-bit uniforms per 64-bit draw (xoroshiro's high bits are its best)
-        for (size_t i = k * DROPOUT_CHUNK; i < i1; i += 2) {
-            uint64_t u = dt_rng_u64(&r);
-            mask[i] = (float)(u >> 40) < thresh ? scale : 0.0f;
-            if (i + 1 < i1) mask[i + 1] = (float)((u >> 16) & 0xffffff) < thresh ? scale : 0.0f;
-        }
+        const size_t i1 = dt_dropout_chunk(mask, n, k, seed, p->p);
 #pragma omp simd
-        for (size_t i = k * DROPOUT_CHUNK; i < i1; i++) y[i] = x[i] * mask[i];
+        for (size_t i = k * DT_DROPOUT_CHUNK; i < i1; i++) y[i] = x[i] * mask[i];
     }
 }
 

@@ -7,13 +7,7 @@
 
 #include "engine/kernels.h"
 #include "engine/network.h"
-
-typedef struct {
-    int size, stride, pad;
-    // (B, out_h, out_w, C) spatial index iy*W+ix of each output's maximum in
-    // its input image; allocated once in parse, only when training is possible
-    int *argmax;
-} maxpool_priv;
+#include "layers/basic_priv.h"
 
 // Floor-mode output size along one dimension (out <= 0 would be reported
 // by the engine with less help). 0 / -1.

@@ -37,12 +37,12 @@
 #include "layers/ssd.h"
 #include "layers/subconv.h"
 #include "engine/network.h"
+#include "layers/conv_priv.h"
 
 typedef struct {
-    dt_subconv clas; // (B, H, W, (C+1)k)
-    dt_subconv box;  // (B, H, W, 4k)
-    int classes, k;
-    float bias;
+    dt_outconv_args a; // first: the GPU twin reads it (layers/conv_priv.h)
+    dt_subconv clas;   // (B, H, W, (C+1)k)
+    dt_subconv box;    // (B, H, W, 4k)
     // no gradients: the fused conv ((C+1)k + 4k filters) and its parameters
     int fused;
     dt_subconv both;
@@ -60,11 +60,11 @@ static dt_param *param_named(dt_layer *l, const char *name) {
 static int outconv_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
     outconv_priv *p = dt_calloc(1, sizeof *p);
     l->priv = p;
-    if (dt_cfg_int_req(s, "classes", 1, 1 << 14, &p->classes) ||
-        dt_cfg_int_req(s, "anchors_per_cell", 1, 1024, &p->k) ||
-        dt_cfg_float(s, "bias", 0.0f, -1e4f, 1e4f, &p->bias))
+    if (dt_cfg_int_req(s, "classes", 1, 1 << 14, &p->a.classes) ||
+        dt_cfg_int_req(s, "anchors_per_cell", 1, 1024, &p->a.k) ||
+        dt_cfg_float(s, "bias", 0.0f, -1e4f, 1e4f, &p->a.bias))
         return -1;
-    const int fc = (p->classes + 1) * p->k, fb = 4 * p->k;
+    const int fc = (p->a.classes + 1) * p->a.k, fb = 4 * p->a.k;
     if (dt_subconv_parse(&p->clas, l, net, fc, 1, "linear", "clas_") != 0 ||
         dt_subconv_parse(&p->box, l, net, fb, 1, "linear", "box_") != 0)
         return -1;
@@ -124,7 +124,7 @@ static void outconv_init(dt_layer *l, dt_network *net) {
     dt_subconv_init(&p->box, net);
     dt_param *b = &l->params[p->clas.first_param];
     DT_ASSERT(strcmp(b->name, "clas_bias") == 0);
-    dt_fill(b->w, b->n, p->bias);
+    dt_fill(b->w, b->n, p->a.bias);
 }
 
 static void outconv_forward(dt_layer *l, dt_network *net) {
@@ -167,14 +167,14 @@ static void outconv_backward(dt_layer *l, dt_network *net) {
 int dt_outconv_shape(const dt_layer *l, int *classes, int *k) {
     if (!l || !l->ops || strcmp(l->ops->name, "outconv") != 0) return -1;
     const outconv_priv *p = l->priv;
-    *classes = p->classes;
-    *k = p->k;
+    *classes = p->a.classes;
+    *k = p->a.k;
     return 0;
 }
 
 static void outconv_describe(const dt_layer *l, char *buf, size_t n) {
     const outconv_priv *p = l->priv;
-    snprintf(buf, n, "%d+%d 3x3 k%d", p->clas.l.out_c, p->box.l.out_c, p->k);
+    snprintf(buf, n, "%d+%d 3x3 k%d", p->clas.l.out_c, p->box.l.out_c, p->a.k);
 }
 
 static int outconv_routes(const dt_layer *l, int *route, int *how, int max) {

@@ -5,11 +5,7 @@
 
 #include "engine/kernels.h"
 #include "engine/network.h"
-
-typedef struct {
-    dt_act act;
-    int from; // absolute index of the second input
-} shortcut_priv;
+#include "layers/basic_priv.h"
 
 static int shortcut_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
     shortcut_priv *p = dt_calloc(1, sizeof *p);

@@ -22,18 +22,17 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "engine/dropout_mask.h"
 #include "engine/kernels.h"
 #include "layers/subconv.h"
 #include "engine/network.h"
-
-#define STDCONV_CHUNK 4096
+#include "layers/conv_priv.h"
 
 enum { P_BIAS, P_WEIGHTS, P_SCALE, P_SHIFT, P_MEAN, P_VAR };
 
 typedef struct {
-    dt_subconv conv; // conv.l.output (B, oh, ow, O): relu(conv(x) + bias) = BN input
-    int filters, stride;
-    float p, momentum, eps;
+    dt_stdconv_args a; // first: the GPU twin reads it (layers/conv_priv.h)
+    dt_subconv conv;   // conv.l.output (B, oh, ow, O): relu(conv(x) + bias) = BN input
     float *save_mean;   // (O) statistics the last forward normalised with (NULL
     float *save_invstd; // (O)  without gradients: nothing reads them)
     float *mask;        // (B, oh, ow, O) 0 or 1/(1-p); NULL without gradients
@@ -44,23 +43,23 @@ typedef struct {
 static int stdconv_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
     stdconv_priv *p = dt_calloc(1, sizeof *p);
     l->priv = p;
-    if (dt_cfg_int_req(s, "filters", 1, 1 << 16, &p->filters) ||
-        dt_cfg_int(s, "stride", 1, 1, 64, &p->stride) ||
-        dt_cfg_float(s, "dropout", 0.1f, 0, 1, &p->p) ||
-        dt_cfg_float(s, "momentum", 0.1f, 0, 1, &p->momentum) ||
-        dt_cfg_float(s, "eps", 1e-5f, 1e-12f, 1, &p->eps))
+    if (dt_cfg_int_req(s, "filters", 1, 1 << 16, &p->a.filters) ||
+        dt_cfg_int(s, "stride", 1, 1, 64, &p->a.stride) ||
+        dt_cfg_float(s, "dropout", 0.1f, 0, 1, &p->a.p) ||
+        dt_cfg_float(s, "momentum", 0.1f, 0, 1, &p->a.momentum) ||
+        dt_cfg_float(s, "eps", 1e-5f, 1e-12f, 1, &p->a.eps))
         return -1;
-    if (p->p >= 1) {
+    if (p->a.p >= 1) {
         dt_cfg_error_key(s, dt_cfg_find(s, "dropout"),
                          "value %g out of range: the drop probability must be in [0, 1)",
-                         p->p);
+                         p->a.p);
         return -1;
     }
     // params 0, 1 = the conv's bias, weights (checked: the enum relies on it)
-    if (dt_subconv_parse(&p->conv, l, net, p->filters, p->stride, "relu", "") != 0) return -1;
+    if (dt_subconv_parse(&p->conv, l, net, p->a.filters, p->a.stride, "relu", "") != 0) return -1;
     DT_ASSERT(l->n_params == 2 && strcmp(l->params[P_BIAS].name, "bias") == 0 &&
               strcmp(l->params[P_WEIGHTS].name, "weights") == 0);
-    const int O = p->filters;
+    const int O = p->a.filters;
     dt_layer_add_param(l, "scale", 1, 1, O, 0, 0, 0);
     dt_layer_add_param(l, "shift", 1, 1, O, 0, 0, 0);
     dt_layer_add_param(l, "mean", 0, 1, O, 0, 0, 0);
@@ -72,7 +71,7 @@ static int stdconv_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
     if (net->with_grads) { // for the backward pass only
         dt_layer_add_buffer(net, &p->save_mean, (size_t)O);
         dt_layer_add_buffer(net, &p->save_invstd, (size_t)O);
-        if (p->p > 0) dt_layer_add_buffer(net, &p->mask, n);
+        if (p->a.p > 0) dt_layer_add_buffer(net, &p->mask, n);
     }
     l->flops += 4.0 * (double)l->out_h * l->out_w * O; // BN + dropout
     return 0;
@@ -87,7 +86,7 @@ static int stdconv_setup(dt_layer *l, dt_network *net) {
 static void stdconv_init(dt_layer *l, dt_network *net) {
     stdconv_priv *p = l->priv;
     dt_subconv_init(&p->conv, net);
-    const size_t O = (size_t)p->filters;
+    const size_t O = (size_t)p->a.filters;
     dt_fill(l->params[P_SCALE].w, O, 1.0f);
     dt_fill(l->params[P_SHIFT].w, O, 0.0f);
     dt_fill(l->params[P_MEAN].w, O, 0.0f);
@@ -96,23 +95,14 @@ static void stdconv_init(dt_layer *l, dt_network *net) {
 
 // y *= mask with a fresh mask (0 or 1/(1-p)), drawn as [dropout] draws it.
 static void dropout_apply(stdconv_priv *p, float *y, size_t n, dt_network *net) {
-    const float keep = 1.0f - p->p, scale = 1.0f / keep;
-    const float thresh = keep * 16777216.0f; // keep iff a 24-bit integer < keep * 2^24
     const uint64_t seed = dt_rng_u64(&net->rng);
-    const size_t nchunks = (n + STDCONV_CHUNK - 1) / STDCONV_CHUNK;
+    const size_t nchunks = dt_dropout_chunks(n);
     float *mask = p->mask;
 #pragma omp parallel for schedule(static)
     for (size_t k = 0; k < nchunks; k++) {
-        dt_rng r;
-        dt_rng_seed3(&r, seed, k, 0x64726f70);
-        size_t i1 = (k + 1) * STDCONV_CHUNK < n ? (k + 1) * STDCONV_CHUNK : n;
-        for (size_t i = k * STDCONV_CHUNK; i < i1; i += 2) {
-            uint64_t u = dt_rng_u64(&r);
-            mask[i] = (float)(u >> 40) < thresh ? scale : 0.0f;
-            if (i + 1 < i1) mask[i + 1] = (float)((u >> 16) & 0xffffff) < thresh ? scale : 0.0f;
-        }
+        const size_t i1 = dt_dropout_chunk(mask, n, k, seed, p->a.p);
 #pragma omp simd
-        for (size_t i = k * STDCONV_CHUNK; i < i1; i++) y[i] *= mask[i];
+        for (size_t i = k * DT_DROPOUT_CHUNK; i < i1; i++) y[i] *= mask[i];
     }
 }
 
@@ -124,23 +114,23 @@ static void stdconv_forward(dt_layer *l, dt_network *net) {
     const size_t M = (size_t)l->batch * l->out_h * l->out_w;
     p->bn_trained = dt_layer_training(net, l);
     if (p->bn_trained)
-        dt_bn_forward_train(x, l->output, M, p->filters, P[P_SCALE].w, P[P_SHIFT].w,
-                            P[P_MEAN].w, P[P_VAR].w, p->momentum, p->eps, p->save_mean,
+        dt_bn_forward_train(x, l->output, M, p->a.filters, P[P_SCALE].w, P[P_SHIFT].w,
+                            P[P_MEAN].w, P[P_VAR].w, p->a.momentum, p->a.eps, p->save_mean,
                             p->save_invstd, DT_ACT_LINEAR);
     else
-        dt_bn_forward_infer(x, l->output, M, p->filters, P[P_SCALE].w, P[P_SHIFT].w,
-                            P[P_MEAN].w, P[P_VAR].w, p->eps, p->save_mean, p->save_invstd,
+        dt_bn_forward_infer(x, l->output, M, p->a.filters, P[P_SCALE].w, P[P_SHIFT].w,
+                            P[P_MEAN].w, P[P_VAR].w, p->a.eps, p->save_mean, p->save_invstd,
                             DT_ACT_LINEAR);
     // dropout follows net->train, frozen or not (as [dropout] and fastai)
-    p->dropped = net->train && p->p > 0 && p->mask;
-    if (p->dropped) dropout_apply(p, l->output, M * p->filters, net);
+    p->dropped = net->train && p->a.p > 0 && p->mask;
+    if (p->dropped) dropout_apply(p, l->output, M * p->a.filters, net);
 }
 
 static void stdconv_backward(dt_layer *l, dt_network *net) {
     stdconv_priv *p = l->priv;
     float *dx = dt_layer_in_delta(net, l, 0);
     if (l->frozen && !dx) return;
-    const size_t M = (size_t)l->batch * l->out_h * l->out_w, n = M * p->filters;
+    const size_t M = (size_t)l->batch * l->out_h * l->out_w, n = M * p->a.filters;
     float *dy = l->delta; // ours: overwritten with dL/d(BN output), then BN's dz
     if (p->dropped) {
         const float *mask = p->mask;
@@ -151,7 +141,7 @@ static void stdconv_backward(dt_layer *l, dt_network *net) {
     float *dscale = l->frozen ? NULL : P[P_SCALE].g;
     float *dshift = l->frozen ? NULL : P[P_SHIFT].g;
     // y is only read for the activation's gradient, and BN's is linear here
-    dt_bn_backward(p->conv.l.output, l->output, dy, p->conv.l.delta, M, p->filters,
+    dt_bn_backward(p->conv.l.output, l->output, dy, p->conv.l.delta, M, p->a.filters,
                    P[P_SCALE].w, p->save_mean, p->save_invstd, dscale, dshift, DT_ACT_LINEAR,
                    p->bn_trained, 0);
     dt_subconv_backward(&p->conv, l, net); // ReLU, conv weights/bias, dx
@@ -159,7 +149,7 @@ static void stdconv_backward(dt_layer *l, dt_network *net) {
 
 static void stdconv_describe(const dt_layer *l, char *buf, size_t n) {
     const stdconv_priv *p = l->priv;
-    snprintf(buf, n, "%d 3x3/%d d%.2f", p->filters, p->stride, p->p);
+    snprintf(buf, n, "%d 3x3/%d d%.2f", p->a.filters, p->a.stride, p->a.p);
 }
 
 static int stdconv_routes(const dt_layer *l, int *route, int *how, int max) {
