@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "base/args.h"
+#include "cli/env.h"
 #include "base/common.h"
 #include "data/data.h"
 #include "data/transform.h"
@@ -415,7 +416,7 @@ int dt_cmd_demo(int argc, char **argv) {
     // Checks that need no network first: a missing display or source is
     // reported at once.
     char why[512];
-    if (!a.dont_show && !dt_window_available(why, sizeof why)) {
+    if (!a.dont_show && !dt_window_available(getenv("DISPLAY"), getenv("WAYLAND_DISPLAY"), why, sizeof why)) {
         fprintf(stderr, "demo: cannot open a window: %s; run with -dont_show (and "
                         "-out_filename F to keep the result)\n", why);
         return 1;
@@ -443,6 +444,7 @@ int dt_cmd_demo(int argc, char **argv) {
     c.threads = a.threads;
 
     dt_net_opts no = {.batch = 1, .with_grads = 0, .quiet = 1};
+    dt_cli_net_opts(&no);
     dt_network *net = dt_net_load(a.cfg, &no);
     char **names = NULL;
     int n_names = 0, rc = 1;

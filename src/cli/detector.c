@@ -8,6 +8,7 @@
 #include "engine/conv_route.h"
 #include "cli/data_cmd.h"
 #include "cli/demo.h"
+#include "cli/env.h"
 #include "media/draw.h"
 #include "engine/gpu.h"
 #include "media/image.h"
@@ -34,6 +35,7 @@ static int cmd_summary(int argc, char **argv) {
         return 2;
     }
     dt_net_opts o = {.batch = batch, .with_grads = 0, .quiet = 1};
+    dt_cli_net_opts(&o);
     dt_network *net = dt_net_load(argv[2], &o);
     if (!net) {
         fprintf(stderr, "error: %s\n", dt_last_error());
@@ -65,6 +67,7 @@ static int cmd_bench(int argc, char **argv) {
     }
     int train = dt_arg_flag(argc, argv, 3, "-train");
     dt_net_opts o = {.batch = batch, .with_grads = train, .quiet = 1};
+    dt_cli_net_opts(&o);
     dt_network *net = dt_net_load(argv[2], &o);
     if (!net) {
         fprintf(stderr, "error: %s\n", dt_last_error());
@@ -120,7 +123,7 @@ static int cmd_bench(int argc, char **argv) {
         long skipped;
         const int amp = dt_net_gpu_amp(net, &scale, &skipped);
         printf("bench gpu %d tf32 %s amp %s: device memory in use %.0f MiB of %.0f MiB\n",
-               net->gpu - 1, getenv("DT_TF32") && atoi(getenv("DT_TF32")) > 0 ? "on" : "off",
+               net->gpu - 1, net->gpu_opts.tf32 ? "on" : "off",
                dt_amp_name(amp), used / 1048576.0, total / 1048576.0);
         if (amp && train)
             printf("bench gpu loss scale %g, %ld step(s) skipped for overflow\n", scale, skipped);
@@ -168,8 +171,10 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *cmd = argv[1];
+    if (dt_cli_env_load() != 0) return 2; // the environment (docs/ENV.md)
+    dt_cli_settings *set = dt_cli_settings_get();
     // -max_pixels N, for every command that reads images (image.h): taken out
-    // of argv here, passed on as DT_MAX_PIXELS (which it overrides).
+    // of argv here; it overrides DT_MAX_PIXELS.
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "-max_pixels") != 0) continue;
         if (i + 1 >= argc || dt_image_parse_max_pixels(argv[i + 1]) <= 0) {
@@ -177,25 +182,24 @@ int main(int argc, char **argv) {
                             "(e.g. 100000000 or 12000x9000)\n", i + 1 < argc ? argv[i + 1] : "");
             return 2;
         }
-        setenv("DT_MAX_PIXELS", argv[i + 1], 1);
+        dt_image_set_max_pixels(dt_image_parse_max_pixels(argv[i + 1]));
         for (int j = i; j + 2 <= argc; j++) argv[j] = argv[j + 2]; // argv[argc] (NULL) too
         argc -= 2;
         i--;
     }
-    const char *mp = getenv("DT_MAX_PIXELS");
-    if (mp && dt_image_parse_max_pixels(mp) <= 0) {
-        fprintf(stderr, "error: DT_MAX_PIXELS=%s: expected a positive number of pixels\n", mp);
-        return 2;
-    }
-    // GPU (docs/GPU.md), for every command: dt_net_load reads DT_GPU / DT_TF32
+    // GPU (docs/GPU.md), for every command: over DT_GPU / DT_TF32 / DT_AMP
     const char *gpu = dt_arg_value(argc, argv, 2, "-gpu");
     int gpu_n;
     if (gpu && dt_arg_int(cmd, "-gpu", gpu, 0, 1023, &gpu_n) != 0) return 2;
-    if (gpu) setenv("DT_GPU", gpu, 1);
-    if (dt_arg_flag(argc, argv, 2, "-nogpu")) unsetenv("DT_GPU");
-    if (dt_arg_flag(argc, argv, 2, "-tf32")) setenv("DT_TF32", "1", 1);
+    if (gpu) {
+        set->use_gpu = 1;
+        set->gpu.device = gpu_n;
+    }
+    if (dt_arg_flag(argc, argv, 2, "-nogpu")) set->use_gpu = 0;
+    if (dt_arg_flag(argc, argv, 2, "-tf32")) set->gpu.tf32 = 1;
     const char *amp = dt_arg_value(argc, argv, 2, "-amp"); // mixed precision: fp16 | bf16
-    if (amp) setenv("DT_AMP", amp, 1);
+    if (amp) set->amp_text = amp;
+    if (dt_cli_settings_finish() != 0) return 2;
     if (strcmp(cmd, "summary") == 0) return cmd_summary(argc, argv);
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc, argv);
     if (strcmp(cmd, "train") == 0) return dt_cmd_train(argc, argv);
@@ -204,7 +208,9 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "bench_loader") == 0) return dt_cmd_bench_loader(argc - 1, argv + 1);
     if (strcmp(cmd, "valid") == 0) {
         if (set_threads(cmd, argc, argv) != 0) return 2;
-        return dt_cmd_valid(argc - 1, argv + 1);
+        dt_net_opts env = {0};
+        dt_cli_net_opts(&env);
+        return dt_cmd_valid(argc - 1, argv + 1, &env);
     }
     if (strcmp(cmd, "test") == 0) {
         if (set_threads(cmd, argc, argv) != 0) return 2;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/args.h"
+#include "cli/env.h"
 #include "base/common.h"
 #include "data/data.h"
 #include "data/loader.h"
@@ -63,6 +64,7 @@ int dt_cmd_anchors(int argc, char **argv) {
         out = path;
     }
     dt_net_opts no = {.batch = 1, .with_grads = 0, .quiet = 1};
+    dt_cli_net_opts(&no);
     dt_network *net = dt_net_load(cfg, &no);
     dt_image im = {0};
     int rc = 1;
@@ -119,6 +121,7 @@ int dt_cmd_predgrid(int argc, char **argv) {
         out = path;
     }
     dt_net_opts no = {.batch = n, .with_grads = 0, .quiet = 1};
+    dt_cli_net_opts(&no);
     dt_network *net = dt_net_load(cfg, &no);
     int rc = 1, have_split = 0;
     dt_datacfg dc;

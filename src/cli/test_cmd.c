@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/args.h"
+#include "cli/env.h"
 #include "base/common.h"
 #include "data/loader.h"
 #include "media/draw.h"
@@ -236,6 +237,7 @@ int dt_cmd_test(int argc, char **argv) {
         return 2;
     }
     dt_net_opts no = {.batch = 1, .with_grads = 0, .quiet = 1};
+    dt_cli_net_opts(&no);
     dt_network *net = dt_net_load(cfg, &no);
     if (!net) {
         fprintf(stderr, "test: %s\n", dt_last_error());

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "base/args.h"
+#include "cli/env.h"
 #include "media/chart.h"
 #include "train/train.h"
 
@@ -132,6 +133,7 @@ static int session_open(session *S, int argc, char **argv, int need_valid, int t
     memset(S, 0, sizeof *S);
     if (threads > 0) omp_set_num_threads(threads);
     dt_net_opts no = {.with_grads = 1, .quiet = 0};
+    dt_cli_net_opts(&no);
     S->net = dt_net_load(argv[2], &no);
     if (!S->net) return -1;
     dt_network *net = S->net;
@@ -166,7 +168,7 @@ static int session_open(session *S, int argc, char **argv, int need_valid, int t
     o->width = net->w, o->height = net->h;
     o->threads = threads > 0 ? threads : 0;
     o->aug = net->aug;
-    o->pin = net->gpu != 0; // page-locked batches: the GPU uploads them without a host copy
+    o->pin = net->gpu && !net->gpu_opts.no_pin; // page-locked batches: the GPU uploads them without a host copy
     S->src.net = net;
     S->bs = (dt_batch_source){&S->src, S->src.train.n / net->batch, src_begin, src_next,
                               src_end};

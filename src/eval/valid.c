@@ -301,7 +301,7 @@ int dt_valid_run(dt_network *net, const dt_dataset *val, const dt_valid_opts *o,
     lo.augment = 0;
     lo.epochs = 1;
     lo.aug = net->aug;
-    lo.pin = net->gpu != 0;
+    lo.pin = net->gpu && !net->gpu_opts.no_pin;
     dt_loader *L = dt_loader_new(val, &lo, NULL);
     if (!L) return -1;
     dt_map_acc *acc = NULL;
@@ -505,7 +505,7 @@ static int cfg_has_ssd(const char *path) {
     return has;
 }
 
-int dt_cmd_valid(int argc, char **argv) {
+int dt_cmd_valid(int argc, char **argv, const dt_net_opts *env) {
     const char *cfg = NULL, *weights = NULL, *data = NULL, *out = NULL;
     dt_valid_opts o;
     dt_valid_opts_default(&o);
@@ -554,8 +554,11 @@ int dt_cmd_valid(int argc, char **argv) {
     }
     // predictions only unless the loss is asked for, or the head's metrics
     // compare with targets (every head but [ssd])
-    dt_net_opts no = {.batch = batch, .with_grads = 0, .quiet = 1,
-                      .with_loss = with_loss || !cfg_has_ssd(cfg)};
+    dt_net_opts no = env ? *env : (dt_net_opts){0}; // the command line's settings
+    no.batch = batch;
+    no.with_grads = 0;
+    no.quiet = 1;
+    no.with_loss = with_loss || !cfg_has_ssd(cfg);
     dt_network *net = dt_net_load(cfg, &no);
     if (!net) {
         fprintf(stderr, "valid: %s\n", dt_last_error());
