@@ -260,7 +260,7 @@ static void demo_usage(void) {
     fprintf(stderr,
             "usage: detector demo <cfg> <weights> [-c INDEX | FILE_OR_URL] [-thresh T] [-nms N]\n"
             "                     [-out_filename F] [-dont_show] [-fps] [-frames N]\n"
-            "                     [-realtime] [-names F | -data F] [-log F] [-threads N]\n"
+            "                     [-realtime] [-names F | -data F] [-log F]\n"
             "                     [-compare B]\n"
             "  -c INDEX         camera number (default 0 when no file or URL is given)\n"
             "  -thresh T        score threshold (default: the [ssd] layer's, 0.25)\n"
@@ -286,6 +286,7 @@ static int parse_args(int argc, char **argv, demo_args *a) {
     memset(a, 0, sizeof *a);
     a->camera = -1;
     a->thresh = a->nms = -1;
+    a->threads = dt_cli_settings_get()->threads; // main's -threads (OpenMP compute threads)
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
         const int more = i + 1 < argc;
@@ -308,8 +309,6 @@ static int parse_args(int argc, char **argv, demo_args *a) {
         else if (strcmp(s, "-log") == 0 && more) a->log = argv[++i];
         else if (strcmp(s, "-frames") == 0 && more) {
             if (dt_arg_long("demo", s, argv[++i], 0, LONG_MAX, &a->frames)) return -1;
-        } else if (strcmp(s, "-threads") == 0 && more) {
-            if (dt_arg_threads("demo", s, argv[++i], &a->threads)) return -1;
         }
         else if (strcmp(s, "-compare") == 0 && more) {
             char *end;

@@ -17,6 +17,7 @@ typedef struct {
     const char *conv_route_why; // "DT_CONV=gemm" when it forces a route
     double max_mem_gb;     // DT_MAX_MEM_GB
     int profile;           // DT_PROFILE
+    int threads;           // -threads N: OpenMP's compute threads (0: the default)
 } dt_cli_settings;
 
 // Reads the environment into the process' settings and applies the

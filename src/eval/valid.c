@@ -474,7 +474,7 @@ void dt_valid_print(const dt_valid_result *r, const dt_dataset *val, FILE *f) {
 static void valid_usage(void) {
     fprintf(stderr,
             "usage: detector valid <cfg> <weights> [-data F] [-iou voc|continuous] [-out DIR]\n"
-            "                      [-thresh T] [-nms N] [-batch N] [-threads N] [-max N] [-loss]\n"
+            "                      [-thresh T] [-nms N] [-batch N] [-loader_threads N] [-max N] [-loss]\n"
             "  -data F     .data file (default: the cfg's data=)\n"
             "  -iou        IoU of the VOC AP numbers: voc = the devkit's inclusive pixels\n"
             "              (default), continuous = COCO/torchvision areas\n"
@@ -522,7 +522,7 @@ int dt_cmd_valid(int argc, char **argv, const dt_net_opts *env) {
             bad |= dt_arg_float("valid", a, argv[++i], 0, 1, &o.det.nms_iou);
         else if (strcmp(a, "-batch") == 0 && more)
             bad |= dt_arg_int("valid", a, argv[++i], 0, DT_ARG_BATCH_MAX, &batch);
-        else if (strcmp(a, "-threads") == 0 && more)
+        else if (strcmp(a, "-loader_threads") == 0 && more)
             bad |= dt_arg_threads("valid", a, argv[++i], &o.threads);
         else if (strcmp(a, "-max") == 0 && more)
             bad |= dt_arg_int("valid", a, argv[++i], 0, INT_MAX, &o.max_images);
