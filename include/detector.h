@@ -22,6 +22,23 @@ extern "C" {
 
 typedef struct dt_network dt_network;
 
+/* GPU settings (docs/GPU.md). All zero: the defaults. The command line fills
+ * them from -gpu/-tf32/-amp and the DT_* variables of docs/GPU.md; a library
+ * user sets them directly. */
+typedef struct {
+    int device;          /* the CUDA device index */
+    int tf32;            /* TF32 tensor cores for fp32 matrix products and convolutions */
+    int amp;             /* mixed precision: 0 off, 1 fp16, 2 bf16 (dt_amp_mode) */
+    float loss_scale;    /* amp's first (dynamic) loss scale: 0 the format's default,
+                            < 0 no loss scaling */
+    int workspace_mb;    /* cap on cuDNN's workspace in MiB (0: 1024) */
+    int no_copy_stream;  /* 1: upload inputs on the compute stream, no staging copy */
+    int profile;         /* > 0: per-layer GPU timings of step max(profile, 3) (> 1) */
+    int verbose;         /* print cuDNN's algorithm choices and skipped amp steps */
+    int no_cudnn_find;   /* 1: cuDNN's heuristic algorithms instead of measured ones */
+    int no_pin;          /* 1: host buffers stay pageable (an A/B switch) */
+} dt_gpu_opts;
+
 typedef struct {
     int batch;            /* > 0 overrides the cfg's [net] batch */
     int with_grads;       /* allocate gradients and optimizer state (training) */
@@ -31,10 +48,15 @@ typedef struct {
     int with_loss;        /* targets (net->truth) and the loss without gradients:
                              validation. 0 with with_grads 0: predictions only, no
                              targets, no loss, no training buffers (docs/DETECT.md) */
+    const char *conv_route_why; /* who forced conv_route, for the routes report
+                                   ("DT_CONV=gemm"); NULL: "the network's conv_route option" */
+    double max_mem_gb;    /* a cfg needing more memory (GiB) is refused; 0: physical memory */
+    int profile;          /* per-layer CPU wall times, printed to stderr by dt_net_free */
+    const dt_gpu_opts *gpu; /* non-NULL: dt_net_load moves the network onto GPU gpu->device */
 } dt_net_opts;
 
-/* The convolution route. DT_CONV_DEFAULT takes the DT_CONV environment
- * variable (auto|gemm|onednn) when set, else the library's default. */
+/* The convolution route. DT_CONV_DEFAULT: the library's default (auto). The
+ * command line maps DT_CONV=auto|gemm|onednn onto it. */
 typedef enum {
     DT_CONV_DEFAULT = 0,
     DT_CONV_AUTO,   /* per shape, the faster route measured on this machine */
@@ -43,6 +65,19 @@ typedef enum {
 } dt_conv_route;
 
 const char *dt_last_error(void);
+
+/* Process-wide settings, set once before networks are built (the command
+ * line maps its environment onto them, docs/ENV.md):
+ * dt_set_verbosity(0) silences the informational lines on stderr (1: shown,
+ * the default); dt_image_set_max_pixels(n) caps the pixels (width x height)
+ * of a decoded image, over a data set's max_pixels (0: the data set's, else
+ * 100000000); dt_conv_route_set_cache(file, xdg_cache_home, home) names the
+ * file of measured convolution routes, or its default folder under
+ * xdg_cache_home or home (all NULL, the default: no file, routes are
+ * measured in every process; docs/CONV_ROUTES.md). */
+void dt_set_verbosity(int v);
+void dt_image_set_max_pixels(long long n);
+void dt_conv_route_set_cache(const char *file, const char *xdg_cache_home, const char *home);
 
 dt_network *dt_net_load(const char *cfg_path, const dt_net_opts *o);
 void dt_net_free(dt_network *net);

@@ -45,8 +45,16 @@ expect2 "lr_find: -threads '2.5'" lr_find "$C" -threads 2.5
 expect2 "valid: -threads '-1'" valid "$C" w.weights -threads -1
 expect2 "test: -threads 'abc'" test "$C" w.weights a.jpg -threads abc
 expect2 "demo: -threads '-1'" demo "$C" w.weights in.avi -dont_show -threads -1
-expect2 "bench_loader: -threads 'abc'" bench_loader -threads 1,abc
-expect2 "bench_loader: -threads '-2'" bench_loader -threads -2
+expect2 "bench_loader: -loader_threads 'abc'" bench_loader -loader_threads 1,abc
+expect2 "bench_loader: -loader_threads '-2'" bench_loader -loader_threads -2
+# -threads is one thing everywhere (OpenMP's compute threads, one count):
+# bench_loader's list of loader thread counts is -loader_threads
+expect2 "bench_loader: -threads '1,2'" bench_loader -threads 1,2
+expect2 "synth: -threads 'x'" synth "$T/s" -threads x
+expect2 "show_batch: -threads '-1'" show_batch "$C" -threads -1
+expect2 "train: -loader_threads 'x'" train "$C" -loader_threads x
+expect2 "valid: -loader_threads '-1'" valid "$C" w.weights -loader_threads -1
+expect2 "threads: a value is missing" summary "$C" -threads
 # the other numbers of each command
 expect2 "train: -seed '-3'" train "$C" -seed -3
 expect2 "train: -minutes 'abc'" train "$C" -minutes abc

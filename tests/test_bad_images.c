@@ -265,7 +265,7 @@ static void test_max_pixels(void **state) {
     dt_image v;
     float scale;
     int w, h;
-    unsetenv("DT_MAX_PIXELS");
+    dt_image_set_max_pixels(0); // none set
     assert_int_equal(dt_image_max_pixels(), DT_IMAGE_MAX_PIXELS_DEFAULT);
     dt_image_ctx_set_max_pixels(c, 200 * 150 - 1);
     assert_int_equal(dt_image_ctx_decode(c, at("good.png"), 0, 0, &v, &scale, &w, &h), -1);
@@ -273,15 +273,15 @@ static void test_max_pixels(void **state) {
     assert_non_null(strstr(dt_last_error(), "max_pixels 29999"));
     dt_image_ctx_set_max_pixels(c, 200 * 150);
     assert_int_equal(dt_image_ctx_decode(c, at("good.jpg"), 0, 0, &v, &scale, &w, &h), 0);
-    setenv("DT_MAX_PIXELS", "100x100", 1); // the command line wins over the data set
+    dt_image_set_max_pixels(dt_image_parse_max_pixels("100x100")); // the command line wins over the data set
     assert_int_equal(dt_image_max_pixels(), 10000);
     assert_int_equal(dt_image_ctx_decode(c, at("good.jpg"), 0, 0, &v, &scale, &w, &h), -1);
-    setenv("DT_MAX_PIXELS", "2e9", 1); // raised: the 32000x32000 header passes the cap and
+    dt_image_set_max_pixels(dt_image_parse_max_pixels("2e9")); // raised: the 32000x32000 header passes the cap and
     // the file is then found damaged, after the header, not decoded as grey
     dt_image_ctx_set_max_pixels(c, 0);
     assert_int_equal(dt_image_ctx_decode(c, at("bomb.jpg"), 0, 0, &v, &scale, &w, &h), -1);
     assert_non_null(strstr(dt_last_error(), "damaged JPEG"));
-    unsetenv("DT_MAX_PIXELS");
+    dt_image_set_max_pixels(0);
     dt_image_ctx_free(c);
     assert_int_equal(dt_image_parse_max_pixels("12000x9000"), 108000000LL);
     assert_int_equal(dt_image_parse_max_pixels(" 1e8 "), 100000000LL);

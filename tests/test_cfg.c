@@ -577,13 +577,17 @@ typedef struct {
 static int verbose_fuzz;
 
 // Parse + build; success or a non-empty error message are both fine.
+// dt_net_opts.max_mem_gb of the fuzz (what DT_MAX_MEM_GB gives on the command line)
+static double fuzz_mem_gb;
+
 static void fuzz_one(const char *text, fuzz_stats *st, const char *what) {
     double t0 = dt_now();
     dt_clear_error();
     dt_cfg *cfg = dt_cfg_parse_string(text, "fuzz.cfg");
     dt_network *net = NULL;
     if (cfg) {
-        net = dt_net_from_cfg(cfg, "fuzz.cfg", &(dt_net_opts){.with_grads = 1, .quiet = 1});
+        net = dt_net_from_cfg(cfg, "fuzz.cfg",
+                             &(dt_net_opts){.with_grads = 1, .quiet = 1, .max_mem_gb = fuzz_mem_gb});
         if (!net)
             dt_cfg_free(cfg);
     }
@@ -635,7 +639,7 @@ static void test_fuzz(void **state) {
         setrlimit(RLIMIT_AS, &lim);
 #endif
     // and the engine must refuse what would not fit (an error, not a crash)
-    setenv("DT_MAX_MEM_GB", "1", 1);
+    fuzz_mem_gb = 1;
     fuzz_stats st = {0};
     const size_t n = strlen(fuzz_base);
     char *buf = malloc(2 * n + 256);
@@ -714,7 +718,7 @@ static void test_fuzz(void **state) {
 #if !defined(__SANITIZE_ADDRESS__)
     setrlimit(RLIMIT_AS, &old);
 #endif
-    unsetenv("DT_MAX_MEM_GB");
+    fuzz_mem_gb = 0;
     printf("  fuzz: %d variants built, %d rejected with a message, %d without\n", st.ok, st.err,
            st.bad);
     assert_int_equal(st.bad, 0);

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/env.h"
 #include "engine/conv_route.h"
 #include "testutil.h"
 
@@ -43,6 +44,7 @@ static void use_cache(const char *path) {
     if (path) setenv("DT_CONV_CACHE", path, 1);
     else unsetenv("DT_CONV_CACHE");
     dt_conv_route_reset();
+    dt_cli_env_load(); // the command line's mapping of the variables
 }
 
 // Two ordinary convolutions (BN + relu; stride 2 leaky), a grouped and a
@@ -78,6 +80,7 @@ static dt_network *build(int route_opt, int train) {
     assert_non_null(cfg);
     dt_net_opts o = {.with_grads = train, .quiet = 1, .with_input_delta = train,
                      .conv_route = route_opt};
+    dt_cli_net_opts(&o); // DT_CONV, as the command line maps it
     dt_network *net = dt_net_from_cfg(cfg, "routes.cfg", &o);
     if (!net) printf("  network error: %s\n", dt_last_error());
     assert_non_null(net);
@@ -427,6 +430,7 @@ static void test_unavailable_keeps_onednn(void **state) {
         assert_int_equal(dt_conv_route_find(&d, &route, &how), 0);
         for (int env = 0; env < 2; env++) {
             if (env) setenv("DT_CONV", "gemm", 1);
+            dt_cli_env_load();
             dt_network *net = build(DT_CONV_DEFAULT, train);
             expect(net, GROUPED, DT_CONV_ONEDNN, DT_ROUTE_ONLY);
             expect(net, DILATED, DT_CONV_ONEDNN, DT_ROUTE_ONLY);
@@ -453,6 +457,7 @@ static void test_default_folder(void **state) {
     assert_int_equal(mkdir(xdg, 0755), 0);
     setenv("XDG_CACHE_HOME", xdg, 1);
     dt_conv_route_reset();
+    dt_cli_env_load(); // the command line's mapping of the variables
     snprintf(d, sizeof d, "%s/detector", xdg);
     snprintf(f, sizeof f, "%s/conv_routes.txt", d);
     assert_string_equal(dt_conv_route_cache_path(), f);
@@ -470,6 +475,7 @@ static void test_default_folder(void **state) {
     setenv("XDG_CACHE_HOME", "relative/ignored", 1);
     setenv("HOME", home, 1);
     dt_conv_route_reset();
+    dt_cli_env_load(); // the command line's mapping of the variables
     snprintf(f, sizeof f, "%s/.cache/detector/conv_routes.txt", home);
     assert_string_equal(dt_conv_route_cache_path(), f);
 
@@ -484,6 +490,7 @@ static void test_default_folder(void **state) {
     assert_int_equal(symlink(target, d), 0);
     setenv("XDG_CACHE_HOME", xdg, 1);
     dt_conv_route_reset();
+    dt_cli_env_load(); // the command line's mapping of the variables
     assert_null(dt_conv_route_cache_path());
     net = build(DT_CONV_AUTO, 0); // measures, writes nothing through the link
     dt_net_free(net);
@@ -497,6 +504,7 @@ static void test_default_folder(void **state) {
     assert_int_equal(chmod(d, 0777), 0);
     setenv("XDG_CACHE_HOME", xdg, 1);
     dt_conv_route_reset();
+    dt_cli_env_load(); // the command line's mapping of the variables
     assert_null(dt_conv_route_cache_path());
 
     if (geteuid() == 0) {
@@ -507,6 +515,7 @@ static void test_default_folder(void **state) {
         assert_int_equal(chown(d, 12345, 12345), 0);
         setenv("XDG_CACHE_HOME", xdg, 1);
         dt_conv_route_reset();
+        dt_cli_env_load(); // the command line's mapping of the variables
         assert_null(dt_conv_route_cache_path());
     } else {
         printf("  not root: the other-owner case needs a folder of another user\n");
@@ -515,6 +524,7 @@ static void test_default_folder(void **state) {
     // DT_CONV_CACHE=off: no file, still one measurement per shape
     setenv("DT_CONV_CACHE", "off", 1);
     dt_conv_route_reset();
+    dt_cli_env_load(); // the command line's mapping of the variables
     assert_null(dt_conv_route_cache_path());
     net = build(DT_CONV_AUTO, 0);
     int shapes;

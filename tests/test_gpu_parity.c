@@ -517,7 +517,6 @@ static void test_amp_overflow_skips_step(void **state) {
 }
 
 int main(void) {
-    unsetenv("DT_GPU"); // dt_net_load must not move the CPU reference onto a GPU
     // DT_PARITY_ONLY=pattern: only the matching cases (cmocka's filter, * wildcards)
     if (getenv("DT_PARITY_ONLY")) cmocka_set_test_filter(getenv("DT_PARITY_ONLY"));
     if (dt_gpu_count() > 0) dt_gpu_print_info(stdout);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/cfg.h"
+#include "cli/env.h"
 #include "base/common.h"
 
 // --- archives -------------------------------------------------------------------
@@ -188,6 +189,11 @@ int tu_error_has(const char *first, ...) {
     fflush(stdout);
     return ok;
 }
+
+// The environment, mapped once for every test program as the command line
+// maps it (src/cli/env.c): tests/run_all.sh's DT_CONV_CACHE, CI's DT_QUIET.
+// A test that needs another setting sets the option itself.
+__attribute__((constructor)) static void tu_map_env(void) { dt_cli_env_load(); }
 
 // --- files and commands ------------------------------------------------------------
 

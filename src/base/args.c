@@ -29,7 +29,10 @@ __attribute__((format(printf, 4, 5))) static int bad(const char *cmd, const char
 int dt_arg_global(int argc, char **argv, int i) {
     const char *a = argv[i];
     if (strcmp(a, "-nogpu") == 0 || strcmp(a, "-tf32") == 0) return 1;
-    if ((strcmp(a, "-gpu") == 0 || strcmp(a, "-amp") == 0) && i + 1 < argc) return 2;
+    if ((strcmp(a, "-gpu") == 0 || strcmp(a, "-amp") == 0 || strcmp(a, "-threads") == 0 ||
+         strcmp(a, "-max_pixels") == 0) &&
+        i + 1 < argc)
+        return 2;
     return 0;
 }
 
@@ -175,11 +178,12 @@ int dt_arg_threads(const char *cmd, const char *flag, const char *v, int *out) {
     return 0;
 }
 
-int dt_arg_get_threads(const char *cmd, int argc, char **argv, int first, int *out) {
-    const char *v = dt_arg_value(argc, argv, first, "-threads");
+int dt_arg_get_threads(const char *cmd, int argc, char **argv, int first, const char *flag,
+                       int *out) {
+    const char *v = dt_arg_value(argc, argv, first, flag);
     if (!v) {
         *out = 0;
         return 0;
     }
-    return dt_arg_threads(cmd, "-threads", v, out);
+    return dt_arg_threads(cmd, flag, v, out);
 }

@@ -15,8 +15,10 @@
 extern "C" {
 #endif
 
-// Options main() reads for every command, wherever they stand: -gpu N and
-// -amp fp16|bf16 take a value, -nogpu and -tf32 none. How many argv entries
+// Options main() reads for every command, wherever they stand, and takes out
+// of argv before the command sees it: -gpu N, -amp fp16|bf16, -threads N
+// (OpenMP's compute threads) and -max_pixels N take a value, -nogpu and
+// -tf32 none. How many argv entries
 // the option at argv[i] takes (2 or 1), 0 when argv[i] is not one (or its
 // value is missing).
 int dt_arg_global(int argc, char **argv, int i);
@@ -57,8 +59,9 @@ int dt_arg_get_int(const char *cmd, int argc, char **argv, int first, const char
 #define DT_ARG_THREADS_PER_CORE 4
 int dt_arg_threads_max(void);
 int dt_arg_threads(const char *cmd, const char *flag, const char *v, int *out);
-// -threads looked up by name (0 when absent).
-int dt_arg_get_threads(const char *cmd, int argc, char **argv, int first, int *out);
+// A thread count looked up by name (`flag`: -loader_threads; 0 when absent).
+int dt_arg_get_threads(const char *cmd, int argc, char **argv, int first, const char *flag,
+                       int *out);
 
 #ifdef __cplusplus
 }

@@ -71,15 +71,10 @@ char *dt_strdup_at(const char *s, const char *file, int line) {
     return p;
 }
 
-static int verbosity = -1;
+// The caller's (the command line maps DT_QUIET onto it, src/cli/env.c).
+static int verbosity = 1;
 void dt_set_verbosity(int v) { verbosity = v; }
-int dt_verbosity(void) {
-    if (verbosity < 0) {
-        const char *q = getenv("DT_QUIET");
-        verbosity = (q && *q && strcmp(q, "0") != 0) ? 0 : 1;
-    }
-    return verbosity;
-}
+int dt_verbosity(void) { return verbosity; }
 
 void dt_log(const char *fmt, ...) {
     if (!dt_verbosity()) return;

@@ -35,15 +35,15 @@ int dt_cmd_bench_loader(int argc, char **argv) {
         else if (strcmp(a, "-augment") == 0 && more)
             bad |= dt_arg_int("bench_loader", a, argv[++i], 0, 1, &augment);
         else if (strcmp(a, "-split") == 0 && more) split = argv[++i];
-        else if (strcmp(a, "-threads") == 0 && more) {
-            // a comma-separated list of up to 8 counts, each a -threads value
+        else if (strcmp(a, "-loader_threads") == 0 && more) {
+            // a comma-separated list of up to 8 loader thread counts
             char list[256];
             snprintf(list, sizeof list, "%s", argv[++i]);
             nt = 0;
             char *save = NULL;
             for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
                 if (nt == 8) {
-                    fprintf(stderr, "bench_loader: -threads %s: at most 8 counts\n", argv[i]);
+                    fprintf(stderr, "bench_loader: -loader_threads %s: at most 8 counts\n", argv[i]);
                     bad = 1;
                     break;
                 }
@@ -52,13 +52,13 @@ int dt_cmd_bench_loader(int argc, char **argv) {
         } else if (a[0] != '-') data = a;
         else {
             fprintf(stderr, "usage: detector bench_loader [file.data] [-size 224] [-batch 32] "
-                            "[-threads 1,2] [-images 2000] [-augment 0|1] [-split train|valid]\n");
+                            "[-loader_threads 1,2] [-images 2000] [-augment 0|1] [-split train|valid]\n");
             return 2;
         }
     }
     if (bad) return 2;
     if (size < 8 || batch < 1 || images < 1 || nt < 1) {
-        fprintf(stderr, "bench_loader: bad -size, -batch, -images or -threads\n");
+        fprintf(stderr, "bench_loader: bad -size, -batch, -images or -loader_threads\n");
         return 2;
     }
     dt_datacfg dc;

@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "base/args.h"
+#include "cli/env.h"
 #include "base/common.h"
 #include "data/data.h"
 #include "data/transform.h"
@@ -55,6 +56,7 @@ typedef struct {
 typedef struct {
     // set before the threads start
     dt_network *net;
+    dt_model *model;       // the cfg's network and transform (owns net)
     const dt_augment *aug; // the model's transform
     dt_layer *ssd;
     dt_detect_cfg det_cfg;
@@ -261,7 +263,7 @@ static void demo_usage(void) {
     fprintf(stderr,
             "usage: detector demo <cfg> <weights> [-c INDEX | FILE_OR_URL] [-thresh T] [-nms N]\n"
             "                     [-out_filename F] [-dont_show] [-fps] [-frames N]\n"
-            "                     [-realtime] [-names F | -data F] [-log F] [-threads N]\n"
+            "                     [-realtime] [-names F | -data F] [-log F]\n"
             "                     [-compare B]\n"
             "  -c INDEX         camera number (default 0 when no file or URL is given)\n"
             "  -thresh T        score threshold (default: the [ssd] layer's, 0.25)\n"
@@ -287,6 +289,7 @@ static int parse_args(int argc, char **argv, demo_args *a) {
     memset(a, 0, sizeof *a);
     a->camera = -1;
     a->thresh = a->nms = -1;
+    a->threads = dt_cli_settings_get()->threads; // main's -threads (OpenMP compute threads)
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
         const int more = i + 1 < argc;
@@ -309,8 +312,6 @@ static int parse_args(int argc, char **argv, demo_args *a) {
         else if (strcmp(s, "-log") == 0 && more) a->log = argv[++i];
         else if (strcmp(s, "-frames") == 0 && more) {
             if (dt_arg_long("demo", s, argv[++i], 0, LONG_MAX, &a->frames)) return -1;
-        } else if (strcmp(s, "-threads") == 0 && more) {
-            if (dt_arg_threads("demo", s, argv[++i], &a->threads)) return -1;
         }
         else if (strcmp(s, "-compare") == 0 && more) {
             char *end;
@@ -409,69 +410,63 @@ static void annotate(demo_frame *f, const dt_network *net, const dt_augment *aug
     dt_image_draw_label(&f->im, 4, 4, txt, black, white, dt_draw_font_scale(&f->im) + 0.1);
 }
 
-int dt_cmd_demo(int argc, char **argv) {
-    demo_args a;
-    if (parse_args(argc, argv, &a) != 0) {
-        demo_usage();
-        return 2;
-    }
-    // Checks that need no network first: a missing display or source is
-    // reported at once.
+// Step 1: the display and the source, checked before any network is built
+// (a missing display or source is reported at once). 0 / -1 (printed).
+static int open_source(const demo_args *a, demo_ctx *c) {
     char why[512];
-    if (!a.dont_show && !dt_window_available(why, sizeof why)) {
+    if (!a->dont_show &&
+        !dt_window_available(getenv("DISPLAY"), getenv("WAYLAND_DISPLAY"), why, sizeof why)) {
         fprintf(stderr, "demo: cannot open a window: %s; run with -dont_show (and "
                         "-out_filename F to keep the result)\n", why);
-        return 1;
+        return -1;
     }
-    dt_video_cap *cap = dt_video_open(a.source, a.camera);
+    dt_video_cap *cap = dt_video_open(a->source, a->camera);
     if (!cap) {
         fprintf(stderr, "demo: %s\n", dt_last_error());
-        return 1;
+        return -1;
     }
-    demo_ctx c;
-    memset(&c, 0, sizeof c);
-    c.cap = cap;
+    c->cap = cap;
     long n_frames;
-    dt_video_info(cap, &c.W, &c.H, &c.src_fps, &n_frames);
-    c.live = dt_video_is_live(cap);
-    c.drop = c.live || a.realtime;
-    c.max_frames = a.frames;
-    if (a.compare && c.drop) {
+    dt_video_info(cap, &c->W, &c->H, &c->src_fps, &n_frames);
+    c->live = dt_video_is_live(cap);
+    c->drop = c->live || a->realtime;
+    c->max_frames = a->frames;
+    if (a->compare && c->drop) {
         fprintf(stderr, "demo: -compare needs a video file read frame by frame (not a camera, "
                         "a stream, or -realtime)\n");
-        dt_video_close(cap);
-        return 1;
+        return -1;
     }
-    c.compare = a.compare;
-    c.threads = a.threads;
+    c->compare = a->compare;
+    c->threads = a->threads;
+    return 0;
+}
 
+// Step 2: the detection model, its weights, class names and detection
+// settings, warmed up. 0 / -1 (dt_last_error).
+static int load_model(const demo_args *a, demo_ctx *c, char ***names, int *n_names) {
     dt_net_opts no = {.batch = 1, .with_grads = 0, .quiet = 1};
-    dt_model *model = dt_model_load(a.cfg, &no);
-    dt_network *net = model ? model->net : NULL;
-    char **names = NULL;
-    int n_names = 0, rc = 1;
-    dt_video_writer *wr = NULL;
-    FILE *log = NULL;
-    if (!net) goto fail;
-    c.net = net;
-    c.aug = &model->aug;
-    if (dt_head_of(net, &c.ssd) != DT_HEAD_SSD) {
-        dt_error("%s: demo needs a detection model ([ssd] layer); this cfg has none", a.cfg);
-        goto fail;
+    dt_cli_net_opts(&no);
+    c->model = dt_model_load(a->cfg, &no);
+    if (!c->model) return -1;
+    dt_network *net = c->net = c->model->net;
+    c->aug = &c->model->aug;
+    if (dt_head_of(net, &c->ssd) != DT_HEAD_SSD) {
+        dt_error("%s: demo needs a detection model ([ssd] layer); this cfg has none", a->cfg);
+        return -1;
     }
     if (net->c != 3) {
-        dt_error("%s: the input has %d channels; video frames give 3", a.cfg, net->c);
-        goto fail;
+        dt_error("%s: the input has %d channels; video frames give 3", a->cfg, net->c);
+        return -1;
     }
-    if (dt_net_load_weights(net, a.weights) != 0) goto fail;
+    if (dt_net_load_weights(net, a->weights) != 0) return -1;
     // names the weights record win over the cfg's data= (asked-for ones are checked)
-    const int own = net->n_class_names && !a.names && !a.data;
-    if ((!own && load_names(&a, dt_model_data(model), &names, &n_names)) ||
-        dt_net_label_names(net, &names, &n_names, a.names ? a.names : a.data) != 0)
-        goto fail;
-    dt_ssd_layer_detect_cfg(c.ssd, &c.det_cfg);
-    if (a.thresh != -1) c.det_cfg.score_thresh = a.thresh;
-    if (a.nms != -1) c.det_cfg.nms_iou = a.nms;
+    const int own = net->n_class_names && !a->names && !a->data;
+    if ((!own && load_names(a, dt_model_data(c->model), names, n_names)) ||
+        dt_net_label_names(net, names, n_names, a->names ? a->names : a->data) != 0)
+        return -1;
+    dt_ssd_layer_detect_cfg(c->ssd, &c->det_cfg);
+    if (a->thresh != -1) c->det_cfg.score_thresh = a->thresh;
+    if (a->nms != -1) c->det_cfg.nms_iou = a->nms;
     dt_net_set_train(net, 0); // a predictions-only network: no targets, no loss
     // Warm-up: the first forward builds and JIT-compiles the oneDNN
     // primitives (cuDNN picks its algorithms on a GPU), ~0.3 s for the
@@ -479,7 +474,184 @@ int dt_cmd_demo(int argc, char **argv) {
     // the FPS counts frames, not set-up.
     memset(net->input, 0, sizeof(float) * (size_t)net->h * net->w * net->c);
     dt_net_forward(net);
+    return 0;
+}
 
+// What the display thread did (step 3), for the summary (step 4).
+typedef struct {
+    double t_start, cpu_start;
+    long shown, written;
+    double draw_cpu, write_cpu, show_cpu; // this thread's CPU seconds
+    int out_error;
+    char why[512];
+} display_stats;
+
+// Waits for the next frame with detections (keeping the window's events
+// running); 0 when there is none left (end of source, error, quit).
+static int wait_ready(demo_ctx *c, int show) {
+    pthread_mutex_lock(&c->mu);
+    while (!c->ready_full && !c->infer_done) {
+        if (c->paused) { // -compare: inference runs alone
+            c->show_parked = 1;
+            pthread_cond_broadcast(&c->cv);
+            while (c->paused && !c->quit) pthread_cond_wait(&c->cv, &c->mu);
+            c->show_parked = 0;
+            if (c->quit) break;
+            continue;
+        }
+        if (!show) {
+            pthread_cond_wait(&c->cv, &c->mu);
+            continue;
+        }
+        // keep the window's event loop running while waiting; every 20 ms
+        // (each poll costs Qt's event processing: ~1 ms of CPU a frame at
+        // a 5 ms period, taken from the forward on a busy machine)
+        pthread_mutex_unlock(&c->mu);
+        int k = dt_window_poll(20);
+        pthread_mutex_lock(&c->mu);
+        if (k == 27 || k == 'q' || k == 'Q') c->quit = 1, pthread_cond_broadcast(&c->cv);
+        if (c->quit) break;
+    }
+    if (!c->ready_full) { // inference finished (end of source, error) or quit
+        pthread_mutex_unlock(&c->mu);
+        return 0;
+    }
+    frame_swap(&c->ready, &c->show_buf);
+    c->ready_full = 0;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    return 1;
+}
+
+// Step 3: the display thread's loop: each processed frame drawn, written
+// and shown, the FPS measured.
+static void display_loop(demo_ctx *c, const demo_args *a, char **names, int n_names, FILE *log,
+                         dt_video_writer *wr, display_stats *st) {
+    double t_sec = st->t_start, fps = 0;
+    long shown_sec = 0;
+    const int show = !a->dont_show;
+    while (wait_ready(c, show)) {
+        st->shown++;
+        double now = dt_now();
+        if (now - t_sec >= 1.0) {
+            fps = (st->shown - shown_sec) / (now - t_sec);
+            pthread_mutex_lock(&c->mu);
+            long rd = c->n_read, dr = c->n_dropped, pr = c->n_processed;
+            pthread_mutex_unlock(&c->mu);
+            if (a->print_fps)
+                printf("demo: %6.1f s  %5.1f FPS  read %ld  processed %ld  dropped %ld\n",
+                       now - st->t_start, fps, rd, pr, dr);
+            fflush(stdout);
+            t_sec = now, shown_sec = st->shown;
+        } else if (fps == 0) {
+            fps = st->shown / fmax(now - st->t_start, 1e-9); // the first second: rate so far
+        }
+        double cpu0 = thread_cpu_s();
+        annotate(&c->show_buf, c->net, c->aug, c->W, c->H, names, n_names, fps, log);
+        double cpu1 = thread_cpu_s();
+        st->draw_cpu += cpu1 - cpu0;
+        if (wr) {
+            int r = dt_video_writer_write(wr, &c->show_buf.im);
+            double cpu2 = thread_cpu_s();
+            st->write_cpu += cpu2 - cpu1, cpu1 = cpu2;
+            if (r != 0) {
+                st->out_error = 1;
+                snprintf(st->why, sizeof st->why, "%s", dt_last_error());
+                break;
+            }
+            st->written++;
+        }
+        if (show) {
+            if (dt_window_show(WINDOW, &c->show_buf.im) != 0) {
+                st->out_error = 1;
+                snprintf(st->why, sizeof st->why, "%s", dt_last_error());
+                break;
+            }
+            int k = dt_window_poll(1);
+            st->show_cpu += thread_cpu_s() - cpu1;
+            if (k == 27 || k == 'q' || k == 'Q') break;
+        }
+    }
+}
+
+// Step 4: the summary lines (docs/DEMO.md); the exit status.
+static int print_summary(demo_ctx *c, const display_stats *st, double wall) {
+    // Frames the capture read but nothing processed after a quit (at most
+    // the pending slot and the one inference had taken) count as dropped,
+    // so read = processed + dropped always holds.
+    long lost = c->n_read - c->n_processed - c->n_dropped;
+    c->n_dropped += lost;
+    printf("demo summary: frames read %ld, processed %ld, dropped %ld, written %ld; "
+           "%.2f s, average %.2f FPS; inference alone (forward + detections) %.2f img/s, "
+           "pre-processing %.1f ms/frame\n",
+           c->n_read, c->n_processed, c->n_dropped, st->written, wall,
+           c->n_processed / fmax(wall, 1e-9), c->n_processed / fmax(c->infer_s, 1e-9),
+           1e3 * c->prep_s / fmax((double)c->n_processed, 1));
+    if (c->compare && c->alone_n > 0)
+        printf("demo compare: %ld blocks of %d frames: the demo %.2f FPS; inference alone "
+               "(forward + detections, between the blocks, nothing else running) %.2f img/s; "
+               "ratio %.3f\n",
+               c->block_n / c->compare, c->compare, c->block_n / fmax(c->block_s, 1e-9),
+               c->alone_n / fmax(c->alone_s, 1e-9),
+               (c->block_n / fmax(c->block_s, 1e-9)) / (c->alone_n / fmax(c->alone_s, 1e-9)));
+    // What the helpers cost: on a machine whose cores all run the forward,
+    // their CPU time per frame is added to the frame's (docs/DEMO.md).
+    const double per = 1e3 / fmax((double)c->n_processed, 1);
+    printf("demo cpu per frame: forward + detections %.1f ms (wall); capture %.1f ms, drawing "
+           "%.1f ms, writing %.1f ms, window %.1f ms; display thread in all %.1f ms\n",
+           c->infer_s * per, c->cap_cpu_s * 1e3 / fmax((double)c->n_read, 1),
+           st->draw_cpu * per, st->write_cpu * 1e3 / fmax((double)st->written, 1),
+           st->show_cpu * per, (thread_cpu_s() - st->cpu_start) * per);
+    int rc = 0;
+    if (c->cap_error) fprintf(stderr, "demo: reading stopped: %s\n", c->cap_msg), rc = 1;
+    if (c->infer_error) fprintf(stderr, "demo: inference failed: %s\n", c->infer_msg), rc = 1;
+    if (st->out_error) fprintf(stderr, "demo: %s\n", st->why), rc = 1;
+    return rc;
+}
+
+// Runs the capture and inference threads with the display loop here; the
+// exit status.
+static int run_threads(demo_ctx *c, const demo_args *a, char **names, int n_names, FILE *log,
+                       dt_video_writer *wr) {
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    pthread_t th_cap, th_inf;
+    pthread_create(&th_cap, NULL, capture_main, c);
+    pthread_create(&th_inf, NULL, infer_main, c);
+    // Drawing, encoding and the window run here; they too yield to the
+    // forward (threads made from now on by this one would inherit it).
+    dt_thread_background();
+    display_stats st = {.t_start = dt_now(), .cpu_start = thread_cpu_s()};
+    display_loop(c, a, names, n_names, log, wr, &st);
+    pthread_mutex_lock(&c->mu);
+    c->quit = 1;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(th_inf, NULL);
+    pthread_join(th_cap, NULL);
+    // -compare: the runs alone are not the demo's time
+    const double wall = dt_now() - st.t_start - c->alone_s;
+    if (!a->dont_show) dt_window_close(WINDOW);
+    const int rc = print_summary(c, &st, wall);
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    return rc;
+}
+
+int dt_cmd_demo(int argc, char **argv) {
+    demo_args a;
+    if (parse_args(argc, argv, &a) != 0) {
+        demo_usage();
+        return 2;
+    }
+    demo_ctx c;
+    memset(&c, 0, sizeof c);
+    char **names = NULL;
+    int n_names = 0, rc = 1;
+    dt_video_writer *wr = NULL;
+    FILE *log = NULL;
+    if (open_source(&a, &c) != 0) goto done;
+    if (load_model(&a, &c, &names, &n_names) != 0) goto fail;
     demo_frame *slots[5] = {&c.cap_buf, &c.pending, &c.infer_buf, &c.ready, &c.show_buf};
     for (int i = 0; i < 5; i++)
         if (frame_alloc(slots[i], c.W, c.H, c.det_cfg.max_total) != 0) goto fail;
@@ -488,142 +660,15 @@ int dt_cmd_demo(int argc, char **argv) {
         dt_error("%s: cannot write: %s", a.log, strerror(errno));
         goto fail;
     }
-    if (a.source) snprintf(why, sizeof why, "%s", a.source);
-    else snprintf(why, sizeof why, "camera %d", a.camera);
-    printf("demo: %s: %dx%d, %s%s, %s; network %dx%d, score > %g, NMS %g\n", why, c.W, c.H, c.live ? "live" : "file", c.src_fps > 0 ? "" : " (rate unknown)",
+    char src[512];
+    if (a.source) snprintf(src, sizeof src, "%s", a.source);
+    else snprintf(src, sizeof src, "camera %d", a.camera);
+    printf("demo: %s: %dx%d, %s%s, %s; network %dx%d, score > %g, NMS %g\n", src, c.W, c.H,
+           c.live ? "live" : "file", c.src_fps > 0 ? "" : " (rate unknown)",
            c.drop ? "newest frame wins (older ones dropped)" : "every frame processed",
-           net->w, net->h, (double)c.det_cfg.score_thresh, (double)c.det_cfg.nms_iou);
+           c.net->w, c.net->h, (double)c.det_cfg.score_thresh, (double)c.det_cfg.nms_iou);
     fflush(stdout);
-
-    pthread_mutex_init(&c.mu, NULL);
-    pthread_cond_init(&c.cv, NULL);
-    pthread_t th_cap, th_inf;
-    pthread_create(&th_cap, NULL, capture_main, &c);
-    pthread_create(&th_inf, NULL, infer_main, &c);
-    // Drawing, encoding and the window run here; they too yield to the
-    // forward (threads made from now on by this one would inherit it).
-    dt_thread_background();
-
-    const double t_start = dt_now(), cpu_start = thread_cpu_s();
-    double t_sec = t_start, fps = 0;
-    long shown = 0, shown_sec = 0, written = 0;
-    double draw_cpu = 0, write_cpu = 0, show_cpu = 0; // this thread's CPU seconds
-    int show = !a.dont_show, out_error = 0;
-    for (;;) {
-        pthread_mutex_lock(&c.mu);
-        while (!c.ready_full && !c.infer_done) {
-            if (c.paused) { // -compare: inference runs alone
-                c.show_parked = 1;
-                pthread_cond_broadcast(&c.cv);
-                while (c.paused && !c.quit) pthread_cond_wait(&c.cv, &c.mu);
-                c.show_parked = 0;
-                if (c.quit) break;
-                continue;
-            }
-            if (!show) {
-                pthread_cond_wait(&c.cv, &c.mu);
-                continue;
-            }
-            // keep the window's event loop running while waiting; every 20 ms
-            // (each poll costs Qt's event processing: ~1 ms of CPU a frame at
-            // a 5 ms period, taken from the forward on a busy machine)
-            pthread_mutex_unlock(&c.mu);
-            int k = dt_window_poll(20);
-            pthread_mutex_lock(&c.mu);
-            if (k == 27 || k == 'q' || k == 'Q') c.quit = 1, pthread_cond_broadcast(&c.cv);
-            if (c.quit) break;
-        }
-        if (!c.ready_full) { // inference finished (end of source, error) or quit
-            pthread_mutex_unlock(&c.mu);
-            break;
-        }
-        frame_swap(&c.ready, &c.show_buf);
-        c.ready_full = 0;
-        pthread_cond_broadcast(&c.cv);
-        pthread_mutex_unlock(&c.mu);
-
-        shown++;
-        double now = dt_now();
-        if (now - t_sec >= 1.0) {
-            fps = (shown - shown_sec) / (now - t_sec);
-            pthread_mutex_lock(&c.mu);
-            long rd = c.n_read, dr = c.n_dropped, pr = c.n_processed;
-            pthread_mutex_unlock(&c.mu);
-            if (a.print_fps)
-                printf("demo: %6.1f s  %5.1f FPS  read %ld  processed %ld  dropped %ld\n",
-                       now - t_start, fps, rd, pr, dr);
-            fflush(stdout);
-            t_sec = now, shown_sec = shown;
-        } else if (fps == 0) {
-            fps = shown / fmax(now - t_start, 1e-9); // the first second: rate so far
-        }
-        double cpu0 = thread_cpu_s();
-        annotate(&c.show_buf, net, c.aug, c.W, c.H, names, n_names, fps, log);
-        double cpu1 = thread_cpu_s();
-        draw_cpu += cpu1 - cpu0;
-        if (wr) {
-            int r = dt_video_writer_write(wr, &c.show_buf.im);
-            double cpu2 = thread_cpu_s();
-            write_cpu += cpu2 - cpu1, cpu1 = cpu2;
-            if (r != 0) {
-                out_error = 1;
-                snprintf(why, sizeof why, "%s", dt_last_error());
-                break;
-            }
-            written++;
-        }
-        if (show) {
-            if (dt_window_show(WINDOW, &c.show_buf.im) != 0) {
-                out_error = 1;
-                snprintf(why, sizeof why, "%s", dt_last_error());
-                break;
-            }
-            int k = dt_window_poll(1);
-            show_cpu += thread_cpu_s() - cpu1;
-            if (k == 27 || k == 'q' || k == 'Q') break;
-        }
-    }
-    pthread_mutex_lock(&c.mu);
-    c.quit = 1;
-    pthread_cond_broadcast(&c.cv);
-    pthread_mutex_unlock(&c.mu);
-    pthread_join(th_inf, NULL);
-    pthread_join(th_cap, NULL);
-    // -compare: the runs alone are not the demo's time
-    const double wall = dt_now() - t_start - c.alone_s;
-    if (show) dt_window_close(WINDOW);
-    // Frames the capture read but nothing processed after a quit (at most
-    // the pending slot and the one inference had taken) count as dropped,
-    // so read = processed + dropped always holds.
-    long lost = c.n_read - c.n_processed - c.n_dropped;
-    c.n_dropped += lost;
-    printf("demo summary: frames read %ld, processed %ld, dropped %ld, written %ld; "
-           "%.2f s, average %.2f FPS; inference alone (forward + detections) %.2f img/s, "
-           "pre-processing %.1f ms/frame\n",
-           c.n_read, c.n_processed, c.n_dropped, written, wall,
-           c.n_processed / fmax(wall, 1e-9), c.n_processed / fmax(c.infer_s, 1e-9),
-           1e3 * c.prep_s / fmax((double)c.n_processed, 1));
-    if (c.compare && c.alone_n > 0)
-        printf("demo compare: %ld blocks of %d frames: the demo %.2f FPS; inference alone "
-               "(forward + detections, between the blocks, nothing else running) %.2f img/s; "
-               "ratio %.3f\n",
-               c.block_n / c.compare, c.compare, c.block_n / fmax(c.block_s, 1e-9),
-               c.alone_n / fmax(c.alone_s, 1e-9),
-               (c.block_n / fmax(c.block_s, 1e-9)) / (c.alone_n / fmax(c.alone_s, 1e-9)));
-    // What the helpers cost: on a machine whose cores all run the forward,
-    // their CPU time per frame is added to the frame's (docs/DEMO.md).
-    const double per = 1e3 / fmax((double)c.n_processed, 1);
-    printf("demo cpu per frame: forward + detections %.1f ms (wall); capture %.1f ms, drawing "
-           "%.1f ms, writing %.1f ms, window %.1f ms; display thread in all %.1f ms\n",
-           c.infer_s * per, c.cap_cpu_s * 1e3 / fmax((double)c.n_read, 1), draw_cpu * per,
-           write_cpu * 1e3 / fmax((double)written, 1), show_cpu * per,
-           (thread_cpu_s() - cpu_start) * per);
-    rc = 0;
-    if (c.cap_error) fprintf(stderr, "demo: reading stopped: %s\n", c.cap_msg), rc = 1;
-    if (c.infer_error) fprintf(stderr, "demo: inference failed: %s\n", c.infer_msg), rc = 1;
-    if (out_error) fprintf(stderr, "demo: %s\n", why), rc = 1;
-    pthread_cond_destroy(&c.cv);
-    pthread_mutex_destroy(&c.mu);
+    rc = run_threads(&c, &a, names, n_names, log, wr);
     goto done;
 fail:
     fprintf(stderr, "demo: %s\n", dt_last_error());
@@ -634,7 +679,7 @@ done:
     demo_frame *all[5] = {&c.cap_buf, &c.pending, &c.infer_buf, &c.ready, &c.show_buf};
     for (int i = 0; i < 5; i++) frame_free(all[i]);
     dt_names_free(names, n_names);
-    dt_video_close(cap);
-    dt_model_free(model);
+    dt_video_close(c.cap);
+    dt_model_free(c.model);
     return rc;
 }

@@ -8,6 +8,7 @@
 #include "engine/conv_route.h"
 #include "cli/data_cmd.h"
 #include "cli/demo.h"
+#include "cli/env.h"
 #include "media/draw.h"
 #include "engine/gpu.h"
 #include "media/image.h"
@@ -17,25 +18,17 @@
 #include "eval/valid.h"
 #include "train/train.h"
 
-// -threads N of the commands that set OpenMP's team here. 0 / -1 (printed).
-static int set_threads(const char *cmd, int argc, char **argv) {
-    int t;
-    if (dt_arg_get_threads(cmd, argc, argv, 2, &t) != 0) return -1;
-    if (t > 0) omp_set_num_threads(t);
-    return 0;
-}
-
 static int cmd_summary(int argc, char **argv) {
-    static const char *const vals[] = {"-batch", "-threads", NULL};
+    static const char *const vals[] = {"-batch", NULL};
     int batch;
-    if (argc < 3 || argv[2][0] == '-' || dt_args_check("summary", argc, argv, 3, vals, NULL, 0) ||
-        dt_arg_get_int("summary", argc, argv, 3, "-batch", 0, 0, DT_ARG_BATCH_MAX, &batch) ||
-        set_threads("summary", argc, argv)) {
-        fprintf(stderr, "usage: %s summary <cfg> [-batch N]\n", argv[0]);
+    if (argc < 2 || argv[1][0] == '-' || dt_args_check("summary", argc, argv, 2, vals, NULL, 0) ||
+        dt_arg_get_int("summary", argc, argv, 2, "-batch", 0, 0, DT_ARG_BATCH_MAX, &batch)) {
+        fprintf(stderr, "usage: detector summary <cfg> [-batch N]\n");
         return 2;
     }
     dt_net_opts o = {.batch = batch, .with_grads = 0, .quiet = 1};
-    dt_model *m = dt_model_load(argv[2], &o);
+    dt_cli_net_opts(&o);
+    dt_model *m = dt_model_load(argv[1], &o);
     if (!m) {
         fprintf(stderr, "error: %s\n", dt_last_error());
         return 1;
@@ -49,30 +42,27 @@ static int cmd_summary(int argc, char **argv) {
 // (training) on random input; the gradient of the last layer's output is a
 // fixed random tensor, so any cfg can be timed, loss layer or not.
 static int cmd_bench(int argc, char **argv) {
-    static const char *const vals[] = {"-batch", "-iters", "-warmup", "-threads", "-weights",
-                                       NULL};
+    static const char *const vals[] = {"-batch", "-iters", "-warmup", "-weights", NULL};
     static const char *const flags[] = {"-train", "-upload", NULL};
     int iters, warm, batch;
-    if (argc < 3 || argv[2][0] == '-' || dt_args_check("bench", argc, argv, 3, vals, flags, 0) ||
-        dt_arg_get_int("bench", argc, argv, 3, "-iters", 10, 1, 1000000, &iters) ||
-        dt_arg_get_int("bench", argc, argv, 3, "-warmup", 2, 0, 1000000, &warm) ||
-        dt_arg_get_int("bench", argc, argv, 3, "-batch", 0, 0, DT_ARG_BATCH_MAX, &batch) ||
-        set_threads("bench", argc, argv)) {
-        fprintf(stderr,
-                "usage: %s bench <cfg> [-batch N] [-iters N (>= 1)] [-warmup N] [-train] "
-                "[-threads N] [-weights W] [-upload]\n",
-                argv[0]);
+    if (argc < 2 || argv[1][0] == '-' || dt_args_check("bench", argc, argv, 2, vals, flags, 0) ||
+        dt_arg_get_int("bench", argc, argv, 2, "-iters", 10, 1, 1000000, &iters) ||
+        dt_arg_get_int("bench", argc, argv, 2, "-warmup", 2, 0, 1000000, &warm) ||
+        dt_arg_get_int("bench", argc, argv, 2, "-batch", 0, 0, DT_ARG_BATCH_MAX, &batch)) {
+        fprintf(stderr, "usage: detector bench <cfg> [-batch N] [-iters N (>= 1)] [-warmup N] "
+                        "[-train] [-weights W] [-upload]\n");
         return 2;
     }
-    int train = dt_arg_flag(argc, argv, 3, "-train");
+    int train = dt_arg_flag(argc, argv, 2, "-train");
     dt_net_opts o = {.batch = batch, .with_grads = train, .quiet = 1};
-    dt_model *m = dt_model_load(argv[2], &o);
+    dt_cli_net_opts(&o);
+    dt_model *m = dt_model_load(argv[1], &o);
     if (!m) {
         fprintf(stderr, "error: %s\n", dt_last_error());
         return 1;
     }
     dt_network *net = m->net;
-    const char *w = dt_arg_value(argc, argv, 3, "-weights");
+    const char *w = dt_arg_value(argc, argv, 2, "-weights");
     if (w && dt_net_load_weights(net, w) != 0) {
         fprintf(stderr, "error: %s\n", dt_last_error());
         dt_model_free(m);
@@ -90,7 +80,7 @@ static int cmd_bench(int argc, char **argv) {
     double t0 = 0;
     // GPU: the input is uploaded once and stays on the device, as PyTorch's bench
     // keeps its tensor there; -upload copies it (pinned) every iteration instead
-    const int reupload = dt_arg_flag(argc, argv, 3, "-upload");
+    const int reupload = dt_arg_flag(argc, argv, 2, "-upload");
     for (int it = 0; it < warm + iters; it++) {
         if (it == warm) t0 = dt_now();
         if (it > 0 && !reupload) dt_net_gpu_input_unchanged(net);
@@ -110,7 +100,7 @@ static int cmd_bench(int argc, char **argv) {
     for (int i = 0; i < net->n_layers; i++) flops += net->layers[i].flops;
     double gflops = ips * flops * (train ? 3.0 : 1.0) / 1e9;
     printf("bench %s %s batch %d threads %d: %.2f img/s (%.1f ms/iter, ~%.0f GFLOP/s)\n",
-           argv[2], train ? "train" : "infer", net->batch, omp_get_max_threads(), ips,
+           argv[1], train ? "train" : "infer", net->batch, omp_get_max_threads(), ips,
            1e3 * dt / iters, gflops);
     char routes[512];
     if (!net->gpu && dt_net_conv_routes_line(net, routes, sizeof routes) > 0)
@@ -122,7 +112,7 @@ static int cmd_bench(int argc, char **argv) {
         long skipped;
         const int amp = dt_net_gpu_amp(net, &scale, &skipped);
         printf("bench gpu %d tf32 %s amp %s: device memory in use %.0f MiB of %.0f MiB\n",
-               net->gpu - 1, getenv("DT_TF32") && atoi(getenv("DT_TF32")) > 0 ? "on" : "off",
+               net->gpu - 1, net->gpu_opts.tf32 ? "on" : "off",
                dt_amp_name(amp), used / 1048576.0, total / 1048576.0);
         if (amp && train)
             printf("bench gpu loss scale %g, %ld step(s) skipped for overflow\n", scale, skipped);
@@ -135,105 +125,146 @@ static int cmd_bench(int argc, char **argv) {
     return 0;
 }
 
-static void usage(const char *prog) {
-    fprintf(stderr,
-            "usage: %s <command> [args]\n"
-            "commands:\n"
-            "  summary <cfg> [-batch N]            layer table and totals\n"
-            "  bench <cfg> [-batch N] [-train]     images/s of inference or a training step\n"
-            "  train <cfg> [-data F] [-weights W] [-clear] [-seed S] [-minutes M]\n"
-            "                                      train the cfg's [stage]s, resumable\n"
-            "  lr_find <cfg> [-start 1e-5] [-end 10] [-iters N] [-out F]\n"
-            "                                      loss against an exponentially growing lr\n"
-            "  show_batch <cfg> [-data F] [-out F] a grid of augmented samples with boxes\n"
-            "  bench_loader ...                    data loader throughput (images/s)\n"
-            "  valid <cfg> <weights> [-data F] [-iou voc|continuous] [-out DIR]\n"
-            "                                      mAP (VOC 11-point/all-point, COCO) or metrics\n"
-            "  test <cfg> <weights> <images...> [-thresh T] [-nms N] [-out DIR]\n"
-            "                                      detections printed and drawn\n"
-            "  demo <cfg> <weights> [-c N | FILE_OR_URL] [-out_filename F] [-dont_show]\n"
-            "                                      detections on video, drawn and shown live\n"
-            "  anchors <cfg> [-out F]              the [ssd] layer's anchors, one panel per grid\n"
-            "  predgrid <cfg> <weights> [-data F]  validation images: ground truth | predictions\n"
-            "  synth DIR [-n N] [-size S] [-seed S] a synthetic VOC set of shapes\n"
-            "  gpuinfo                             GPUs, CUDA/cuDNN versions, self-test\n"
-            "options for every command: -max_pixels N (largest image decoded, width x height; "
-            "default 100000000),\n  -gpu N (run networks on GPU N; or DT_GPU=N), -nogpu, "
-            "-tf32,\n  -amp fp16|bf16 (mixed precision on the GPU; or DT_AMP)\n",
+static int cmd_valid(int argc, char **argv) {
+    dt_net_opts env = {0};
+    dt_cli_net_opts(&env);
+    return dt_cmd_valid(argc, argv, &env);
+}
 
-            prog);
+static int cmd_gpuinfo(int argc, char **argv) {
+    (void)argv;
+    if (argc > 1) {
+        fprintf(stderr, "usage: detector gpuinfo\n");
+        return 2;
+    }
+    dt_gpu_print_info(stdout);
+    if (dt_gpu_count() == 0) return 0;
+    if (dt_gpu_selftest() != 0) {
+        fprintf(stderr, "error: %s\n", dt_last_error());
+        return 1;
+    }
+    printf("GPU self-test passed\n");
+    return 0;
+}
+
+static int cmd_help(int argc, char **argv);
+
+// Every command: its name, its function (argv[0] is the command's name, its
+// arguments follow; main has taken the global options out) and its help.
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} command;
+
+static const command commands[] = {
+    {"summary", cmd_summary, "summary <cfg> [-batch N]            layer table and totals"},
+    {"bench", cmd_bench, "bench <cfg> [-batch N] [-train]     images/s of inference or a training step"},
+    {"train", dt_cmd_train,
+     "train <cfg> [-data F] [-weights W] [-clear] [-seed S] [-minutes M] [-loader_threads N]\n"
+     "                                      train the cfg's [stage]s, resumable"},
+    {"lr_find", dt_cmd_lr_find,
+     "lr_find <cfg> [-start 1e-5] [-end 10] [-iters N] [-out F]\n"
+     "                                      loss against an exponentially growing lr"},
+    {"show_batch", dt_cmd_show_batch, "show_batch <cfg> [-data F] [-out F] a grid of augmented samples with boxes"},
+    {"bench_loader", dt_cmd_bench_loader,
+     "bench_loader [F.data] [-loader_threads 1,2] ...\n"
+     "                                      data loader throughput (images/s)"},
+    {"valid", cmd_valid,
+     "valid <cfg> <weights> [-data F] [-iou voc|continuous] [-out DIR]\n"
+     "                                      mAP (VOC 11-point/all-point, COCO) or metrics"},
+    {"test", dt_cmd_test,
+     "test <cfg> <weights> <images...> [-thresh T] [-nms N] [-out DIR]\n"
+     "                                      detections printed and drawn"},
+    {"demo", dt_cmd_demo,
+     "demo <cfg> <weights> [-c N | FILE_OR_URL] [-out_filename F] [-dont_show]\n"
+     "                                      detections on video, drawn and shown live"},
+    {"anchors", dt_cmd_anchors, "anchors <cfg> [-out F]              the [ssd] layer's anchors, one panel per grid"},
+    {"predgrid", dt_cmd_predgrid, "predgrid <cfg> <weights> [-data F]  validation images: ground truth | predictions"},
+    {"synth", dt_cmd_synth, "synth DIR [-n N] [-size S] [-seed S] a synthetic VOC set of shapes"},
+    {"gpuinfo", cmd_gpuinfo, "gpuinfo                             GPUs, CUDA/cuDNN versions, self-test"},
+    {"help", cmd_help, "help                                this list"},
+};
+#define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: detector <command> [args]\ncommands:\n");
+    for (int i = 0; i < N_COMMANDS; i++) fprintf(f, "  %s\n", commands[i].help);
+    fprintf(f, "options for every command: -threads N (OpenMP compute threads; 0: the default),\n"
+               "  -max_pixels N (largest image decoded, width x height; default 100000000),\n"
+               "  -gpu N (run networks on GPU N; or DT_GPU=N), -nogpu, -tf32,\n"
+               "  -amp fp16|bf16 (mixed precision on the GPU; or DT_AMP)\n"
+               "environment: docs/ENV.md\n");
+}
+
+static int cmd_help(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    usage(stdout);
+    return 0;
+}
+
+// The options every command takes (args.h: dt_arg_global), applied to the
+// settings over the environment and taken out of argv. 0 / -1 (printed).
+static int global_options(const char *cmd, int *argc, char **argv) {
+    dt_cli_settings *set = dt_cli_settings_get();
+    for (int i = 2; i < *argc; i++) {
+        const int n = dt_arg_global(*argc, argv, i);
+        if (!n) continue;
+        const char *a = argv[i], *v = n == 2 ? argv[i + 1] : NULL;
+        if (strcmp(a, "-max_pixels") == 0) {
+            const long long px = dt_image_parse_max_pixels(v);
+            if (px <= 0) {
+                fprintf(stderr, "error: -max_pixels %s: expected a positive number of pixels "
+                                "(e.g. 100000000 or 12000x9000)\n", v);
+                return -1;
+            }
+            dt_image_set_max_pixels(px);
+        } else if (strcmp(a, "-threads") == 0) {
+            if (dt_arg_threads(cmd, a, v, &set->threads) != 0) return -1;
+            if (set->threads > 0) omp_set_num_threads(set->threads);
+        } else if (strcmp(a, "-gpu") == 0) {
+            if (dt_arg_int(cmd, a, v, 0, 1023, &set->gpu.device) != 0) return -1;
+            set->use_gpu = 1;
+        } else if (strcmp(a, "-amp") == 0) {
+            set->amp_text = v;
+        } else if (strcmp(a, "-nogpu") == 0) {
+            set->use_gpu = 0;
+        } else if (strcmp(a, "-tf32") == 0) {
+            set->gpu.tf32 = 1;
+        }
+        for (int j = i; j + n <= *argc; j++) argv[j] = argv[j + n]; // argv[argc] (NULL) too
+        *argc -= n;
+        i--;
+    }
+    // a value-taking option at the very end, without its value
+    const char *last = *argc > 2 ? argv[*argc - 1] : "";
+    if (!strcmp(last, "-max_pixels")) {
+        fprintf(stderr, "error: -max_pixels : expected a positive number of pixels "
+                        "(e.g. 100000000 or 12000x9000)\n");
+        return -1;
+    }
+    if (!strcmp(last, "-threads") || !strcmp(last, "-gpu") || !strcmp(last, "-amp")) {
+        fprintf(stderr, "%s: %s: a value is missing\n", cmd, last);
+        return -1;
+    }
+    return dt_cli_settings_finish();
 }
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        usage(argv[0]);
+        usage(stderr);
         return 2;
     }
     const char *cmd = argv[1];
-    // -max_pixels N, for every command that reads images (image.h): taken out
-    // of argv here, passed on as DT_MAX_PIXELS (which it overrides).
-    for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "-max_pixels") != 0) continue;
-        if (i + 1 >= argc || dt_image_parse_max_pixels(argv[i + 1]) <= 0) {
-            fprintf(stderr, "error: -max_pixels %s: expected a positive number of pixels "
-                            "(e.g. 100000000 or 12000x9000)\n", i + 1 < argc ? argv[i + 1] : "");
-            return 2;
-        }
-        setenv("DT_MAX_PIXELS", argv[i + 1], 1);
-        for (int j = i; j + 2 <= argc; j++) argv[j] = argv[j + 2]; // argv[argc] (NULL) too
-        argc -= 2;
-        i--;
-    }
-    const char *mp = getenv("DT_MAX_PIXELS");
-    if (mp && dt_image_parse_max_pixels(mp) <= 0) {
-        fprintf(stderr, "error: DT_MAX_PIXELS=%s: expected a positive number of pixels\n", mp);
-        return 2;
-    }
-    // GPU (docs/GPU.md), for every command: dt_net_load (through dt_model_load) reads DT_GPU / DT_TF32
-    const char *gpu = dt_arg_value(argc, argv, 2, "-gpu");
-    int gpu_n;
-    if (gpu && dt_arg_int(cmd, "-gpu", gpu, 0, 1023, &gpu_n) != 0) return 2;
-    if (gpu) setenv("DT_GPU", gpu, 1);
-    if (dt_arg_flag(argc, argv, 2, "-nogpu")) unsetenv("DT_GPU");
-    if (dt_arg_flag(argc, argv, 2, "-tf32")) setenv("DT_TF32", "1", 1);
-    const char *amp = dt_arg_value(argc, argv, 2, "-amp"); // mixed precision: fp16 | bf16
-    if (amp) setenv("DT_AMP", amp, 1);
-    if (strcmp(cmd, "summary") == 0) return cmd_summary(argc, argv);
-    if (strcmp(cmd, "bench") == 0) return cmd_bench(argc, argv);
-    if (strcmp(cmd, "train") == 0) return dt_cmd_train(argc, argv);
-    if (strcmp(cmd, "lr_find") == 0) return dt_cmd_lr_find(argc, argv);
-    if (strcmp(cmd, "show_batch") == 0) return dt_cmd_show_batch(argc - 1, argv + 1);
-    if (strcmp(cmd, "bench_loader") == 0) return dt_cmd_bench_loader(argc - 1, argv + 1);
-    if (strcmp(cmd, "valid") == 0) {
-        if (set_threads(cmd, argc, argv) != 0) return 2;
-        return dt_cmd_valid(argc - 1, argv + 1);
-    }
-    if (strcmp(cmd, "test") == 0) {
-        if (set_threads(cmd, argc, argv) != 0) return 2;
-        return dt_cmd_test(argc - 1, argv + 1);
-    }
-    if (strcmp(cmd, "demo") == 0) return dt_cmd_demo(argc - 1, argv + 1);
-    if (strcmp(cmd, "anchors") == 0 || strcmp(cmd, "predgrid") == 0) {
-        if (set_threads(cmd, argc, argv) != 0) return 2;
-        return cmd[0] == 'a' ? dt_cmd_anchors(argc - 1, argv + 1)
-                             : dt_cmd_predgrid(argc - 1, argv + 1);
-    }
-    if (strcmp(cmd, "synth") == 0) return dt_cmd_synth(argc - 1, argv + 1);
-    if (strcmp(cmd, "gpuinfo") == 0) {
-        dt_gpu_print_info(stdout);
-        if (dt_gpu_count() == 0) return 0;
-        if (dt_gpu_selftest() != 0) {
-            fprintf(stderr, "error: %s\n", dt_last_error());
-            return 1;
-        }
-        printf("GPU self-test passed\n");
-        return 0;
-    }
-    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
-        usage(argv[0]);
-        return 0;
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) cmd = "help";
+    if (dt_cli_env_load() != 0) return 2; // the environment (docs/ENV.md)
+    for (int i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(cmd, commands[i].name) != 0) continue;
+        if (global_options(cmd, &argc, argv) != 0) return 2;
+        return commands[i].run(argc - 1, argv + 1);
     }
     fprintf(stderr, "error: unknown command '%s'\n", cmd);
-    usage(argv[0]);
+    usage(stderr);
     return 2;
 }

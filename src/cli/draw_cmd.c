@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/args.h"
+#include "cli/env.h"
 #include "base/common.h"
 #include "base/fs.h"
 #include "data/data.h"
@@ -47,6 +48,7 @@ int dt_cmd_anchors(int argc, char **argv) {
         out = path;
     }
     dt_net_opts no = {.batch = 1, .with_grads = 0, .quiet = 1};
+    dt_cli_net_opts(&no);
     dt_model *model = dt_model_load(cfg, &no);
     dt_network *net = model ? model->net : NULL;
     dt_image im = {0};
@@ -104,6 +106,7 @@ int dt_cmd_predgrid(int argc, char **argv) {
         out = path;
     }
     dt_net_opts no = {.batch = n, .with_grads = 0, .quiet = 1};
+    dt_cli_net_opts(&no);
     dt_model *model = dt_model_load(cfg, &no);
     dt_network *net = model ? model->net : NULL;
     int rc = 1, have_split = 0;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/args.h"
+#include "cli/env.h"
 #include "base/common.h"
 #include "base/fs.h"
 #include "data/loader.h"
@@ -52,7 +53,7 @@ static void clip_px(double *px, int w, int h) {
 static void test_usage(void) {
     fprintf(stderr,
             "usage: detector test <cfg> <weights> <image>... [-thresh T] [-nms N] [-out DIR]\n"
-            "                     [-names F | -data F] [-threads N]\n"
+            "                     [-names F | -data F] [-threads N (main's)]\n"
             "  -thresh T  detection score threshold (default: the [ssd] layer's score_thresh,\n"
             "             0.25); -nms N  NMS IoU (its nms_thresh, 0.4)\n"
             "  -out DIR   where the pictures go (default results/), one <image name>.jpg each\n"
@@ -214,7 +215,6 @@ int dt_cmd_test(int argc, char **argv) {
         else if (strcmp(a, "-out") == 0 && more) out = argv[++i];
         else if (strcmp(a, "-names") == 0 && more) names_path = argv[++i];
         else if (strcmp(a, "-data") == 0 && more) data = argv[++i];
-        else if (strcmp(a, "-threads") == 0 && more) ++i; // handled by main
         else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "test: unknown or incomplete argument '%s'\n", a);
             test_usage();
@@ -235,6 +235,7 @@ int dt_cmd_test(int argc, char **argv) {
         return 2;
     }
     dt_net_opts no = {.batch = 1, .with_grads = 0, .quiet = 1};
+    dt_cli_net_opts(&no);
     dt_model *model = dt_model_load(cfg, &no);
     if (!model) {
         fprintf(stderr, "test: %s\n", dt_last_error());

@@ -18,6 +18,7 @@
 
 #include "base/args.h"
 #include "base/fs.h"
+#include "cli/env.h"
 #include "media/chart.h"
 #include "train/train.h"
 
@@ -66,24 +67,24 @@ static void src_end(void *ctx) {
     s->L = NULL;
 }
 
-// Every "-x" argument is one of the command's flags (argv[1] names it), and
-// -threads / -seed are numbers (src/base/args.h). 0 / -1 (printed).
+// Every "-x" argument is one of the command's flags (argv[0] names it), and
+// -loader_threads / -seed are numbers (src/base/args.h). 0 / -1 (printed).
 static int check_args(int argc, char **argv, const char *const *with_value,
                       const char *const *flags, int *threads, uint64_t *seed) {
-    const char *sv = dt_arg_value(argc, argv, 3, "-seed");
-    if (dt_args_check(argv[1], argc, argv, 3, with_value, flags, 0) != 0 ||
-        dt_arg_get_threads(argv[1], argc, argv, 3, threads) != 0 ||
-        (sv && dt_arg_u64(argv[1], "-seed", sv, seed) != 0))
+    const char *sv = dt_arg_value(argc, argv, 2, "-seed");
+    if (dt_args_check(argv[0], argc, argv, 2, with_value, flags, 0) != 0 ||
+        dt_arg_get_threads(argv[0], argc, argv, 2, "-loader_threads", threads) != 0 ||
+        (sv && dt_arg_u64(argv[0], "-seed", sv, seed) != 0))
         return -1;
     return 0;
 }
 
 static const char *arg_value(int argc, char **argv, const char *flag) {
-    return dt_arg_value(argc, argv, 3, flag);
+    return dt_arg_value(argc, argv, 2, flag);
 }
 
 static int arg_flag(int argc, char **argv, const char *flag) {
-    return dt_arg_flag(argc, argv, 3, flag);
+    return dt_arg_flag(argc, argv, 2, flag);
 }
 
 typedef struct {
@@ -124,9 +125,9 @@ static void session_free(session *S) {
 static int session_open(session *S, int argc, char **argv, int need_valid, int threads,
                         uint64_t seed) {
     memset(S, 0, sizeof *S);
-    if (threads > 0) omp_set_num_threads(threads);
     dt_net_opts no = {.with_grads = 1, .quiet = 0};
-    S->model = dt_model_load(argv[2], &no);
+    dt_cli_net_opts(&no);
+    S->model = dt_model_load(argv[1], &no);
     if (!S->model) return -1;
     S->net = S->model->net;
     dt_network *net = S->net;
@@ -139,7 +140,7 @@ static int session_open(session *S, int argc, char **argv, int need_valid, int t
     const char *data = arg_value(argc, argv, "-data");
     if (!data) data = S->model->aug.data;
     if (!data || !data[0]) {
-        dt_error("%s names no dataset: add data=FILE to [net] or pass -data FILE", argv[2]);
+        dt_error("%s names no dataset: add data=FILE to [net] or pass -data FILE", argv[1]);
         return -1;
     }
     if (dt_datacfg_load(data, &S->dc) != 0) return -1;
@@ -157,8 +158,8 @@ static int session_open(session *S, int argc, char **argv, int need_valid, int t
     }
     dt_loader_opts *o = &S->src.opts;
     dt_loader_opts_net(o, net->batch, net->w, net->h, &S->model->aug, 0);
-    o->threads = threads > 0 ? threads : 0;
-    o->pin = net->gpu != 0; // page-locked batches: the GPU uploads them without a host copy
+    o->threads = threads > 0 ? threads : 0; // -loader_threads (0: the loader's default)
+    o->pin = net->gpu && !net->gpu_opts.no_pin; // page-locked batches: the GPU uploads them without a host copy
     S->src.net = net;
     S->bs = (dt_batch_source){&S->src, S->src.train.n / net->batch, src_begin, src_next,
                               src_end};
@@ -213,16 +214,16 @@ static int agree_classes(session *S, const char *state, const char *weights,
 }
 
 int dt_cmd_train(int argc, char **argv) {
-    static const char *const vals[] = {"-data",    "-weights",     "-threads", "-seed",
+    static const char *const vals[] = {"-data",    "-weights",     "-loader_threads", "-seed",
                                        "-minutes", "-valid_every", NULL};
     static const char *const flags[] = {"-clear", "-quiet", NULL};
     int threads = 0;
     uint64_t seed = 0;
     double minutes = 0;
-    const char *mins = argc < 3 ? NULL : arg_value(argc, argv, "-minutes");
-    if (argc < 3 || check_args(argc, argv, vals, flags, &threads, &seed) != 0 ||
-        (mins && dt_arg_double(argv[1], "-minutes", mins, 0, 1e9, &minutes) != 0)) {
-        fprintf(stderr, "usage: %s train <cfg> [-data F] [-weights W] [-clear] [-threads N] "
+    const char *mins = argc < 2 ? NULL : arg_value(argc, argv, "-minutes");
+    if (argc < 2 || check_args(argc, argv, vals, flags, &threads, &seed) != 0 ||
+        (mins && dt_arg_double(argv[0], "-minutes", mins, 0, 1e9, &minutes) != 0)) {
+        fprintf(stderr, "usage: detector %s <cfg> [-data F] [-weights W] [-clear] [-loader_threads N] "
                         "[-seed S] [-minutes M] [-valid_every N (1; 0: never)] [-quiet]\n",
                 argv[0]);
         return 2;
@@ -246,7 +247,7 @@ int dt_cmd_train(int argc, char **argv) {
         return 1;
     }
     char name[256];
-    dt_path_stem(argv[2], name, sizeof name);
+    dt_path_stem(argv[1], name, sizeof name);
     const char *data = arg_value(argc, argv, "-data");
     if (!data) data = S.model->aug.data;
     const char *backup = S.dc.backup ? S.dc.backup : "backup";
@@ -276,7 +277,7 @@ int dt_cmd_train(int argc, char **argv) {
     fprintf(stderr,
             "train: %s: %d train images (%d batches of %d per epoch), %d valid images; %d "
             "stage%s, %d epochs, seed %llu; checkpoints in %s/%s_*\n",
-            argv[2], S.src.train.n, S.bs.train_batches, S.net->batch, S.src.valid.n,
+            argv[1], S.src.train.n, S.bs.train_batches, S.net->batch, S.src.valid.n,
             S.model->n_stages, S.model->n_stages == 1 ? "" : "s", total,
             (unsigned long long)S.net->seed, o.backup, name);
     int rc = dt_train(S.model, &S.bs, &o);
@@ -316,22 +317,22 @@ static int check_writable(const char *out) {
 }
 
 int dt_cmd_lr_find(int argc, char **argv) {
-    static const char *const vals[] = {"-data",  "-weights", "-threads", "-seed",
+    static const char *const vals[] = {"-data",  "-weights", "-loader_threads", "-seed",
                                        "-start", "-end",     "-iters",   "-out", NULL};
     static const char *const flags[] = {"-quiet", NULL};
     int threads = 0, iters = 0;
     uint64_t seed = 0;
     dt_lr_find_result r = {.start = 1e-5, .end = 10};
     const char *v;
-    if (argc < 3 || check_args(argc, argv, vals, flags, &threads, &seed) != 0 ||
+    if (argc < 2 || check_args(argc, argv, vals, flags, &threads, &seed) != 0 ||
         ((v = arg_value(argc, argv, "-start")) &&
-         dt_arg_double(argv[1], "-start", v, 0, 1e30, &r.start) != 0) ||
+         dt_arg_double(argv[0], "-start", v, 0, 1e30, &r.start) != 0) ||
         ((v = arg_value(argc, argv, "-end")) &&
-         dt_arg_double(argv[1], "-end", v, 0, 1e30, &r.end) != 0) ||
+         dt_arg_double(argv[0], "-end", v, 0, 1e30, &r.end) != 0) ||
         ((v = arg_value(argc, argv, "-iters")) &&
-         dt_arg_int(argv[1], "-iters", v, 2, 10000000, &iters) != 0)) {
-        fprintf(stderr, "usage: %s lr_find <cfg> [-data F] [-weights W] [-start 1e-5] "
-                        "[-end 10] [-iters N] [-out results/<cfg>_lr_find.png] [-threads N]\n",
+         dt_arg_int(argv[0], "-iters", v, 2, 10000000, &iters) != 0)) {
+        fprintf(stderr, "usage: detector %s <cfg> [-data F] [-weights W] [-start 1e-5] "
+                        "[-end 10] [-iters N] [-out results/<cfg>_lr_find.png] [-loader_threads N]\n",
                 argv[0]);
         return 2;
     }
@@ -342,7 +343,7 @@ int dt_cmd_lr_find(int argc, char **argv) {
         return 1;
     }
     char name[256], out[4096];
-    dt_path_stem(argv[2], name, sizeof name);
+    dt_path_stem(argv[1], name, sizeof name);
     r.iters = iters ? iters : S.bs.train_batches;
     if (r.iters < 2) r.iters = 100; // fastai's default is one epoch; a tiny set gets several
     snprintf(out, sizeof out, "results/%s_lr_find.png", name);

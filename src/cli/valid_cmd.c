@@ -14,7 +14,7 @@
 static void valid_usage(void) {
     fprintf(stderr,
             "usage: detector valid <cfg> <weights> [-data F] [-iou voc|continuous] [-out DIR]\n"
-            "                      [-thresh T] [-nms N] [-batch N] [-threads N] [-max N] [-loss]\n"
+            "                      [-thresh T] [-nms N] [-batch N] [-loader_threads N] [-max N] [-loss]\n"
             "  -data F     .data file (default: the cfg's data=)\n"
             "  -iou        IoU of the VOC AP numbers: voc = the devkit's inclusive pixels\n"
             "              (default), continuous = COCO/torchvision areas\n"
@@ -37,7 +37,7 @@ static int cfg_has_ssd(const char *path) {
     return has;
 }
 
-int dt_cmd_valid(int argc, char **argv) {
+int dt_cmd_valid(int argc, char **argv, const dt_net_opts *env) {
     const char *cfg = NULL, *weights = NULL, *data = NULL, *out = NULL;
     dt_valid_opts o;
     dt_valid_opts_default(&o);
@@ -54,7 +54,7 @@ int dt_cmd_valid(int argc, char **argv) {
             bad |= dt_arg_float("valid", a, argv[++i], 0, 1, &o.det.nms_iou);
         else if (strcmp(a, "-batch") == 0 && more)
             bad |= dt_arg_int("valid", a, argv[++i], 0, DT_ARG_BATCH_MAX, &batch);
-        else if (strcmp(a, "-threads") == 0 && more)
+        else if (strcmp(a, "-loader_threads") == 0 && more)
             bad |= dt_arg_threads("valid", a, argv[++i], &o.threads);
         else if (strcmp(a, "-max") == 0 && more)
             bad |= dt_arg_int("valid", a, argv[++i], 0, INT_MAX, &o.max_images);
@@ -86,8 +86,11 @@ int dt_cmd_valid(int argc, char **argv) {
     }
     // predictions only unless the loss is asked for, or the head's metrics
     // compare with targets (every head but [ssd])
-    dt_net_opts no = {.batch = batch, .with_grads = 0, .quiet = 1,
-                      .with_loss = with_loss || !cfg_has_ssd(cfg)};
+    dt_net_opts no = env ? *env : (dt_net_opts){0}; // the command line's settings
+    no.batch = batch;
+    no.with_grads = 0;
+    no.quiet = 1;
+    no.with_loss = with_loss || !cfg_has_ssd(cfg);
     dt_model *model = dt_model_load(cfg, &no);
     if (!model) {
         fprintf(stderr, "valid: %s\n", dt_last_error());

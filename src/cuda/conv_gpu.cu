@@ -102,10 +102,8 @@ static void no_algorithm(const char *dir, int ran, int n, size_t lim, int amp) {
              dt_gpu_cur_layer, dir, fmt, lim / 1048576.0, ran);
 }
 
-static int use_find(void) {
-    const char *e = getenv("DT_CUDNN_FIND");
-    return !(e && atoi(e) == 0);
-}
+// dt_gpu_opts.no_cudnn_find (DT_CUDNN_FIND=0): cuDNN's heuristics instead
+static int use_find(const dt_network *net) { return !net->gpu_opts.no_cudnn_find; }
 
 // How many of the n perf results ran (any of cuDNN's three result types).
 template <typename T> static int ran_of(const T *r, int n) {
@@ -119,7 +117,7 @@ template <typename T> static int ran_of(const T *r, int n) {
 static void choose(dt_gconv *c, dt_network *net) {
     dt_gpu_net *g = net->gpu_state;
     const size_t lim = g->ws_limit;
-    const int tf32 = g->tf32 || c->amp, find = use_find();
+    const int tf32 = g->tf32 || c->amp, find = use_find(net);
     enum { N = 16 };
     int n = 0, ok = 0;
     {
@@ -171,7 +169,7 @@ static void choose(dt_gconv *c, dt_network *net) {
     if (c->fwws > need) need = c->fwws;
     dt_gpu_workspace(net, need);
     c->chosen = 1;
-    if (getenv("DT_GPU_VERBOSE"))
+    if (net->gpu_opts.verbose)
         dt_log("layer %d: cuDNN algorithms fwd %d (%zu B) bwd-data %d (%zu B) bwd-filter %d (%zu B)%s\n",
                dt_gpu_cur_layer, (int)c->fa, c->fws, (int)c->da, c->dws, (int)c->fwa, c->fwws,
                find ? " (find)" : " (heuristic)");

@@ -330,7 +330,7 @@ static void pin_input(dt_network *net) {
     if (net->input_delta && net->input_delta < lo) lo = net->input_delta;
     if ((size_t)(hi - lo) > 3 * truth_floats(net) + 3 * (size_t)net->batch * net->h * net->w * net->c + 4096)
         return; // not adjacent: leave it pageable
-    if (dt_gpu_pin(lo, (size_t)(hi - lo) * sizeof(float))) g->pinned = lo;
+    if (!net->gpu_opts.no_pin && dt_gpu_pin(lo, (size_t)(hi - lo) * sizeof(float))) g->pinned = lo;
 }
 
 // --- enable / disable / sync ----------------------------------------------------------------
@@ -467,36 +467,28 @@ int dt_net_gpu_enable(dt_network *net, int device) {
         goto fail;
     }
 #endif
-    const char *t = getenv("DT_TF32");
-    g->tf32 = t && atoi(t) > 0;
-    // DT_AMP=fp16|bf16 (-amp): mixed precision; DT_LOSS_SCALE=N its first
-    // loss scale (dynamic), =off none
-    const char *am = getenv("DT_AMP"), *ls = getenv("DT_LOSS_SCALE");
-    const int amp = dt_amp_parse(am);
-    if (amp < 0) {
-        dt_error("DT_AMP=%s (-amp): expected fp16, bf16 or off", am);
+    const dt_gpu_opts *go = &net->gpu_opts; // dt_net_opts.gpu (docs/GPU.md)
+    g->tf32 = go->tf32;
+    // amp: mixed precision fp16|bf16; loss_scale its first loss scale
+    // (dynamic; 0 the format's default, < 0 none)
+    const int amp = go->amp;
+    if (amp != DT_AMP_OFF && amp != DT_AMP_FP16 && amp != DT_AMP_BF16) {
+        dt_error("dt_gpu_opts.amp %d: expected 0 (off), 1 (fp16) or 2 (bf16)", amp);
         goto fail;
     }
-    float scale0 = 0; // the mode's default
-    if (ls && strcmp(ls, "off") == 0) {
-        scale0 = -1.0f;
-    } else if (ls && *ls) {
-        char *end;
-        scale0 = strtof(ls, &end);
-        if (*end || !(scale0 > 0) || !isfinite(scale0)) {
-            dt_error("DT_LOSS_SCALE=%s: expected a positive number or off", ls);
-            goto fail;
-        }
+    const float scale0 = go->loss_scale < 0 ? -1.0f : go->loss_scale;
+    if (!isfinite(scale0)) {
+        dt_error("dt_gpu_opts.loss_scale: not a finite number");
+        goto fail;
     }
     if (amp_configure(g, amp, scale0) != 0) goto fail;
     if (!(g->nonfinite = try_alloc(2 * sizeof(int), "the overflow flag"))) goto fail;
     cudaMemset(g->nonfinite, 0, 2 * sizeof(int));
     cublasSetMathMode(g->blas, g->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
-    // algorithms may use up to half of what is free now (DT_GPU_WS_MB caps it)
+    // algorithms may use up to half of what is free now (workspace_mb caps it)
     size_t fr = 0, tot = 0;
     cudaMemGetInfo(&fr, &tot);
-    const char *wl = getenv("DT_GPU_WS_MB");
-    size_t cap = (size_t)(wl && atol(wl) > 0 ? atol(wl) : 1024) << 20;
+    size_t cap = (size_t)(go->workspace_mb > 0 ? go->workspace_mb : 1024) << 20;
     g->ws_limit = fr / 2 < cap ? fr / 2 : cap;
     if (cudaMemset(g->arena, 0, net->n_act * sizeof(float)) != cudaSuccess) {
         dt_error("GPU %d: cudaMemset of the arena failed", device);
@@ -505,8 +497,7 @@ int dt_net_gpu_enable(dt_network *net, int device) {
     dt_net_push(net);
     if (net->with_grads) cudaMemset(g->grads, 0, np);
     pin_input(net);
-    const char *cse = getenv("DT_GPU_COPY_STREAM");
-    if (!(cse && atoi(cse) == 0)) {
+    if (!go->no_copy_stream) {
         const size_t nst = (size_t)net->batch * net->h * net->w * net->c + truth_floats(net);
         if (!(g->staging = try_alloc(nst * sizeof(float), "the input staging buffer"))) goto fail;
         if (cudaStreamCreateWithFlags(&g->copy_stream, cudaStreamNonBlocking) != cudaSuccess ||
@@ -515,10 +506,9 @@ int dt_net_gpu_enable(dt_network *net, int device) {
             goto fail;
         }
     }
-    const char *pe = getenv("DT_GPU_PROFILE");
-    if (pe && atoi(pe) > 0) {
+    if (go->profile > 0) {
         g->prof = dt_calloc(1, sizeof *g->prof);
-        g->prof->target = atoi(pe) > 1 ? atoi(pe) : 3;
+        g->prof->target = go->profile > 1 ? go->profile : 3;
     }
     struct cudaDeviceProp prop;
     cudaGetDeviceProperties(&prop, device);
@@ -764,7 +754,7 @@ static int cuda_step_begin(dt_network *net) {
     DT_CUDA_CHECK(cudaMemcpy(&bad, g->nonfinite, sizeof bad, cudaMemcpyDeviceToHost));
     const float was = g->scaler.scale;
     if (dt_loss_scaler_update(&g->scaler, bad)) return 1;
-    if (getenv("DT_GPU_VERBOSE"))
+    if (net->gpu_opts.verbose)
         dt_log("mixed precision: a gradient overflowed at loss scale %g: step skipped, "
                "scale now %g (%ld skipped)\n", was, g->scaler.scale, g->scaler.skipped);
     prof_mark(net, PR_STEP, -1);

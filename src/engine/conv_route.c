@@ -29,15 +29,6 @@
 
 int dt_conv_mode(int opt) {
     if (opt == DT_CONV_AUTO || opt == DT_CONV_GEMM || opt == DT_CONV_ONEDNN) return opt;
-    const char *e = getenv("DT_CONV");
-    if (!e || !*e || strcmp(e, "auto") == 0) return DT_CONV_AUTO;
-    if (strcmp(e, "gemm") == 0) return DT_CONV_GEMM;
-    if (strcmp(e, "onednn") == 0) return DT_CONV_ONEDNN;
-    static int warned;
-    if (!warned) {
-        warned = 1;
-        dt_warn("DT_CONV=%s is not auto, gemm or onednn: using auto", e);
-    }
     return DT_CONV_AUTO;
 }
 
@@ -377,6 +368,10 @@ typedef struct {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int loaded;
 static char *cache_path; // NULL: no file
+// The caller's choice (dt_conv_route_set_cache): a file, or the default folder
+// under these two (resolved on first use), or neither: no file.
+static char *want_file, *want_xdg, *want_home;
+static int want_default;
 static table_entry *table;
 static int n_table, cap_table;
 static int n_measured;
@@ -398,8 +393,7 @@ static void note(const char *fmt, ...) {
 static int mkdir_ok(const char *d) { return mkdir(d, 0700) == 0 || errno == EEXIST ? 0 : -1; }
 
 // The default folder, created 0700, checked ours: a malloc'd file path, or NULL.
-static char *default_path(void) {
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+static char *default_path(const char *xdg, const char *home) {
     char base[4096];
     if (xdg && xdg[0] == '/') { // the XDG spec: a relative path is ignored
         snprintf(base, sizeof base, "%s", xdg);
@@ -453,18 +447,33 @@ static void table_add(const dt_conv_entry *e, int fresh) {
     n_table++;
 }
 
-// Reads the environment and the file once (under the lock).
+static char *dup_or_null(const char *s) { return s ? dt_strdup(s) : NULL; }
+
+void dt_conv_route_set_cache(const char *file, const char *xdg_cache_home, const char *home) {
+    pthread_mutex_lock(&lock);
+    free(want_file);
+    free(want_xdg);
+    free(want_home);
+    want_file = dup_or_null(file);
+    want_xdg = dup_or_null(xdg_cache_home);
+    want_home = dup_or_null(home);
+    want_default = !file && (xdg_cache_home || home);
+    free(cache_path);
+    cache_path = NULL;
+    loaded = 0;
+    pthread_mutex_unlock(&lock);
+}
+
+// Resolves the caller's choice and reads the file once (under the lock).
 static void load(void) {
     if (loaded) return;
     loaded = 1;
-    const char *env = getenv("DT_CONV_CACHE");
-    if (env && (!*env || strcmp(env, "off") == 0 || strcmp(env, "none") == 0 ||
-                strcmp(env, "0") == 0))
-        cache_path = NULL;
-    else if (env)
-        cache_path = dt_strdup(env);
+    if (want_file)
+        cache_path = dt_strdup(want_file);
+    else if (want_default)
+        cache_path = default_path(want_xdg, want_home);
     else
-        cache_path = default_path();
+        cache_path = NULL;
     if (!cache_path) return;
     dt_conv_entry *e;
     int n;
@@ -616,13 +625,8 @@ int dt_net_conv_routes_line(const struct dt_network *net, char *buf, size_t n) {
         sep = ", ";
     }
     if (hows[DT_ROUTE_FORCED]) {
-        const char *e = getenv("DT_CONV");
-        int opt = net->conv_route;
         PUT("%s%d forced by %s", sep, hows[DT_ROUTE_FORCED],
-            opt != DT_CONV_DEFAULT ? "the network's conv_route option"
-                                   : (e && strcmp(e, "gemm") == 0     ? "DT_CONV=gemm"
-                                      : e && strcmp(e, "onednn") == 0 ? "DT_CONV=onednn"
-                                                                      : "DT_CONV"));
+            net->conv_route_why ? net->conv_route_why : "the network's conv_route option");
         sep = ", ";
     }
     if (hows[DT_ROUTE_ONLY]) {

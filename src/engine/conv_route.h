@@ -4,11 +4,14 @@
 // remembered in a cache file keyed by the machine. docs/CONV_ROUTES.md
 // describes the behaviour; this header the pieces.
 //
-// The mode: dt_net_opts.conv_route, else DT_CONV=auto|gemm|onednn, else auto.
-// The cache: DT_CONV_CACHE=FILE (a path), DT_CONV_CACHE=off (none), else
-// $XDG_CACHE_HOME/detector/conv_routes.txt, else
-// $HOME/.cache/detector/conv_routes.txt (folder made 0700; refused when it
-// is a symlink, not ours, or writable by others).
+// The mode: dt_net_opts.conv_route (the command line maps DT_CONV onto it),
+// else auto.
+// The cache (dt_conv_route_set_cache): a file, or the default folder
+// <xdg_cache_home>/detector/conv_routes.txt (an absolute xdg_cache_home),
+// else <home>/.cache/detector/conv_routes.txt (folder made 0700 on first use;
+// refused when it is a symlink, not ours, or writable by others), or none
+// (all NULL, the library's default: routes measured in every process). The
+// command line maps DT_CONV_CACHE=FILE|off, XDG_CACHE_HOME and HOME onto it.
 //
 // File format (text, one record a line, '\n' endings):
 //   detector conv-route cache 1
@@ -87,8 +90,9 @@ void dt_conv_route_record(const dt_conv_shape *s, int route, double gemm_us, dou
 const char *dt_conv_route_cache_path(void);
 // Shapes measured and seconds spent measuring in this process.
 void dt_conv_route_stats(int *measured, double *seconds);
-// Forgets the table, the path and the statistics: the environment and the
-// file are read again on next use (tests).
+void dt_conv_route_set_cache(const char *file, const char *xdg_cache_home, const char *home);
+// Forgets the table, the resolved path and the statistics (not the caller's
+// choice of cache): the file is read again on next use (tests).
 void dt_conv_route_reset(void);
 
 // The file format. read: 0 and the entries (malloc'd; *n may be 0), 1 when

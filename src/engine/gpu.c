@@ -56,8 +56,7 @@ void dt_gpu_print_info(FILE *f) {
 void dt_gpu_sync(void) { cudaDeviceSynchronize(); }
 
 int dt_gpu_pin(void *p, size_t bytes) {
-    const char *e = getenv("DT_GPU_PIN"); // 0: everything stays pageable (an A/B switch)
-    if (!p || !bytes || (e && atoi(e) == 0) || dt_gpu_count() == 0) return 0;
+    if (!p || !bytes || dt_gpu_count() == 0) return 0; // dt_gpu_opts.no_pin: callers don't ask
     if (cudaHostRegister(p, bytes, cudaHostRegisterDefault) == cudaSuccess) return 1;
     cudaGetLastError(); // pageable copies still work
     return 0;

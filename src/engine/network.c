@@ -209,16 +209,17 @@ static void allocate(dt_network *net) {
 
 // A cfg can ask for shapes whose memory cannot exist (a typo, a garbled
 // file): refuse them with an error naming the section, before anything is
-// allocated for them. The limit is DT_MAX_MEM_GB, else the physical memory.
-static double mem_limit_bytes(void) {
-    const char *e = getenv("DT_MAX_MEM_GB");
-    if (e && atof(e) > 0) return atof(e) * 1073741824.0;
+// allocated for them. The limit is dt_net_opts.max_mem_gb (DT_MAX_MEM_GB on
+// the command line), else the physical memory.
+static double mem_limit_bytes(const dt_network *net) {
+    if (net->max_mem_gb > 0) return net->max_mem_gb * 1073741824.0;
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     return pages > 0 && page > 0 ? (double)pages * page : 64.0 * 1073741824.0;
 }
 
-static int check_memory(const dt_cfg_section *s, const char *what, double bytes) {
-    double limit = mem_limit_bytes();
+static int check_memory(const dt_network *net, const dt_cfg_section *s, const char *what,
+                        double bytes) {
+    double limit = mem_limit_bytes(net);
     if (bytes <= limit) return 0;
     dt_cfg_error_sec(s, "%s would need %.1f GiB, more than the %.1f GiB available (set "
                         "DT_MAX_MEM_GB to allow more)",
@@ -228,9 +229,10 @@ static int check_memory(const dt_cfg_section *s, const char *what, double bytes)
 
 // --- DT_PROFILE ------------------------------------------------------------------
 
-// DT_PROFILE=1: wall time of every layer's forward and backward and of the
-// optimizer step, summed over the run and printed as a table (per layer type,
-// then the slowest layers) to stderr when the network is freed. The CPU twin
+// dt_net_opts.profile (DT_PROFILE=1 on the command line): wall time of every
+// layer's forward and backward and of the optimizer step, summed over the
+// run and printed as a table (per layer type, then the slowest layers) to
+// stderr when the network is freed. The CPU twin
 // of DT_GPU_PROFILE; costs two clock reads per layer when on, nothing when off.
 // Decided once, when the network is built: net->prof is NULL when off.
 struct dt_prof {
@@ -239,9 +241,8 @@ struct dt_prof {
     double t_step; // when the running step began
 };
 
-static void prof_begin(dt_network *net) {
-    const char *e = getenv("DT_PROFILE");
-    if (!e || !*e || !strcmp(e, "0")) return;
+static void prof_begin(dt_network *net, const dt_net_opts *o) {
+    if (!o || !o->profile) return;
     net->prof = dt_calloc(1, sizeof(dt_prof));
     net->prof->fwd = dt_calloc((size_t)net->n_layers, sizeof(double));
     net->prof->bwd = dt_calloc((size_t)net->n_layers, sizeof(double));
@@ -319,13 +320,19 @@ dt_network *dt_net_build(dt_cfg *cfg, const char *name, const dt_net_opts *o,
     net->net_sec = &cfg->sec[0];
     net->with_grads = o ? o->with_grads : 1;
     net->conv_route = o ? o->conv_route : DT_CONV_DEFAULT;
+    net->conv_route_why = o ? o->conv_route_why : NULL;
+    net->max_mem_gb = o ? o->max_mem_gb : 0;
+    if (o && o->gpu) {
+        net->gpu_opts = *o->gpu;
+        net->gpu_wanted = 1;
+    }
     net->with_loss = o ? o->with_grads || o->with_loss : 1;
     if (parse_net_section(net, net->net_sec, o) != 0) goto fail;
     if (r && r->net_keys && r->net_keys(r->ctx, net, net->net_sec) != 0) goto fail;
     if (dt_cfg_check_unused(net->net_sec) != 0) goto fail;
     const double grads_x = net->with_grads ? 2 : 1; // deltas next to activations
     double mem = 4.0 * net->batch * net->h * net->w * net->c * grads_x;
-    if (check_memory(net->net_sec, "the input", mem) != 0) goto fail;
+    if (check_memory(net, net->net_sec, "the input", mem) != 0) goto fail;
 
     net->layers = dt_calloc((size_t)cfg->n_sec, sizeof(dt_layer));
     for (int si = 1; si < cfg->n_sec; si++) {
@@ -357,7 +364,7 @@ dt_network *dt_net_build(dt_cfg *cfg, const char *name, const dt_net_opts *o,
         if (dt_layer_parse_common(l, s, net) != 0) goto fail;
         dt_layer_in_shape(net, l, 0, &l->h, &l->w, &l->c);
         l->inputs = (size_t)l->h * l->w * l->c;
-        if (check_memory(s, "the network up to this layer", mem) != 0) goto fail;
+        if (check_memory(net, s, "the network up to this layer", mem) != 0) goto fail;
         if (ops->parse(l, s, net) != 0) goto fail;
         if (dt_cfg_check_unused(s) != 0) goto fail;
         if (l->out_h <= 0 || l->out_w <= 0 || l->out_c <= 0) {
@@ -371,7 +378,7 @@ dt_network *dt_net_build(dt_cfg *cfg, const char *name, const dt_net_opts *o,
         char what[96];
         snprintf(what, sizeof what, "this layer's output %dx%dx%d (batch %d) and parameters",
                  l->out_h, l->out_w, l->out_c, net->batch);
-        if (check_memory(s, what, mem) != 0) goto fail;
+        if (check_memory(net, s, what, mem) != 0) goto fail;
         l->outputs = (size_t)l->out_h * l->out_w * l->out_c;
         dt_layer_add_buffer(net, &l->output, l->outputs * net->batch);
         if (net->with_grads) dt_layer_add_buffer(net, &l->delta, l->outputs * net->batch);
@@ -403,7 +410,7 @@ dt_network *dt_net_build(dt_cfg *cfg, const char *name, const dt_net_opts *o,
     net->train = net->with_grads;
     net->loss = net->with_loss ? 0 : NAN;
     net->backend = &dt_backend_cpu;
-    prof_begin(net);
+    prof_begin(net, o);
     dt_log("%s: %d layers, %.2f M parameters (%.1f MiB), activations %.1f MiB%s\n", name,
            net->n_layers, net->n_trainable / 1e6, net->n_params * 4.0 / 1048576.0,
            net->n_act * 4.0 / 1048576.0,
@@ -430,15 +437,11 @@ dt_network *dt_net_load_with(const char *cfg_path, const dt_net_opts *o, const d
         return NULL;
     }
     if (!(o && o->quiet) && dt_verbosity()) dt_net_print_summary(net, stderr);
-    // GPU mode: DT_GPU=N (the CLI's -gpu N sets it; -nogpu clears it)
-    const char *g = getenv("DT_GPU");
-    if (g && *g && atoi(g) >= 0 && dt_net_gpu_enable(net, atoi(g)) != 0) {
+    // GPU mode: dt_net_opts.gpu (the CLI's -gpu N / DT_GPU=N)
+    if (net->gpu_wanted && dt_net_gpu_enable(net, net->gpu_opts.device) != 0) {
         dt_net_free(net);
         return NULL;
     }
-    const char *amp = getenv("DT_AMP");
-    if (!net->gpu && dt_amp_parse(amp) != DT_AMP_OFF)
-        dt_warn("-amp %s (DT_AMP) ignored: mixed precision runs on the GPU only (-gpu N)", amp);
     return net;
 }
 

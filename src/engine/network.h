@@ -192,7 +192,9 @@ struct dt_network {
 
     int train;      // 1: training mode (batch statistics, dropout)
     int with_grads; // gradients, deltas and optimizer state allocated
-    int conv_route; // dt_conv_route asked for (DT_CONV_DEFAULT: the environment's)
+    int conv_route; // dt_conv_route asked for (DT_CONV_DEFAULT: auto)
+    const char *conv_route_why; // dt_net_opts.conv_route_why (the caller's string)
+    double max_mem_gb;          // dt_net_opts.max_mem_gb (0: physical memory)
     // Targets (truth) allocated and the loss computed by the loss layers
     // (with_grads, or dt_net_opts.with_loss). 0: a predictions-only network:
     // loss layers compute their outputs only (no truth, matching, loss or
@@ -241,6 +243,8 @@ struct dt_network {
     // The device forward / backward / step run on (engine/backend.h): the
     // CPU's from the start, the CUDA one while gpu is set.
     const struct dt_backend *backend;
+    dt_gpu_opts gpu_opts; // dt_net_opts.gpu (zero: the defaults), read by dt_net_gpu_enable
+    int gpu_wanted;       // dt_net_opts.gpu was given: dt_net_load moves the network there
     struct dt_prof *prof; // DT_PROFILE timings (network.c), or NULL when off
 };
 

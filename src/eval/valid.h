@@ -125,7 +125,8 @@ void dt_box_input_to_source(const dt_augment *aug, int net_w, int net_h, int ow,
 
 
 // CLI commands (argv[0] = the command name).
-int dt_cmd_valid(int argc, char **argv);
+// env: the command line's network options (conv route, GPU; NULL: none).
+int dt_cmd_valid(int argc, char **argv, const dt_net_opts *env);
 int dt_cmd_test(int argc, char **argv);
 
 #ifdef __cplusplus

@@ -135,8 +135,8 @@ static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 // the route changes: the forward for an inference network, forward +
 // backward weights for a training one), keeps the faster, and conv_route.c
 // remembers it per machine in the cache file, so a shape is timed once per
-// machine, thread count and oneDNN version. DT_CONV=gemm|onednn (or
-// dt_net_opts.conv_route) forces one. Groups and dilation keep oneDNN.
+// machine, thread count and oneDNN version. dt_net_opts.conv_route (the
+// command line's DT_CONV=gemm|onednn) forces one. Groups and dilation keep oneDNN.
 
 // Decides at parse: forced, only oneDNN, known (this process or the cache
 // file), or to be measured in setup (p->tune; p->gemm = 0 until then, so
@@ -158,10 +158,10 @@ static void choose_route(const dt_layer *l, conv_priv *p, const dt_network *net)
         return;
     }
 #ifdef DT_GPU
-    // the same test as dt_net_load's: the convolutions run on the GPU, the
-    // CPU routes never (measuring them would only delay the start)
-    const char *g = getenv("DT_GPU");
-    if (g && *g && atoi(g) >= 0) {
+    // dt_net_load will move the network onto a GPU (dt_net_opts.gpu): the
+    // convolutions run there, the CPU routes never (measuring them would
+    // only delay the start)
+    if (net->gpu_wanted) {
         p->how = DT_ROUTE_GPU;
         return;
     }

@@ -29,9 +29,9 @@ typedef struct dt_image_ctx dt_image_ctx;
 dt_image_ctx *dt_image_ctx_new(void);
 void dt_image_ctx_free(dt_image_ctx *c);
 
-// A context's own cap (a data set's max_pixels=), used unless DT_MAX_PIXELS
-// is set (the command line wins); n <= 0 goes back to the process-wide cap
-// (imgprobe.h).
+// A context's own cap (a data set's max_pixels=), used unless the caller set
+// one (dt_image_set_max_pixels, imgprobe.h: the command line wins); n <= 0
+// goes back to the process-wide cap.
 void dt_image_ctx_set_max_pixels(dt_image_ctx *c, long long n);
 
 // Read and decode `path` into the context. `want_w`/`want_h` is the size the

@@ -234,7 +234,7 @@ void dt_image_set_threads(int n) {
 }
 
 static long long cap_of(const dt_image_ctx *c) {
-    return c->max_pixels > 0 && !getenv("DT_MAX_PIXELS") ? c->max_pixels : dt_image_max_pixels();
+    return c->max_pixels > 0 && !dt_image_max_pixels_set() ? c->max_pixels : dt_image_max_pixels();
 }
 
 int dt_image_ctx_decode(dt_image_ctx *c, const char *path, int want_w, int want_h,

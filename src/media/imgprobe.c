@@ -150,9 +150,14 @@ long long dt_image_parse_max_pixels(const char *s) {
     return (long long)floor(v);
 }
 
+static long long max_pixels_set; // dt_image_set_max_pixels; 0: none
+
+void dt_image_set_max_pixels(long long n) { max_pixels_set = n > 0 ? n : 0; }
+
+long long dt_image_max_pixels_set(void) { return max_pixels_set; }
+
 long long dt_image_max_pixels(void) {
-    long long v = dt_image_parse_max_pixels(getenv("DT_MAX_PIXELS"));
-    return v > 0 ? v : DT_IMAGE_MAX_PIXELS_DEFAULT;
+    return max_pixels_set > 0 ? max_pixels_set : DT_IMAGE_MAX_PIXELS_DEFAULT;
 }
 
 // libjpeg decodes damaged files "successfully": it prints a warning ("Corrupt

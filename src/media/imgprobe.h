@@ -11,14 +11,16 @@
 extern "C" {
 #endif
 
-// The largest image decoded, width x height (DT_MAX_PIXELS, set by the
-// `-max_pixels N` option of every command, else this default; a data set's
-// `max_pixels=` applies to its loader when the option is not given). Checked
-// from the file's header before any pixel memory is allocated: a 6 KB JPEG
-// may claim 32000x32000 (3 GB decoded). See docs/DATA.md "Bad data".
+// The largest image decoded, width x height (dt_image_set_max_pixels, which
+// the command line sets from `-max_pixels N` or DT_MAX_PIXELS, else this
+// default; a data set's `max_pixels=` applies to its loader when no cap was
+// set). Checked from the file's header before any pixel memory is allocated:
+// a 6 KB JPEG may claim 32000x32000 (3 GB decoded). See docs/DATA.md "Bad data".
 #define DT_IMAGE_MAX_PIXELS_DEFAULT 100000000LL
-// The process-wide cap: DT_MAX_PIXELS when it holds a positive integer, else
-// the default.
+// The process-wide cap: the caller's (n > 0 wins over a data set's; n <= 0:
+// none set), else the default.
+void dt_image_set_max_pixels(long long n);
+long long dt_image_max_pixels_set(void); // the caller's cap, 0 when none
 long long dt_image_max_pixels(void);
 // Parse a cap as given on a command line or in a .data file ("100000000",
 // "1e8", "8000x6000"): > 0, or -1 when it is not a positive count.

@@ -51,7 +51,8 @@ int dt_video_writer_close(dt_video_writer *wr);
 // 1 when a window can be shown: $DISPLAY (or $WAYLAND_DISPLAY) is set and
 // its X server accepts a connection. Checked before highgui is touched,
 // because Qt aborts the process when it finds no display.
-int dt_window_available(char *why, size_t why_len);
+// display, wayland: the caller's $DISPLAY and $WAYLAND_DISPLAY (NULL: unset).
+int dt_window_available(const char *display, const char *wayland, char *why, size_t why_len);
 // Opens (once) a resizable window and shows the image in it. 0 / -1.
 int dt_window_show(const char *name, const dt_image *im);
 // Runs the window's events for up to `ms` milliseconds (>= 1); the key

@@ -56,7 +56,9 @@ int dt_video_writer_close(dt_video_writer *wr) {
     return 0;
 }
 
-int dt_window_available(char *why, size_t why_len) {
+int dt_window_available(const char *display, const char *wayland, char *why, size_t why_len) {
+    (void)display;
+    (void)wayland;
     snprintf(why, why_len, NO_OPENCV ": no window support");
     return 0;
 }

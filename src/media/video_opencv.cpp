@@ -312,8 +312,7 @@ static int x_server_answers(const char *display, char *why, size_t why_len) {
     return ok;
 }
 
-int dt_window_available(char *why, size_t why_len) {
-    const char *d = getenv("DISPLAY"), *wl = getenv("WAYLAND_DISPLAY");
+int dt_window_available(const char *d, const char *wl, char *why, size_t why_len) {
     if ((!d || !d[0]) && wl && wl[0]) return 1;
     if (!d || !d[0]) {
         snprintf(why, why_len, "no display: $DISPLAY is not set");
