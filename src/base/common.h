@@ -42,7 +42,7 @@ char *dt_strdup_at(const char *s, const char *file, int line);
 #define dt_strdup(s) dt_strdup_at((s), __FILE__, __LINE__)
 
 // ---------------------------------------------------------------------------
-// Logging to stderr; DT_QUIET=1 in the environment (or dt_set_verbosity(0))
+// Logging to stderr; dt_set_verbosity(0) (the CLI: DT_QUIET=1, docs/ENV.md)
 // silences informational lines, never errors.
 void dt_set_verbosity(int v);
 int dt_verbosity(void);

@@ -19,6 +19,7 @@
 #include "base/args.h"
 #include "base/fs.h"
 #include "cli/env.h"
+#include "engine/gpu.h"
 #include "media/chart.h"
 #include "train/train.h"
 
@@ -159,7 +160,8 @@ static int session_open(session *S, int argc, char **argv, int need_valid, int t
     dt_loader_opts *o = &S->src.opts;
     dt_loader_opts_net(o, net->batch, net->w, net->h, &S->model->aug, 0);
     o->threads = threads > 0 ? threads : 0; // -loader_threads (0: the loader's default)
-    o->pin = net->gpu && !net->gpu_opts.no_pin; // page-locked batches: the GPU uploads them without a host copy
+    // page-locked batches: the GPU uploads them without a host copy
+    o->pin = net->gpu && !net->gpu_opts.no_pin ? &dt_gpu_pin_ops : NULL;
     S->src.net = net;
     S->bs = (dt_batch_source){&S->src, S->src.train.n / net->batch, src_begin, src_next,
                               src_end};

@@ -2,7 +2,6 @@
 #include "data/loader.h"
 
 #include "base/common.h"
-#include "engine/gpu.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -120,11 +119,12 @@ void dt_loader_opts_net(dt_loader_opts *o, int batch, int w, int h, const dt_aug
     }
 }
 
-static void batch_alloc(dt_batch *b, int cap, int w, int h, int n_classes, int pin) {
+static void batch_alloc(dt_batch *b, int cap, int w, int h, int n_classes,
+                        const dt_pin_ops *pin) {
     memset(b, 0, sizeof *b);
     b->cap = cap, b->w = w, b->h = h, b->n_classes = n_classes;
     b->images = dt_alloc_floats((size_t)cap * h * w * 3);
-    if (pin) b->pinned = dt_gpu_pin(b->images, sizeof(float) * (size_t)cap * h * w * 3);
+    if (pin) b->pinned = pin->pin(b->images, sizeof(float) * (size_t)cap * h * w * 3);
     b->n_boxes = dt_calloc(cap, sizeof *b->n_boxes);
     b->largest_box = dt_alloc_floats((size_t)cap * 4);
     b->largest_class = dt_calloc(cap, sizeof *b->largest_class);
@@ -135,8 +135,8 @@ static void batch_alloc(dt_batch *b, int cap, int w, int h, int n_classes, int p
     b->paths = dt_calloc(cap, sizeof(char *));
 }
 
-static void batch_free(dt_batch *b) {
-    if (b->pinned) dt_gpu_unpin(b->images);
+static void batch_free(dt_batch *b, const dt_pin_ops *pin) {
+    if (b->pinned) pin->unpin(b->images);
     free(b->images);
     free(b->n_boxes);
     free(b->boxes);
@@ -437,7 +437,7 @@ void dt_loader_free(dt_loader *L) {
         free(L->wk[i].objs);
         free(L->wk[i].idx);
     }
-    for (int i = 0; i < L->nslots; i++) batch_free(&L->slots[i].b);
+    for (int i = 0; i < L->nslots; i++) batch_free(&L->slots[i].b, L->o.pin);
     free(L->slots);
     free(L->perm[0]);
     free(L->perm[1]);

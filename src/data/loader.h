@@ -41,6 +41,13 @@ typedef struct {
     int pinned;               // images page-locked (dt_loader_opts.pin and a GPU)
 } dt_batch;
 
+// How a loader page-locks its batches (the GPU backend's; the loader knows
+// no device). pin returns 1 when the memory was locked.
+typedef struct {
+    int (*pin)(void *p, size_t bytes);
+    void (*unpin)(void *p);
+} dt_pin_ops;
+
 typedef struct {
     int batch;          // images per batch
     int width, height;  // network input
@@ -50,8 +57,10 @@ typedef struct {
     int shuffle;        // 1: a new order each epoch
     int augment;        // 0: only resize + normalise (validation)
     int epochs;         // 0: endless; else dt_loader_next returns NULL after them
-    int pin;            // page-lock the batches' images for DMA to a GPU (dt_gpu_pin, as
-                        // PyTorch's pin_memory; set by train/valid on a GPU network)
+    // Page-locks the batches' images for DMA to a GPU, as PyTorch's
+    // pin_memory: the engine's dt_gpu_pin_ops (engine/gpu.h), set by train
+    // and valid on a GPU network; NULL: pageable memory.
+    const dt_pin_ops *pin;
     dt_augment aug;
     // 1: an image that cannot be read (warned about, counted) gives its place
     // in the batch to another sample, drawn from (seed, epoch, batch) and

@@ -152,3 +152,5 @@ int dt_gpu_mem_info(size_t *used, size_t *total) {
     return -1;
 }
 #endif
+
+const dt_pin_ops dt_gpu_pin_ops = {dt_gpu_pin, dt_gpu_unpin};

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "data/loader.h" // dt_pin_ops
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -48,29 +50,31 @@ void dt_net_gpu_put(dt_network *net, const float *host, size_t n);
 // the next GPU forward skips their upload (a benchmark on a fixed batch, as
 // PyTorch's keeps its input on the device). Cleared by that forward.
 void dt_net_gpu_input_unchanged(dt_network *net);
-// DT_GPU_PROFILE=1: time each layer type's forward / backward and the
+// dt_gpu_opts.profile (the CLI: DT_GPU_PROFILE=1): time each layer type's forward / backward and the
 // transfers and step of the next iteration with CUDA events, then print the
 // table to stderr (dt_net_gpu_profile_print). No-op without a GPU.
 void dt_net_gpu_profile_print(dt_network *net);
 // TF32 for convolutions (cuDNN) and GEMMs (cuBLAS): 0 = strict FP32 (the
-// default), 1 = TF32 tensor cores. Also env DT_TF32=1 at enable time.
+// default), 1 = TF32 tensor cores (dt_gpu_opts.tf32 at enable time).
 void dt_net_gpu_set_tf32(dt_network *net, int on);
 // Mixed precision (docs/GPU.md): mode 0 off (the default), 1 FP16, 2 BF16
 // (sm_80+). Convolutions and GEMMs run on 16-bit copies of their inputs and
 // of the FP32 master weights, with FP32 accumulation; everything else stays
 // FP32. init_scale > 0: dynamic loss scaling from that scale; 0: the mode's
-// default (FP16 dynamic from 65536, BF16 none); < 0: none. Also env
-// DT_AMP=fp16|bf16 and DT_LOSS_SCALE=N|off at enable time. 0, or -1 with
+// default (FP16 dynamic from 65536, BF16 none); < 0: none (dt_gpu_opts.amp
+// and .loss_scale at enable time). 0, or -1 with
 // dt_error (a CPU network, BF16 on an older GPU).
 int dt_net_gpu_set_amp(dt_network *net, int mode, float init_scale);
 // The mode, the current loss scale and the steps skipped for overflow.
 int dt_net_gpu_amp(const dt_network *net, float *scale, long *skipped);
 // Page-locks host memory for DMA to the GPU (cudaHostRegister), as
 // PyTorch's pin_memory: 1 when it did, 0 when it did not (no GPU, a CPU
-// build, DT_GPU_PIN=0, or the driver refused: the memory stays pageable and
+// build, dt_gpu_opts.no_pin, or the driver refused: the memory stays pageable and
 // usable). Both the network's input span and the loader's batches use it.
 int dt_gpu_pin(void *p, size_t bytes);
 void dt_gpu_unpin(void *p);
+// The two for a loader (dt_loader_opts.pin).
+extern const dt_pin_ops dt_gpu_pin_ops;
 // The next forward uploads the input from `host` (batch x h x w x c floats,
 // page-locked by dt_gpu_pin for an asynchronous copy) instead of net->input,
 // which it leaves as it is (the training loop's batches: no host copy).
