@@ -16,7 +16,8 @@
 
 #include "base/cfg.h"
 #include "base/common.h"
-#include "data/loader.h" // dt_batch, for set_truth
+#include "data/batch.h" // dt_batch, for set_truth
+#include "data/data.h"  // dt_dataset, for dt_dataset_use_classes
 #include "detect/detect.h" // dt_detection, for a detection head's hook
 #include "detector.h"
 
