@@ -1,5 +1,6 @@
-// CUDA kernels. Only the toolchain self-check lives here until the CUDA
-// backend gives every layer its GPU twin.
+// The toolchain self-check of `detector gpuinfo` (dt_gpu_selftest, gpu.c):
+// fill a device buffer and read it back. The layers' kernels live beside
+// their layers (src/layers/*.cu) and in src/cuda/.
 #include <cuda_runtime.h>
 
 #include "base/common.h"

@@ -66,8 +66,9 @@ typedef struct {
 } dt_param;
 
 // The table entry of a layer type. Every layer type lives in its own file
-// under src/layers/ and is listed once in layers/registry.c. GPU twins share the
-// signatures of the CPU functions and are NULL until the CUDA backend fills them.
+// under src/layers/ and is listed once in layers/registry.c. The GPU twins
+// (forward_gpu, backward_gpu: x_gpu.cu or a family .cu) share the signatures
+// of the CPU functions; they are set in a GPU build and NULL in a CPU one.
 typedef struct dt_layer_ops {
     const char *name; // cfg section name
     // Reads the section's keys, sets the output shape, declares parameters

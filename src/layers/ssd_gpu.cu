@@ -1,6 +1,5 @@
 // [ssd]'s GPU twin: layers/ssd.c's forward and backward on the device, step
-// by step, on the same parsed state (layers/ssd_priv.h). (Not ssd.cu: the
-// Makefile maps both to $(BUILD)/src/layers/ssd.o.)
+// by step, on the same parsed state (layers/ssd_priv.h).
 //   forward   the heads' activations gathered into clas (B, A, C+1), bact
 //             (B, A, 4) and the output (B, A, C+1+4) (one thread per
 //             element); then one block per image: the Jaccard overlaps of
