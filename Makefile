@@ -55,8 +55,9 @@ endif
 WARN := -Wall -Wextra -Wno-unused-parameter
 DEFS := -D_GNU_SOURCE
 INCS := -Iinclude -Isrc
-CFLAGS += $(OPT) -g $(WARN) -std=gnu11 -fopenmp $(DEFS) $(INCS) -MMD -MP
-CXXFLAGS += $(OPT) -g $(WARN) -std=c++17 -fopenmp $(DEFS) $(INCS) -MMD -MP
+# -fPIC: the same objects make libdetector.a and libdetector.so.
+CFLAGS += $(OPT) -g $(WARN) -std=gnu11 -fopenmp -fPIC $(DEFS) $(INCS) -MMD -MP
+CXXFLAGS += $(OPT) -g $(WARN) -std=c++17 -fopenmp -fPIC $(DEFS) $(INCS) -MMD -MP
 LDLIBS := -ldnnl -linih -lcjson -lxml2 -lz -lpthread -lm -fopenmp
 ifeq ($(ASAN),1)
   SAN := -fsanitize=address,undefined -fno-omit-frame-pointer
@@ -113,7 +114,7 @@ ifeq ($(GPU),1)
     CUDA_ARCH := 80 90
   endif
   GENCODE := $(foreach a,$(CUDA_ARCH),-gencode arch=compute_$(a),code=sm_$(a))
-  NVCCFLAGS = -O3 $(GENCODE) -std=c++17 -Xcompiler "-fopenmp -Wall -Wextra -Wno-unused-parameter" $(DEFS) $(INCS)
+  NVCCFLAGS = -O3 $(GENCODE) -std=c++17 -Xcompiler "-fopenmp -fPIC -Wall -Wextra -Wno-unused-parameter" $(DEFS) $(INCS)
   ifeq ($(EMU),1)
     NVCCFLAGS += $(SAN) # the emulator compiles .cu with g++: sanitizers apply to kernels too
   endif
@@ -130,7 +131,7 @@ endif
 # --- sources -------------------------------------------------------------------
 # Every folder of src/ but cuda/ (docs/ARCHITECTURE.md); the program's main
 # is src/cli/detector.c, the rest is the library.
-SRC_DIRS := base media data detect engine layers train eval cli
+SRC_DIRS := base media data detect engine layers train eval api cli
 LIB_C := $(filter-out src/cli/detector.c,$(foreach d,$(SRC_DIRS),$(wildcard src/$(d)/*.c)))
 ifeq ($(OPENCV),1)
   LIB_CXX := $(foreach d,$(SRC_DIRS),$(wildcard src/$(d)/*.cpp))
@@ -144,6 +145,15 @@ ifeq ($(GPU),1)
 endif
 LIB_OBJ := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cpp=$(BUILD)/%.o) $(LIB_CU:%.cu=$(BUILD)/%.cu.o)
 LIB := $(BUILD)/libdetector.a
+# The shared library (docs/API.md): soname libdetector.so.$(SO_MAJOR); only
+# the functions of include/detector.h are exported (src/api/detector.map).
+SO_MAJOR := 0
+SO_VERSION := $(SO_MAJOR).1.0
+SO := $(BUILD)/libdetector.so.$(SO_VERSION)
+SO_LINKS := $(BUILD)/libdetector.so.$(SO_MAJOR) $(BUILD)/libdetector.so
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
 ifeq ($(EMU),1) # the emulator's compiler and device header make the .cu objects too
 $(LIB_CU:%.cu=$(BUILD)/%.cu.o): tests/cuda_emu/nvcc tests/cuda_emu/include/emu_dev.h
 endif
@@ -160,29 +170,60 @@ endif
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all test asan clean info bench tests fuzz
-all: info $(BIN)
+.PHONY: all test asan clean info bench tests fuzz install
+all: info $(BIN) $(SO_LINKS)
 
 info:
 	@echo "detector build: $(BUILD) GPU=$(GPU) CUDNN=$(CUDNN) OPENCV=$(OPENCV) ASAN=$(ASAN) | found: $(FOUND)"
 
-$(BUILD)/%.o: %.c
+# The compile flags of this build folder: objects made with other flags
+# (e.g. before -fPIC, or another ARCH) are rebuilt instead of linked.
+FLAGS_STAMP := $(BUILD)/.flags
+FLAGS_NOW := $(CC) $(CFLAGS) $(CXX) $(CXXFLAGS) $(DEFS) $(NVCCFLAGS)
+ifneq ($(FLAGS_NOW),$(shell cat $(FLAGS_STAMP) 2>/dev/null))
+$(shell mkdir -p $(BUILD) && printf '%s\n' '$(FLAGS_NOW)' > $(FLAGS_STAMP))
+endif
+
+$(BUILD)/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEFS) -c $< -o $@
 
-$(BUILD)/%.o: %.cpp
+$(BUILD)/%.o: %.cpp $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $(DEFS) -c $< -o $@
 
 # .cu objects are named x.cu.o so that x.c and x.cu can sit side by side;
 # -MMD -MP (nvcc 11+) writes x.cu.d, so a changed header rebuilds them too.
-$(BUILD)/%.cu.o: %.cu
+$(BUILD)/%.cu.o: %.cu $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+# The library without the command line's folder (src/cli).
+SO_OBJ := $(filter-out $(BUILD)/src/cli/%,$(LIB_OBJ))
+$(SO): $(SO_OBJ) src/api/detector.map
+	$(CXX) -shared -Wl,-soname,libdetector.so.$(SO_MAJOR) -Wl,--version-script=src/api/detector.map \
+	    -Wl,--no-undefined $(LDFLAGS) $(SO_OBJ) -o $@ $(LDLIBS)
+
+$(SO_LINKS): $(SO)
+	ln -sf $(notdir $(SO)) $@
+
+# make install PREFIX=/some/dir (DESTDIR= for staging): the header, the
+# shared library with its links, the static one and detector.pc.
+install: all
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -m 644 include/detector.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 755 $(SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(notdir $(SO)) $(DESTDIR)$(LIBDIR)/libdetector.so.$(SO_MAJOR)
+	ln -sf $(notdir $(SO)) $(DESTDIR)$(LIBDIR)/libdetector.so
+	install -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+	    'Name: detector' 'Description: single-shot object detection (SSD) in C' \
+	    'Version: $(SO_VERSION)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -ldetector' \
+	    'Libs.private: $(strip $(LDLIBS)) -lstdc++' >$(DESTDIR)$(LIBDIR)/pkgconfig/detector.pc
 
 $(BIN): $(BUILD)/src/cli/detector.o $(LIB)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)

@@ -93,6 +93,80 @@ void dt_net_step(dt_network *net);
 void dt_net_set_train(dt_network *net, int train);
 float *dt_net_output(dt_network *net);
 
+/* --- the detector: a trained detection model behind one handle ---------------
+ * (docs/API.md). Each handle owns its network and buffers; separate handles
+ * may be used from separate threads at the same time, one handle by one
+ * thread at a time. Errors: NULL or -1, and dt_detector_last_error() (the
+ * calling thread's last message) says why, naming the file where one is at
+ * fault.
+ *
+ *   dt_detector *d = dt_detector_open("ssd.cfg", "ssd_final.weights", NULL);
+ *   if (!d) { fprintf(stderr, "%s\n", dt_detector_last_error()); return 1; }
+ *   dt_det_box box[100];
+ *   int n = dt_detector_detect(d, rgb, w, h, 3 * w, DT_PIXEL_RGB, box, 100);
+ *   for (int i = 0; i < n; i++)   // original image's pixels, best first
+ *       printf("%d %.3f %.1f %.1f %.1f %.1f\n", box[i].cls, box[i].score,
+ *              box[i].x1, box[i].y1, box[i].x2, box[i].y2);
+ *   dt_detector_close(d);
+ */
+typedef struct dt_detector dt_detector;
+
+/* 8-bit interleaved pixels, 3 bytes each, in this order. */
+typedef enum { DT_PIXEL_RGB = 0, DT_PIXEL_BGR = 1 } dt_pixel_format;
+
+/* All zero (or a NULL pointer): the defaults. */
+typedef struct {
+    int threads;          /* OpenMP threads of this handle's calls (0: OpenMP's default) */
+    int batch;            /* images per forward pass in dt_detector_detect_batch (0: 1) */
+    float score_thresh;   /* keep boxes scoring above this, in [0, 1) (0: the [ssd]
+                             layer's score_thresh; to keep nearly all, pass 1e-6) */
+    float nms_iou;        /* NMS IoU in (0, 1] (0: the [ssd] layer's nms_thresh) */
+    int max_detections;   /* per image, after NMS (0: the [ssd] layer's max_detections) */
+    dt_conv_route conv_route; /* how convolutions compute (0: DT_CONV_DEFAULT) */
+} dt_detector_opts;
+
+/* One detection, in the continuous pixel coordinates of the image given
+ * (pixel i covers [i, i+1)): corners clipped to the image. */
+typedef struct {
+    float x1, y1, x2, y2;
+    float score; /* the class's sigmoid score */
+    int cls;     /* class index, into dt_detector_classes' names */
+} dt_det_box;
+
+/* One image of dt_detector_detect_batch. */
+typedef struct {
+    const uint8_t *pixels; /* h rows of `stride` bytes, w pixels each */
+    int w, h, stride;      /* stride >= 3 * w */
+    dt_pixel_format fmt;
+} dt_det_image;
+
+/* The model of `cfg` (a cfg with an [ssd] head, built as the command line
+ * builds it) with the weights file `weights` (NULL: its initial parameters).
+ * NULL on error. */
+dt_detector *dt_detector_open(const char *cfg, const char *weights, const dt_detector_opts *o);
+/* Detections in one image of any size, best first: the image is resized as
+ * validation and `detector test` resize it (squash or letterbox as the cfg
+ * says) and the boxes mapped back to its pixels. At most `max` are written
+ * (the best); returns how many, or -1. */
+int dt_detector_detect(dt_detector *d, const uint8_t *pixels, int w, int h, int stride,
+                       dt_pixel_format fmt, dt_det_box *out, int max);
+/* n images, batch by batch: image i's detections go to out + i * max_per_image,
+ * their number to counts[i]. Returns the total, or -1. */
+int dt_detector_detect_batch(dt_detector *d, const dt_det_image *images, int n, dt_det_box *out,
+                             int max_per_image, int *counts);
+/* The number of classes; *names (if names is non-NULL) gets their names (the
+ * weights' own, else the names= of the cfg's data= file), or NULL when
+ * neither gives any. Valid until dt_detector_close. */
+int dt_detector_classes(const dt_detector *d, const char *const **names);
+/* The network's input size (images are resized to it). */
+void dt_detector_input_size(const dt_detector *d, int *w, int *h);
+/* Write the weights (with the class names) to `path`, atomically: a
+ * complete new file or the old one untouched. 0 / -1. */
+int dt_detector_save(const dt_detector *d, const char *path);
+void dt_detector_close(dt_detector *d);
+/* The calling thread's last error message. */
+const char *dt_detector_last_error(void);
+
 #ifdef __cplusplus
 }
 #endif
