@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential pkg-config libdnnl-dev libinih-dev libcjson-dev libxml2-dev zlib1g-dev
 libopencv-dev libjpeg62-turbo-dev libcmocka-dev libjemalloc2 python3 python3-numpy python3-torch
-python3-torchvision python3-pip python3-opencv
+python3-torchvision python3-pip python3-opencv python3-pil
 xvfb xauth imagemagick
 clang libclang-rt-dev libomp-dev"
 missing=""
