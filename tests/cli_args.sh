@@ -58,7 +58,7 @@ expect2 "threads: a value is missing" summary "$C" -threads
 # the other numbers of each command
 expect2 "train: -seed '-3'" train "$C" -seed -3
 expect2 "train: -minutes 'abc'" train "$C" -minutes abc
-expect2 "-valid_every x: expected" train "$C" -valid_every x
+expect2 "train: -valid_every 'x': expected an integer" train "$C" -valid_every x
 expect2 "lr_find: -iters '0'" lr_find "$C" -iters 0
 expect2 "lr_find: -start 'abc'" lr_find "$C" -start abc
 expect2 "lr_find: -end 'inf'" lr_find "$C" -end inf
@@ -83,6 +83,37 @@ expect2 "predgrid: -n 'abc'" predgrid "$C" w.weights -n abc
 expect2 "predgrid: unknown or incomplete argument '-bogus'" predgrid "$C" w.weights -bogus
 expect2 "summary: -gpu 'abc'" summary "$C" -gpu abc
 expect2 "train: -gpu '-5'" train "$C" -gpu -5
+# one parser for every command (src/base/args.c: dt_args_parse): missing
+# positionals, choices, open ranges, lists and stray arguments say the same
+expect2 "valid: <cfg> is missing" valid
+expect2 "valid: <weights> is missing" valid "$C"
+expect2 "test: <image> is missing (one at least)" test "$C" w.weights
+expect2 "predgrid: <weights> is missing" predgrid "$C" -n 3
+expect2 "valid: -iou 'x': expected one of voc|continuous" valid "$C" w.weights -iou x
+expect2 "valid: -thresh '1': expected a number in [0, 1)" valid "$C" w.weights -thresh 1
+expect2 "valid: -nms '0': expected a number in (0, 1]" valid "$C" w.weights -nms 0
+expect2 "test: -nms '0': expected a number in (0, 1]" test "$C" w.weights a.jpg -nms 0
+expect2 "predgrid: -thresh '1': expected a number in [0, 1)" predgrid "$C" w.weights -thresh 1
+expect2 "demo: -c '1001': expected an integer in [0, 1000]" demo "$C" w.weights -c 1001 -dont_show
+expect2 "demo: -compare '0': expected an integer in [1, 100000]" demo "$C" w.weights in.avi -compare 0
+expect2 "demo: give either -c INDEX or a file / URL, not both" demo "$C" w.weights in.avi -c 1
+expect2 "demo: unexpected argument 'more.avi'" demo "$C" w.weights in.avi more.avi
+expect2 "bench_loader: -loader_threads '1,2,3,4,5,6,7,8,9': at most 8" bench_loader -loader_threads 1,2,3,4,5,6,7,8,9
+expect2 "bench_loader: -loader_threads ',': expected thread counts" bench_loader -loader_threads ,
+expect2 "bench_loader: unexpected argument 'b.data'" bench_loader a.data b.data
+expect2 "synth: unexpected argument 'extra'" synth "$T/s" extra
+expect2 "synth: <DIR> is missing" synth -n 3
+expect2 "bench: unknown or incomplete argument '-batch'" bench "$C" -batch
+expect2 "gpuinfo: unexpected argument 'x'" gpuinfo x
+expect2 "lr_find: unknown or incomplete argument '-clear'" lr_find "$C" -clear
+# and every refusal ends with the usage, printed from the same table
+grep -qF "usage: detector lr_find <cfg> [options]" "$T/err" || fail "no usage after a refusal: $(cat "$T/err")"
+grep -qF -- "-iters N" "$T/err" || fail "the usage lacks lr_find's -iters: $(cat "$T/err")"
+# -h: the usage on stdout, exit 0, for every command
+for c in summary bench train lr_find show_batch bench_loader valid test demo anchors predgrid synth gpuinfo; do
+    "$BIN" $c -h >"$T/out" 2>"$T/err" || fail "$c -h: exit $?: $(cat "$T/err")"
+    grep -qF "usage: detector $c" "$T/out" || fail "$c -h: no usage: $(cat "$T/out")"
+done
 
 # -threads far above the cores: capped at 4 x the cores, and that is what runs
 cores=$(getconf _NPROCESSORS_ONLN)

@@ -174,7 +174,7 @@ expect_error "not a video" "garbage.avi: cannot be opened as a video source" \
     "$BIN" demo "$CFG" "$T/tiny.weights" "$T/garbage.avi" -dont_show
 expect_error "bad camera" "camera 63: /dev/video63 does not exist" \
     "$BIN" demo "$CFG" "$T/tiny.weights" -c 63 -dont_show
-expect_error "camera index" "-c wants a camera number" \
+expect_error "camera index" "demo: -c 'abc': expected an integer" \
     "$BIN" demo "$CFG" "$T/tiny.weights" -c abc -dont_show
 expect_error "no display" "cannot open a window: no display" \
     env -u DISPLAY -u WAYLAND_DISPLAY "$BIN" demo "$CFG" "$T/tiny.weights" "$T/in.avi"
@@ -184,7 +184,7 @@ expect_error "not a detector" "demo needs a detection model (\[ssd\] layer)" \
     "$BIN" demo cfg/largest.cfg "$T/tiny.weights" "$T/in.avi" -dont_show
 expect_error "compare live" "-compare needs a video file read frame by frame" \
     "$BIN" demo "$CFG" "$T/tiny.weights" "$T/in.avi" -dont_show -realtime -compare 5
-expect_error "compare block" "-compare wants a block of frames >= 1" \
+expect_error "compare block" "demo: -compare '0': expected an integer" \
     "$BIN" demo "$CFG" "$T/tiny.weights" "$T/in.avi" -dont_show -compare 0
 expect_error "bad output" "unknown video extension" \
     "$BIN" demo "$CFG" "$T/tiny.weights" "$T/in.avi" -dont_show -out_filename "$T/x.gif"

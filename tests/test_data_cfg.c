@@ -4,7 +4,7 @@
 
 #include "base/cfg.h"
 #include "base/common.h"
-#include "cli/data_cmd.h"
+#include "cli/commands.h"
 #include "data/transform.h"
 #include "media/image.h"
 

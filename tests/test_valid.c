@@ -32,6 +32,7 @@
 #include "data/synth.h"
 #include "testutil.h"
 #include "eval/valid.h"
+#include "cli/commands.h"
 
 #define TOL 1e-9
 

@@ -3,7 +3,7 @@
 // runs it beside a Python/OpenCV reference pipeline.
 #include "base/args.h"
 #include "base/common.h"
-#include "cli/data_cmd.h"
+#include "cli/commands.h"
 #include "data/loader.h"
 
 #include <stdlib.h>
@@ -21,46 +21,20 @@ static double cpu_seconds(void) {
 int dt_cmd_bench_loader(int argc, char **argv) {
     const char *data = "data/bccd.data", *split = "train";
     int size = 224, batch = 32, images = 2000, augment = 0;
-    int threads[8] = {1, 2}, nt = 2, bad = 0, g;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int more = i + 1 < argc;
-        if ((g = dt_arg_global(argc, argv, i))) i += g - 1; // main's
-        else if (strcmp(a, "-size") == 0 && more)
-            bad |= dt_arg_int("bench_loader", a, argv[++i], 8, 65536, &size);
-        else if (strcmp(a, "-batch") == 0 && more)
-            bad |= dt_arg_int("bench_loader", a, argv[++i], 1, DT_ARG_BATCH_MAX, &batch);
-        else if (strcmp(a, "-images") == 0 && more)
-            bad |= dt_arg_int("bench_loader", a, argv[++i], 1, INT_MAX, &images);
-        else if (strcmp(a, "-augment") == 0 && more)
-            bad |= dt_arg_int("bench_loader", a, argv[++i], 0, 1, &augment);
-        else if (strcmp(a, "-split") == 0 && more) split = argv[++i];
-        else if (strcmp(a, "-loader_threads") == 0 && more) {
-            // a comma-separated list of up to 8 loader thread counts
-            char list[256];
-            snprintf(list, sizeof list, "%s", argv[++i]);
-            nt = 0;
-            char *save = NULL;
-            for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-                if (nt == 8) {
-                    fprintf(stderr, "bench_loader: -loader_threads %s: at most 8 counts\n", argv[i]);
-                    bad = 1;
-                    break;
-                }
-                bad |= dt_arg_threads("bench_loader", a, t, &threads[nt++]);
-            }
-        } else if (a[0] != '-') data = a;
-        else {
-            fprintf(stderr, "usage: detector bench_loader [file.data] [-size 224] [-batch 32] "
-                            "[-loader_threads 1,2] [-images 2000] [-augment 0|1] [-split train|valid]\n");
-            return 2;
-        }
-    }
-    if (bad) return 2;
-    if (size < 8 || batch < 1 || images < 1 || nt < 1) {
-        fprintf(stderr, "bench_loader: bad -size, -batch, -images or -loader_threads\n");
-        return 2;
-    }
+    dt_arg_counts threads = {{1, 2}, 2};
+    const dt_arg_spec args[] = {
+        {"file.data", DT_ARG_STRING, &data, .help = "the data set (data/bccd.data)"},
+        {"-size", DT_ARG_INT, &size, 8, 65536, "S", .help = "S x S images (224)"},
+        {"-batch", DT_ARG_INT, &batch, 1, DT_ARG_BATCH_MAX, "N", .help = "batch size (32)"},
+        {"-loader_threads", DT_ARG_THREAD_LIST, &threads, .meta = "1,2",
+         .help = "loader thread counts, each timed (up to 8)"},
+        {"-images", DT_ARG_INT, &images, 1, INT_MAX, "N", .help = "images per count (2000)"},
+        {"-augment", DT_ARG_INT, &augment, 0, 1, "0|1", .help = "the lesson's augmentations (0)"},
+        {"-split", DT_ARG_STRING, &split, .meta = "train|valid", .help = "the split (train)"},
+        {0}};
+    const dt_arg_cmd cmd = {"bench_loader", args, "  images/s the data loader delivers"};
+    const int r = dt_args_parse(&cmd, argc, argv);
+    if (r) return DT_ARGS_EXIT(r);
     dt_datacfg dc;
     dt_dataset d;
     if (dt_datacfg_load(data, &dc) != 0) {
@@ -73,12 +47,12 @@ int dt_cmd_bench_loader(int argc, char **argv) {
         return 1;
     }
     int rc = 0;
-    for (int k = 0; k < nt && rc == 0; k++) {
+    for (int k = 0; k < threads.n && rc == 0; k++) {
         dt_loader_opts o;
         dt_loader_opts_defaults(&o);
         o.batch = batch;
         o.width = o.height = size;
-        o.threads = threads[k];
+        o.threads = threads.v[k];
         o.seed = 1;
         o.augment = augment;
         o.epochs = (images + d.n - 1) / d.n;
@@ -104,7 +78,7 @@ int dt_cmd_bench_loader(int argc, char **argv) {
         double cpu = cpu_seconds() - c0;
         printf("loader  %-24s %dx%d augment %d threads %d: %6.0f images/s wall (%ld in %.2f s, "
                "%.0f/s with the start), %5.0f images per CPU-second\n",
-               data, size, size, augment, threads[k], (n - first) / (t2 - t1), n, t2 - t0,
+               data, size, size, augment, threads.v[k], (n - first) / (t2 - t1), n, t2 - t0,
                n / (t2 - t0), n / cpu);
         fflush(stdout);
     }

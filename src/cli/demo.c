@@ -19,7 +19,7 @@
 // Every buffer is allocated before the threads start; slots are exchanged by
 // swapping dt_image structs, so no frame is copied between stages and memory
 // stays flat over any length of video.
-#include "cli/demo.h"
+#include "cli/commands.h"
 
 #include <errno.h>
 #include <math.h>
@@ -259,25 +259,6 @@ static void *infer_main(void *arg) {
     return NULL;
 }
 
-static void demo_usage(void) {
-    fprintf(stderr,
-            "usage: detector demo <cfg> <weights> [-c INDEX | FILE_OR_URL] [-thresh T] [-nms N]\n"
-            "                     [-out_filename F] [-dont_show] [-fps] [-frames N]\n"
-            "                     [-realtime] [-names F | -data F] [-log F]\n"
-            "                     [-compare B]\n"
-            "  -c INDEX         camera number (default 0 when no file or URL is given)\n"
-            "  -thresh T        score threshold (default: the [ssd] layer's, 0.25)\n"
-            "  -out_filename F  write the annotated video: .avi (MJPG) or .mp4 (mp4v)\n"
-            "  -dont_show       no window (needed without a display)\n"
-            "  -fps             print the rate every second (always in the summary)\n"
-            "  -frames N        stop after N frames read\n"
-            "  -realtime        read a FILE at its frame rate and drop frames as from a camera\n"
-            "  -log F           detections per frame: frame class score x1 y1 x2 y2 (pixels)\n"
-            "  -compare B       benchmark (a file): after every B frames, B forwards alone\n"
-            "                   with capture, drawing and display parked; prints both rates\n"
-            "keys: ESC or q quits\n");
-}
-
 typedef struct {
     const char *cfg, *weights, *source, *out, *names, *data, *log;
     int camera, dont_show, print_fps, realtime, threads, compare;
@@ -285,69 +266,45 @@ typedef struct {
     float thresh, nms;
 } demo_args;
 
+// Step 0: the arguments. 0, 1 after -h, or -1 (printed).
 static int parse_args(int argc, char **argv, demo_args *a) {
     memset(a, 0, sizeof *a);
     a->camera = -1;
-    a->thresh = a->nms = -1;
+    a->thresh = a->nms = -1; // the [ssd] layer's
     a->threads = dt_cli_settings_get()->threads; // main's -threads (OpenMP compute threads)
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        const int more = i + 1 < argc;
-        if (strcmp(s, "-c") == 0 && more) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 0 || v > 1000) {
-                fprintf(stderr, "demo: -c wants a camera number, got '%s'\n", argv[i]);
-                return -1;
-            }
-            a->camera = (int)v;
-        } else if (strcmp(s, "-thresh") == 0 && more) {
-            if (dt_arg_float("demo", s, argv[++i], 0, 1, &a->thresh)) return -1;
-        } else if (strcmp(s, "-nms") == 0 && more) {
-            if (dt_arg_float("demo", s, argv[++i], 0, 1, &a->nms)) return -1;
-        }
-        else if (strcmp(s, "-out_filename") == 0 && more) a->out = argv[++i];
-        else if (strcmp(s, "-names") == 0 && more) a->names = argv[++i];
-        else if (strcmp(s, "-data") == 0 && more) a->data = argv[++i];
-        else if (strcmp(s, "-log") == 0 && more) a->log = argv[++i];
-        else if (strcmp(s, "-frames") == 0 && more) {
-            if (dt_arg_long("demo", s, argv[++i], 0, LONG_MAX, &a->frames)) return -1;
-        }
-        else if (strcmp(s, "-compare") == 0 && more) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 1 || v > 100000) {
-                fprintf(stderr, "demo: -compare wants a block of frames >= 1, got '%s'\n", argv[i]);
-                return -1;
-            }
-            a->compare = (int)v;
-        }
-        else if (strcmp(s, "-dont_show") == 0) a->dont_show = 1;
-        else if (strcmp(s, "-fps") == 0) a->print_fps = 1;
-        else if (strcmp(s, "-realtime") == 0) a->realtime = 1;
-        else if ((strcmp(s, "-gpu") == 0 || strcmp(s, "-i") == 0 || strcmp(s, "-amp") == 0) &&
-                 more)
-            ++i; // main's
-        else if (strcmp(s, "-nogpu") == 0 || strcmp(s, "-tf32") == 0) {
-        } else if (s[0] == '-' && s[1]) {
-            fprintf(stderr, "demo: unknown or incomplete argument '%s'\n", s);
-            return -1;
-        } else if (!a->cfg) a->cfg = s;
-        else if (!a->weights) a->weights = s;
-        else if (!a->source) a->source = s;
-        else {
-            fprintf(stderr, "demo: unexpected argument '%s'\n", s);
-            return -1;
-        }
-    }
-    if (!a->cfg || !a->weights) return -1;
+    const dt_arg_spec args[] = {
+        {"cfg", DT_ARG_STRING, &a->cfg, .required = 1},
+        {"weights", DT_ARG_STRING, &a->weights, .required = 1},
+        {"FILE_OR_URL", DT_ARG_STRING, &a->source, .help = "a video file or stream (or -c INDEX)"},
+        {"-c", DT_ARG_INT, &a->camera, 0, 1000, "INDEX",
+         .help = "camera number (default 0 when no file or URL is given)"},
+        {"-thresh", DT_ARG_FLOAT, &a->thresh, 0, 1, "T", .open = DT_ARG_HI_OPEN,
+         .help = "score threshold (default: the [ssd] layer's, 0.25)"},
+        {"-nms", DT_ARG_FLOAT, &a->nms, 0, 1, "N", .open = DT_ARG_LO_OPEN,
+         .help = "NMS IoU (default: the [ssd] layer's)"},
+        {"-out_filename", DT_ARG_STRING, &a->out, .meta = "F",
+         .help = "write the annotated video: .avi (MJPG) or .mp4 (mp4v)"},
+        {"-dont_show", DT_ARG_FLAG, &a->dont_show, .help = "no window (needed without a display)"},
+        {"-fps", DT_ARG_FLAG, &a->print_fps,
+         .help = "print the rate every second (always in the summary)"},
+        {"-frames", DT_ARG_LONG, &a->frames, 0, LONG_MAX, "N", .help = "stop after N frames read"},
+        {"-realtime", DT_ARG_FLAG, &a->realtime,
+         .help = "read a FILE at its frame rate and drop frames as from a camera"},
+        {"-names", DT_ARG_STRING, &a->names, .meta = "F", .help = "class names"},
+        {"-data", DT_ARG_STRING, &a->data, .meta = "F", .help = "a .data file whose names= to use"},
+        {"-log", DT_ARG_STRING, &a->log, .meta = "F",
+         .help = "detections per frame: frame class score x1 y1 x2 y2 (pixels)"},
+        {"-compare", DT_ARG_INT, &a->compare, 1, 100000, "B",
+         .help = "benchmark (a file): after every B frames, B forwards alone\n"
+                 "with capture, drawing and display parked; prints both rates"},
+        {0}};
+    const dt_arg_cmd cmd = {"demo", args, "keys: ESC or q quits"};
+    const int r = dt_args_parse(&cmd, argc, argv);
+    if (r) return r;
     if (a->source && a->camera >= 0) {
-        fprintf(stderr, "demo: give either -c INDEX or a file / URL, not both\n");
-        return -1;
-    }
-    if ((a->thresh != -1 && !(a->thresh >= 0 && a->thresh < 1)) ||
-        (a->nms != -1 && !(a->nms > 0 && a->nms <= 1)) || a->frames < 0) {
-        fprintf(stderr, "demo: -thresh must be in [0, 1), -nms in (0, 1], -frames >= 0\n");
+        dt_error("give either -c INDEX or a file / URL, not both");
+        fprintf(stderr, "demo: %s\n", dt_last_error());
+        dt_args_usage(&cmd, stderr);
         return -1;
     }
     if (!a->source && a->camera < 0) a->camera = 0;
@@ -640,10 +597,8 @@ static int run_threads(demo_ctx *c, const demo_args *a, char **names, int n_name
 
 int dt_cmd_demo(int argc, char **argv) {
     demo_args a;
-    if (parse_args(argc, argv, &a) != 0) {
-        demo_usage();
-        return 2;
-    }
+    const int r = parse_args(argc, argv, &a);
+    if (r) return DT_ARGS_EXIT(r);
     demo_ctx c;
     memset(&c, 0, sizeof c);
     char **names = NULL;

@@ -6,29 +6,27 @@
 #include "engine/amp.h"
 #include "base/args.h"
 #include "engine/conv_route.h"
-#include "cli/data_cmd.h"
-#include "cli/demo.h"
+#include "cli/commands.h"
 #include "cli/env.h"
-#include "media/draw.h"
 #include "engine/gpu.h"
 #include "media/image.h"
 #include "media/imgprobe.h"
 #include "engine/network.h"
-#include "data/synth.h"
-#include "eval/valid.h"
-#include "train/train.h"
+#include "train/model.h"
 
 static int cmd_summary(int argc, char **argv) {
-    static const char *const vals[] = {"-batch", NULL};
-    int batch;
-    if (argc < 2 || argv[1][0] == '-' || dt_args_check("summary", argc, argv, 2, vals, NULL, 0) ||
-        dt_arg_get_int("summary", argc, argv, 2, "-batch", 0, 0, DT_ARG_BATCH_MAX, &batch)) {
-        fprintf(stderr, "usage: detector summary <cfg> [-batch N]\n");
-        return 2;
-    }
+    const char *cfg = NULL;
+    int batch = 0;
+    const dt_arg_spec args[] = {
+        {"cfg", DT_ARG_STRING, &cfg, .required = 1},
+        {"-batch", DT_ARG_INT, &batch, 0, DT_ARG_BATCH_MAX, "N", .help = "batch size (0: the cfg's)"},
+        {0}};
+    const dt_arg_cmd cmd = {"summary", args, "  the layer table and the totals"};
+    const int r = dt_args_parse(&cmd, argc, argv);
+    if (r) return DT_ARGS_EXIT(r);
     dt_net_opts o = {.batch = batch, .with_grads = 0, .quiet = 1};
     dt_cli_net_opts(&o);
-    dt_model *m = dt_model_load(argv[1], &o);
+    dt_model *m = dt_model_load(cfg, &o);
     if (!m) {
         fprintf(stderr, "error: %s\n", dt_last_error());
         return 1;
@@ -42,27 +40,30 @@ static int cmd_summary(int argc, char **argv) {
 // (training) on random input; the gradient of the last layer's output is a
 // fixed random tensor, so any cfg can be timed, loss layer or not.
 static int cmd_bench(int argc, char **argv) {
-    static const char *const vals[] = {"-batch", "-iters", "-warmup", "-weights", NULL};
-    static const char *const flags[] = {"-train", "-upload", NULL};
-    int iters, warm, batch;
-    if (argc < 2 || argv[1][0] == '-' || dt_args_check("bench", argc, argv, 2, vals, flags, 0) ||
-        dt_arg_get_int("bench", argc, argv, 2, "-iters", 10, 1, 1000000, &iters) ||
-        dt_arg_get_int("bench", argc, argv, 2, "-warmup", 2, 0, 1000000, &warm) ||
-        dt_arg_get_int("bench", argc, argv, 2, "-batch", 0, 0, DT_ARG_BATCH_MAX, &batch)) {
-        fprintf(stderr, "usage: detector bench <cfg> [-batch N] [-iters N (>= 1)] [-warmup N] "
-                        "[-train] [-weights W] [-upload]\n");
-        return 2;
-    }
-    int train = dt_arg_flag(argc, argv, 2, "-train");
+    const char *cfg = NULL, *w = NULL;
+    int iters = 10, warm = 2, batch = 0, train = 0, reupload = 0;
+    const dt_arg_spec args[] = {
+        {"cfg", DT_ARG_STRING, &cfg, .required = 1},
+        {"-batch", DT_ARG_INT, &batch, 0, DT_ARG_BATCH_MAX, "N", .help = "batch size (0: the cfg's)"},
+        {"-iters", DT_ARG_INT, &iters, 1, 1000000, "N", .help = "timed iterations (10)"},
+        {"-warmup", DT_ARG_INT, &warm, 0, 1000000, "N", .help = "untimed iterations first (2)"},
+        {"-train", DT_ARG_FLAG, &train, .help = "forward + backward + step (default: inference)"},
+        {"-weights", DT_ARG_STRING, &w, .meta = "W", .help = "weights to load first"},
+        // GPU: the input is uploaded once and stays on the device, as PyTorch's
+        // bench keeps its tensor there; -upload copies it (pinned) every iteration
+        {"-upload", DT_ARG_FLAG, &reupload, .help = "GPU: upload the input every iteration"},
+        {0}};
+    const dt_arg_cmd cmd = {"bench", args, "  images/s of inference or of a training step"};
+    const int rp = dt_args_parse(&cmd, argc, argv);
+    if (rp) return DT_ARGS_EXIT(rp);
     dt_net_opts o = {.batch = batch, .with_grads = train, .quiet = 1};
     dt_cli_net_opts(&o);
-    dt_model *m = dt_model_load(argv[1], &o);
+    dt_model *m = dt_model_load(cfg, &o);
     if (!m) {
         fprintf(stderr, "error: %s\n", dt_last_error());
         return 1;
     }
     dt_network *net = m->net;
-    const char *w = dt_arg_value(argc, argv, 2, "-weights");
     if (w && dt_net_load_weights(net, w) != 0) {
         fprintf(stderr, "error: %s\n", dt_last_error());
         dt_model_free(m);
@@ -78,9 +79,6 @@ static int cmd_bench(int argc, char **argv) {
     if (net->truth) memset(net->truth, 0, sizeof(float) * net->batch * net->truth_size);
     dt_layer *last = dt_net_last(net);
     double t0 = 0;
-    // GPU: the input is uploaded once and stays on the device, as PyTorch's bench
-    // keeps its tensor there; -upload copies it (pinned) every iteration instead
-    const int reupload = dt_arg_flag(argc, argv, 2, "-upload");
     for (int it = 0; it < warm + iters; it++) {
         if (it == warm) t0 = dt_now();
         if (it > 0 && !reupload) dt_net_gpu_input_unchanged(net);
@@ -100,7 +98,7 @@ static int cmd_bench(int argc, char **argv) {
     for (int i = 0; i < net->n_layers; i++) flops += net->layers[i].flops;
     double gflops = ips * flops * (train ? 3.0 : 1.0) / 1e9;
     printf("bench %s %s batch %d threads %d: %.2f img/s (%.1f ms/iter, ~%.0f GFLOP/s)\n",
-           argv[1], train ? "train" : "infer", net->batch, omp_get_max_threads(), ips,
+           cfg, train ? "train" : "infer", net->batch, omp_get_max_threads(), ips,
            1e3 * dt / iters, gflops);
     char routes[512];
     if (!net->gpu && dt_net_conv_routes_line(net, routes, sizeof routes) > 0)
@@ -132,11 +130,10 @@ static int cmd_valid(int argc, char **argv) {
 }
 
 static int cmd_gpuinfo(int argc, char **argv) {
-    (void)argv;
-    if (argc > 1) {
-        fprintf(stderr, "usage: detector gpuinfo\n");
-        return 2;
-    }
+    const dt_arg_spec args[] = {{0}};
+    const dt_arg_cmd cmd = {"gpuinfo", args, "  GPUs, CUDA/cuDNN versions, self-test"};
+    const int r = dt_args_parse(&cmd, argc, argv);
+    if (r) return DT_ARGS_EXIT(r);
     dt_gpu_print_info(stdout);
     if (dt_gpu_count() == 0) return 0;
     if (dt_gpu_selftest() != 0) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/args.h"
+#include "cli/commands.h"
 #include "cli/env.h"
 #include "base/common.h"
 #include "base/fs.h"
@@ -18,10 +19,6 @@
 #include "eval/valid.h"
 #include "train/model.h"
 
-static const char *arg_value(int argc, char **argv, const char *flag) {
-    return dt_arg_value(argc, argv, 2, flag);
-}
-
 // The [ssd] layer of a detection cfg, or NULL + dt_error.
 static dt_layer *ssd_of(dt_network *net, const char *cfg) {
     dt_layer *loss = NULL;
@@ -33,14 +30,16 @@ static dt_layer *ssd_of(dt_network *net, const char *cfg) {
 }
 
 int dt_cmd_anchors(int argc, char **argv) {
-    static const char *const vals[] = {"-out", "-panel", "-threads", NULL}; // -threads: main's
-    int panel;
-    if (argc < 2 || argv[1][0] == '-' || dt_args_check("anchors", argc, argv, 2, vals, NULL, 0) ||
-        dt_arg_get_int("anchors", argc, argv, 2, "-panel", 320, 64, 4096, &panel)) {
-        fprintf(stderr, "usage: detector anchors <cfg> [-out F.png] [-panel PIXELS]\n");
-        return 2;
-    }
-    const char *cfg = argv[1], *out = arg_value(argc, argv, "-out");
+    const char *cfg = NULL, *out = NULL;
+    int panel = 320;
+    const dt_arg_spec args[] = {
+        {"cfg", DT_ARG_STRING, &cfg, .required = 1},
+        {"-out", DT_ARG_STRING, &out, .meta = "F.png", .help = "(results/<cfg>_anchors.png)"},
+        {"-panel", DT_ARG_INT, &panel, 64, 4096, "PIXELS", .help = "side of a panel (320)"},
+        {0}};
+    const dt_arg_cmd cmd = {"anchors", args, "  the [ssd] layer's anchors, one panel per grid"};
+    const int r = dt_args_parse(&cmd, argc, argv);
+    if (r) return DT_ARGS_EXIT(r);
     char path[4096], stem[256];
     if (!out) {
         dt_path_stem(cfg, stem, sizeof stem);
@@ -78,27 +77,23 @@ static void unnormalise(const float *x, size_t n_px, unsigned char *out) {
 }
 
 int dt_cmd_predgrid(int argc, char **argv) {
-    static const char *const vals[] = {"-data", "-out", "-n", "-cols", "-thresh", "-threads",
-                                       NULL}; // -threads: main's
-    if (argc < 3 || argv[1][0] == '-' || argv[2][0] == '-' ||
-        dt_args_check("predgrid", argc, argv, 3, vals, NULL, 0)) {
-        fprintf(stderr, "usage: detector predgrid <cfg> <weights> [-data F] [-out F.png] "
-                        "[-n 12] [-cols 4] [-thresh T]\n"
-                        "  the first N validation images: ground truth | predictions\n");
-        return 2;
-    }
-    const char *cfg = argv[1], *weights = argv[2], *out = arg_value(argc, argv, "-out");
-    const char *data = arg_value(argc, argv, "-data"), *v;
-    int n, cols;
-    float thresh = -1;
-    if (dt_arg_get_int("predgrid", argc, argv, 3, "-n", 12, 1, 256, &n) ||
-        dt_arg_get_int("predgrid", argc, argv, 3, "-cols", 4, 1, 256, &cols) ||
-        ((v = arg_value(argc, argv, "-thresh")) &&
-         dt_arg_float("predgrid", "-thresh", v, 0, 1, &thresh)) ||
-        (thresh != -1 && !(thresh >= 0 && thresh < 1))) {
-        fprintf(stderr, "predgrid: -n in [1, 256], -cols >= 1, -thresh in [0, 1)\n");
-        return 2;
-    }
+    const char *cfg = NULL, *weights = NULL, *out = NULL, *data = NULL;
+    int n = 12, cols = 4;
+    float thresh = -1; // -1: the [ssd] layer's
+    const dt_arg_spec args[] = {
+        {"cfg", DT_ARG_STRING, &cfg, .required = 1},
+        {"weights", DT_ARG_STRING, &weights, .required = 1},
+        {"-data", DT_ARG_STRING, &data, .meta = "F", .help = ".data file (default: the cfg's data=)"},
+        {"-out", DT_ARG_STRING, &out, .meta = "F.png", .help = "(results/<cfg>_predgrid.png)"},
+        {"-n", DT_ARG_INT, &n, 1, 256, "N", .help = "images (12)"},
+        {"-cols", DT_ARG_INT, &cols, 1, 256, "N", .help = "columns (4)"},
+        {"-thresh", DT_ARG_FLOAT, &thresh, 0, 1, "T", .open = DT_ARG_HI_OPEN,
+         .help = "score threshold (default: the [ssd] layer's)"},
+        {0}};
+    const dt_arg_cmd cmd = {"predgrid", args,
+                            "  the first N validation images: ground truth | predictions"};
+    const int r = dt_args_parse(&cmd, argc, argv);
+    if (r) return DT_ARGS_EXIT(r);
     char path[4096], stem[256];
     if (!out) {
         dt_path_stem(cfg, stem, sizeof stem);

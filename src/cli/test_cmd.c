@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/args.h"
+#include "cli/commands.h"
 #include "cli/env.h"
 #include "base/common.h"
 #include "base/fs.h"
@@ -48,16 +49,6 @@ static void draw_box(dt_image *im, const double *px, const char *label, int cls)
 static void clip_px(double *px, int w, int h) {
     px[0] = fmin(fmax(px[0], 0), w), px[2] = fmin(fmax(px[2], 0), w);
     px[1] = fmin(fmax(px[1], 0), h), px[3] = fmin(fmax(px[3], 0), h);
-}
-
-static void test_usage(void) {
-    fprintf(stderr,
-            "usage: detector test <cfg> <weights> <image>... [-thresh T] [-nms N] [-out DIR]\n"
-            "                     [-names F | -data F] [-threads N (main's)]\n"
-            "  -thresh T  detection score threshold (default: the [ssd] layer's score_thresh,\n"
-            "             0.25); -nms N  NMS IoU (its nms_thresh, 0.4)\n"
-            "  -out DIR   where the pictures go (default results/), one <image name>.jpg each\n"
-            "  -names F   class names (default: names= of the cfg's data= file)\n");
 }
 
 // Class names: -names, else the names= of -data / the cfg's data=.
@@ -201,39 +192,27 @@ fail:
 
 int dt_cmd_test(int argc, char **argv) {
     const char *cfg = NULL, *weights = NULL, *out = "results", *names_path = NULL, *data = NULL;
-    float thresh = -1, nms = -1;
-    const char **images = dt_calloc((size_t)argc, sizeof(char *));
-    int n_images = 0, bad = 0, g;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const int more = i + 1 < argc;
-        if ((g = dt_arg_global(argc, argv, i))) i += g - 1; // main's
-        else if (strcmp(a, "-thresh") == 0 && more)
-            bad |= dt_arg_float("test", a, argv[++i], 0, 1, &thresh);
-        else if (strcmp(a, "-nms") == 0 && more)
-            bad |= dt_arg_float("test", a, argv[++i], 0, 1, &nms);
-        else if (strcmp(a, "-out") == 0 && more) out = argv[++i];
-        else if (strcmp(a, "-names") == 0 && more) names_path = argv[++i];
-        else if (strcmp(a, "-data") == 0 && more) data = argv[++i];
-        else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "test: unknown or incomplete argument '%s'\n", a);
-            test_usage();
-            free(images);
-            return 2;
-        } else if (!cfg) cfg = a;
-        else if (!weights) weights = a;
-        else images[n_images++] = a;
-    }
-    if (bad || !cfg || !weights || n_images == 0) {
-        test_usage();
-        free(images);
-        return 2;
-    }
-    if ((thresh != -1 && !(thresh >= 0 && thresh < 1)) || (nms != -1 && !(nms > 0 && nms <= 1))) {
-        fprintf(stderr, "test: -thresh must be in [0, 1) and -nms in (0, 1]\n");
-        free(images);
-        return 2;
-    }
+    float thresh = -1, nms = -1; // -1: the [ssd] layer's
+    dt_arg_rest img = {0};
+    const dt_arg_spec args[] = {
+        {"cfg", DT_ARG_STRING, &cfg, .required = 1},
+        {"weights", DT_ARG_STRING, &weights, .required = 1},
+        {"image", DT_ARG_REST, &img, .required = 1},
+        {"-thresh", DT_ARG_FLOAT, &thresh, 0, 1, "T", .open = DT_ARG_HI_OPEN,
+         .help = "detection score threshold (default: the [ssd] layer's score_thresh,\n0.25)"},
+        {"-nms", DT_ARG_FLOAT, &nms, 0, 1, "N", .open = DT_ARG_LO_OPEN,
+         .help = "NMS IoU (default: its nms_thresh, 0.4)"},
+        {"-out", DT_ARG_STRING, &out, .meta = "DIR",
+         .help = "where the pictures go (default results/), one <image name>.jpg each"},
+        {"-names", DT_ARG_STRING, &names_path, .meta = "F",
+         .help = "class names (default: names= of the cfg's data= file)"},
+        {"-data", DT_ARG_STRING, &data, .meta = "F", .help = "a .data file whose names= to use"},
+        {0}};
+    const dt_arg_cmd cmd = {"test", args, NULL};
+    const int r = dt_args_parse(&cmd, argc, argv);
+    if (r) return DT_ARGS_EXIT(r);
+    const char **images = img.v;
+    const int n_images = img.n;
     dt_net_opts no = {.batch = 1, .with_grads = 0, .quiet = 1};
     dt_cli_net_opts(&no);
     dt_model *model = dt_model_load(cfg, &no);

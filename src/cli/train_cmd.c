@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "base/args.h"
+#include "cli/commands.h"
 #include "base/fs.h"
 #include "cli/env.h"
 #include "engine/gpu.h"
@@ -68,25 +69,24 @@ static void src_end(void *ctx) {
     s->L = NULL;
 }
 
-// Every "-x" argument is one of the command's flags (argv[0] names it), and
-// -loader_threads / -seed are numbers (src/base/args.h). 0 / -1 (printed).
-static int check_args(int argc, char **argv, const char *const *with_value,
-                      const char *const *flags, int *threads, uint64_t *seed) {
-    const char *sv = dt_arg_value(argc, argv, 2, "-seed");
-    if (dt_args_check(argv[0], argc, argv, 2, with_value, flags, 0) != 0 ||
-        dt_arg_get_threads(argv[0], argc, argv, 2, "-loader_threads", threads) != 0 ||
-        (sv && dt_arg_u64(argv[0], "-seed", sv, seed) != 0))
-        return -1;
-    return 0;
-}
+// The arguments train and lr_find share.
+typedef struct {
+    const char *cfg, *data, *weights, *out;
+    int threads, quiet, clear, seed_given, valid_every, iters;
+    uint64_t seed;
+    double minutes;
+} train_args;
 
-static const char *arg_value(int argc, char **argv, const char *flag) {
-    return dt_arg_value(argc, argv, 2, flag);
-}
-
-static int arg_flag(int argc, char **argv, const char *flag) {
-    return dt_arg_flag(argc, argv, 2, flag);
-}
+#define TRAIN_SHARED_ARGS(a)                                                                  \
+    {"cfg", DT_ARG_STRING, &(a)->cfg, .required = 1},                                         \
+        {"-data", DT_ARG_STRING, &(a)->data, .meta = "F",                                     \
+         .help = ".data file (default: the cfg's data=)"},                                    \
+        {"-weights", DT_ARG_STRING, &(a)->weights, .meta = "W", .help = "weights to start from"}, \
+        {"-loader_threads", DT_ARG_THREADS, &(a)->threads, .meta = "N",                       \
+         .help = "the data loader's threads (0: its default)"},                               \
+        {"-seed", DT_ARG_U64, &(a)->seed, .meta = "S", .given = &(a)->seed_given,            \
+         .help = "initialisation and data order (default: the cfg's)"},                       \
+        {"-quiet", DT_ARG_FLAG, &(a)->quiet, .help = "no progress line"}
 
 typedef struct {
     dt_model *model;
@@ -123,25 +123,22 @@ static void session_free(session *S) {
 }
 
 // Network (with gradients), -seed, -weights, .data, both splits, loaders.
-static int session_open(session *S, int argc, char **argv, int need_valid, int threads,
-                        uint64_t seed) {
+static int session_open(session *S, const train_args *a, int need_valid) {
     memset(S, 0, sizeof *S);
     dt_net_opts no = {.with_grads = 1, .quiet = 0};
     dt_cli_net_opts(&no);
-    S->model = dt_model_load(argv[1], &no);
+    S->model = dt_model_load(a->cfg, &no);
     if (!S->model) return -1;
     S->net = S->model->net;
     dt_network *net = S->net;
-    if (arg_value(argc, argv, "-seed")) {
-        net->seed = seed;
+    if (a->seed_given) {
+        net->seed = a->seed;
         dt_net_init_params(net, net->seed);
     }
-    const char *w = arg_value(argc, argv, "-weights");
-    if (w && dt_net_load_weights(net, w) != 0) return -1;
-    const char *data = arg_value(argc, argv, "-data");
-    if (!data) data = S->model->aug.data;
+    if (a->weights && dt_net_load_weights(net, a->weights) != 0) return -1;
+    const char *data = a->data ? a->data : S->model->aug.data;
     if (!data || !data[0]) {
-        dt_error("%s names no dataset: add data=FILE to [net] or pass -data FILE", argv[1]);
+        dt_error("%s names no dataset: add data=FILE to [net] or pass -data FILE", a->cfg);
         return -1;
     }
     if (dt_datacfg_load(data, &S->dc) != 0) return -1;
@@ -159,7 +156,7 @@ static int session_open(session *S, int argc, char **argv, int need_valid, int t
     }
     dt_loader_opts *o = &S->src.opts;
     dt_loader_opts_net(o, net->batch, net->w, net->h, &S->model->aug, 0);
-    o->threads = threads > 0 ? threads : 0; // -loader_threads (0: the loader's default)
+    o->threads = a->threads; // -loader_threads (0: the loader's default)
     // page-locked batches: the GPU uploads them without a host copy
     o->pin = net->gpu && !net->gpu_opts.no_pin ? &dt_gpu_pin_ops : NULL;
     S->src.net = net;
@@ -216,47 +213,33 @@ static int agree_classes(session *S, const char *state, const char *weights,
 }
 
 int dt_cmd_train(int argc, char **argv) {
-    static const char *const vals[] = {"-data",    "-weights",     "-loader_threads", "-seed",
-                                       "-minutes", "-valid_every", NULL};
-    static const char *const flags[] = {"-clear", "-quiet", NULL};
-    int threads = 0;
-    uint64_t seed = 0;
-    double minutes = 0;
-    const char *mins = argc < 2 ? NULL : arg_value(argc, argv, "-minutes");
-    if (argc < 2 || check_args(argc, argv, vals, flags, &threads, &seed) != 0 ||
-        (mins && dt_arg_double(argv[0], "-minutes", mins, 0, 1e9, &minutes) != 0)) {
-        fprintf(stderr, "usage: detector %s <cfg> [-data F] [-weights W] [-clear] [-loader_threads N] "
-                        "[-seed S] [-minutes M] [-valid_every N (1; 0: never)] [-quiet]\n",
-                argv[0]);
-        return 2;
-    }
-    const char *ve = arg_value(argc, argv, "-valid_every");
-    int valid_every = 1;
-    if (ve) {
-        char *end;
-        long v = strtol(ve, &end, 10);
-        if (!*ve || *end || v < 0 || v > 1000000) {
-            fprintf(stderr, "error: -valid_every %s: expected a number of epochs >= 0 (0: no "
-                            "validation while training)\n", ve);
-            return 2;
-        }
-        valid_every = v == 0 ? -1 : (int)v;
-    }
+    train_args a = {.valid_every = 1};
+    const dt_arg_spec args[] = {
+        TRAIN_SHARED_ARGS(&a),
+        {"-clear", DT_ARG_FLAG, &a.clear, .help = "start again (default: resume the checkpoint)"},
+        {"-minutes", DT_ARG_DOUBLE, &a.minutes, 0, 1e9, "M",
+         .help = "stop after M minutes, checkpointed (0: no limit)"},
+        {"-valid_every", DT_ARG_INT, &a.valid_every, 0, 1000000, "N",
+         .help = "validate every N epochs and after the last (1; 0: never)"},
+        {0}};
+    const dt_arg_cmd cmd = {"train", args, "  trains the cfg's [stage]s, resumable"};
+    const int r = dt_args_parse(&cmd, argc, argv);
+    if (r) return DT_ARGS_EXIT(r);
+    const int valid_every = a.valid_every == 0 ? -1 : a.valid_every;
     session S;
-    if (session_open(&S, argc, argv, 1, threads, seed) != 0) {
+    if (session_open(&S, &a, 1) != 0) {
         fprintf(stderr, "error: %s\n", dt_last_error());
         session_free(&S);
         return 1;
     }
     char name[256];
-    dt_path_stem(argv[1], name, sizeof name);
-    const char *data = arg_value(argc, argv, "-data");
-    if (!data) data = S.model->aug.data;
+    dt_path_stem(a.cfg, name, sizeof name);
+    const char *data = a.data ? a.data : S.model->aug.data;
     const char *backup = S.dc.backup ? S.dc.backup : "backup";
     char state[4400], desc[1024];
     snprintf(state, sizeof state, "%s/%s_last.state", backup, name);
-    const int resume = !arg_flag(argc, argv, "-clear") && access(state, F_OK) == 0;
-    if (agree_classes(&S, resume ? state : NULL, arg_value(argc, argv, "-weights"), data) != 0) {
+    const int resume = !a.clear && access(state, F_OK) == 0;
+    if (agree_classes(&S, resume ? state : NULL, a.weights, data) != 0) {
         fprintf(stderr, "error: %s\n", dt_last_error());
         session_free(&S);
         return 1;
@@ -267,9 +250,9 @@ int dt_cmd_train(int argc, char **argv) {
     dt_train_opts o = {
         .name = name,
         .backup = backup,
-        .clear = arg_flag(argc, argv, "-clear"),
-        .minutes = minutes,
-        .progress = !arg_flag(argc, argv, "-quiet"),
+        .clear = a.clear,
+        .minutes = a.minutes,
+        .progress = !a.quiet,
         .table = stdout,
         .valid_every = valid_every,
         .data = desc,
@@ -279,7 +262,7 @@ int dt_cmd_train(int argc, char **argv) {
     fprintf(stderr,
             "train: %s: %d train images (%d batches of %d per epoch), %d valid images; %d "
             "stage%s, %d epochs, seed %llu; checkpoints in %s/%s_*\n",
-            argv[1], S.src.train.n, S.bs.train_batches, S.net->batch, S.src.valid.n,
+            a.cfg, S.src.train.n, S.bs.train_batches, S.net->batch, S.src.valid.n,
             S.model->n_stages, S.model->n_stages == 1 ? "" : "s", total,
             (unsigned long long)S.net->seed, o.backup, name);
     int rc = dt_train(S.model, &S.bs, &o);
@@ -319,44 +302,39 @@ static int check_writable(const char *out) {
 }
 
 int dt_cmd_lr_find(int argc, char **argv) {
-    static const char *const vals[] = {"-data",  "-weights", "-loader_threads", "-seed",
-                                       "-start", "-end",     "-iters",   "-out", NULL};
-    static const char *const flags[] = {"-quiet", NULL};
-    int threads = 0, iters = 0;
-    uint64_t seed = 0;
+    train_args a = {0};
     dt_lr_find_result r = {.start = 1e-5, .end = 10};
-    const char *v;
-    if (argc < 2 || check_args(argc, argv, vals, flags, &threads, &seed) != 0 ||
-        ((v = arg_value(argc, argv, "-start")) &&
-         dt_arg_double(argv[0], "-start", v, 0, 1e30, &r.start) != 0) ||
-        ((v = arg_value(argc, argv, "-end")) &&
-         dt_arg_double(argv[0], "-end", v, 0, 1e30, &r.end) != 0) ||
-        ((v = arg_value(argc, argv, "-iters")) &&
-         dt_arg_int(argv[0], "-iters", v, 2, 10000000, &iters) != 0)) {
-        fprintf(stderr, "usage: detector %s <cfg> [-data F] [-weights W] [-start 1e-5] "
-                        "[-end 10] [-iters N] [-out results/<cfg>_lr_find.png] [-loader_threads N]\n",
-                argv[0]);
-        return 2;
-    }
+    const dt_arg_spec args[] = {
+        TRAIN_SHARED_ARGS(&a),
+        {"-start", DT_ARG_DOUBLE, &r.start, 0, 1e30, "LR", .help = "the first lr (1e-5)"},
+        {"-end", DT_ARG_DOUBLE, &r.end, 0, 1e30, "LR", .help = "the last lr (10)"},
+        {"-iters", DT_ARG_INT, &a.iters, 2, 10000000, "N",
+         .help = "steps of the sweep (default: an epoch, at least 100 on a tiny set)"},
+        {"-out", DT_ARG_STRING, &a.out, .meta = "F",
+         .help = "the plot (results/<cfg>_lr_find.png)"},
+        {0}};
+    const dt_arg_cmd cmd = {"lr_find", args, "  loss against an exponentially growing lr"};
+    const int rp = dt_args_parse(&cmd, argc, argv);
+    if (rp) return DT_ARGS_EXIT(rp);
     session S;
-    if (session_open(&S, argc, argv, 0, threads, seed) != 0) {
+    if (session_open(&S, &a, 0) != 0) {
         fprintf(stderr, "error: %s\n", dt_last_error());
         session_free(&S);
         return 1;
     }
     char name[256], out[4096];
-    dt_path_stem(argv[1], name, sizeof name);
-    r.iters = iters ? iters : S.bs.train_batches;
+    dt_path_stem(a.cfg, name, sizeof name);
+    r.iters = a.iters ? a.iters : S.bs.train_batches;
     if (r.iters < 2) r.iters = 100; // fastai's default is one epoch; a tiny set gets several
     snprintf(out, sizeof out, "results/%s_lr_find.png", name);
-    if ((v = arg_value(argc, argv, "-out"))) snprintf(out, sizeof out, "%s", v);
+    if (a.out) snprintf(out, sizeof out, "%s", a.out);
     // the plot's place is tried before the sweep, not found unwritable after it
     if (check_writable(out) != 0) {
         fprintf(stderr, "error: %s\n", dt_last_error());
         session_free(&S);
         return 1;
     }
-    int rc = dt_lr_find(S.model, &S.bs, &r, !arg_flag(argc, argv, "-quiet"));
+    int rc = dt_lr_find(S.model, &S.bs, &r, !a.quiet);
     report_unreadable(&S, "lr_find");
     if (rc == 0) {
         printf("%12s %12s\n", "lr", "loss");

@@ -6,25 +6,11 @@
 #include <string.h>
 
 #include "base/args.h"
+#include "cli/commands.h"
 #include "base/common.h"
 #include "base/fs.h"
 #include "eval/valid.h"
 #include "train/model.h"
-
-static void valid_usage(void) {
-    fprintf(stderr,
-            "usage: detector valid <cfg> <weights> [-data F] [-iou voc|continuous] [-out DIR]\n"
-            "                      [-thresh T] [-nms N] [-batch N] [-loader_threads N] [-max N] [-loss]\n"
-            "  -data F     .data file (default: the cfg's data=)\n"
-            "  -iou        IoU of the VOC AP numbers: voc = the devkit's inclusive pixels\n"
-            "              (default), continuous = COCO/torchvision areas\n"
-            "  -out DIR    VOC result files comp4_det_test_<class>.txt, coco_results.json and\n"
-            "              metrics.txt (default results/valid/<cfg name>/)\n"
-            "  -thresh T   score threshold of scored detections (0.05); -nms N  NMS IoU (0.45)\n"
-            "  -max N      only the first N validation images\n"
-            "  -loss       also the validation loss (detection models: targets and the SSD\n"
-            "              loss are computed only when asked)\n");
-}
 
 // 1 when the cfg (its includes too) has an [ssd] section; 0 also when it
 // cannot be read (dt_model_load then reports why).
@@ -41,49 +27,33 @@ int dt_cmd_valid(int argc, char **argv, const dt_net_opts *env) {
     const char *cfg = NULL, *weights = NULL, *data = NULL, *out = NULL;
     dt_valid_opts o;
     dt_valid_opts_default(&o);
-    int batch = 0, with_loss = 0, bad = 0, g;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const int more = i + 1 < argc;
-        if ((g = dt_arg_global(argc, argv, i))) i += g - 1; // main's
-        else if (strcmp(a, "-data") == 0 && more) data = argv[++i];
-        else if (strcmp(a, "-out") == 0 && more) out = argv[++i];
-        else if (strcmp(a, "-thresh") == 0 && more)
-            bad |= dt_arg_float("valid", a, argv[++i], 0, 1, &o.det.score_thresh);
-        else if (strcmp(a, "-nms") == 0 && more)
-            bad |= dt_arg_float("valid", a, argv[++i], 0, 1, &o.det.nms_iou);
-        else if (strcmp(a, "-batch") == 0 && more)
-            bad |= dt_arg_int("valid", a, argv[++i], 0, DT_ARG_BATCH_MAX, &batch);
-        else if (strcmp(a, "-loader_threads") == 0 && more)
-            bad |= dt_arg_threads("valid", a, argv[++i], &o.threads);
-        else if (strcmp(a, "-max") == 0 && more)
-            bad |= dt_arg_int("valid", a, argv[++i], 0, INT_MAX, &o.max_images);
-        else if (strcmp(a, "-loss") == 0) with_loss = 1;
-        else if (strcmp(a, "-iou") == 0 && more) {
-            const char *v = argv[++i];
-            if (strcmp(v, "voc") == 0) o.iou_mode = DT_IOU_VOC_PIXEL;
-            else if (strcmp(v, "continuous") == 0) o.iou_mode = DT_IOU_CONTINUOUS;
-            else {
-                fprintf(stderr, "valid: -iou %s: expected voc or continuous\n", v);
-                return 2;
-            }
-        } else if (a[0] != '-' && !cfg) cfg = a;
-        else if (a[0] != '-' && !weights) weights = a;
-        else {
-            fprintf(stderr, "valid: unknown or incomplete argument '%s'\n", a);
-            valid_usage();
-            return 2;
-        }
-    }
-    if (bad || !cfg || !weights) {
-        valid_usage();
-        return 2;
-    }
-    if (!(o.det.score_thresh >= 0 && o.det.score_thresh < 1) ||
-        !(o.det.nms_iou > 0 && o.det.nms_iou <= 1) || batch < 0) {
-        fprintf(stderr, "valid: -thresh must be in [0, 1), -nms in (0, 1], -batch >= 0\n");
-        return 2;
-    }
+    int batch = 0, with_loss = 0, iou = o.iou_mode == DT_IOU_CONTINUOUS;
+    const dt_arg_spec args[] = {
+        {"cfg", DT_ARG_STRING, &cfg, .required = 1},
+        {"weights", DT_ARG_STRING, &weights, .required = 1},
+        {"-data", DT_ARG_STRING, &data, .meta = "F", .help = ".data file (default: the cfg's data=)"},
+        {"-iou", DT_ARG_CHOICE, &iou, .choices = "voc|continuous",
+         .help = "IoU of the VOC AP numbers: voc = the devkit's inclusive pixels\n"
+                 "(default), continuous = COCO/torchvision areas"},
+        {"-out", DT_ARG_STRING, &out, .meta = "DIR",
+         .help = "VOC result files comp4_det_test_<class>.txt, coco_results.json and\n"
+                 "metrics.txt (default results/valid/<cfg name>/)"},
+        {"-thresh", DT_ARG_FLOAT, &o.det.score_thresh, 0, 1, "T",
+         .help = "score threshold of scored detections (0.05)", .open = DT_ARG_HI_OPEN},
+        {"-nms", DT_ARG_FLOAT, &o.det.nms_iou, 0, 1, "N", .help = "NMS IoU (0.45)",
+         .open = DT_ARG_LO_OPEN},
+        {"-batch", DT_ARG_INT, &batch, 0, DT_ARG_BATCH_MAX, "N", .help = "batch size (0: the cfg's)"},
+        {"-loader_threads", DT_ARG_THREADS, &o.threads, .meta = "N",
+         .help = "the data loader's threads (0: its default)"},
+        {"-max", DT_ARG_INT, &o.max_images, 0, INT_MAX, "N", .help = "only the first N validation images"},
+        {"-loss", DT_ARG_FLAG, &with_loss,
+         .help = "also the validation loss (detection models: targets and the SSD\n"
+                 "loss are computed only when asked)"},
+        {0}};
+    const dt_arg_cmd cmd = {"valid", args, NULL};
+    const int rp = dt_args_parse(&cmd, argc, argv);
+    if (rp) return DT_ARGS_EXIT(rp);
+    o.iou_mode = iou ? DT_IOU_CONTINUOUS : DT_IOU_VOC_PIXEL;
     // predictions only unless the loss is asked for, or the head's metrics
     // compare with targets (every head but [ssd])
     dt_net_opts no = env ? *env : (dt_net_opts){0}; // the command line's settings

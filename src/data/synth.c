@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/args.h"
 #include "base/common.h"
 #include "base/fs.h"
 #include "media/image.h"
@@ -280,42 +279,4 @@ done:
     free(px);
     free(objs);
     return rc;
-}
-
-int dt_cmd_synth(int argc, char **argv) {
-    dt_synth_opts o;
-    dt_synth_opts_default(&o);
-    const char *dir = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const int more = i + 1 < argc;
-        int bad = 0, g;
-        if ((g = dt_arg_global(argc, argv, i))) i += g - 1; // main's
-        else if (strcmp(a, "-n") == 0 && more)
-            bad = dt_arg_int("synth", a, argv[++i], 0, INT_MAX, &o.n);
-        else if (strcmp(a, "-size") == 0 && more)
-            bad = dt_arg_int("synth", a, argv[++i], 0, INT_MAX, &o.size);
-        else if (strcmp(a, "-seed") == 0 && more) bad = dt_arg_u64("synth", a, argv[++i], &o.seed);
-        else if (strcmp(a, "-objects") == 0 && more)
-            bad = dt_arg_int("synth", a, argv[++i], 0, INT_MAX, &o.max_objects);
-        else if (a[0] != '-' && !dir) dir = a;
-        else {
-            fprintf(stderr, "synth: unknown or incomplete argument '%s'\n", a);
-            dir = NULL;
-            break;
-        }
-        if (bad) return 2;
-    }
-    if (!dir) {
-        fprintf(stderr, "usage: detector synth DIR [-n N] [-size S] [-seed S] [-objects K]\n"
-                        "  a VOC-layout set of rendered shapes (circle, square, triangle, cross)\n"
-                        "  in DIR, with DIR/synth.data; n images (500) of S x S pixels (128),\n"
-                        "  1..K objects each (4); the same seed (1) gives the same files\n");
-        return 2;
-    }
-    if (dt_synth_make(dir, &o) != 0) {
-        fprintf(stderr, "synth: %s\n", dt_last_error());
-        return 1;
-    }
-    return 0;
 }

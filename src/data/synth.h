@@ -44,8 +44,6 @@ int dt_synth_render(const dt_synth_opts *o, int k, unsigned char *bgr, dt_synth_
 // Writes the whole set into dir (created). 0, or -1 with dt_error.
 int dt_synth_make(const char *dir, const dt_synth_opts *o);
 
-int dt_cmd_synth(int argc, char **argv);
-
 #ifdef __cplusplus
 }
 #endif

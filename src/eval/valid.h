@@ -124,11 +124,6 @@ void dt_box_input_to_source(const dt_augment *aug, int net_w, int net_h, int ow,
                             const float *box, double *out);
 
 
-// CLI commands (argv[0] = the command name).
-// env: the command line's network options (conv route, GPU; NULL: none).
-int dt_cmd_valid(int argc, char **argv, const dt_net_opts *env);
-int dt_cmd_test(int argc, char **argv);
-
 #ifdef __cplusplus
 }
 #endif

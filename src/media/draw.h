@@ -54,10 +54,6 @@ int dt_draw_pred_grid(const unsigned char *pictures, int n, int w, int h, const 
                       const int *n_det, int max_det, char **names, int n_names, int cols,
                       dt_image *out);
 
-// CLI commands (argv[0] = the command name; src/cli/draw_cmd.c).
-int dt_cmd_anchors(int argc, char **argv);
-int dt_cmd_predgrid(int argc, char **argv);
-
 #ifdef __cplusplus
 }
 #endif

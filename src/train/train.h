@@ -87,10 +87,6 @@ typedef struct {
 int dt_lr_find(dt_model *m, dt_batch_source *src, dt_lr_find_result *r, int progress);
 
 
-// --- CLI ------------------------------------------------------------------------------
-int dt_cmd_train(int argc, char **argv);
-int dt_cmd_lr_find(int argc, char **argv);
-
 #ifdef __cplusplus
 }
 #endif
