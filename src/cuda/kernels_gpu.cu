@@ -8,6 +8,7 @@
 #include "cuda/gpu_net.h"
 #include "cuda/kernels_gpu.h"
 #include "cuda/launch.h"
+#include "engine/act.h"
 #include "engine/bn_backward.h"
 #include "engine/dropout_mask.h"
 #include "engine/optim_step.h"
@@ -19,30 +20,10 @@ __device__ static inline int chan_of(size_t i, int C) {
     return i <= 0xffffffffu ? (int)((unsigned)i % (unsigned)C) : (int)(i % (size_t)C);
 }
 
-// --- activations (kernels.c act_f / act_grad) ------------------------------------------
-
-__device__ static inline float act_f(int a, float x) {
-    switch (a) {
-    case DT_ACT_RELU: return x > 0 ? x : 0;
-    case DT_ACT_LEAKY: return x > 0 ? x : DT_LEAKY_SLOPE * x;
-    case DT_ACT_TANH: return tanhf(x);
-    case DT_ACT_SIGMOID: return 1.0f / (1.0f + expf(-x));
-    default: return x;
-    }
-}
-
-__device__ static inline float act_grad(int a, float y) {
-    switch (a) {
-    case DT_ACT_RELU: return y > 0 ? 1.0f : 0.0f;
-    case DT_ACT_LEAKY: return y > 0 ? 1.0f : DT_LEAKY_SLOPE;
-    case DT_ACT_TANH: return 1.0f - y * y;
-    case DT_ACT_SIGMOID: return y * (1.0f - y);
-    default: return 1.0f;
-    }
-}
+// --- activations (engine/act.h) ----------------------------------------------------------
 
 __global__ static void k_act_fwd(int a, float *x, size_t n) {
-    GRID_LOOP(i, n) x[i] = act_f(a, x[i]);
+    GRID_LOOP(i, n) x[i] = dt_act_f(a, x[i]);
 }
 
 __global__ static void k_act_bwd(int a, const float *y, const float *dy, float *dz, size_t n) {
@@ -51,7 +32,7 @@ __global__ static void k_act_bwd(int a, const float *y, const float *dy, float *
         if (a == DT_ACT_RELU)
             dz[i] = y[i] > 0 ? dy[i] : 0.0f;
         else
-            dz[i] = dy[i] * act_grad(a, y[i]);
+            dz[i] = dy[i] * dt_act_grad(a, y[i]);
     }
 }
 
@@ -99,7 +80,7 @@ extern "C" void dt_fill_gpu(float *y, size_t n, float v) {
 __global__ static void k_bias_act(float *y, const float *bias, size_t n, int C, int a) {
     GRID_LOOP(i, n) {
         float v = y[i] + (bias ? bias[chan_of(i, C)] : 0.0f);
-        y[i] = act_f(a, v);
+        y[i] = dt_act_f(a, v);
     }
 }
 
@@ -233,7 +214,7 @@ __global__ static void k_affine_act(const float *x, float *y, size_t n, int C, c
                                     int act) {
     GRID_LOOP(i, n) {
         int c = chan_of(i, C);
-        y[i] = act_f(act, x[i] * coef[c] + coef[C + c]);
+        y[i] = dt_act_f(act, x[i] * coef[c] + coef[C + c]);
     }
 }
 

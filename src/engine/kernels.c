@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/common.h"
+#include "engine/act.h"
 #include "engine/bn_backward.h"
 
 const char *const dt_act_names[] = {"linear", "relu", "leaky", "tanh", "sigmoid", NULL};
@@ -17,27 +18,6 @@ int dt_act_parse(dt_cfg_section *s, dt_act def, dt_act *out) {
     return 0;
 }
 
-static inline float act_f(dt_act a, float x) {
-    switch (a) {
-    case DT_ACT_RELU: return x > 0 ? x : 0;
-    case DT_ACT_LEAKY: return x > 0 ? x : DT_LEAKY_SLOPE * x;
-    case DT_ACT_TANH: return tanhf(x);
-    case DT_ACT_SIGMOID: return 1.0f / (1.0f + expf(-x));
-    default: return x;
-    }
-}
-
-// f'(x) written in terms of y = f(x)
-static inline float act_grad(dt_act a, float y) {
-    switch (a) {
-    case DT_ACT_RELU: return y > 0 ? 1.0f : 0.0f;
-    case DT_ACT_LEAKY: return y > 0 ? 1.0f : DT_LEAKY_SLOPE;
-    case DT_ACT_TANH: return 1.0f - y * y;
-    case DT_ACT_SIGMOID: return y * (1.0f - y);
-    default: return 1.0f;
-    }
-}
-
 void dt_act_forward(dt_act a, float *x, size_t n) {
     if (a == DT_ACT_LINEAR) return;
     if (a == DT_ACT_RELU) {
@@ -46,7 +26,7 @@ void dt_act_forward(dt_act a, float *x, size_t n) {
         return;
     }
 #pragma omp parallel for schedule(static) if (n > DT_PAR_MIN)
-    for (size_t i = 0; i < n; i++) x[i] = act_f(a, x[i]);
+    for (size_t i = 0; i < n; i++) x[i] = dt_act_f(a, x[i]);
 }
 
 void dt_act_backward(dt_act a, const float *y, const float *dy, float *dz, size_t n) {
@@ -60,7 +40,7 @@ void dt_act_backward(dt_act a, const float *y, const float *dy, float *dz, size_
         return;
     }
 #pragma omp parallel for schedule(static) if (n > DT_PAR_MIN)
-    for (size_t i = 0; i < n; i++) dz[i] = dy[i] * act_grad(a, y[i]);
+    for (size_t i = 0; i < n; i++) dz[i] = dy[i] * dt_act_grad(a, y[i]);
 }
 
 // Per-thread double accumulators for per-channel sums, grown once per shape
@@ -144,7 +124,7 @@ static void affine_act(const float *x, float *y, size_t M, int C, const float *a
 #pragma omp simd
             for (int c = 0; c < C; c++) yr[c] = xr[c] * a[c] + b[c];
         } else {
-            for (int c = 0; c < C; c++) yr[c] = act_f(act, xr[c] * a[c] + b[c]);
+            for (int c = 0; c < C; c++) yr[c] = dt_act_f(act, xr[c] * a[c] + b[c]);
         }
     }
 }
