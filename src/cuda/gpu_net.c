@@ -795,4 +795,5 @@ const dt_backend dt_backend_cuda = {
     .step_end = cuda_step_end,
     .reset_optim = cuda_reset_optim,
     .release = dt_net_gpu_disable,
+    .input_from = dt_net_gpu_input_from,
 };

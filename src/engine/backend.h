@@ -45,6 +45,11 @@ typedef struct dt_backend {
     // dt_net_free: the backend's state freed (parameters back on the host
     // first). May be NULL.
     void (*release)(dt_network *net);
+    // The next forward's input is `host` (page-locked batch x h x w x c
+    // floats) instead of net->input, which is left as it was: the training
+    // loop's batches without a host copy (dt_net_feed). May be NULL: the
+    // backend then takes net->input, and dt_net_feed copies into it.
+    void (*input_from)(dt_network *net, const float *host);
 } dt_backend;
 
 // The CPU backend (network.c): every network starts on it.

@@ -1,7 +1,7 @@
 // dt_net_feed: the one copy of a loader batch into a network (network.h).
 #include <string.h>
 
-#include "engine/gpu.h"
+#include "engine/backend.h"
 #include "engine/network.h"
 
 int dt_net_feed(dt_network *net, const dt_batch *b, int truth) {
@@ -11,7 +11,7 @@ int dt_net_feed(dt_network *net, const dt_batch *b, int truth) {
                  b->w, b->h, net->batch, net->w, net->h);
         return -1;
     }
-    const int direct = net->gpu && b->pinned && b->cap == net->batch;
+    const int direct = net->backend->input_from && b->pinned && b->cap == net->batch;
     if (!direct) {
         memcpy(net->input, b->images, sizeof(float) * img * b->n);
         if (b->n < net->batch)
@@ -23,6 +23,6 @@ int dt_net_feed(dt_network *net, const dt_batch *b, int truth) {
     }
     // on a GPU, the next forward uploads straight from the page-locked batch (the
     // loader zeroes a short batch's tail): no host copy (net->input is left as it was)
-    if (direct) dt_net_gpu_input_from(net, b->images);
+    if (direct) net->backend->input_from(net, b->images);
     return 0;
 }

@@ -424,10 +424,6 @@ fail:
     return NULL;
 }
 
-dt_network *dt_net_load(const char *cfg_path, const dt_net_opts *o) {
-    return dt_net_load_with(cfg_path, o, NULL);
-}
-
 dt_network *dt_net_load_with(const char *cfg_path, const dt_net_opts *o, const dt_cfg_reader *r) {
     dt_cfg *cfg = dt_cfg_load(cfg_path);
     if (!cfg) return NULL;
@@ -437,11 +433,8 @@ dt_network *dt_net_load_with(const char *cfg_path, const dt_net_opts *o, const d
         return NULL;
     }
     if (!(o && o->quiet) && dt_verbosity()) dt_net_print_summary(net, stderr);
-    // GPU mode: dt_net_opts.gpu (the CLI's -gpu N / DT_GPU=N)
-    if (net->gpu_wanted && dt_net_gpu_enable(net, net->gpu_opts.device) != 0) {
-        dt_net_free(net);
-        return NULL;
-    }
+    // dt_net_opts.gpu is acted on above the engine (dt_net_load, dt_model_load:
+    // dt_net_gpu_use), since the CUDA backend sits above it
     return net;
 }
 

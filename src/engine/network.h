@@ -246,17 +246,18 @@ struct dt_network {
     // CPU's from the start, the CUDA one while gpu is set.
     const struct dt_backend *backend;
     dt_gpu_opts gpu_opts; // dt_net_opts.gpu (zero: the defaults), read by dt_net_gpu_enable
-    int gpu_wanted;       // dt_net_opts.gpu was given: dt_net_load moves the network there
+    int gpu_wanted;       // dt_net_opts.gpu was given: dt_net_place (train/model.h) moves it there
     struct dt_prof *prof; // DT_PROFILE timings (network.c), or NULL when off
 };
 
 // dt_net_opts comes from the public header (include/detector.h).
 
-// Build a network from a cfg file / cfg text. NULL + dt_error on failure.
-// These read [net] and the layers only: a cfg with data, augmentation or a
-// training recipe is read whole by the model builder (train/model.h), which
-// hands the network the sections that are not its own through a reader.
-dt_network *dt_net_load(const char *cfg_path, const dt_net_opts *o);
+// Build a network from cfg text (dt_net_load, the public one from a file, is
+// api/net.c's: it also takes the GPU dt_net_opts.gpu asks for). NULL +
+// dt_error on failure. These read [net] and the layers only: a cfg with
+// data, augmentation or a training recipe is read whole by the model builder
+// (train/model.h), which hands the network the sections that are not its
+// own through a reader.
 dt_network *dt_net_from_cfg(dt_cfg *cfg, const char *name, const dt_net_opts *o);
 
 // The parts of a cfg that are not the network, read while it is built.

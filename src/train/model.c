@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/gpu.h"
+
 // Reads one [stage] section (marking its keys used). base_lr: [net]'s
 // learning_rate. 0 / -1 with a cfg error naming file, line and key.
 static int stage_parse(dt_model *m, dt_cfg_section *s, float base_lr) {
@@ -114,10 +116,19 @@ static dt_model *finish(dt_model *m, dt_network *net, int keep_cfg) {
     return m;
 }
 
+int dt_net_place(dt_network *net) {
+    return net->gpu_wanted ? dt_net_gpu_enable(net, net->gpu_opts.device) : 0;
+}
+
 dt_model *dt_model_load(const char *cfg_path, const dt_net_opts *o) {
     dt_model *m = dt_calloc(1, sizeof *m);
     const dt_cfg_reader r = {m, "augment, stage", net_keys, section};
-    return finish(m, dt_net_load_with(cfg_path, o, &r), 0);
+    m = finish(m, dt_net_load_with(cfg_path, o, &r), 0);
+    if (m && dt_net_place(m->net) != 0) {
+        dt_model_free(m);
+        return NULL;
+    }
+    return m;
 }
 
 dt_model *dt_model_from_cfg(dt_cfg *cfg, const char *name, const dt_net_opts *o) {

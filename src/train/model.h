@@ -47,8 +47,12 @@ typedef struct {
 
 // Build a model from a cfg file / cfg text (cfg is owned by the model's
 // network on success, by the caller on failure). Every section and key is
-// checked: a cfg error names file, line and key. NULL + dt_error on failure.
+// checked: a cfg error names file, line and key. dt_model_load also moves
+// the network to the GPU dt_net_opts.gpu asks for. NULL + dt_error on failure.
 dt_model *dt_model_load(const char *cfg_path, const dt_net_opts *o);
+// Moves a built network onto the GPU its dt_net_opts.gpu asked for (the
+// engine builds on the CPU; the CUDA backend sits above it). 0 / -1.
+int dt_net_place(dt_network *net);
 dt_model *dt_model_from_cfg(dt_cfg *cfg, const char *name, const dt_net_opts *o);
 void dt_model_free(dt_model *m); // and its network
 
