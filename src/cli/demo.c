@@ -287,7 +287,7 @@ static int parse_args(int argc, char **argv, demo_args *a) {
         {"-dont_show", DT_ARG_FLAG, &a->dont_show, .help = "no window (needed without a display)"},
         {"-fps", DT_ARG_FLAG, &a->print_fps,
          .help = "print the rate every second (always in the summary)"},
-        {"-frames", DT_ARG_LONG, &a->frames, 0, LONG_MAX, "N", .help = "stop after N frames read"},
+        {"-frames", DT_ARG_LONG, &a->frames, 0, (double)LONG_MAX, "N", .help = "stop after N frames read"},
         {"-realtime", DT_ARG_FLAG, &a->realtime,
          .help = "read a FILE at its frame rate and drop frames as from a camera"},
         {"-names", DT_ARG_STRING, &a->names, .meta = "F", .help = "class names"},

@@ -8,13 +8,15 @@
 #include "net.h"
 #include "util.h"
 
+static dt_model *model; // kept for the process (its network is fuzzed)
 static dt_network *net;
 static float *before;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc, (void)argv;
     fz_init();
-    net = fz_tiny_net(0);
+    model = fz_tiny_model(0);
+    net = model->net;
     const char *seed = getenv("DT_FUZZ_WRITE_SEED");
     if (seed) {
         net->images_seen = 12;

@@ -41,6 +41,4 @@ static inline dt_model *fz_tiny_model(int with_grads) {
     return m;
 }
 
-static inline dt_network *fz_tiny_net(int with_grads) { return fz_tiny_model(with_grads)->net; }
-
 #endif
