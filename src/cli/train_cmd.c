@@ -158,7 +158,7 @@ static int session_open(session *S, const train_args *a, int need_valid) {
     dt_loader_opts_net(o, net->batch, net->w, net->h, &S->model->aug, 0);
     o->threads = a->threads; // -loader_threads (0: the loader's default)
     // page-locked batches: the GPU uploads them without a host copy
-    o->pin = net->gpu && !net->gpu_opts.no_pin ? &dt_gpu_pin_ops : NULL;
+    o->pin = dt_net_pin_ops(net);
     S->src.net = net;
     S->bs = (dt_batch_source){&S->src, S->src.train.n / net->batch, src_begin, src_next,
                               src_end};

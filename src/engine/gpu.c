@@ -1,6 +1,7 @@
 #include "engine/gpu.h"
 
 #include "base/common.h"
+#include "engine/network.h"
 
 #include <stdlib.h>
 
@@ -154,3 +155,7 @@ int dt_gpu_mem_info(size_t *used, size_t *total) {
 #endif
 
 const dt_pin_ops dt_gpu_pin_ops = {dt_gpu_pin, dt_gpu_unpin};
+
+const dt_pin_ops *dt_net_pin_ops(const dt_network *net) {
+    return net->gpu && !net->gpu_opts.no_pin ? &dt_gpu_pin_ops : NULL;
+}

@@ -75,6 +75,9 @@ int dt_gpu_pin(void *p, size_t bytes);
 void dt_gpu_unpin(void *p);
 // The two for a loader (dt_loader_opts.pin).
 extern const dt_pin_ops dt_gpu_pin_ops;
+// What a loader feeding `net` page-locks with: dt_gpu_pin_ops on a GPU
+// network (unless dt_gpu_opts.no_pin), else NULL (pageable batches).
+const dt_pin_ops *dt_net_pin_ops(const dt_network *net);
 // The next forward uploads the input from `host` (batch x h x w x c floats,
 // page-locked by dt_gpu_pin for an asynchronous copy) instead of net->input,
 // which it leaves as it is (the training loop's batches: no host copy).

@@ -306,7 +306,7 @@ int dt_valid_run(dt_network *net, const dt_dataset *val, const dt_valid_opts *o,
     dt_loader_opts lo;
     dt_loader_opts_net(&lo, net->batch, net->w, net->h, o->aug, 1);
     lo.threads = o->threads > 0 ? o->threads : 2;
-    lo.pin = net->gpu && !net->gpu_opts.no_pin ? &dt_gpu_pin_ops : NULL;
+    lo.pin = dt_net_pin_ops(net);
     dt_loader *L = dt_loader_new(val, &lo, NULL);
     if (!L) return -1;
     loader_ctx c = {L};

@@ -16,7 +16,7 @@ const char *fz_tmpdir(void);
 // Writes `text` (len bytes) to fz_tmpdir()/name; aborts on failure.
 void fz_write(const char *name, const void *text, size_t len);
 
-// Quiet library messages (DT_QUIET) and one OpenCV/OpenMP thread: the
+// Quiet library messages (dt_set_verbosity(0)) and one OpenCV/OpenMP thread: the
 // harnesses measure the code, not the thread pools.
 void fz_init(void);
 
