@@ -184,7 +184,9 @@ void dt_net_gpu_put(dt_network *net, const float *host, size_t n) {
     if (net->gpu) up(net, host, n);
 }
 
-void dt_net_gpu_input_from(dt_network *net, const float *host) {
+// The backend's input_from (engine/backend.h): the next forward uploads the
+// input from the page-locked `host` instead of net->input.
+static void cuda_input_from(dt_network *net, const float *host) {
     if (net->gpu) net->gpu_state->input_src = host;
 }
 
@@ -795,5 +797,5 @@ const dt_backend dt_backend_cuda = {
     .step_end = cuda_step_end,
     .reset_optim = cuda_reset_optim,
     .release = dt_net_gpu_disable,
-    .input_from = dt_net_gpu_input_from,
+    .input_from = cuda_input_from,
 };

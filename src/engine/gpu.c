@@ -147,7 +147,6 @@ int dt_gpu_pin(void *p, size_t bytes) {
     return 0;
 }
 void dt_gpu_unpin(void *p) { (void)p; }
-void dt_net_gpu_input_from(dt_network *net, const float *host) { (void)net, (void)host; }
 int dt_gpu_mem_info(size_t *used, size_t *total) {
     *used = *total = 0;
     return -1;

@@ -78,10 +78,6 @@ extern const dt_pin_ops dt_gpu_pin_ops;
 // What a loader feeding `net` page-locks with: dt_gpu_pin_ops on a GPU
 // network (unless dt_gpu_opts.no_pin), else NULL (pageable batches).
 const dt_pin_ops *dt_net_pin_ops(const dt_network *net);
-// The next forward uploads the input from `host` (batch x h x w x c floats,
-// page-locked by dt_gpu_pin for an asynchronous copy) instead of net->input,
-// which it leaves as it is (the training loop's batches: no host copy).
-void dt_net_gpu_input_from(dt_network *net, const float *host);
 // Waits for all work queued on the current GPU (timing). No-op on the CPU.
 void dt_gpu_sync(void);
 // Device memory in use and total, bytes (cudaMemGetInfo). 0 / -1.
