@@ -117,7 +117,9 @@ dt_box_fit dt_box_check(double x1, double y1, double x2, double y2, double W, do
         if (!isfinite(c[i])) return DT_BOX_FAR;
         if (S > 0 ? (c[i] < -S || c[i] > 2 * S) : fabs(c[i]) > DT_MAX_SIDE) return DT_BOX_FAR;
     }
-    if (!(x2 > x1) || !(y2 > y1)) return DT_BOX_EMPTY;
+    // empty as the box is stored (dt_box is float): a side under float's
+    // resolution at that place rounds to nothing
+    if (!((float)x2 > (float)x1) || !((float)y2 > (float)y1)) return DT_BOX_EMPTY;
     if (W <= 0 || H <= 0) return DT_BOX_INSIDE;
     if (x2 <= 0 || y2 <= 0 || x1 >= W || y1 >= H) return DT_BOX_OUTSIDE;
     if (x1 < 0 || y1 < 0 || x2 > W || y2 > H) return DT_BOX_PARTLY;

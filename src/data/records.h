@@ -44,7 +44,7 @@ typedef enum {
     DT_BOX_INSIDE,
     DT_BOX_PARTLY,  // partly outside: warned, clipped when loaded
     DT_BOX_OUTSIDE, // wholly outside: warned, dropped
-    DT_BOX_EMPTY,   // x2 <= x1 or y2 <= y1: warned, dropped
+    DT_BOX_EMPTY,   // x2 <= x1 or y2 <= y1 as stored (float): warned, dropped
     DT_BOX_FAR      // a corner more than one image side beyond the border (or beyond
                     // +-DT_MAX_SIDE when the size is unknown): not a box of this
                     // image; the annotation is malformed
