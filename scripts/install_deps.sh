@@ -6,7 +6,8 @@ PKGS="build-essential pkg-config libdnnl-dev libinih-dev libcjson-dev libxml2-de
 libopencv-dev libjpeg62-turbo-dev libcmocka-dev libjemalloc2 python3 python3-numpy python3-torch
 python3-torchvision python3-pip python3-opencv python3-pil
 xvfb xauth imagemagick
-clang libclang-rt-dev libomp-dev"
+clang libclang-rt-dev libomp-dev
+libonnx-dev libprotobuf-dev protobuf-compiler openmpi-bin libopenmpi-dev python3-pytest python3-venv"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
@@ -23,3 +24,5 @@ if ! /usr/bin/python3 -c "import pycocotools" 2>/dev/null; then
     echo "installing pycocotools from PyPI"
     /usr/bin/python3 -m pip install -q --break-system-packages pycocotools
 fi
+# The Python tests' venv (onnxruntime, openvino, pytest: PyPI), made once.
+sh "$(dirname "$0")/test_venv.sh" >/dev/null
