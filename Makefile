@@ -1,6 +1,8 @@
 # detector: `make` builds the CPU version, `make GPU=1 CUDNN=1` the CUDA one,
 # `make test` runs every test, `make asan` builds under AddressSanitizer.
 #   OPENCV=0   build without OpenCV (image I/O reports a clear error)
+#   ONNX=0     build without `detector export` (default: on when libonnx-dev's
+#              header and protobuf are found; docs/EXPORT.md)
 #   ASAN=1     AddressSanitizer + UndefinedBehaviorSanitizer
 #   DEBUG=1    -O0 -g
 #   FUZZ=1     clang + libFuzzer + ASan/UBSan into build-fuzz/ (`make fuzz`
@@ -94,6 +96,15 @@ ifeq ($(OPENCV),1)
 else
   FOUND += opencv=off
 endif
+# ONNX export (src/export): onnx's generated protobuf classes (libonnx-dev).
+ONNX ?= $(if $(and $(wildcard /usr/include/onnx/onnx_pb.h),$(shell $(PKG_CONFIG) --libs protobuf 2>/dev/null)),1,0)
+ifeq ($(ONNX),1)
+  DEFS += -DDT_ONNX -DONNX_ML=1 -DONNX_NAMESPACE=onnx
+  LDLIBS += -lonnx_proto $(shell $(PKG_CONFIG) --libs protobuf)
+  FOUND += onnx=on
+else
+  FOUND += onnx=off
+endif
 FOUND += onednn=$(shell grep -h 'define DNNL_VERSION_\(MAJOR\|MINOR\|PATCH\)' /usr/include/oneapi/dnnl/dnnl_version.h 2>/dev/null | awk '{printf "%s%s", sep, $$3; sep="."}')
 
 ifeq ($(GPU),1)
@@ -131,10 +142,13 @@ endif
 # --- sources -------------------------------------------------------------------
 # Every folder of src/ but cuda/ (docs/ARCHITECTURE.md); the program's main
 # is src/cli/detector.c, the rest is the library.
-SRC_DIRS := base media data detect engine layers train eval api cli
+SRC_DIRS := base media data detect engine layers train eval api cli export
 LIB_C := $(filter-out src/cli/detector.c,$(foreach d,$(SRC_DIRS),$(wildcard src/$(d)/*.c)))
 ifeq ($(OPENCV),1)
-  LIB_CXX := $(foreach d,$(SRC_DIRS),$(wildcard src/$(d)/*.cpp))
+  LIB_CXX := $(foreach d,$(filter-out export,$(SRC_DIRS)),$(wildcard src/$(d)/*.cpp))
+endif
+ifeq ($(ONNX),1)
+  LIB_CXX += src/export/onnx_proto.cpp
 endif
 ifeq ($(GPU),1)
   LIB_CU := $(foreach d,$(SRC_DIRS) cuda,$(wildcard src/$(d)/*.cu))
@@ -202,8 +216,9 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-# The library without the command line's folder (src/cli).
-SO_OBJ := $(filter-out $(BUILD)/src/cli/%,$(LIB_OBJ))
+# The library without the command line's folder (src/cli) and the ONNX export
+# (src/export: the CLI's alone, docs/EXPORT.md).
+SO_OBJ := $(filter-out $(BUILD)/src/cli/% $(BUILD)/src/export/%,$(LIB_OBJ))
 $(SO): $(SO_OBJ) src/api/detector.map
 	$(CXX) -shared -Wl,-soname,libdetector.so.$(SO_MAJOR) -Wl,--version-script=src/api/detector.map \
 	    -Wl,--no-undefined $(LDFLAGS) $(SO_OBJ) -o $@ $(LDLIBS)

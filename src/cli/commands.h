@@ -34,6 +34,9 @@ int dt_cmd_bench_loader(int argc, char **argv);
 int dt_cmd_anchors(int argc, char **argv);
 // predgrid <cfg> <weights>: validation images, ground truth | predictions
 int dt_cmd_predgrid(int argc, char **argv);
+// export <cfg> <weights> -o F.onnx: the network as ONNX (cli/export_cmd.c,
+// docs/EXPORT.md)
+int dt_cmd_export(int argc, char **argv);
 // synth DIR: the synthetic VOC set of data/synth.h (cli/synth_cmd.c)
 int dt_cmd_synth(int argc, char **argv);
 

@@ -179,6 +179,7 @@ static const command commands[] = {
     {"anchors", dt_cmd_anchors, "anchors <cfg> [-out F]              the [ssd] layer's anchors, one panel per grid"},
     {"predgrid", dt_cmd_predgrid, "predgrid <cfg> <weights> [-data F]  validation images: ground truth | predictions"},
     {"synth", dt_cmd_synth, "synth DIR [-n N] [-size S] [-seed S] a synthetic VOC set of shapes"},
+    {"export", dt_cmd_export, "export <cfg> <weights> -o F.onnx [-decode] [-batch N] the network as ONNX"},
     {"gpuinfo", cmd_gpuinfo, "gpuinfo                             GPUs, CUDA/cuDNN versions, self-test"},
     {"help", cmd_help, "help                                this list"},
 };
