@@ -169,7 +169,7 @@ def check_cfg(det, core, tmp, cfg, batch):
 
 def main():
     det, tmp = sys.argv[1:3]
-    cfgs = sys.argv[3:] or sorted(glob.glob("cfg/*.cfg"))
+    cfgs = sys.argv[3:] or sorted(glob.glob("cfg/*.cfg")) + sorted(glob.glob("tests/onnx/*.cfg"))
     core = ov.Core()
     for cfg in cfgs:
         try:
