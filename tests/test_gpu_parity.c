@@ -108,6 +108,9 @@ static const gpu_case cases[] = {
     // term gives (>= 1). Mixed precision is checked on ssd4x4 below, not here: with that BN,
     // 16-bit rounding flips its 1x1 outputs (errors up to 1.9 on the emulator).
     {"ssd_cfg_train_step", "file:cfg/ssd.cfg", 'D', 1e-2, 0.3, 1, 0, 0, 0, 0, 0},
+    // cfg/ssd-fpn.cfg: the FPN pathway ([upsample], [route] mode=sum) feeding 14x14, 7x7 and
+    // 4x4 heads, 2349 anchors; the same tolerances as cfg/ssd.cfg
+    {"ssd_fpn_cfg_train_step", "file:cfg/ssd-fpn.cfg", 'D', 1e-2, 0.3, 1, 0, 0, 0, 0, 0},
     {"conv_tf32", NET(2, 16, 16, 32) "[convolutional]\nfilters=32\nsize=3\npad=1\nbias=0\nbatch_normalize=1\nactivation=relu\n", 0, 5e-3, 1e-2, 0, 1, 0, 0, 0, 0},
     // Mixed precision. "_exact": the CPU computes in FP32 on the values the GPU reads in
     // 16 bits (products of two 16-bit numbers are exact in FP32), so the differences are
