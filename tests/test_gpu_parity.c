@@ -71,6 +71,10 @@ static const gpu_case cases[] = {
     {"pools", NET(2, 9, 9, 4) "[maxpool]\nsize=3\nstride=2\npad=1\n[avgpool]\nsize=2\nstride=1\n[maxpool]\nsize=2\n[avgpool]\n", 0, 1e-6, 1e-6, 0, 0, 0, 0, 0, 0},
     {"resblock_shortcut", NET(2, 8, 8, 8) "[activation]\nactivation=leaky\n[convolutional]\nfilters=8\nsize=3\npad=1\nbias=0\nbatch_normalize=1\nactivation=relu\n[convolutional]\nfilters=8\nsize=3\npad=1\nbias=0\nbatch_normalize=1\n[shortcut]\nfrom=-3\nactivation=relu\n", 0, 1e-4, 2e-4, 0, 0, 0, 0, 0, 0},
     {"route_concat", NET(2, 6, 6, 4) "[convolutional]\nfilters=5\nsize=1\n[route]\nlayers=-1,-1\n[route]\nlayers=0\n[route]\nlayers=-1,-3\n", 0, 1e-5, 1e-4, 0, 0, 0, 0, 0, 0},
+    {"route_sum", NET(2, 6, 6, 4) "[convolutional]\nfilters=5\nsize=1\n[convolutional]\nfilters=5\nsize=3\npad=1\n[route]\nlayers=-1,0,-2\nmode=sum\n[route]\nlayers=0,-1\nmode=sum\n", 0, 1e-5, 1e-4, 0, 0, 0, 0, 0, 0},
+    {"upsample_nearest_bilinear", NET(2, 5, 7, 3) "[convolutional]\nfilters=4\nsize=1\n[upsample]\nstride=2\n[upsample]\nstride=3\nmode=bilinear\n[convolutional]\nfilters=2\nsize=1\n", 0, 1e-5, 1e-4, 0, 0, 0, 0, 0, 0},
+    // an FPN merge: a stride-2 path upsampled back (bilinear) and summed with its source
+    {"fpn_merge", NET(2, 8, 8, 3) "[convolutional]\nfilters=6\nsize=3\npad=1\nactivation=relu\n[convolutional]\nfilters=6\nsize=3\nstride=2\npad=1\nactivation=relu\n[upsample]\nmode=bilinear\n[route]\nlayers=-1,0\nmode=sum\n[convolutional]\nfilters=4\nsize=1\n", 0, 1e-5, 1e-4, 0, 0, 0, 0, 0, 0},
     {"flatten_connected", NET(3, 3, 3, 4) "[flatten]\n[connected]\noutput=16\nactivation=relu\n[dropout]\np=0.5\n[batchnorm]\n[connected]\noutput=5\n", 0, 1e-5, 1e-4, 0, 0, 0, 0, 0, 0},
     {"stdconv_outconv", NET(2, 8, 8, 8) "[activation]\nactivation=relu\n[dropout]\np=0.25\n[stdconv]\nfilters=16\nstride=2\ndropout=0.1\n[outconv]\nclasses=3\nanchors_per_cell=2\nbias=-3\n", 0, 1e-4, 2e-4, 0, 0, 0, 0, 0, 0},
     {"softmax_loss_adam", NET(4, 4, 4, 6) "optimizer=adam\nlearning_rate=0.01\n[convolutional]\nfilters=8\nsize=3\npad=1\nbatch_normalize=1\nbias=0\nactivation=relu\n[avgpool]\n[connected]\noutput=5\n[softmax]\n", 'S', 1e-4, 2e-4, 3, 0, 0, 0, 0, 0},
@@ -104,6 +108,9 @@ static const gpu_case cases[] = {
     // term gives (>= 1). Mixed precision is checked on ssd4x4 below, not here: with that BN,
     // 16-bit rounding flips its 1x1 outputs (errors up to 1.9 on the emulator).
     {"ssd_cfg_train_step", "file:cfg/ssd.cfg", 'D', 1e-2, 0.3, 1, 0, 0, 0, 0, 0},
+    // cfg/ssd-fpn.cfg: the FPN pathway ([upsample], [route] mode=sum) feeding 14x14, 7x7 and
+    // 4x4 heads, 2349 anchors; the same tolerances as cfg/ssd.cfg
+    {"ssd_fpn_cfg_train_step", "file:cfg/ssd-fpn.cfg", 'D', 1e-2, 0.3, 1, 0, 0, 0, 0, 0},
     {"conv_tf32", NET(2, 16, 16, 32) "[convolutional]\nfilters=32\nsize=3\npad=1\nbias=0\nbatch_normalize=1\nactivation=relu\n", 0, 5e-3, 1e-2, 0, 1, 0, 0, 0, 0},
     // Mixed precision. "_exact": the CPU computes in FP32 on the values the GPU reads in
     // 16 bits (products of two 16-bit numbers are exact in FP32), so the differences are

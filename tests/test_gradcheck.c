@@ -139,6 +139,16 @@ static const gc_case cases[] = {
     {.name = "route_two_inputs", .cfg =
          "[activation]\nactivation=tanh\n[activation]\nactivation=sigmoid\n[route]\nlayers=-1,-2\n",
      .b = 2, .h = 3, .w = 3, .c = 2, .train = 1, .in = IN_UNIFORM},
+    {.name = "route_sum_dup", .cfg =
+         "[activation]\nactivation=tanh\n[activation]\nactivation=sigmoid\n[route]\nlayers=-1,0,-1\n"
+         "mode=sum\n",
+     .b = 2, .h = 3, .w = 3, .c = 2, .train = 1, .in = IN_UNIFORM},
+    // upsample: the nearest block sums, the bilinear weights (factor 3, odd sizes)
+    {.name = "upsample_nearest_x2", .cfg = "[activation]\nactivation=tanh\n[upsample]\n",
+     .b = 2, .h = 3, .w = 2, .c = 2, .train = 1, .in = IN_UNIFORM},
+    {.name = "upsample_bilinear_x3",
+     .cfg = "[activation]\nactivation=tanh\n[upsample]\nstride=3\nmode=bilinear\n",
+     .b = 2, .h = 3, .w = 4, .c = 2, .train = 1, .in = IN_UNIFORM},
     {.name = "flatten", .cfg = "[activation]\nactivation=tanh\n[flatten]\n",
      .b = 2, .h = 3, .w = 2, .c = 3, .train = 1, .in = IN_UNIFORM},
     // connected

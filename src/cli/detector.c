@@ -176,7 +176,10 @@ static const command commands[] = {
     {"demo", dt_cmd_demo,
      "demo <cfg> <weights> [-c N | FILE_OR_URL] [-out_filename F] [-dont_show]\n"
      "                                      detections on video, drawn and shown live"},
-    {"anchors", dt_cmd_anchors, "anchors <cfg> [-out F]              the [ssd] layer's anchors, one panel per grid"},
+    {"anchors", dt_cmd_anchors,
+     "anchors <cfg> [-out F] [-kmeans K [-data F] [-seed S]]\n"
+     "                                      the [ssd] layer's anchors, one panel per grid;\n"
+     "                                      -kmeans: K sizes fitted to the training boxes"},
     {"predgrid", dt_cmd_predgrid, "predgrid <cfg> <weights> [-data F]  validation images: ground truth | predictions"},
     {"synth", dt_cmd_synth, "synth DIR [-n N] [-size S] [-seed S] a synthetic VOC set of shapes"},
     {"export", dt_cmd_export, "export <cfg> <weights> -o F.onnx [-decode] [-batch N] the network as ONNX"},

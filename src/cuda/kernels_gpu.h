@@ -80,6 +80,13 @@ void dt_slice_get_gpu(const float *y, float *x, size_t rows, int c, int OC, int 
                       int accum);
 // Per image (HW, C) -> (C, HW) (back = 0) or the inverse, assign or add.
 void dt_transpose_gpu(const float *src, float *dst, int B, int HW, int C, int back, int accum);
+// [upsample] by an integer factor s (layers/upsample.c semantics): x (B, H, W, C)
+// -> y (B, H*s, W*s, C), nearest or bilinear (align_corners=False); the
+// backward gathers into dx (B, H, W, C), assign or add.
+void dt_upsample_forward_k_gpu(const float *x, float *y, int B, int H, int W, int C, int s,
+                               int bilinear);
+void dt_upsample_backward_k_gpu(const float *dy, float *dx, int B, int H, int W, int C, int s,
+                                int bilinear, int accum);
 // y = act(a + b); backward: dx (+)= relu ? (y > 0 ? dy : 0) : dy.
 void dt_residual_forward_gpu(const float *a, const float *b, float *y, size_t n, dt_act act);
 void dt_residual_backward_gpu(const float *y, const float *dy, float *dx, size_t n, int relu,

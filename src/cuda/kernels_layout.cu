@@ -1,6 +1,6 @@
 // CUDA kernels that move data rather than compute it: pooling windows,
 // channel slices (route, outconv), per-image transposes (flatten), residual
-// addition. Backward passes GATHER (each input element sums the outputs that
+// addition, upsampling. Backward passes GATHER (each input element sums the outputs that
 // read it, in the CPU's loop order), so no atomics and the same rounding.
 #include "cuda/gpu_net.h"
 #include "cuda/kernels_gpu.h"
@@ -259,4 +259,101 @@ extern "C" void dt_residual_backward_gpu(const float *y, const float *dy, float 
                                          int relu, int accum) {
     k_shortcut_bwd<<<blocks_for(n), NT>>>(y, dy, dx, n, relu, accum);
     DT_LAUNCH_CHECK("shortcut backward");
+}
+
+// --- upsample (layers/upsample.c: the same per-axis source and weights, the
+// same gather order) ---------------------------------------------------------
+
+__device__ static inline void bil_src(int o, float scale, int in, int *i0, int *i1, float *l0,
+                                      float *l1) {
+    float src = scale * ((float)o + 0.5f) - 0.5f;
+    if (src < 0) src = 0;
+    int a = (int)src;
+    *i0 = a;
+    *i1 = a + (a < in - 1 ? 1 : 0);
+    *l1 = src - (float)a;
+    *l0 = 1.0f - *l1;
+}
+
+__device__ static inline float bil_weight(int o, int i, float scale, int in) {
+    int i0, i1;
+    float l0, l1;
+    bil_src(o, scale, in, &i0, &i1, &l0, &l1);
+    return (i0 == i ? l0 : 0.0f) + (i1 == i ? l1 : 0.0f);
+}
+
+__global__ static void k_upsample_fwd(const float *x, float *y, int B, int H, int W, int C,
+                                      int s, int bilinear, float scale) {
+    const int OH = H * s, OW = W * s;
+    size_t n = (size_t)B * OH * OW * C;
+    GRID_LOOP(o, n) {
+        int c = (int)(o % C);
+        size_t t = o / C;
+        int ox = (int)(t % OW);
+        t /= OW;
+        int oy = (int)(t % OH);
+        int b = (int)(t / OH);
+        const float *xb = x + (size_t)b * H * W * C + c;
+        if (!bilinear) {
+            y[o] = xb[((size_t)(oy / s) * W + ox / s) * C];
+            continue;
+        }
+        int y0, y1, x0, x1;
+        float ly0, ly1, lx0, lx1;
+        bil_src(oy, scale, H, &y0, &y1, &ly0, &ly1);
+        bil_src(ox, scale, W, &x0, &x1, &lx0, &lx1);
+        y[o] = ly0 * (lx0 * xb[((size_t)y0 * W + x0) * C] + lx1 * xb[((size_t)y0 * W + x1) * C]) +
+               ly1 * (lx0 * xb[((size_t)y1 * W + x0) * C] + lx1 * xb[((size_t)y1 * W + x1) * C]);
+    }
+}
+
+extern "C" void dt_upsample_forward_k_gpu(const float *x, float *y, int B, int H, int W, int C,
+                                          int s, int bilinear) {
+    size_t n = (size_t)B * H * s * W * s * C;
+    k_upsample_fwd<<<blocks_for(n), NT>>>(x, y, B, H, W, C, s, bilinear, (float)(1.0 / s));
+    DT_LAUNCH_CHECK("upsample forward");
+}
+
+__global__ static void k_upsample_bwd(const float *dy, float *dx, int B, int H, int W, int C,
+                                      int s, int bilinear, float scale, int accum) {
+    const int OH = H * s, OW = W * s;
+    size_t n = (size_t)B * H * W * C;
+    GRID_LOOP(i, n) {
+        int c = (int)(i % C);
+        size_t t = i / C;
+        int ix = (int)(t % W);
+        t /= W;
+        int iy = (int)(t % H);
+        int b = (int)(t / H);
+        const float *g = dy + (size_t)b * OH * OW * C + c;
+        float d = accum ? dx[i] : 0.0f;
+        if (!bilinear) {
+            for (int oy = iy * s; oy < iy * s + s; oy++)
+                for (int ox = ix * s; ox < ix * s + s; ox++) d += g[((size_t)oy * OW + ox) * C];
+        } else {
+            int oy0 = (iy - 1) * s, oy1 = (iy + 2) * s, ox0 = (ix - 1) * s, ox1 = (ix + 2) * s;
+            if (oy0 < 0) oy0 = 0;
+            if (ox0 < 0) ox0 = 0;
+            if (oy1 > OH) oy1 = OH;
+            if (ox1 > OW) ox1 = OW;
+            for (int oy = oy0; oy < oy1; oy++) {
+                const float wy = bil_weight(oy, iy, scale, H);
+                if (wy == 0.0f) continue;
+                for (int ox = ox0; ox < ox1; ox++) {
+                    const float wx = bil_weight(ox, ix, scale, W);
+                    if (wx == 0.0f) continue;
+                    d += wy * wx * g[((size_t)oy * OW + ox) * C];
+                }
+            }
+        }
+        dx[i] = d;
+    }
+}
+
+extern "C" void dt_upsample_backward_k_gpu(const float *dy, float *dx, int B, int H, int W,
+                                           int C, int s, int bilinear, int accum) {
+    size_t n = (size_t)B * H * W * C;
+    k_upsample_bwd<<<blocks_for(n), NT>>>(dy, dx, B, H, W, C, s, bilinear, (float)(1.0 / s),
+                                          accum);
+    DT_LAUNCH_CHECK("upsample backward");
 }

@@ -24,9 +24,33 @@ typedef struct {
 // NULL with dt_error() on bad arguments.
 dt_anchors *dt_anchors_create(const int *grids, int n_grids, const float *zooms, int n_zooms,
                               const float *ratios, int n_ratios);
+// Explicit sizes ([ssd] anchor_sizes=): the same k (w, h) pairs, in image
+// units (fractions of the image's width and height), in every cell of every
+// grid, in the order given: k = n_sizes. NULL with dt_error() on bad arguments.
+dt_anchors *dt_anchors_create_sizes(const int *grids, int n_grids, const float *wh, int n_sizes);
 // The lesson's: grids (4, 2, 1), zooms (0.75, 1, 1.3), ratios (1,1),(1,.5),(.5,1): 189.
 dt_anchors *dt_anchors_create_lesson(void);
 void dt_anchors_free(dt_anchors *a);
+
+// Data-driven anchor sizes (`detector anchors -kmeans`, docs/DETECT.md): boxes
+// and anchors compared by shape alone, both centred at the origin (YOLO's
+// gen_anchors): IoU(w1 h1, w2 h2) = min(w) min(h) / (w1 h1 + w2 h2 - min(w) min(h)).
+double dt_anchor_iou_wh(double w1, double h1, double w2, double h2);
+// The mean over the n boxes (w, h pairs) of their best IoU with any of the k anchors.
+double dt_anchors_mean_best_iou(const float *box_wh, int n, const float *anc_wh, int k);
+// The distinct (w, h) sizes of `a` (first appearance order) into wh (2 * max);
+// returns how many (at most max).
+int dt_anchors_distinct_sizes(const dt_anchors *a, float *wh, int max);
+// k-means over n box sizes with distance 1 - IoU: k-means++ seeding from
+// `seed` (the first centre a box drawn uniformly, each next one a box drawn
+// with probability proportional to its squared distance to the nearest
+// centre), then Lloyd's iterations (a box joins the centre of highest IoU,
+// the lowest index on ties; a centre moves to the mean w and mean h of its
+// boxes; an emptied centre stays) until no box changes centre or max_iter.
+// The k centres into out_wh, sorted by area (smallest first); *iters the
+// iterations run. 0, or -1 with dt_error() (n < k, k < 1, a size <= 0).
+int dt_anchors_kmeans(const float *box_wh, int n, int k, unsigned long long seed, int max_iter,
+                      float *out_wh, int *iters);
 
 #ifdef __cplusplus
 }

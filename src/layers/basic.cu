@@ -1,6 +1,6 @@
 // GPU twins of the layers without a convolution: [activation], [batchnorm],
-// [dropout], [maxpool], [avgpool], [shortcut], [route], [flatten] and
-// [connected] (cuBLAS SGEMM). Each mirrors its CPU file step by step; the
+// [dropout], [maxpool], [avgpool], [shortcut], [route], [upsample], [flatten]
+// and [connected] (cuBLAS SGEMM). Each mirrors its CPU file step by step; the
 // kernels are in cuda/kernels_gpu.cu and cuda/kernels_layout.cu. Their
 // parsed keys are the CPU file's private struct (layers/basic_priv.h).
 #include "cuda/layer_gpu.h"
@@ -201,10 +201,15 @@ extern "C" void dt_shortcut_backward_gpu(dt_layer *l, dt_network *net) {
 
 // --- [route] ---------------------------------------------------------------------------------
 
+static int route_sums(const dt_layer *l) {
+    return ((const route_priv *)l->priv)->mode == DT_ROUTE_SUM;
+}
+
 extern "C" void dt_route_forward_gpu(dt_layer *l, dt_network *net) {
     float *y = dt_dev(net, l->output);
-    if (l->n_in == 1) {
+    if (l->n_in == 1 || route_sums(l)) { // sum: ((in0 + in1) + in2) + ..., as the CPU
         dt_copy_gpu(dt_layer_in_gpu(net, l, 0), y, n_out(l));
+        for (int i = 1; i < l->n_in; i++) dt_add_gpu(dt_layer_in_gpu(net, l, i), y, n_out(l), 1);
         return;
     }
     const size_t rows = (size_t)l->batch * l->out_h * l->out_w;
@@ -224,13 +229,29 @@ extern "C" void dt_route_backward_gpu(dt_layer *l, dt_network *net) {
         dt_layer_in_shape(net, l, i, &h, &w, &c);
         float *dx = dt_layer_in_delta_gpu(net, l, i);
         if (dx) {
-            if (l->n_in == 1)
+            if (l->n_in == 1 || route_sums(l))
                 dt_add_gpu(dy, dx, rows * c, l->in_accum[i]);
             else
                 dt_slice_get_gpu(dy, dx, rows, c, l->out_c, off, l->in_accum[i]);
         }
         off += c;
     }
+}
+
+// --- [upsample] ------------------------------------------------------------------------------
+
+extern "C" void dt_upsample_forward_gpu(dt_layer *l, dt_network *net) {
+    const upsample_priv *p = (const upsample_priv *)l->priv;
+    dt_upsample_forward_k_gpu(dt_layer_in_gpu(net, l, 0), dt_dev(net, l->output), l->batch, l->h,
+                              l->w, l->c, p->stride, p->mode == DT_UPSAMPLE_BILINEAR);
+}
+
+extern "C" void dt_upsample_backward_gpu(dt_layer *l, dt_network *net) {
+    const upsample_priv *p = (const upsample_priv *)l->priv;
+    float *dx = dt_layer_in_delta_gpu(net, l, 0);
+    if (!dx) return;
+    dt_upsample_backward_k_gpu(dt_dev(net, l->delta), dx, l->batch, l->h, l->w, l->c, p->stride,
+                               p->mode == DT_UPSAMPLE_BILINEAR, l->in_accum[0]);
 }
 
 // --- [flatten] -------------------------------------------------------------------------------

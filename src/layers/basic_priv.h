@@ -1,6 +1,6 @@
 // Private state of the layers that layers/basic.cu gives a GPU twin:
 // [activation], [batchnorm], [dropout], [maxpool], [avgpool], [shortcut],
-// [connected]. Each CPU file (layers/x.c) parses its section into its
+// [route], [upsample], [connected]. Each CPU file (layers/x.c) parses its section into its
 // struct; the twin reads the same struct (l->priv) instead of reading the
 // keys again. Not for other code.
 #ifndef DT_LAYERS_BASIC_PRIV_H
@@ -49,6 +49,22 @@ typedef struct {
     dt_act act;
     int from; // absolute index of the second input
 } shortcut_priv;
+
+// [route] (layers/route.c)
+#define DT_ROUTE_MAX 32
+enum { DT_ROUTE_CONCAT, DT_ROUTE_SUM };
+typedef struct {
+    int n;
+    int mode;              // DT_ROUTE_CONCAT or DT_ROUTE_SUM
+    int c[DT_ROUTE_MAX];   // channels of each input
+} route_priv;
+
+// [upsample] (layers/upsample.c)
+enum { DT_UPSAMPLE_NEAREST, DT_UPSAMPLE_BILINEAR };
+typedef struct {
+    int stride; // integer factor >= 1
+    int mode;   // DT_UPSAMPLE_NEAREST or DT_UPSAMPLE_BILINEAR
+} upsample_priv;
 
 // [connected] (layers/connected.c)
 typedef struct {

@@ -1,19 +1,19 @@
-// [route] layers=-1,-4: Darknet's route. One layer: its output, copied.
-// Several: their outputs concatenated along channels, in the listed order
-// (spatial sizes must match). References are relative when negative,
-// absolute layer indices otherwise.
+// [route] layers=-1,-4 mode=concat|sum: Darknet's route. One layer: its
+// output, copied. Several, mode=concat (the default): their outputs
+// concatenated along channels, in the listed order (spatial sizes must
+// match). mode=sum: their outputs added element-wise, in the listed order
+// (an FPN's top-down merge; all shapes must be equal). References are
+// relative when negative, absolute layer indices otherwise. docs/LAYERS.md.
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/kernels.h"
 #include "engine/network.h"
+#include "layers/basic_priv.h"
 
-#define ROUTE_MAX 32
+#define ROUTE_MAX DT_ROUTE_MAX
 
-typedef struct {
-    int n;
-    int c[ROUTE_MAX]; // channels of each input
-} route_priv;
+static const char *const route_modes[] = {"concat", "sum", NULL};
 
 static int route_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
     route_priv *p = dt_calloc(1, sizeof *p);
@@ -23,7 +23,9 @@ static int route_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
         dt_cfg_error_sec(s, "missing required key 'layers'");
         return -1;
     }
-    if (dt_cfg_ints(s, "layers", refs, ROUTE_MAX, &p->n)) return -1;
+    if (dt_cfg_ints(s, "layers", refs, ROUTE_MAX, &p->n) ||
+        dt_cfg_choice(s, "mode", route_modes, DT_ROUTE_CONCAT, &p->mode))
+        return -1;
     for (int i = 0; i < p->n; i++) {
         idx[i] = dt_layer_ref(l, s, "layers", refs[i]);
         if (idx[i] < 0) return -1;
@@ -41,14 +43,23 @@ static int route_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
         if (h != l->h || w != l->w) {
             dt_cfg_error_key(s, dt_cfg_find(s, "layers"),
                              "layer %d's output %dx%dx%d and layer %d's %dx%dx%d differ in "
-                             "height/width; concatenation needs equal spatial sizes",
+                             "height/width; %s needs equal spatial sizes",
+                             idx[0], l->h, l->w, l->c, idx[i], h, w, c,
+                             p->mode == DT_ROUTE_SUM ? "mode=sum" : "concatenation");
+            return -1;
+        }
+        if (p->mode == DT_ROUTE_SUM && c != l->c) {
+            dt_cfg_error_key(s, dt_cfg_find(s, "layers"),
+                             "layer %d's output %dx%dx%d and layer %d's %dx%dx%d differ; "
+                             "mode=sum needs equal shapes (HxWxC)",
                              idx[0], l->h, l->w, l->c, idx[i], h, w, c);
             return -1;
         }
         p->c[i] = c;
         l->out_c += c;
     }
-    l->flops = 0;
+    if (p->mode == DT_ROUTE_SUM) l->out_c = l->c;
+    l->flops = p->mode == DT_ROUTE_SUM ? (double)(p->n - 1) * l->inputs : 0;
     return 0;
 }
 
@@ -56,6 +67,12 @@ static void route_forward(dt_layer *l, dt_network *net) {
     const route_priv *p = l->priv;
     if (p->n == 1) {
         dt_copy(dt_layer_in(net, l, 0), l->output, l->outputs * l->batch);
+        return;
+    }
+    if (p->mode == DT_ROUTE_SUM) { // ((in0 + in1) + in2) + ...
+        const size_t n = l->outputs * l->batch;
+        dt_copy(dt_layer_in(net, l, 0), l->output, n);
+        for (int i = 1; i < p->n; i++) dt_add(dt_layer_in(net, l, i), l->output, n, 1);
         return;
     }
     const float *in[ROUTE_MAX];
@@ -82,7 +99,7 @@ static void route_backward(dt_layer *l, dt_network *net) {
         float *dx = dt_layer_in_delta(net, l, i);
         if (!dx) continue;
         const int c = p->c[i], accum = l->in_accum[i];
-        if (p->n == 1) {
+        if (p->n == 1 || p->mode == DT_ROUTE_SUM) { // dy reaches every input unchanged
             dt_add(l->delta, dx, rows * c, accum);
             continue;
         }
@@ -108,6 +125,8 @@ static void route_describe(const dt_layer *l, char *buf, size_t n) {
         if (w < 0) break;
         used += (size_t)w;
     }
+    const route_priv *p = l->priv;
+    if (p->mode == DT_ROUTE_SUM && used + 1 < n) snprintf(buf + used, n - used, " sum");
 }
 
 static void route_destroy(dt_layer *l) { free(l->priv); }

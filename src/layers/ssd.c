@@ -9,12 +9,16 @@
 //   grids=4,2,1          one grid size per layer (required)
 //   zooms=1              anchor zooms (lesson multi-head: 0.75,1,1.3)
 //   ratios=1,1           (height, width) factor pairs (lesson: 1,1,1,0.5,0.5,1)
+//   anchor_sizes=w1,h1,...  instead of zooms and ratios: k explicit (width,
+//                        height) pairs as fractions of the image, the same k in
+//                        every cell of every grid (`detector anchors -kmeans K`
+//                        prints them; docs/DETECT.md)
 //   threshold=0.4        an anchor whose overlap is > this is positive
 //   loss=bce|focal       alpha=0.25, gamma=2 (focal only)
 //   max_boxes=256        capacity of targets per image
 //   score_thresh=0.25, nms_thresh=0.4, max_per_class=50, max_detections=100
 //                        detection settings (dt_ssd_layer_detect; docs/SEMANTICS.md §4)
-// The number of anchors per cell (k = zooms x ratio pairs) and of outputs of
+// The number of anchors per cell (k = zooms x ratio pairs, or the anchor_sizes pairs) and of outputs of
 // every referenced layer are checked against the anchors at load: an
 // [outconv] at grid g must be g x g x k*(C+1+4) with its own classes and
 // anchors_per_cell equal to C and k.
@@ -99,6 +103,8 @@ static int ssd_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
     l->priv = p;
     int refs[SSD_MAX_HEADS], n_refs, n_grids, n_zooms, n_ratios, kind;
     float zooms[SSD_MAX_ANCHOR_KEYS] = {1}, ratios[2 * SSD_MAX_ANCHOR_KEYS] = {1, 1};
+    float sizes[2 * SSD_MAX_ANCHOR_KEYS];
+    int n_sizes = 0;
     float thresh, alpha, gamma;
     dt_detect_cfg_default(&p->det);
     if (!dt_cfg_has(s, "layers") || !dt_cfg_has(s, "grids")) {
@@ -111,6 +117,7 @@ static int ssd_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
         dt_cfg_ints(s, "grids", p->grid, SSD_MAX_HEADS, &n_grids) ||
         dt_cfg_floats(s, "zooms", zooms, SSD_MAX_ANCHOR_KEYS, &n_zooms) ||
         dt_cfg_floats(s, "ratios", ratios, 2 * SSD_MAX_ANCHOR_KEYS, &n_ratios) ||
+        dt_cfg_floats(s, "anchor_sizes", sizes, 2 * SSD_MAX_ANCHOR_KEYS, &n_sizes) ||
         dt_cfg_float(s, "threshold", 0.4f, 0, 1, &thresh) ||
         dt_cfg_choice(s, "loss", loss_names, DT_SSD_BCE, &kind) ||
         dt_cfg_float(s, "alpha", 0.25f, 0, 1, &alpha) ||
@@ -122,6 +129,17 @@ static int ssd_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
                    &p->det.max_per_class) ||
         dt_cfg_int(s, "max_detections", p->det.max_total, 1, 1 << 20, &p->det.max_total))
         return -1;
+    if (n_sizes && (n_zooms || n_ratios)) {
+        dt_cfg_error_key(s, dt_cfg_find(s, "anchor_sizes"),
+                         "give either anchor_sizes or zooms/ratios, not both");
+        return -1;
+    }
+    if (n_sizes % 2) {
+        dt_cfg_error_key(s, dt_cfg_find(s, "anchor_sizes"),
+                         "%d numbers: anchor_sizes are (width, height) pairs, e.g. "
+                         "0.1,0.2,0.3,0.3", n_sizes);
+        return -1;
+    }
     if (n_zooms == 0) n_zooms = 1; // defaults above: zooms=1, ratios=1,1
     if (n_ratios == 0) n_ratios = 2;
     if (n_ratios % 2) {
@@ -137,12 +155,15 @@ static int ssd_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
         return -1;
     }
     p->n_heads = n_refs;
-    p->k = n_zooms * (n_ratios / 2);
-    p->anchors = dt_anchors_create(p->grid, n_grids, zooms, n_zooms, ratios, n_ratios / 2);
+    p->k = n_sizes ? n_sizes / 2 : n_zooms * (n_ratios / 2);
+    p->anchors = n_sizes ? dt_anchors_create_sizes(p->grid, n_grids, sizes, n_sizes / 2)
+                         : dt_anchors_create(p->grid, n_grids, zooms, n_zooms, ratios,
+                                             n_ratios / 2);
     if (!p->anchors) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", dt_last_error());
-        dt_cfg_error_key(s, dt_cfg_find(s, "grids"), "%s (keys grids, zooms, ratios)", msg);
+        dt_cfg_error_key(s, dt_cfg_find(s, n_sizes ? "anchor_sizes" : "grids"), "%s (keys %s)",
+                         msg, n_sizes ? "grids, anchor_sizes" : "grids, zooms, ratios");
         return -1;
     }
     int idx[SSD_MAX_HEADS];
