@@ -347,10 +347,39 @@ static int ex_layer(ex *e, const dt_layer *l, const char *out, int *flat) {
         const char *in[64];
         if (l->n_in > 64) goto unsupported;
         for (int i = 0; i < l->n_in; i++) in[i] = to_nchw(e, l->in[i]);
-        if (l->n_in == 1)
+        if (l->n_in == 1) {
             node1(e, "Identity", in[0], out);
-        else
+        } else if (((const route_priv *)l->priv)->mode == DT_ROUTE_SUM) {
+            // a chain of Adds in the listed order: our float sums' order
+            char acc[NAME];
+            snprintf(acc, NAME, "%s", in[0]);
+            for (int i = 1; i < l->n_in; i++) {
+                char y[NAME];
+                if (i == l->n_in - 1) snprintf(y, NAME, "%s", out);
+                else tmpname(e, y, "rsum");
+                node2(e, "Add", acc, in[i], y);
+                snprintf(acc, NAME, "%s", y);
+            }
+        } else {
             dt_onnx_attr_int(node(e, "Concat", l->n_in, in, out), "axis", 1);
+        }
+    } else if (strcmp(t, "upsample") == 0) {
+        // nearest: source floor(dst / s) = 'asymmetric' + 'floor'; bilinear
+        // with align_corners=False: 'pytorch_half_pixel' (docs/LAYERS.md)
+        const upsample_priv *p = (const upsample_priv *)l->priv;
+        char sc[NAME];
+        const float f = (float)p->stride;
+        const_f32(e, sc, 1, (int64_t[]){4}, (float[]){1, 1, f, f});
+        const char *in[3] = {to_nchw(e, l->in[0]), "", sc};
+        dt_onnx_node *n = node(e, "Resize", 3, in, out);
+        if (p->mode == DT_UPSAMPLE_NEAREST) {
+            dt_onnx_attr_string(n, "mode", "nearest");
+            dt_onnx_attr_string(n, "coordinate_transformation_mode", "asymmetric");
+            dt_onnx_attr_string(n, "nearest_mode", "floor");
+        } else {
+            dt_onnx_attr_string(n, "mode", "linear");
+            dt_onnx_attr_string(n, "coordinate_transformation_mode", "pytorch_half_pixel");
+        }
     } else if (strcmp(t, "flatten") == 0) {
         // C, H, W order: ONNX's Flatten of the NCHW tensor
         const char *in = to_nchw(e, l->in[0]);

@@ -114,6 +114,10 @@ void dt_onnx_attr_ints(dt_onnx_node *n, const char *name, int k, const int64_t *
     for (int i = 0; i < k; i++) a->add_ints(v[i]);
 }
 
+void dt_onnx_attr_string(dt_onnx_node *n, const char *name, const char *v) {
+    attr(n, name, onnx::AttributeProto::STRING)->set_s(v);
+}
+
 int dt_onnx_save(const dt_onnx *m, const char *path) {
     std::string bytes;
     if (!m->model.SerializeToString(&bytes)) {

@@ -39,6 +39,7 @@ dt_onnx_node *dt_onnx_add(dt_onnx *m, const char *op, const char *name, int n_in
 void dt_onnx_attr_int(dt_onnx_node *n, const char *name, int64_t v);
 void dt_onnx_attr_float(dt_onnx_node *n, const char *name, float v);
 void dt_onnx_attr_ints(dt_onnx_node *n, const char *name, int k, const int64_t *v);
+void dt_onnx_attr_string(dt_onnx_node *n, const char *name, const char *v);
 
 // The model written to path atomically (temp file + rename): 0, or -1 with
 // dt_error naming the file.
