@@ -248,6 +248,19 @@ struct dt_network {
     dt_gpu_opts gpu_opts; // dt_net_opts.gpu (zero: the defaults), read by dt_net_gpu_enable
     int gpu_wanted;       // dt_net_opts.gpu was given: dt_net_place (train/model.h) moves it there
     struct dt_prof *prof; // DT_PROFILE timings (network.c), or NULL when off
+
+    // --- data-parallel training (src/dist/, docs/DISTRIBUTED.md) ------------
+    // Set by the trainer on every rank; NULL in one process. grad_ready runs
+    // after each layer's backward (that layer's parameter gradients are then
+    // final: a communication thread may start reducing them while backward
+    // goes on); grads_wait at the end of dt_net_backward, which returns with
+    // the gradients averaged over ranks. bn_reduce sums n doubles over ranks
+    // in place ([net] sync_bn=1: batch norm's batch moments, docs/DISTRIBUTED.md).
+    void (*grad_ready)(void *ctx, dt_network *net, int layer);
+    void (*grads_wait)(void *ctx, dt_network *net);
+    void (*bn_reduce)(void *ctx, double *buf, size_t n);
+    void *dist_ctx;
+    int sync_bn; // [net] sync_bn: 1 = batch norm statistics over every rank's batch
 };
 
 // dt_net_opts comes from the public header (include/detector.h).
