@@ -137,9 +137,17 @@ static void on_wait(void *ctx, dt_network *net) {
     s->steps++;
 }
 
+// sync_bn's sums, from the main thread. In backward the thread may be in an
+// all-reduce: the buckets handed so far finish first (MPI is called by one
+// thread at a time, and every rank issues its collectives in one order).
 static void on_bn_reduce(void *ctx, double *buf, size_t n) {
-    (void)ctx;
-    dt_dist_allreduce_d(buf, n); // forward / backward of the main thread: the comm thread is idle
+    dt_grad_sync *s = ctx;
+    if (s->threaded) {
+        pthread_mutex_lock(&s->mu);
+        while (s->done < s->handed) pthread_cond_wait(&s->cv_done, &s->mu);
+        pthread_mutex_unlock(&s->mu);
+    }
+    dt_dist_allreduce_d(buf, n);
 }
 
 int dt_grad_sync_attach(dt_network *net, double bucket_mb, dt_grad_sync **out) {

@@ -20,6 +20,7 @@
 #include "data/data.h"  // dt_dataset, for dt_dataset_use_classes
 #include "detect/detect.h" // dt_detection, for a detection head's hook
 #include "detector.h"
+#include "engine/kernels.h" // dt_bn_sync
 
 #ifdef __cplusplus
 extern "C" {
@@ -261,7 +262,16 @@ struct dt_network {
     void (*bn_reduce)(void *ctx, double *buf, size_t n);
     void *dist_ctx;
     int sync_bn; // [net] sync_bn: 1 = batch norm statistics over every rank's batch
+    dt_bn_sync bn_sync; // {bn_reduce, dist_ctx}, what dt_net_bn_sync hands the kernels
 };
+
+// The batch-norm kernels' reducer (engine/kernels.h): over every rank with
+// [net] sync_bn=1 in a data-parallel run, else NULL (this rank's rows).
+static inline const dt_bn_sync *dt_net_bn_sync(dt_network *net) {
+    if (!net->sync_bn || !net->bn_reduce) return NULL;
+    net->bn_sync.fn = net->bn_reduce, net->bn_sync.ctx = net->dist_ctx;
+    return &net->bn_sync;
+}
 
 // dt_net_opts comes from the public header (include/detector.h).
 
