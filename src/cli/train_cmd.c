@@ -166,7 +166,8 @@ static int session_open(session *S, const train_args *a, int need_valid) {
     S->src.net = net;
     // batches per epoch of this rank's shard (all shards are as long)
     const int shard = dt_loader_shard_size(S->src.train.n, dt_dist_rank(), dt_dist_size(), 1);
-    S->bs = (dt_batch_source){&S->src, shard / net->batch, src_begin, src_next, src_end};
+    S->bs = (dt_batch_source){&S->src, shard / net->batch, src_begin, src_next, src_end,
+                              S->src.train.n / net->batch};
     return 0;
 }
 

@@ -224,7 +224,9 @@ static int run_begin(train_run *R) {
     R->st.seed = net->seed;
     dt_ema_init(&R->st.ema, 0.98);
     // what this run is made of, before any stage changes the optimizer's decay
-    R->recipe = dt_train_recipe(R->m, R->src->train_batches, o->data);
+    R->recipe = dt_train_recipe(R->m, R->src->recipe_batches ? R->src->recipe_batches
+                                                             : R->src->train_batches,
+                                o->data);
     R->st.recipe = R->recipe;
     R->base_decay = net->opt.decay;
     R->t_start = dt_now();
@@ -251,6 +253,11 @@ static int run_begin(train_run *R) {
             dt_warn("%s was made with seed %llu: resuming with it (not %llu)\n", P->last_s,
                     (unsigned long long)R->st.seed, (unsigned long long)asked);
         net->seed = R->st.seed; // the batch source reads it: same data as before the stop
+        // The schedule's position is the epoch boundary in this run's steps:
+        // with another number of ranks an epoch has another number of steps
+        // (docs/DISTRIBUTED.md, resume); the stored one for the same number
+        // (unless batches were left out for unreadable images).
+        R->st.stage_iter = (long)R->st.epoch * R->src->train_batches;
         const dt_train_state *st = &R->st;
         int s = st->stage < R->m->n_stages ? st->stage : R->m->n_stages - 1;
         if (R->rank0)
