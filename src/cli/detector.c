@@ -259,7 +259,9 @@ int main(int argc, char **argv) {
     if (dt_cli_env_load() != 0) return 2; // the environment (docs/ENV.md)
     // Under mpirun: one rank of a data-parallel job (docs/DISTRIBUTED.md);
     // started plainly: one process, MPI untouched.
-    if (dt_dist_init(&argc, &argv) != 0) {
+    dt_dist_opts dopts;
+    if (dt_cli_dist_env(&dopts) != 0) return 2;
+    if (dt_dist_init(&argc, &argv, &dopts) != 0) {
         fprintf(stderr, "error: %s\n", dt_last_error());
         return 2;
     }

@@ -14,16 +14,15 @@
 #endif
 
 static int g_rank = 0, g_size = 1, g_mpi = 0, g_threaded = 0;
+static dt_dist_opts g_opts;
+
+const dt_dist_opts *dt_dist_opts_get(void) { return &g_opts; }
 
 int dt_dist_rank(void) { return g_rank; }
 int dt_dist_size(void) { return g_size; }
 int dt_dist_active(void) { return g_size > 1; }
 int dt_dist_threaded(void) { return g_threaded; }
 
-// Started by a launcher (Open MPI's mpirun, or a PMI/PMIx one such as srun)?
-static int launched(void) {
-    return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_SIZE");
-}
 
 #ifdef DT_MPI
 
@@ -38,8 +37,9 @@ static void check(int rc, const char *call) {
                   msg);
 }
 
-int dt_dist_init(int *argc, char ***argv) {
-    if (!launched()) return 0;
+int dt_dist_init(int *argc, char ***argv, const dt_dist_opts *o) {
+    if (o) g_opts = *o;
+    if (!o || !o->launched) return 0;
     int provided = MPI_THREAD_SINGLE;
     // SERIALIZED: during backward only the communication thread calls MPI;
     // outside it only the main thread (train.c waits for the thread first).
@@ -51,7 +51,7 @@ int dt_dist_init(int *argc, char ***argv) {
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g_size);
-    g_threaded = provided >= MPI_THREAD_SERIALIZED && !getenv("DT_DIST_NO_OVERLAP");
+    g_threaded = provided >= MPI_THREAD_SERIALIZED && !o->no_overlap;
     return 0;
 }
 
@@ -145,12 +145,13 @@ void dt_dist_abort(const char *fmt, ...) {
 
 #else // one process: every collective is the identity
 
-int dt_dist_init(int *argc, char ***argv) {
+int dt_dist_init(int *argc, char ***argv, const dt_dist_opts *o) {
     (void)argc, (void)argv;
-    if (launched() && getenv("OMPI_COMM_WORLD_SIZE") && atoi(getenv("OMPI_COMM_WORLD_SIZE")) > 1) {
-        dt_error("started by mpirun with %s ranks, but this detector was built without MPI "
-                 "(make MPI=0, or MPI not found): rebuild with libopenmpi-dev installed",
-                 getenv("OMPI_COMM_WORLD_SIZE"));
+    if (o) g_opts = *o;
+    if (o && o->launched && o->world > 1) {
+        dt_error("started by a launcher with %d ranks, but this detector was built without "
+                 "MPI (make MPI=0, or MPI not found): rebuild with libopenmpi-dev installed",
+                 o->world);
         return -1;
     }
     return 0;

@@ -21,8 +21,19 @@
 extern "C" {
 #endif
 
-// 0 / -1 + dt_error. Safe to call when not launched by mpirun (one rank).
-int dt_dist_init(int *argc, char ***argv);
+// What the caller found in the environment (the CLI: cli/env.c, docs/ENV.md).
+typedef struct {
+    int launched;     // started by a launcher (OMPI_COMM_WORLD_SIZE, PMIX_RANK, PMI_SIZE)
+    int world;        // the launcher's size when it says (0: unknown)
+    int no_overlap;   // DT_DIST_NO_OVERLAP=1: gradients reduced after backward
+    double bucket_mb; // DT_DIST_BUCKET_MB (0: 16)
+    int stats;        // DT_DIST_STATS=1: all-reduce timings at the end of train
+} dt_dist_opts;
+
+// 0 / -1 + dt_error. Not launched (o NULL or o->launched 0): one rank, MPI
+// untouched.
+int dt_dist_init(int *argc, char ***argv, const dt_dist_opts *o);
+const dt_dist_opts *dt_dist_opts_get(void); // what init was given (zeros: none)
 void dt_dist_finalize(void);
 int dt_dist_rank(void);
 int dt_dist_size(void);

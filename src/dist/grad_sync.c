@@ -159,14 +159,8 @@ int dt_grad_sync_attach(dt_network *net, double bucket_mb, dt_grad_sync **out) {
                  net->cfg_path);
         return -1;
     }
-    if (bucket_mb <= 0) {
-        const char *e = getenv("DT_DIST_BUCKET_MB");
-        bucket_mb = e ? atof(e) : 16;
-        if (!(bucket_mb > 0) || bucket_mb > 4096) {
-            dt_error("DT_DIST_BUCKET_MB=%s: need a size in MB in (0, 4096]", e);
-            return -1;
-        }
-    }
+    if (bucket_mb <= 0) bucket_mb = dt_dist_opts_get()->bucket_mb;
+    if (bucket_mb <= 0) bucket_mb = 16;
     dt_grad_sync *s = dt_calloc(1, sizeof *s);
     s->net = net;
     s->bucket_floats = (size_t)(bucket_mb * 1048576.0 / sizeof(float));

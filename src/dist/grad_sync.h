@@ -10,8 +10,8 @@
 typedef struct dt_grad_sync dt_grad_sync;
 
 // Hooks net up for the ranks of dist.h (with one rank: nothing is hooked and
-// NULL is returned). bucket_mb: floats all-reduced at once (0: the default,
-// DT_DIST_BUCKET_MB or 16). A GPU network is refused (-1 + dt_error, *out NULL).
+// NULL is returned). bucket_mb: gradients all-reduced at once (0: the
+// dt_dist_opts' bucket_mb, DT_DIST_BUCKET_MB, else 16). A GPU network is refused (-1 + dt_error, *out NULL).
 int dt_grad_sync_attach(dt_network *net, double bucket_mb, dt_grad_sync **out);
 void dt_grad_sync_detach(dt_grad_sync *s); // NULL: nothing
 // Seconds the communication thread spent in all-reduces and the main thread

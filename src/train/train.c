@@ -474,7 +474,7 @@ int dt_train(dt_model *m, dt_batch_source *src, const dt_train_opts *o) {
         dt_warn("train: %ld batch places stayed empty because images could not be read and "
                 "no readable replacement was found; those batches were not trained\n",
                 R.unfilled);
-    if (R.sync && dt_verbosity() && getenv("DT_DIST_STATS")) {
+    if (R.sync && dt_dist_opts_get()->stats) {
         double comm, wait;
         long steps;
         dt_grad_sync_times(R.sync, &comm, &wait, &steps);
