@@ -117,6 +117,26 @@ for f in two_last.weights two_last.state two_best.weights two_final.weights two_
 done
 echo "rank 0 output: one table, one done line, checkpoints written"
 
+# 2b. sharded validation: `mpirun -np 2 valid` writes what one process
+#     writes (metrics, per-class detections, COCO results: detections
+#     gathered in the data set's order); a 2-rank train's in-loop mAP is the
+#     single-process valid of its weights
+{ printf '[net]\nbatch=4\nheight=64\nwidth=64\nchannels=3\noptimizer=adam\nseed=3\n'
+  printf 'data=%s\nsync_bn=1\n' "$T/tiny.data"
+  sed -n '/^# body/,$p' "$HERE/data/demo-tiny.cfg" | sed 's/classes=2/classes=20/; s/^bias=1$/bias=-3/'
+  printf '[stage]\nepochs=2\nlr=3e-3\n'; } >ssd.cfg
+timeout 120 $MPIRUN -np 2 "$BIN" train ssd.cfg -quiet >ssd.out 2>ssd.err || { cat ssd.err; fail "2-rank ssd train"; }
+"$BIN" valid ssd.cfg backup/ssd_final.weights -out v1 >v1.log 2>&1 || { cat v1.log; fail "valid"; }
+timeout 120 $MPIRUN -np 2 "$BIN" valid ssd.cfg backup/ssd_final.weights -out v2 >v2.log 2>&1 ||
+    { cat v2.log; fail "mpirun -np 2 valid"; }
+[ -s v1/coco_results.json ] && [ "$(ls v1 | wc -l)" -gt 2 ] || fail "valid wrote no results"
+diff -r v1 v2 || fail "2-rank valid results differ from one process's"
+m1=$(sed -n 's/^mAP@.5 11-point \([0-9.]*\).*/\1/p' v1/metrics.txt)
+m2=$(awk '/^ *1 /{print $4}' ssd.out)
+[ -n "$m1" ] && awk -v a="$m1" -v b="$m2" 'BEGIN{d=a-b; exit !(d < 5e-5 && d > -5e-5)}' ||
+    fail "in-loop sharded mAP $m2 != valid's $m1"
+echo "sharded validation: 2-rank valid == 1-process valid (all files); train's mAP $m2 == $m1"
+
 # 3. a killed rank, and resume. Larger images: steps slow enough that the
 #    kill lands in an epoch.
 mk long 8 8 0 ""

@@ -48,8 +48,9 @@ static int src_begin(void *ctx, int split, int epoch) {
         o.seed = s->net->seed, o.shuffle = 0, o.augment = 0;
     }
     // data-parallel training: this rank's shard of the one order; validation
-    // is rank 0's alone, on the whole split (docs/DISTRIBUTED.md)
+    // sharded for a detection head, else rank 0's alone (docs/DISTRIBUTED.md)
     if (split == 0) o.rank = dt_dist_rank(), o.world = dt_dist_size(), o.shard_pad = 1;
+    else if (dt_valid_sharded(s->net)) o.rank = dt_dist_rank(), o.world = dt_dist_size();
     const dt_dataset *d = split == 0 ? &s->train : &s->valid;
     if (!s->state[split]) s->state[split] = dt_calloc((size_t)d->n, 1);
     o.state = s->state[split]; // each bad image warned about and counted once per run

@@ -385,8 +385,11 @@ dt_loader *dt_loader_new(const dt_dataset *d, const dt_loader_opts *o, dt_warnin
     // would only add overhead at these sizes.
     dt_image_set_threads(0);
     L->wk = dt_calloc(L->nthreads, sizeof *L->wk);
-    dt_log("loader: %d images, batch %d (%d per epoch), %dx%d, %d threads, %d batches ahead "
-           "(%.1f MiB)\n", d->n, o->batch, L->nb, o->width, o->height, L->nthreads, L->nslots,
+    char shard[64] = "";
+    if (o->world > 1)
+        snprintf(shard, sizeof shard, " (rank %d of %d: a shard of %d)", o->rank, o->world, L->ns);
+    dt_log("loader: %d images%s, batch %d (%d per epoch), %dx%d, %d threads, %d batches ahead "
+           "(%.1f MiB)\n", d->n, shard, o->batch, L->nb, o->width, o->height, L->nthreads, L->nslots,
            L->nslots * (double)o->batch * o->width * o->height * 3 * 4 / 1048576.0);
     for (int i = 0; i < L->nthreads; i++) {
         worker_t *wk = &L->wk[i];

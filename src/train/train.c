@@ -192,6 +192,7 @@ static int validate(train_run *R, epoch_scores *e) {
     dt_valid_opts vo;
     dt_valid_opts_default(&vo);
     vo.aug = &R->m->aug;
+    vo.shard = dt_valid_sharded(R->net); // the source's valid loader is sharded then
     if (R->src->begin(R->src->ctx, 1, R->ge) != 0) return -1;
     dt_valid_result r;
     int rc = dt_valid_pass(R->net, R->src->next, R->src->ctx, -1, &vo, &r);
@@ -408,8 +409,10 @@ static int run_epoch(train_run *R, const dt_stage *stage, int *finish) {
     const int last = timeout || (st->stage == R->m->n_stages - 1 && st->epoch == stage->epochs - 1);
     const int every = R->o->valid_every == 0 ? 1 : R->o->valid_every;
     epoch_scores e = {.val = NAN};
-    // rank 0 validates (all ranks hold its weights now); the others go on
-    e.validated = R->rank0 && every > 0 && ((R->ge + 1) % every == 0 || last);
+    // all ranks hold rank 0's weights now: a detection head is scored by
+    // every rank on its shard and gathered to rank 0; another by rank 0 alone
+    e.validated = (R->rank0 || dt_valid_sharded(R->net)) && every > 0 &&
+                  ((R->ge + 1) % every == 0 || last);
     if (e.validated && validate(R, &e) != 0) return -1;
     print_row(R, &e, timeout);
     const int better = record_epoch(R, &e);
