@@ -469,11 +469,16 @@ int dt_train(dt_model *m, dt_batch_source *src, const dt_train_opts *o) {
     int rc = run_begin(&R);
     if (rc == 0) rc = run_stages(&R, &finish);
     if (rc != -1 && finish && run_finish(&R) != 0) rc = -1;
+    if (rc != -1 && dt_dist_active()) { // the job's counts (a failed rank ends the job instead)
+        double n[2] = {(double)R.skipped, (double)R.unfilled};
+        dt_dist_allreduce_d(n, 2);
+        R.skipped = (long)n[0], R.unfilled = (long)n[1];
+    }
     if (R.skipped)
         dt_log("train: %ld images in incomplete batches left out (drop_last; with shuffling "
                "each epoch leaves out others)\n",
                R.skipped);
-    if (R.unfilled)
+    if (R.unfilled && R.rank0)
         dt_warn("train: %ld batch places stayed empty because images could not be read and "
                 "no readable replacement was found; those batches were not trained\n",
                 R.unfilled);
