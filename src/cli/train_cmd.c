@@ -167,8 +167,7 @@ static int session_open(session *S, const train_args *a, int need_valid) {
     S->src.net = net;
     // batches per epoch of this rank's shard (all shards are as long)
     const int shard = dt_loader_shard_size(S->src.train.n, dt_dist_rank(), dt_dist_size(), 1);
-    S->bs = (dt_batch_source){&S->src, shard / net->batch, src_begin, src_next, src_end,
-                              S->src.train.n / net->batch};
+    S->bs = (dt_batch_source){&S->src, shard / net->batch, src_begin, src_next, src_end};
     return 0;
 }
 
@@ -255,6 +254,7 @@ int dt_cmd_train(int argc, char **argv) {
     snprintf(desc, sizeof desc, "%.900s: %d train images, %d valid images", base ? base + 1 : data,
              S.src.train.n, S.src.valid.n);
     dt_train_opts o = {
+        .recipe_batches = S.src.train.n / S.net->batch, // one process's: any N resumes
         .name = name,
         .backup = backup,
         .clear = a.clear,

@@ -225,8 +225,8 @@ static int run_begin(train_run *R) {
     R->st.seed = net->seed;
     dt_ema_init(&R->st.ema, 0.98);
     // what this run is made of, before any stage changes the optimizer's decay
-    R->recipe = dt_train_recipe(R->m, R->src->recipe_batches ? R->src->recipe_batches
-                                                             : R->src->train_batches,
+    R->recipe = dt_train_recipe(R->m, o->recipe_batches ? o->recipe_batches
+                                                        : R->src->train_batches,
                                 o->data);
     R->st.recipe = R->recipe;
     R->base_decay = net->opt.decay;
