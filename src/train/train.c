@@ -325,9 +325,8 @@ static int train_epoch(train_run *R, const dt_stage *stage, int *timeout) {
         }
         progress_show(&pr, done, net->batch, dt_ema_value(&st->ema), dt_net_top_lr(net), 0);
         int out_of_time = R->o->minutes > 0 && dt_now() - R->t_start > 60 * R->o->minutes;
-        if (dt_dist_active()) { // rank 0's clock decides for all
+        if (dt_dist_active() && R->o->minutes > 0) // rank 0's clock decides for all
             dt_dist_bcast(&out_of_time, sizeof out_of_time, 0);
-        }
         if (out_of_time) {
             *timeout = 1;
             break;
