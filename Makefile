@@ -3,6 +3,8 @@
 #   OPENCV=0   build without OpenCV (image I/O reports a clear error)
 #   ONNX=0     build without `detector export` (default: on when libonnx-dev's
 #              header and protobuf are found; docs/EXPORT.md)
+#   MPI=0      build without Open MPI (default: on when `mpicc` is found;
+#              data-parallel training, docs/DISTRIBUTED.md)
 #   ASAN=1     AddressSanitizer + UndefinedBehaviorSanitizer
 #   DEBUG=1    -O0 -g
 #   FUZZ=1     clang + libFuzzer + ASan/UBSan into build-fuzz/ (`make fuzz`
@@ -105,6 +107,21 @@ ifeq ($(ONNX),1)
 else
   FOUND += onnx=off
 endif
+# Open MPI (docs/DISTRIBUTED.md): found through mpicc's own flags.
+MPI ?= $(if $(shell command -v mpicc 2>/dev/null),1,0)
+ifeq ($(MPI),1)
+  MPI_CFLAGS := $(shell mpicc --showme:compile 2>/dev/null)
+  MPI_LIBS := $(shell mpicc --showme:link 2>/dev/null)
+  ifeq ($(MPI_LIBS),)
+    $(error MPI=1 but `mpicc --showme:link` gives nothing (install libopenmpi-dev, or MPI=0))
+  endif
+  DEFS += -DDT_MPI
+  CFLAGS += $(MPI_CFLAGS)
+  LDLIBS += $(MPI_LIBS)
+  FOUND += mpi=$(shell mpirun --version 2>/dev/null | sed -n 's/.*(Open MPI) \([0-9.]*\).*/\1/p')
+else
+  FOUND += mpi=off
+endif
 FOUND += onednn=$(shell grep -h 'define DNNL_VERSION_\(MAJOR\|MINOR\|PATCH\)' /usr/include/oneapi/dnnl/dnnl_version.h 2>/dev/null | awk '{printf "%s%s", sep, $$3; sep="."}')
 
 ifeq ($(GPU),1)
@@ -142,7 +159,7 @@ endif
 # --- sources -------------------------------------------------------------------
 # Every folder of src/ but cuda/ (docs/ARCHITECTURE.md); the program's main
 # is src/cli/detector.c, the rest is the library.
-SRC_DIRS := base media data detect engine layers train eval api cli export
+SRC_DIRS := base media data detect engine layers train eval dist api cli export
 LIB_C := $(filter-out src/cli/detector.c,$(foreach d,$(SRC_DIRS),$(wildcard src/$(d)/*.c)))
 ifeq ($(OPENCV),1)
   LIB_CXX := $(foreach d,$(filter-out export,$(SRC_DIRS)),$(wildcard src/$(d)/*.cpp))

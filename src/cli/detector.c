@@ -8,6 +8,7 @@
 #include "engine/conv_route.h"
 #include "cli/commands.h"
 #include "cli/env.h"
+#include "dist/dist.h"
 #include "engine/gpu.h"
 #include "media/image.h"
 #include "media/imgprobe.h"
@@ -260,10 +261,33 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) cmd = "help";
     if (dt_cli_env_load() != 0) return 2; // the environment (docs/ENV.md)
+    // Under mpirun: one rank of a data-parallel job (docs/DISTRIBUTED.md);
+    // started plainly: one process, MPI untouched.
+    dt_dist_opts dopts;
+    if (dt_cli_dist_env(&dopts) != 0) return 2;
+    if (dt_dist_init(&argc, &argv, &dopts) != 0) {
+        fprintf(stderr, "error: %s\n", dt_last_error());
+        return 2;
+    }
+    if (dt_dist_active()) {
+        if (strcmp(cmd, "train") && strcmp(cmd, "lr_find") && strcmp(cmd, "valid"))
+            dt_dist_abort("'detector %s' does not run data-parallel (train, lr_find and "
+                          "valid do): start it without mpirun",
+                          cmd);
+        if (dt_dist_rank() != 0) dt_set_verbosity(0); // rank 0 speaks for the job
+    }
     for (int i = 0; i < N_COMMANDS; i++) {
         if (strcmp(cmd, commands[i].name) != 0) continue;
-        if (global_options(cmd, &argc, argv) != 0) return 2;
-        return commands[i].run(argc - 1, argv + 1);
+        if (global_options(cmd, &argc, argv) != 0) {
+            if (dt_dist_active()) dt_dist_abort("bad arguments (above)");
+            return 2;
+        }
+        const int rc = commands[i].run(argc - 1, argv + 1);
+        // A rank that failed ends the job: the others would wait for it forever.
+        if (rc != 0 && dt_dist_active())
+            dt_dist_abort("'detector %s' failed on this rank (the error is above)", cmd);
+        dt_dist_finalize();
+        return rc;
     }
     fprintf(stderr, "error: unknown command '%s'\n", cmd);
     usage(stderr);

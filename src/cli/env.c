@@ -48,6 +48,25 @@ static void conv_cache_from(const char *e) {
         dt_conv_route_set_cache(NULL, getenv("XDG_CACHE_HOME"), getenv("HOME"));
 }
 
+int dt_cli_dist_env(dt_dist_opts *o) {
+    memset(o, 0, sizeof *o);
+    const char *w = getenv("OMPI_COMM_WORLD_SIZE");
+    o->launched = w || getenv("PMIX_RANK") || getenv("PMI_SIZE");
+    o->world = w ? atoi(w) : getenv("PMI_SIZE") ? atoi(getenv("PMI_SIZE")) : 0;
+    o->no_overlap = on(getenv("DT_DIST_NO_OVERLAP"));
+    o->stats = on(getenv("DT_DIST_STATS"));
+    const char *b = getenv("DT_DIST_BUCKET_MB");
+    if (b) {
+        char *end;
+        o->bucket_mb = strtod(b, &end);
+        if (end == b || *end || !(o->bucket_mb > 0) || o->bucket_mb > 4096) {
+            fprintf(stderr, "error: DT_DIST_BUCKET_MB=%s: expected a size in MB in (0, 4096]\n", b);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int dt_cli_env_load(void) {
     memset(&the, 0, sizeof the);
     const char *g = getenv("DT_GPU");

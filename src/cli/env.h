@@ -7,6 +7,7 @@
 #define DT_CLI_ENV_H
 
 #include "detector.h"
+#include "dist/dist.h"
 
 typedef struct {
     int use_gpu;           // -gpu N / DT_GPU=N (>= 0); -nogpu clears it
@@ -24,6 +25,9 @@ typedef struct {
 // process-wide ones (DT_QUIET, DT_MAX_PIXELS, DT_CONV_CACHE / XDG_CACHE_HOME /
 // HOME). 0, or -1 with the message printed (a malformed DT_MAX_PIXELS).
 int dt_cli_env_load(void);
+// The launcher's and the DT_DIST_* variables (docs/DISTRIBUTED.md). 0, or -1
+// with the message printed (a malformed DT_DIST_BUCKET_MB).
+int dt_cli_dist_env(dt_dist_opts *o);
 // The settings (main applies the global options on top of the environment).
 dt_cli_settings *dt_cli_settings_get(void);
 // After the options: checks the GPU texts (-amp, DT_LOSS_SCALE) when a GPU is

@@ -20,6 +20,7 @@
 #include "cli/commands.h"
 #include "base/fs.h"
 #include "cli/env.h"
+#include "dist/dist.h"
 #include "engine/gpu.h"
 #include "media/chart.h"
 #include "train/train.h"
@@ -46,6 +47,10 @@ static int src_begin(void *ctx, int split, int epoch) {
     } else {
         o.seed = s->net->seed, o.shuffle = 0, o.augment = 0;
     }
+    // data-parallel training: this rank's shard of the one order; validation
+    // sharded for a detection head, else rank 0's alone (docs/DISTRIBUTED.md)
+    if (split == 0) o.rank = dt_dist_rank(), o.world = dt_dist_size(), o.shard_pad = 1;
+    else if (dt_valid_sharded(s->net)) o.rank = dt_dist_rank(), o.world = dt_dist_size();
     const dt_dataset *d = split == 0 ? &s->train : &s->valid;
     if (!s->state[split]) s->state[split] = dt_calloc((size_t)d->n, 1);
     o.state = s->state[split]; // each bad image warned about and counted once per run
@@ -160,8 +165,9 @@ static int session_open(session *S, const train_args *a, int need_valid) {
     // page-locked batches: the GPU uploads them without a host copy
     o->pin = dt_net_pin_ops(net);
     S->src.net = net;
-    S->bs = (dt_batch_source){&S->src, S->src.train.n / net->batch, src_begin, src_next,
-                              src_end};
+    // batches per epoch of this rank's shard (all shards are as long)
+    const int shard = dt_loader_shard_size(S->src.train.n, dt_dist_rank(), dt_dist_size(), 1);
+    S->bs = (dt_batch_source){&S->src, shard / net->batch, src_begin, src_next, src_end};
     return 0;
 }
 
@@ -248,27 +254,37 @@ int dt_cmd_train(int argc, char **argv) {
     snprintf(desc, sizeof desc, "%.900s: %d train images, %d valid images", base ? base + 1 : data,
              S.src.train.n, S.src.valid.n);
     dt_train_opts o = {
+        .recipe_batches = S.src.train.n / S.net->batch, // one process's: any N resumes
         .name = name,
         .backup = backup,
         .clear = a.clear,
         .minutes = a.minutes,
-        .progress = !a.quiet,
-        .table = stdout,
+        .progress = !a.quiet && dt_dist_rank() == 0, // rank 0 speaks for the job
+        .table = dt_dist_rank() == 0 ? stdout : NULL,
         .valid_every = valid_every,
         .data = desc,
     };
     int total = 0;
     for (int s = 0; s < S.model->n_stages; s++) total += S.model->stages[s].epochs;
-    fprintf(stderr,
-            "train: %s: %d train images (%d batches of %d per epoch), %d valid images; %d "
-            "stage%s, %d epochs, seed %llu; checkpoints in %s/%s_*\n",
-            a.cfg, S.src.train.n, S.bs.train_batches, S.net->batch, S.src.valid.n,
-            S.model->n_stages, S.model->n_stages == 1 ? "" : "s", total,
-            (unsigned long long)S.net->seed, o.backup, name);
+    if (dt_dist_rank() == 0)
+        fprintf(stderr,
+                "train: %s: %d train images (%d batches of %d per epoch), %d valid images; %d "
+                "stage%s, %d epochs, seed %llu; checkpoints in %s/%s_*\n",
+                a.cfg, S.src.train.n, S.bs.train_batches, S.net->batch, S.src.valid.n,
+                S.model->n_stages, S.model->n_stages == 1 ? "" : "s", total,
+                (unsigned long long)S.net->seed, o.backup, name);
+    if (dt_dist_active() && dt_dist_rank() == 0)
+        fprintf(stderr,
+                "train: data-parallel over %d ranks: each trains a shard of %d images in "
+                "batches of %d, a global batch of %d per step (the lr is the cfg's as "
+                "written: docs/DISTRIBUTED.md)\n",
+                dt_dist_size(), dt_loader_shard_size(S.src.train.n, 0, dt_dist_size(), 1),
+                S.net->batch, dt_dist_size() * S.net->batch);
     int rc = dt_train(S.model, &S.bs, &o);
     report_unreadable(&S, "train");
     if (rc < 0) fprintf(stderr, "error: %s\n", dt_last_error());
-    else fprintf(stderr, "train: done; weights in %s/%s_final.weights\n", o.backup, name);
+    else if (dt_dist_rank() == 0)
+        fprintf(stderr, "train: done; weights in %s/%s_final.weights\n", o.backup, name);
     session_free(&S);
     return rc < 0 ? 1 : 0;
 }
@@ -334,9 +350,10 @@ int dt_cmd_lr_find(int argc, char **argv) {
         session_free(&S);
         return 1;
     }
-    int rc = dt_lr_find(S.model, &S.bs, &r, !a.quiet);
+    int rc = dt_lr_find(S.model, &S.bs, &r, !a.quiet && dt_dist_rank() == 0);
     report_unreadable(&S, "lr_find");
-    if (rc == 0) {
+    if (rc == 0 && dt_dist_rank() != 0) { // rank 0 prints and plots
+    } else if (rc == 0) {
         printf("%12s %12s\n", "lr", "loss");
         for (int i = 0; i < r.n; i++) printf("%12.4e %12.6f\n", r.lr[i], r.loss[i]);
         int best = -1;

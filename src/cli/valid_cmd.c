@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "base/common.h"
 #include "base/fs.h"
+#include "dist/dist.h"
 #include "eval/valid.h"
 #include "train/model.h"
 
@@ -82,13 +83,19 @@ int dt_cmd_valid(int argc, char **argv, const dt_net_opts *env) {
         snprintf(dir, sizeof dir, "results/valid/%s", stem);
         out = dir;
     }
-    o.out_dir = out;
-    o.table = stdout;
+    // under mpirun: each rank scores its shard, rank 0 prints and writes
+    // the whole split's result (docs/DISTRIBUTED.md)
+    const int rank0 = dt_dist_rank() == 0;
+    o.shard = 1;
+    o.out_dir = rank0 ? out : NULL;
+    o.table = rank0 ? stdout : NULL;
+    if (rank0)
     printf("valid: %s, weights %s, data %s (%d images, %d classes), batch %d\n", cfg, weights,
            data, d.n, d.n_classes, net->batch);
     dt_valid_result r;
     if (dt_valid_run(net, &d, &o, &r) != 0) goto done;
-    if (r.has_ap)
+    if (!rank0) {
+    } else if (r.has_ap)
         printf("detections scored: score > %g, NMS IoU %g, top %d; written to %s/\n",
                (double)o.det.score_thresh, (double)o.det.nms_iou, o.det.max_total, out);
     else

@@ -79,6 +79,7 @@ struct dt_loader {
     dt_loader_opts o;
     dt_warnings *w;
     int nb;         // batches per epoch
+    int ns;         // samples in this rank's shard (d->n without sharding)
     int64_t total;  // batches over all epochs
     int max_obj;    // most objects in one sample
     pthread_mutex_t mu;
@@ -261,12 +262,14 @@ static void build_batch(worker_t *wk, dt_batch *b, int epoch, int bi, int n) {
         // its own augmentation stream (key: top bit, batch, draw), so a
         // sample drawn again is not a copy of its first appearance.
         dt_rng pick;
-        dt_rng_seed3(&pick, L->o.seed, (uint64_t)epoch, 0x726566696c6cull ^ ((uint64_t)bi << 8)); // "refill"
+        // (sharded: each rank's batch bi draws from its own stream, rank in the key)
+        const uint64_t rk = L->o.world > 1 ? (uint64_t)L->o.rank << 40 : 0;
+        dt_rng_seed3(&pick, L->o.seed, (uint64_t)epoch, 0x726566696c6cull ^ ((uint64_t)bi << 8) ^ rk); // "refill"
         const int tries = REFILL_TRIES * n;
         for (int t = 0; pos < n && t < tries; t++) {
             int si = (int)(dt_rng_u64(&pick) % (uint64_t)d->n);
             if (d->s[si].n_obj > b->max_boxes) widen_boxes(b, pos, d->s[si].n_obj);
-            uint64_t key = (1ull << 63) | ((uint64_t)bi << 24) | (uint64_t)t;
+            uint64_t key = (1ull << 63) | ((uint64_t)bi << 24) | (uint64_t)t | rk << 8;
             if (load_place(wk, b, pos, si, epoch, key) == 0) pos++;
         }
     }
@@ -308,8 +311,12 @@ static void *worker_main(void *arg) {
             make_perm(L, epoch, perm);
             L->perm_epoch[epoch & 1] = epoch;
         }
-        int start = bi * B, n = N - start < B ? N - start : B;
-        memcpy(wk->idx, perm + start, (size_t)n * sizeof(int));
+        int start = bi * B, n = L->ns - start < B ? L->ns - start : B;
+        if (L->o.world > 1) // shard place j: list place rank + j * world (padded: mod N)
+            for (int i = 0; i < n; i++)
+                wk->idx[i] = perm[(int)(((int64_t)L->o.rank + (int64_t)(start + i) * L->o.world) % N)];
+        else
+            memcpy(wk->idx, perm + start, (size_t)n * sizeof(int));
         slot_t *s = &L->slots[k % L->nslots];
         pthread_mutex_unlock(&L->mu);
         build_batch(wk, &s->b, epoch, bi, n);
@@ -346,7 +353,13 @@ dt_loader *dt_loader_new(const dt_dataset *d, const dt_loader_opts *o, dt_warnin
     L->d = d;
     L->o = *o;
     L->w = w;
-    L->nb = (d->n + o->batch - 1) / o->batch;
+    if (o->world > 1 && (o->rank < 0 || o->rank >= o->world)) {
+        dt_error("loader: rank %d outside 0..%d", o->rank, o->world - 1);
+        free(L);
+        return NULL;
+    }
+    L->ns = dt_loader_shard_size(d->n, o->rank, o->world, o->shard_pad);
+    L->nb = (L->ns + o->batch - 1) / o->batch;
     L->total = o->epochs ? (int64_t)o->epochs * L->nb : INT64_MAX;
     L->nthreads = o->threads ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (L->nthreads < 1) L->nthreads = 1;
@@ -372,8 +385,11 @@ dt_loader *dt_loader_new(const dt_dataset *d, const dt_loader_opts *o, dt_warnin
     // would only add overhead at these sizes.
     dt_image_set_threads(0);
     L->wk = dt_calloc(L->nthreads, sizeof *L->wk);
-    dt_log("loader: %d images, batch %d (%d per epoch), %dx%d, %d threads, %d batches ahead "
-           "(%.1f MiB)\n", d->n, o->batch, L->nb, o->width, o->height, L->nthreads, L->nslots,
+    char shard[64] = "";
+    if (o->world > 1)
+        snprintf(shard, sizeof shard, " (rank %d of %d: a shard of %d)", o->rank, o->world, L->ns);
+    dt_log("loader: %d images%s, batch %d (%d per epoch), %dx%d, %d threads, %d batches ahead "
+           "(%.1f MiB)\n", d->n, shard, o->batch, L->nb, o->width, o->height, L->nthreads, L->nslots,
            L->nslots * (double)o->batch * o->width * o->height * 3 * 4 / 1048576.0);
     for (int i = 0; i < L->nthreads; i++) {
         worker_t *wk = &L->wk[i];
@@ -416,6 +432,12 @@ dt_batch *dt_loader_next(dt_loader *L) {
 }
 
 int dt_loader_batches_per_epoch(const dt_loader *L) { return L->nb; }
+
+int dt_loader_shard_size(int n, int rank, int world, int pad) {
+    if (world <= 1) return n;
+    if (pad) return (n + world - 1) / world;
+    return n / world + (rank < n % world);
+}
 
 int dt_loader_count_failed(const unsigned char *state, int n) {
     int k = 0;

@@ -48,7 +48,18 @@ typedef struct {
     // and kept across loaders (one loader per pass), so that each bad image
     // is tried, warned about and counted once per run. NULL: the loader's own.
     unsigned char *state;
+    // Data-parallel sharding (docs/DISTRIBUTED.md), as torch's
+    // DistributedSampler: the epoch's one order (from seed, the same on
+    // every rank) is read as a list; rank `rank` of `world` takes places
+    // rank, rank + world, ... shard_pad = 1 (training): the list is first
+    // padded to a multiple of world by repeating it from its start, so
+    // every rank has as many samples (and batches); 0 (validation): no
+    // sample twice, shards differ by at most one. world <= 1: no sharding.
+    int rank, world, shard_pad;
 } dt_loader_opts;
+
+// Samples in rank's shard of n (see dt_loader_opts.rank).
+int dt_loader_shard_size(int n, int rank, int world, int pad);
 
 enum { DT_IMG_SEEN = 1, DT_IMG_FAILED = 2 };
 // Samples flagged DT_IMG_FAILED in a state array of n.

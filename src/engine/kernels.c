@@ -132,13 +132,47 @@ static void affine_act(const float *x, float *y, size_t M, int C, const float *a
 void dt_bn_forward_train(const float *x, float *y, size_t M, int C, const float *scale,
                          const float *shift, float *run_mean, float *run_var, float momentum,
                          float eps, float *save_mean, float *save_invstd, dt_act act) {
-    double s1[C], s2[C];
+    dt_bn_forward_train_sync(x, y, M, C, scale, shift, run_mean, run_var, momentum, eps,
+                             save_mean, save_invstd, act, NULL);
+}
+
+// The moments over every rank's rows: each rank's sums about 0 (from its
+// sums about its first row, in double), then count, sums and sums of squares
+// added over ranks. *Mp becomes the total count.
+static void bn_sync_moments(const float *x, size_t *Mp, int C, const double *s1,
+                            const double *s2, double *mean, double *var,
+                            const dt_bn_sync *sync) {
+    const size_t M = *Mp;
+    double *buf = malloc(sizeof(double) * (2 * (size_t)C + 1));
+    if (!buf) dt_fatal("out of memory (sync_bn)");
+    buf[0] = (double)M;
+    for (int c = 0; c < C; c++) {
+        double x0 = x[c];
+        buf[1 + c] = M * x0 + s1[c];                               // sum x
+        buf[1 + C + c] = M * x0 * x0 + 2 * x0 * s1[c] + s2[c];     // sum x^2
+    }
+    sync->fn(sync->ctx, buf, 2 * (size_t)C + 1);
+    const double n = buf[0];
+    for (int c = 0; c < C; c++) {
+        mean[c] = buf[1 + c] / n;
+        var[c] = buf[1 + C + c] / n - mean[c] * mean[c];
+    }
+    *Mp = (size_t)n;
+    free(buf);
+}
+
+void dt_bn_forward_train_sync(const float *x, float *y, size_t M, int C, const float *scale,
+                              const float *shift, float *run_mean, float *run_var,
+                              float momentum, float eps, float *save_mean, float *save_invstd,
+                              dt_act act, const dt_bn_sync *sync) {
+    double s1[C], s2[C], gmean[C], gvar[C];
     float a[C], b[C];
     channel_sums(x, M, C, s1, s2);
+    if (sync) bn_sync_moments(x, &M, C, s1, s2, gmean, gvar, sync);
     for (int c = 0; c < C; c++) {
         double d = s1[c] / M; // mean - x[0][c]
-        double mean = x[c] + d;
-        double var = s2[c] / M - d * d;
+        double mean = sync ? gmean[c] : x[c] + d;
+        double var = sync ? gvar[c] : s2[c] / M - d * d;
         if (var < 0) var = 0;
         double invstd = 1.0 / sqrt(var + eps);
         save_mean[c] = (float)mean;
@@ -169,6 +203,14 @@ void dt_bn_forward_infer(const float *x, float *y, size_t M, int C, const float 
 void dt_bn_backward(const float *x, const float *y, float *dy, float *dx, size_t M, int C,
                     const float *scale, const float *save_mean, const float *save_invstd,
                     float *dscale, float *dshift, dt_act act, int training, int accum) {
+    dt_bn_backward_sync(x, y, dy, dx, M, C, scale, save_mean, save_invstd, dscale, dshift, act,
+                        training, accum, NULL);
+}
+
+void dt_bn_backward_sync(const float *x, const float *y, float *dy, float *dx, size_t M, int C,
+                         const float *scale, const float *save_mean, const float *save_invstd,
+                         float *dscale, float *dshift, dt_act act, int training, int accum,
+                         const dt_bn_sync *sync) {
     dt_act_backward(act, y, dy, dy, M * (size_t)C);
     // sums: sdz = sum dz, sdzx = sum dz * xhat
     int nt = omp_get_max_threads();
@@ -199,16 +241,22 @@ void dt_bn_backward(const float *x, const float *y, float *dy, float *dx, size_t
         }
     }
     float k0[C], k1[C], k2[C];
+    double sum[2 * C + 1]; // sdz, sdzx per channel, the count: over every rank with sync
     for (int c = 0; c < C; c++) {
         double sdz = 0, sdzx = 0;
         for (int t = 0; t < nt; t++) {
             sdz += acc[(size_t)t * 2 * C + c];
             sdzx += acc[(size_t)t * 2 * C + C + c];
         }
-        dt_bn_bwd_coef(sdz, sdzx, M, scale[c], save_invstd[c], training,
-                       dscale ? dscale + c : NULL, dshift ? dshift + c : NULL, k0 + c, k1 + c,
-                       k2 + c);
+        sum[c] = sdz, sum[C + c] = sdzx;
+        if (dscale) dscale[c] = (float)sdzx; // this rank's own
+        if (dshift) dshift[c] = (float)sdz;
     }
+    sum[2 * C] = (double)M;
+    if (sync && training) sync->fn(sync->ctx, sum, 2 * (size_t)C + 1);
+    for (int c = 0; c < C; c++)
+        dt_bn_bwd_coef(sum[c], sum[C + c], (size_t)sum[2 * C], scale[c], save_invstd[c],
+                       training, NULL, NULL, k0 + c, k1 + c, k2 + c);
     if (!dx) return;
 #pragma omp parallel for schedule(static)
     for (size_t r = 0; r < M; r++) {

@@ -44,6 +44,21 @@ void dt_act_backward(dt_act a, const float *y, const float *dy, float *dz, size_
 void dt_bn_forward_train(const float *x, float *y, size_t M, int C, const float *scale,
                          const float *shift, float *run_mean, float *run_var, float momentum,
                          float eps, float *save_mean, float *save_invstd, dt_act act);
+// Synchronised batch norm (torch's SyncBatchNorm; [net] sync_bn=1 in a
+// data-parallel run, docs/DISTRIBUTED.md): fn sums n doubles over every
+// rank in place. Forward: the batch moments are those of every rank's rows
+// together (counts, sums and sums of squares reduced); backward: the two
+// sums of dx's batch-statistics terms over every rank's rows (dscale and
+// dshift stay this rank's own: the gradient average combines them). NULL:
+// this process's rows alone.
+typedef struct {
+    void (*fn)(void *ctx, double *buf, size_t n);
+    void *ctx;
+} dt_bn_sync;
+void dt_bn_forward_train_sync(const float *x, float *y, size_t M, int C, const float *scale,
+                              const float *shift, float *run_mean, float *run_var,
+                              float momentum, float eps, float *save_mean, float *save_invstd,
+                              dt_act act, const dt_bn_sync *sync);
 // Inference: running statistics. save_mean/save_invstd receive them (for a
 // backward pass through a frozen BN) when non-NULL.
 void dt_bn_forward_infer(const float *x, float *y, size_t M, int C, const float *scale,
@@ -57,6 +72,10 @@ void dt_bn_forward_infer(const float *x, float *y, size_t M, int C, const float 
 void dt_bn_backward(const float *x, const float *y, float *dy, float *dx, size_t M, int C,
                     const float *scale, const float *save_mean, const float *save_invstd,
                     float *dscale, float *dshift, dt_act act, int training, int accum);
+void dt_bn_backward_sync(const float *x, const float *y, float *dy, float *dx, size_t M, int C,
+                         const float *scale, const float *save_mean, const float *save_invstd,
+                         float *dscale, float *dshift, dt_act act, int training, int accum,
+                         const dt_bn_sync *sync);
 
 // y (+)= x
 void dt_add(const float *x, float *y, size_t n, int accum);

@@ -124,7 +124,8 @@ static int parse_net_section(dt_network *net, dt_cfg_section *s, const dt_net_op
         dt_cfg_float(s, "beta1", 0.9f, 0, 1, &net->opt.beta1) ||
         dt_cfg_float(s, "beta2", 0.999f, 0, 1, &net->opt.beta2) ||
         dt_cfg_float(s, "eps", 1e-8f, 0, 1, &net->opt.eps) ||
-        dt_cfg_int(s, "seed", 0, 0, 1 << 30, &seed))
+        dt_cfg_int(s, "seed", 0, 0, 1 << 30, &seed) ||
+        dt_cfg_int(s, "sync_bn", 0, 0, 1, &net->sync_bn))
         return -1;
     net->opt.kind = (dt_opt_kind)opt;
     net->seed = (uint64_t)seed;
@@ -476,9 +477,12 @@ void dt_net_backward(dt_network *net) {
     DT_ASSERT(net->with_grads);
     const dt_backend *be = net->backend;
     be->upload_delta(net);
-    for (int i = net->n_layers - 1; i >= net->first_trainable; i--)
+    for (int i = net->n_layers - 1; i >= net->first_trainable; i--) {
         be->layer_backward(net, &net->layers[i]);
+        if (net->grad_ready) net->grad_ready(net->dist_ctx, net, i);
+    }
     be->backward_done(net);
+    if (net->grads_wait) net->grads_wait(net->dist_ctx, net);
 }
 
 void dt_net_set_train(dt_network *net, int train) { net->train = train && net->with_grads; }

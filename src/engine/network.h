@@ -20,6 +20,7 @@
 #include "data/data.h"  // dt_dataset, for dt_dataset_use_classes
 #include "detect/detect.h" // dt_detection, for a detection head's hook
 #include "detector.h"
+#include "engine/kernels.h" // dt_bn_sync
 
 #ifdef __cplusplus
 extern "C" {
@@ -248,7 +249,29 @@ struct dt_network {
     dt_gpu_opts gpu_opts; // dt_net_opts.gpu (zero: the defaults), read by dt_net_gpu_enable
     int gpu_wanted;       // dt_net_opts.gpu was given: dt_net_place (train/model.h) moves it there
     struct dt_prof *prof; // DT_PROFILE timings (network.c), or NULL when off
+
+    // --- data-parallel training (src/dist/, docs/DISTRIBUTED.md) ------------
+    // Set by the trainer on every rank; NULL in one process. grad_ready runs
+    // after each layer's backward (that layer's parameter gradients are then
+    // final: a communication thread may start reducing them while backward
+    // goes on); grads_wait at the end of dt_net_backward, which returns with
+    // the gradients averaged over ranks. bn_reduce sums n doubles over ranks
+    // in place ([net] sync_bn=1: batch norm's batch moments, docs/DISTRIBUTED.md).
+    void (*grad_ready)(void *ctx, dt_network *net, int layer);
+    void (*grads_wait)(void *ctx, dt_network *net);
+    void (*bn_reduce)(void *ctx, double *buf, size_t n);
+    void *dist_ctx;
+    int sync_bn; // [net] sync_bn: 1 = batch norm statistics over every rank's batch
+    dt_bn_sync bn_sync; // {bn_reduce, dist_ctx}, what dt_net_bn_sync hands the kernels
 };
+
+// The batch-norm kernels' reducer (engine/kernels.h): over every rank with
+// [net] sync_bn=1 in a data-parallel run, else NULL (this rank's rows).
+static inline const dt_bn_sync *dt_net_bn_sync(dt_network *net) {
+    if (!net->sync_bn || !net->bn_reduce) return NULL;
+    net->bn_sync.fn = net->bn_reduce, net->bn_sync.ctx = net->dist_ctx;
+    return &net->bn_sync;
+}
 
 // dt_net_opts comes from the public header (include/detector.h).
 

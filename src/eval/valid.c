@@ -12,6 +12,7 @@
 #include "base/common.h"
 #include "base/fs.h"
 #include "data/transform.h"
+#include "dist/dist.h"
 #include "engine/gpu.h"
 #include "layers/ssd.h"
 
@@ -48,6 +49,11 @@ void dt_box_input_to_source(const dt_augment *aug, int net_w, int net_h, int ow,
 
 struct dt_map_scratch {
     dt_detection *dets; // (det.max_total)
+    // sharded pass: each image's record is logged here (then gathered to
+    // rank 0) instead of going into the accumulator
+    int logging;
+    unsigned char *log;
+    size_t log_n, log_cap;
     double *gt, *det;   // (cap, 4) continuous source pixels
     double *scores;     // (cap)
     int *gt_cls, *det_cls, *diff; // (cap)
@@ -75,7 +81,89 @@ void dt_valid_scratch_free(dt_map_scratch *s) {
     free(s->gt_cls);
     free(s->det_cls);
     free(s->diff);
+    free(s->log);
     free(s);
+}
+
+// --- sharded passes: records of images, gathered -------------------------------------
+// One image: int sample, ng, nd, path length; gt (ng x 4 doubles), gt_cls,
+// diff (ng ints); det (nd x 4), det_cls (nd ints), scores (nd doubles); path.
+
+static void log_put(dt_map_scratch *s, const void *p, size_t n) {
+    if (s->log_n + n > s->log_cap) {
+        s->log_cap = 2 * (s->log_n + n) + 4096;
+        s->log = dt_realloc(s->log, s->log_cap);
+    }
+    if (n) memcpy(s->log + s->log_n, p, n);
+    s->log_n += n;
+}
+
+static void log_image(dt_map_scratch *s, int sample, int ng, int nd, const char *path) {
+    int h[4] = {sample, ng, nd, path ? (int)strlen(path) : -1};
+    log_put(s, h, sizeof h);
+    log_put(s, s->gt, sizeof(double) * 4 * ng);
+    log_put(s, s->gt_cls, sizeof(int) * ng);
+    log_put(s, s->diff, sizeof(int) * ng);
+    log_put(s, s->det, sizeof(double) * 4 * nd);
+    log_put(s, s->det_cls, sizeof(int) * nd);
+    log_put(s, s->scores, sizeof(double) * nd);
+    if (path) log_put(s, path, strlen(path));
+}
+
+typedef struct {
+    int sample;
+    size_t at;
+} log_ref;
+
+static int ref_cmp(const void *a, const void *b) {
+    const log_ref *x = a, *y = b;
+    return (x->sample > y->sample) - (x->sample < y->sample);
+}
+
+#define LOG_GET(p, n) (memcpy((p), buf + at, (n)), at += (n))
+
+// Rank 0: every rank's records into acc, in the data set's order. 0 / -1.
+static int replay(dt_map_acc *acc, const unsigned char *buf, size_t n) {
+    size_t at = 0, nr = 0, cap = 0;
+    log_ref *refs = NULL;
+    while (at < n) { // index the records
+        int h[4];
+        LOG_GET(h, sizeof h);
+        if (nr == cap) cap = 2 * cap + 64, refs = dt_realloc(refs, sizeof *refs * cap);
+        refs[nr++] = (log_ref){h[0], at - sizeof h};
+        at += (sizeof(double) * 4 + 2 * sizeof(int)) * (size_t)h[1] +
+              (sizeof(double) * 5 + sizeof(int)) * (size_t)h[2] + (h[3] > 0 ? (size_t)h[3] : 0);
+    }
+    qsort(refs, nr, sizeof *refs, ref_cmp);
+    int rc = 0;
+    for (size_t k = 0; k < nr && rc == 0; k++) {
+        at = refs[k].at;
+        int h[4];
+        LOG_GET(h, sizeof h);
+        const int ng = h[1], nd = h[2];
+        double *gt = dt_malloc(sizeof(double) * 4 * (ng + 1)), *det = dt_malloc(sizeof(double) * 4 * (nd + 1)),
+               *sc = dt_malloc(sizeof(double) * (nd + 1));
+        int *gc = dt_malloc(sizeof(int) * (ng + 1)), *df = dt_malloc(sizeof(int) * (ng + 1)),
+            *dc = dt_malloc(sizeof(int) * (nd + 1));
+        char *path = h[3] >= 0 ? dt_malloc((size_t)h[3] + 1) : NULL;
+        LOG_GET(gt, sizeof(double) * 4 * ng);
+        LOG_GET(gc, sizeof(int) * ng);
+        LOG_GET(df, sizeof(int) * ng);
+        LOG_GET(det, sizeof(double) * 4 * nd);
+        LOG_GET(dc, sizeof(int) * nd);
+        LOG_GET(sc, sizeof(double) * nd);
+        if (path) LOG_GET(path, (size_t)h[3]), path[h[3]] = 0;
+        rc = dt_map_acc_add_image(acc, gt, gc, df, ng, det, dc, sc, nd, path);
+        free(gt), free(det), free(sc), free(gc), free(df), free(dc), free(path);
+    }
+    free(refs);
+    return rc;
+}
+
+int dt_valid_sharded(const dt_network *net) {
+    dt_layer *head = NULL;
+    dt_head_of(net, &head);
+    return dt_dist_active() && head && head->ops->detections;
 }
 
 int dt_valid_add_detections(dt_map_acc *a, dt_map_scratch **scratch, const dt_layer *head,
@@ -109,6 +197,10 @@ int dt_valid_add_detections(dt_map_acc *a, dt_map_scratch **scratch, const dt_la
             dt_box_input_to_source(aug, net->w, net->h, ow, oh, c, s->det + 4 * j);
             s->det_cls[j] = s->dets[j].cls;
             s->scores[j] = s->dets[j].score;
+        }
+        if (s->logging) {
+            log_image(s, b->sample ? b->sample[i] : 0, ng, nd, b->paths ? b->paths[i] : NULL);
+            continue;
         }
         if (dt_map_acc_add_image(a, s->gt, s->gt_cls, s->diff, ng, s->det, s->det_cls,
                                  s->scores, nd, b->paths ? b->paths[i] : NULL) != 0)
@@ -242,6 +334,16 @@ int dt_valid_pass(dt_network *net, dt_batch *(*next)(void *), void *ctx, int n_c
     }
     if (head->ops->metrics_reset) head->ops->metrics_reset(head, net);
     dt_map_scratch *scratch = NULL;
+    const int shard = o->shard && dt_dist_active();
+    if (shard) {
+        if (!r->acc || o->max_images > 0) {
+            dt_error("a sharded validation pass needs a detection head and the whole split");
+            dt_valid_result_free(r);
+            return -1;
+        }
+        scratch = dt_calloc(1, sizeof *scratch);
+        scratch->logging = 1;
+    }
     double loss_sum = 0, t0 = dt_now();
     int rc = 0;
     dt_batch *b;
@@ -264,11 +366,27 @@ int dt_valid_pass(dt_network *net, dt_batch *(*next)(void *), void *ctx, int n_c
         r->n_images += n;
         if (o->max_images > 0 && r->n_images >= o->max_images) break;
     }
+    if (shard) { // every rank's: counts and loss summed, the records to rank 0
+        double sums[3] = {loss_sum, r->n_images, rc != 0};
+        dt_dist_allreduce_d(sums, 3);
+        if (sums[2] > 0 && rc == 0) {
+            dt_error("validation failed on another rank (its error is printed there)");
+            rc = -1;
+        }
+        if (rc == 0) {
+            loss_sum = sums[0], r->n_images = (int)sums[1];
+            void *all = NULL;
+            size_t n_all = 0;
+            dt_dist_gather_bytes(scratch->log, scratch->log_n, &all, &n_all, NULL);
+            if (dt_dist_rank() == 0) rc = replay(r->acc, all, n_all);
+            free(all);
+        }
+    }
     dt_valid_scratch_free(scratch);
     r->seconds = dt_now() - t0;
     if (rc == 0) {
         r->loss = r->has_loss && r->n_images ? loss_sum / r->n_images : NAN;
-        rc = pass_metrics(net, head, r);
+        if (!shard || dt_dist_rank() == 0) rc = pass_metrics(net, head, r);
     }
     if (rc != 0) dt_valid_result_free(r);
     return rc;
@@ -307,6 +425,16 @@ int dt_valid_run(dt_network *net, const dt_dataset *val, const dt_valid_opts *o,
     dt_loader_opts_net(&lo, net->batch, net->w, net->h, o->aug, 1);
     lo.threads = o->threads > 0 ? o->threads : 2;
     lo.pin = dt_net_pin_ops(net);
+    dt_valid_opts oo = *o;
+    if (o->shard && dt_dist_active()) {
+        if (dt_valid_sharded(net) && o->max_images == 0) { // this rank's shard
+            lo.rank = dt_dist_rank(), lo.world = dt_dist_size(), lo.shard_pad = 0;
+        } else { // rank 0 alone
+            oo.shard = 0;
+            if (dt_dist_rank() != 0) return 0;
+        }
+    }
+    o = &oo;
     dt_loader *L = dt_loader_new(val, &lo, NULL);
     if (!L) return -1;
     loader_ctx c = {L};
@@ -317,6 +445,7 @@ int dt_valid_run(dt_network *net, const dt_dataset *val, const dt_valid_opts *o,
         dt_warn("valid: %d of %d images could not be read (each named above) and are left "
                 "out of the scores\n", unreadable, val->n);
     if (rc != 0) return -1;
+    if (o->shard && dt_dist_rank() != 0) return 0; // rank 0 has the result
     if (r->n_images == 0) {
         dt_error("the validation split gave no image that could be loaded");
         dt_valid_result_free(r);

@@ -53,7 +53,19 @@ typedef struct {
     const char *out_dir;  // result files written here; NULL: none
     FILE *table;          // readable table printed here; NULL: none
     const dt_augment *aug; // the model's transform (letterbox); NULL: the defaults
+    // Data-parallel (docs/DISTRIBUTED.md), every rank calling: 1 = the
+    // batches are this rank's shard of the split (dt_valid_sharded: a loader
+    // with rank/world of dist.h, shard_pad 0); the loss and image count are
+    // summed over ranks and the detections gathered, so rank 0's result is
+    // the whole split's, in the data set's order, as one process's. The
+    // other ranks get n_images and the loss, no metrics. 0: this process alone.
+    int shard;
 } dt_valid_opts;
+
+// 1 when a pass over net can be sharded over the ranks of dist.h (more than
+// one rank, a detection head: its detections can be gathered; the other
+// heads keep their metrics inside the layer, so rank 0 scores them alone).
+int dt_valid_sharded(const dt_network *net);
 
 void dt_valid_opts_default(dt_valid_opts *o);
 

@@ -50,9 +50,9 @@ static void batchnorm_forward(dt_layer *l, dt_network *net) {
     dt_param *P = l->params;
     p->trained = dt_layer_training(net, l);
     if (p->trained)
-        dt_bn_forward_train(x, l->output, M, l->c, P[P_SCALE].w, P[P_SHIFT].w, P[P_MEAN].w,
+        dt_bn_forward_train_sync(x, l->output, M, l->c, P[P_SCALE].w, P[P_SHIFT].w, P[P_MEAN].w,
                             P[P_VAR].w, p->momentum, p->eps, p->save_mean, p->save_invstd,
-                            p->act);
+                            p->act, dt_net_bn_sync(net));
     else
         dt_bn_forward_infer(x, l->output, M, l->c, P[P_SCALE].w, P[P_SHIFT].w, P[P_MEAN].w,
                             P[P_VAR].w, p->eps, p->save_mean, p->save_invstd, p->act);
@@ -68,8 +68,9 @@ static void batchnorm_backward(dt_layer *l, dt_network *net) {
     float *dshift = l->frozen ? NULL : P[P_SHIFT].g;
     if (!dx && !dscale) return;
     // l->delta is ours: dt_bn_backward turns it into the pre-activation gradient
-    dt_bn_backward(x, l->output, l->delta, dx, M, l->c, P[P_SCALE].w, p->save_mean,
-                   p->save_invstd, dscale, dshift, p->act, p->trained, l->in_accum[0]);
+    dt_bn_backward_sync(x, l->output, l->delta, dx, M, l->c, P[P_SCALE].w, p->save_mean,
+                   p->save_invstd, dscale, dshift, p->act, p->trained, l->in_accum[0],
+                   dt_net_bn_sync(net));
 }
 
 static void batchnorm_describe(const dt_layer *l, char *buf, size_t n) {

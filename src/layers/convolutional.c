@@ -614,9 +614,10 @@ static void conv_forward(dt_layer *l, dt_network *net) {
     if (dt_layer_training(net, l)) {
         conv_raw(l, p, net, &p->train, DT_ACT_LINEAR, p->xbuf);
         size_t M = (size_t)l->batch * l->out_h * l->out_w;
-        dt_bn_forward_train(p->xbuf, l->output, M, p->a.filters, l->params[p->a.ps].w,
+        dt_bn_forward_train_sync(p->xbuf, l->output, M, p->a.filters, l->params[p->a.ps].w,
                             l->params[p->a.pt].w, l->params[p->a.pm].w, l->params[p->a.pv].w,
-                            p->a.momentum, p->a.eps, p->save_mean, p->save_invstd, p->a.act);
+                            p->a.momentum, p->a.eps, p->save_mean, p->save_invstd, p->a.act,
+                            dt_net_bn_sync(net));
         p->fold_valid = 0; // the running statistics moved
         p->last_folded = 0;
         return;
@@ -669,9 +670,9 @@ static void conv_backward(dt_layer *l, dt_network *net) {
         float *dshift = l->frozen ? NULL : l->params[p->a.pt].g;
         // dL/dxbuf overwrites xbuf (read element by element first), and
         // becomes diff_dst of the convolution
-        dt_bn_backward(p->xbuf, l->output, l->delta, p->xbuf, M, p->a.filters,
+        dt_bn_backward_sync(p->xbuf, l->output, l->delta, p->xbuf, M, p->a.filters,
                        l->params[p->a.ps].w, p->save_mean, p->save_invstd, dscale, dshift,
-                       p->a.act, training, 0);
+                       p->a.act, training, 0, dt_net_bn_sync(net));
     } else {
         dt_act_backward(p->a.act, l->output, l->delta, l->delta, M * p->a.filters);
     }

@@ -114,9 +114,9 @@ static void stdconv_forward(dt_layer *l, dt_network *net) {
     const size_t M = (size_t)l->batch * l->out_h * l->out_w;
     p->bn_trained = dt_layer_training(net, l);
     if (p->bn_trained)
-        dt_bn_forward_train(x, l->output, M, p->a.filters, P[P_SCALE].w, P[P_SHIFT].w,
+        dt_bn_forward_train_sync(x, l->output, M, p->a.filters, P[P_SCALE].w, P[P_SHIFT].w,
                             P[P_MEAN].w, P[P_VAR].w, p->a.momentum, p->a.eps, p->save_mean,
-                            p->save_invstd, DT_ACT_LINEAR);
+                            p->save_invstd, DT_ACT_LINEAR, dt_net_bn_sync(net));
     else
         dt_bn_forward_infer(x, l->output, M, p->a.filters, P[P_SCALE].w, P[P_SHIFT].w,
                             P[P_MEAN].w, P[P_VAR].w, p->a.eps, p->save_mean, p->save_invstd,
@@ -141,9 +141,9 @@ static void stdconv_backward(dt_layer *l, dt_network *net) {
     float *dscale = l->frozen ? NULL : P[P_SCALE].g;
     float *dshift = l->frozen ? NULL : P[P_SHIFT].g;
     // y is only read for the activation's gradient, and BN's is linear here
-    dt_bn_backward(p->conv.l.output, l->output, dy, p->conv.l.delta, M, p->a.filters,
+    dt_bn_backward_sync(p->conv.l.output, l->output, dy, p->conv.l.delta, M, p->a.filters,
                    P[P_SCALE].w, p->save_mean, p->save_invstd, dscale, dshift, DT_ACT_LINEAR,
-                   p->bn_trained, 0);
+                   p->bn_trained, 0, dt_net_bn_sync(net));
     dt_subconv_backward(&p->conv, l, net); // ReLU, conv weights/bias, dx
 }
 

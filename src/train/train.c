@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "base/fs.h"
+#include "dist/dist.h"
+#include "dist/grad_sync.h"
 #include "media/chart.h"
 #include "engine/gpu.h"
 #include "eval/valid.h"
@@ -61,9 +63,16 @@ int dt_train_step(dt_network *net, const dt_batch *b, float *loss) {
     dt_net_set_train(net, 1);
     dt_net_forward(net);
     *loss = net->loss;
-    if (!isfinite(net->loss)) return 1;
+    if (dt_dist_active()) { // the mean over ranks: NaN on one rank stops every rank
+        double l = net->loss;
+        dt_dist_allreduce_d(&l, 1);
+        *loss = (float)(l / dt_dist_size());
+    }
+    if (!isfinite(*loss)) return 1;
     dt_net_backward(net);
     dt_net_step(net);
+    // the images every rank's batch of this step held (the weights' count)
+    net->images_seen += (uint64_t)net->batch * (uint64_t)(dt_dist_size() - 1);
     return 0;
 }
 
@@ -153,7 +162,12 @@ typedef struct {
     int header, n_names, run_epochs;
     double t_start;
     long skipped, unfilled; // images left out by drop_last / batch places left empty
+    int rank0;              // this process writes (rank 0, or the only one)
+    dt_grad_sync *sync;     // data-parallel gradient averaging; NULL in one process
 } train_run;
+
+// Steps between two comparisons of the ranks' weights (docs/DISTRIBUTED.md).
+#define DIST_CHECK_EVERY 100
 
 // The epoch's validation outcome.
 typedef struct {
@@ -178,6 +192,7 @@ static int validate(train_run *R, epoch_scores *e) {
     dt_valid_opts vo;
     dt_valid_opts_default(&vo);
     vo.aug = &R->m->aug;
+    vo.shard = dt_valid_sharded(R->net); // the source's valid loader is sharded then
     if (R->src->begin(R->src->ctx, 1, R->ge) != 0) return -1;
     dt_valid_result r;
     int rc = dt_valid_pass(R->net, R->src->next, R->src->ctx, -1, &vo, &r);
@@ -210,15 +225,23 @@ static int run_begin(train_run *R) {
     R->st.seed = net->seed;
     dt_ema_init(&R->st.ema, 0.98);
     // what this run is made of, before any stage changes the optimizer's decay
-    R->recipe = dt_train_recipe(R->m, R->src->train_batches, o->data);
+    R->recipe = dt_train_recipe(R->m, o->recipe_batches ? o->recipe_batches
+                                                        : R->src->train_batches,
+                                o->data);
     R->st.recipe = R->recipe;
     R->base_decay = net->opt.decay;
     R->t_start = dt_now();
-    if (!o->backup) return 0;
+    if (dt_grad_sync_attach(net, 0, &R->sync) != 0) return -1;
+    if (!o->backup) {
+        dt_dist_sync_net(net); // every rank starts from rank 0's weights
+        return 0;
+    }
     const char *name = o->name ? o->name : "net";
     train_paths *P = &R->P;
-    if (dt_mkdirs(o->backup) != 0) return -1;
-    dt_remove_stale_temps(o->backup, name); // a save cut by kill -9 left them
+    if (R->rank0) { // rank 0 alone writes (docs/DISTRIBUTED.md)
+        if (dt_mkdirs(o->backup) != 0) return -1;
+        dt_remove_stale_temps(o->backup, name); // a save cut by kill -9 left them
+    }
     snprintf(P->last_w, sizeof P->last_w, "%s/%s_last.weights", o->backup, name);
     snprintf(P->last_s, sizeof P->last_s, "%s/%s_last.state", o->backup, name);
     snprintf(P->best_w, sizeof P->best_w, "%s/%s_best.weights", o->backup, name);
@@ -231,13 +254,28 @@ static int run_begin(train_run *R) {
             dt_warn("%s was made with seed %llu: resuming with it (not %llu)\n", P->last_s,
                     (unsigned long long)R->st.seed, (unsigned long long)asked);
         net->seed = R->st.seed; // the batch source reads it: same data as before the stop
+        // The schedule's position is the epoch boundary in this run's steps:
+        // with another number of ranks an epoch has another number of steps
+        // (docs/DISTRIBUTED.md, resume); the stored one for the same number
+        // (unless batches were left out for unreadable images).
+        R->st.stage_iter = (long)R->st.epoch * R->src->train_batches;
         const dt_train_state *st = &R->st;
         int s = st->stage < R->m->n_stages ? st->stage : R->m->n_stages - 1;
-        fprintf(stderr, "train: resuming from %s: stage %d, epoch %d of %d (iteration %ld)\n",
-                P->last_s, st->stage + 1, st->epoch + 1, R->m->stages[s].epochs, st->iter);
+        if (R->rank0)
+            fprintf(stderr, "train: resuming from %s: stage %d, epoch %d of %d (iteration %ld)\n",
+                    P->last_s, st->stage + 1, st->epoch + 1, R->m->stages[s].epochs, st->iter);
     } else if (o->clear && access(P->last_s, F_OK) == 0) {
         dt_log("train: -clear: starting again (%s will be overwritten)\n", P->last_s);
     }
+    // Every rank read the same checkpoint (the backup folder is shared) or
+    // none; then rank 0's parameters, moments, rng and seed are everyone's.
+    const dt_train_state *st = &R->st;
+    const uint64_t pos = ((uint64_t)(st->stage + 1) << 32) ^ (uint64_t)(st->epoch + 1) ^
+                         ((uint64_t)st->iter << 40);
+    if (dt_dist_agree_u64(pos, "the resume position (stage, epoch, iteration: is the backup "
+                               "folder shared by every rank?)") != 0)
+        return -1;
+    dt_dist_sync_net(net);
     return 0;
 }
 
@@ -254,7 +292,13 @@ static int train_epoch(train_run *R, const dt_stage *stage, int *timeout) {
     int done = 0;
     *timeout = 0;
     while ((b = src->next(src->ctx))) {
-        if (b->n < net->batch) { // drop_last: see dt_train
+        int short_b = b->n < net->batch;
+        if (dt_dist_active()) { // a batch is trained by every rank or by none
+            double f = short_b;
+            dt_dist_allreduce_d(&f, 1);
+            if (f > 0 && !short_b) continue; // another rank's batch came short
+        }
+        if (short_b) { // drop_last: see dt_train
             if (b->n < b->want) R->unfilled += b->want - b->n; // unreadable images
             else R->skipped += b->n;
             continue;
@@ -275,14 +319,27 @@ static int train_epoch(train_run *R, const dt_stage *stage, int *timeout) {
         }
         dt_ema_add(&st->ema, loss);
         st->iter++, st->stage_iter++, done++;
+        if (R->sync && st->iter % DIST_CHECK_EVERY == 0 && dt_dist_check_weights(net) != 0) {
+            src->end(src->ctx);
+            return -1;
+        }
         progress_show(&pr, done, net->batch, dt_ema_value(&st->ema), dt_net_top_lr(net), 0);
-        if (R->o->minutes > 0 && dt_now() - R->t_start > 60 * R->o->minutes) {
+        int out_of_time = R->o->minutes > 0 && dt_now() - R->t_start > 60 * R->o->minutes;
+        if (dt_dist_active() && R->o->minutes > 0) // rank 0's clock decides for all
+            dt_dist_bcast(&out_of_time, sizeof out_of_time, 0);
+        if (out_of_time) {
             *timeout = 1;
             break;
         }
     }
     src->end(src->ctx);
     progress_show(&pr, done, net->batch, dt_ema_value(&st->ema), dt_net_top_lr(net), 1);
+    if (R->sync) {
+        // the weights agree, and rank 0's batch-norm running statistics (each
+        // rank's own without sync_bn) become everyone's, as torch's DDP buffers
+        if (dt_dist_check_weights(net) != 0) return -1;
+        dt_dist_sync_params(net);
+    }
     if (done == 0 && !*timeout) {
         // Not one step: the loss would print as 0 and the weights
         // saved as trained. An error instead, before anything is written.
@@ -351,7 +408,10 @@ static int run_epoch(train_run *R, const dt_stage *stage, int *finish) {
     const int last = timeout || (st->stage == R->m->n_stages - 1 && st->epoch == stage->epochs - 1);
     const int every = R->o->valid_every == 0 ? 1 : R->o->valid_every;
     epoch_scores e = {.val = NAN};
-    e.validated = every > 0 && ((R->ge + 1) % every == 0 || last);
+    // all ranks hold rank 0's weights now: a detection head is scored by
+    // every rank on its shard and gathered to rank 0; another by rank 0 alone
+    e.validated = (R->rank0 || dt_valid_sharded(R->net)) && every > 0 &&
+                  ((R->ge + 1) % every == 0 || last);
     if (e.validated && validate(R, &e) != 0) return -1;
     print_row(R, &e, timeout);
     const int better = record_epoch(R, &e);
@@ -361,7 +421,7 @@ static int run_epoch(train_run *R, const dt_stage *stage, int *finish) {
         *finish = 1;
         return 1;
     }
-    if (R->o->backup && save_epoch(R, stage, &e, better) != 0) return -1;
+    if (R->o->backup && R->rank0 && save_epoch(R, stage, &e, better) != 0) return -1;
     if (R->o->max_epochs > 0 && ++R->run_epochs >= R->o->max_epochs) return 1;
     return 0;
 }
@@ -393,7 +453,7 @@ static int run_stages(train_run *R, int *finish) {
 
 // The final weights and chart. 0 / -1.
 static int run_finish(train_run *R) {
-    if (!R->o->backup) return 0;
+    if (!R->o->backup || !R->rank0) return 0;
     if (dt_net_save_weights(R->net, R->P.final_w) != 0) return -1;
     dt_metric m[DT_MAX_METRICS];
     int nm = dt_valid_metric_names(R->net, m, DT_MAX_METRICS);
@@ -403,19 +463,34 @@ static int run_finish(train_run *R) {
 }
 
 int dt_train(dt_model *m, dt_batch_source *src, const dt_train_opts *o) {
-    train_run R = {.m = m, .net = m->net, .src = src, .o = o};
+    train_run R = {.m = m, .net = m->net, .src = src, .o = o, .rank0 = dt_dist_rank() == 0};
     int finish = 0;
     int rc = run_begin(&R);
     if (rc == 0) rc = run_stages(&R, &finish);
     if (rc != -1 && finish && run_finish(&R) != 0) rc = -1;
+    if (rc != -1 && dt_dist_active()) { // the job's counts (a failed rank ends the job instead)
+        double n[2] = {(double)R.skipped, (double)R.unfilled};
+        dt_dist_allreduce_d(n, 2);
+        R.skipped = (long)n[0], R.unfilled = (long)n[1];
+    }
     if (R.skipped)
         dt_log("train: %ld images in incomplete batches left out (drop_last; with shuffling "
                "each epoch leaves out others)\n",
                R.skipped);
-    if (R.unfilled)
+    if (R.unfilled && R.rank0)
         dt_warn("train: %ld batch places stayed empty because images could not be read and "
                 "no readable replacement was found; those batches were not trained\n",
                 R.unfilled);
+    if (R.sync && dt_dist_opts_get()->stats) {
+        double comm, wait;
+        long steps;
+        dt_grad_sync_times(R.sync, &comm, &wait, &steps);
+        dt_log("train: gradient all-reduce %.2f ms per step, %.2f ms of it not hidden by "
+               "backward (%ld steps, %d ranks)\n",
+               steps ? 1e3 * comm / steps : 0.0, steps ? 1e3 * wait / steps : 0.0, steps,
+               dt_dist_size());
+    }
+    dt_grad_sync_detach(R.sync);
     free(R.st.hist);
     free(R.recipe);
     return rc;
@@ -502,6 +577,9 @@ int dt_lr_find(dt_model *m, dt_batch_source *src, dt_lr_find_result *r, int prog
                  r->iters, r->start, r->end);
         return -1;
     }
+    dt_grad_sync *sync = NULL; // data-parallel: each rank's shard, gradients averaged
+    if (dt_grad_sync_attach(net, 0, &sync) != 0) return -1;
+    dt_dist_sync_net(net);
     net_snapshot snap;
     snapshot_take(net, &snap);
     r->lr = dt_malloc(sizeof(double) * r->iters);
@@ -539,5 +617,6 @@ int dt_lr_find(dt_model *m, dt_batch_source *src, dt_lr_find_result *r, int prog
     if (open) src->end(src->ctx);
     if (progress && isatty(2)) fprintf(stderr, "\n");
     snapshot_restore(net, &snap);
+    dt_grad_sync_detach(sync);
     return rc;
 }

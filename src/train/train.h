@@ -34,6 +34,10 @@ typedef struct {
 } dt_batch_source;
 
 typedef struct {
+    // Data-parallel (docs/DISTRIBUTED.md): the batches per epoch of one
+    // process over the whole split, which the checkpoint's recipe records so
+    // that a run resumes with any number of ranks; 0: the source's train_batches.
+    int recipe_batches;
     const char *name;   // used in file names: <backup>/<name>_last.weights, ...
     const char *backup; // checkpoint folder (created); NULL: nothing written
     int clear;          // ignore (and later overwrite) an existing checkpoint

@@ -1,0 +1,62 @@
+// The communicator of data-parallel training (docs/DISTRIBUTED.md). Every
+// caller outside src/dist/ sees only this header: no MPI type leaks out.
+//
+// Two implementations behind it, chosen at build time: Open MPI (make with
+// MPI found, DT_MPI) and a single process (MPI=0, or MPI built in but the
+// program not started by mpirun). dt_dist_init decides at run time: MPI is
+// initialised only when a launcher's environment says so (OMPI_COMM_WORLD_SIZE,
+// PMIX_RANK or PMI_SIZE); a plain `./detector ...` never calls MPI_Init and
+// behaves as a build without MPI (rank 0 of 1).
+//
+// Collectives are called in the same order by every rank. All-reduces sum
+// in place. Errors of the transport end the whole job (dt_dist_abort): a
+// rank alone cannot recover from a lost peer.
+#ifndef DT_DIST_H
+#define DT_DIST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// What the caller found in the environment (the CLI: cli/env.c, docs/ENV.md).
+typedef struct {
+    int launched;     // started by a launcher (OMPI_COMM_WORLD_SIZE, PMIX_RANK, PMI_SIZE)
+    int world;        // the launcher's size when it says (0: unknown)
+    int no_overlap;   // DT_DIST_NO_OVERLAP=1: gradients reduced after backward
+    double bucket_mb; // DT_DIST_BUCKET_MB (0: 16)
+    int stats;        // DT_DIST_STATS=1: all-reduce timings at the end of train
+} dt_dist_opts;
+
+// 0 / -1 + dt_error. Not launched (o NULL or o->launched 0): one rank, MPI
+// untouched.
+int dt_dist_init(int *argc, char ***argv, const dt_dist_opts *o);
+const dt_dist_opts *dt_dist_opts_get(void); // what init was given (zeros: none)
+void dt_dist_finalize(void);
+int dt_dist_rank(void);
+int dt_dist_size(void);
+int dt_dist_active(void); // 1 when size > 1
+// 1 when another thread may call MPI while the caller works (the gradient
+// all-reduce overlaps backward then); 0: reductions run on the caller.
+int dt_dist_threaded(void);
+void dt_dist_barrier(void);
+void dt_dist_bcast(void *buf, size_t bytes, int root);
+void dt_dist_allreduce_f(float *buf, size_t n);  // sum over ranks, in place
+void dt_dist_allreduce_d(double *buf, size_t n); // sum over ranks, in place
+// Rank 0 receives every rank's bytes, concatenated in rank order (*out, *n_out,
+// malloc'ed; sizes[r] per rank when sizes is not NULL, malloc'ed); other ranks
+// get *out NULL.
+void dt_dist_gather_bytes(const void *buf, size_t n, void **out, size_t *n_out, size_t **sizes);
+// Prints "detector: rank R of N: <message>" and ends every rank (exit code 1).
+void dt_dist_abort(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+// An integer that every rank must hold the same: -1 + dt_error naming the
+// first disagreeing rank otherwise (what: what the value is). Collective.
+int dt_dist_agree_u64(uint64_t v, const char *what);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
