@@ -247,3 +247,27 @@ def test_library_found_from_the_checkout_record():
     out = subprocess.run([sys.executable, "-c", "import detector; detector.library_path()"],
                          env=env, capture_output=True, text=True, cwd=T)
     assert out.returncode != 0 and "missing.so" in out.stderr and "DETECTOR_LIB" in out.stderr
+
+
+def test_two_models_on_two_threads(model):
+    """ctypes releases the GIL: two models detect at the same time, each as alone."""
+    import threading
+
+    imgs = [read_ppm(os.path.join(T, "im%d.ppm" % i)) for i in (0, 1)]
+    ref = [model.detect(im) for im in imgs]
+    res = [None, None]
+
+    def run(k):
+        with detector.Model(CFG, W, threads=1, score_thresh=TH, nms_iou=NMS,
+                            conv_route="gemm") as m:
+            res[k] = [m.detect(imgs[k]) for _ in range(3)]
+
+    th = [threading.Thread(target=run, args=(k,)) for k in (0, 1)]
+    for t in th:
+        t.start()
+    for t in th:
+        t.join()
+    for k in (0, 1):
+        for r in res[k]:
+            np.testing.assert_allclose(r.boxes, ref[k].boxes, atol=1e-3)
+            np.testing.assert_allclose(r.scores, ref[k].scores, atol=1e-5)
