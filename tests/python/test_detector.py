@@ -271,3 +271,58 @@ def test_two_models_on_two_threads(model):
         for r in res[k]:
             np.testing.assert_allclose(r.boxes, ref[k].boxes, atol=1e-3)
             np.testing.assert_allclose(r.scores, ref[k].scores, atol=1e-5)
+
+
+def test_train_step_loss_equals_detector_train(tmp_path):
+    """The engine's loss for the same batch: `detector train` on a data set of
+    exactly one batch (4 copies of one picture, as PNG, no augmentation:
+    flip, brightness, contrast 0) prints the loss of its one step as
+    trn_loss; the first train_step on the same pictures and boxes gives it
+    too. Copies of one picture: the loader shuffles, and dropout's masks
+    belong to places in the batch, so only a batch whose order cannot
+    matter can be the same batch."""
+    d = tmp_path / "mini"
+    for sub in ("JPEGImages", "Annotations", "ImageSets/Main"):
+        (d / sub).mkdir(parents=True)
+    src = sorted(f[:-4] for f in os.listdir(os.path.join(T, "s", "Annotations")))[0]
+    subprocess.run(["/usr/bin/python3", "-c", "import sys\nfrom PIL import Image\n"
+                    "im = Image.open(sys.argv[1]).convert('RGB')\n"
+                    "im.save(sys.argv[2])\n"
+                    "open(sys.argv[3], 'wb').write(b'P6 %d %d 255\\n' % im.size + im.tobytes())\n",
+                    os.path.join(T, "s", "JPEGImages", src + ".jpg"), str(d / "one.png"),
+                    str(d / "one.ppm")], check=True,
+                   env={k: v for k, v in os.environ.items() if k != "LD_PRELOAD"})
+    stems = ["c%d" % i for i in range(4)]
+    with open(os.path.join(T, "s", "Annotations", src + ".xml")) as f:
+        xml = f.read()
+    for s in stems:
+        (d / "Annotations" / (s + ".xml")).write_text(xml)
+        (d / "JPEGImages" / (s + ".png")).write_bytes((d / "one.png").read_bytes())
+    (d / "ImageSets/Main/train.txt").write_text("\n".join(stems) + "\n")
+    (d / "ImageSets/Main/val.txt").write_text("\n".join(stems) + "\n")
+    with open(os.path.join(T, "s", "synth.names")) as f:
+        (d / "synth.names").write_text(f.read())
+    (d / "mini.data").write_text("classes=4\nnames=synth.names\n"
+                                 "train=ImageSets/Main/train.txt\n"
+                                 "valid=ImageSets/Main/val.txt\nformat=voc\nbackup=bk\n")
+    with open(CFG) as f:
+        text = f.read()
+    text = re.sub(r"(?m)^batch=.*$", "batch=4", text)
+    text = re.sub(r"(?m)^(flip|brightness|contrast)=.*$", r"\1=0", text)
+    text = re.sub(r"(?m)^data=.*$", "data=%s" % (d / "mini.data"), text)
+    cfg = tmp_path / "one.cfg"
+    cfg.write_text(text)
+    env = dict(os.environ, DT_CONV="gemm")
+    env.pop("LD_PRELOAD", None)
+    out = subprocess.run([BIN, "train", str(cfg), "-clear", "-quiet", "-valid_every", "0"],
+                         env=env, cwd=str(tmp_path), capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    rows = [l.split() for l in out.stdout.splitlines() if re.match(r"\s*0\s", l)]
+    cli_loss = float(rows[0][1])
+    imgs = [read_ppm(str(d / "one.ppm"))] * 4
+    with detector.Model(str(cfg), train=True, conv_route="gemm") as m:
+        assert m.batch == 4
+        boxes, classes = zip(*[voc_truth(src, m.names)] * 4)
+        loss = m.train_step(imgs, list(boxes), list(classes))
+    print("train_step loss %.6f, detector train trn_loss %.6f" % (loss, cli_loss))
+    assert abs(loss - cli_loss) <= 1e-5 * abs(cli_loss) + 1e-6, (loss, cli_loss)
