@@ -45,7 +45,9 @@ PYEOF
 if [ "${SANITIZED:-0}" = 1 ]; then
     LD_PRELOAD="$(${CC:-cc} -print-file-name=libasan.so) $(${CC:-cc} -print-file-name=libubsan.so)"
     ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" # the interpreter's own
-    export LD_PRELOAD ASAN_OPTIONS
+    # pytest captures stderr: undefined behaviour must stop the process to be seen
+    UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+    export LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS
 fi
 cd "$T" || exit 2 # not the checkout: `import detector` must find the installed copy
 DT_TEST_DIR="$T" DT_TEST_ROOT="$ROOT" DT_TEST_BIN="$(cd "$ROOT" && cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")" \
