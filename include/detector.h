@@ -123,6 +123,13 @@ typedef struct {
     float nms_iou;        /* NMS IoU in (0, 1] (0: the [ssd] layer's nms_thresh) */
     int max_detections;   /* per image, after NMS (0: the [ssd] layer's max_detections) */
     dt_conv_route conv_route; /* how convolutions compute (0: DT_CONV_DEFAULT) */
+    int train;            /* 1: a training handle, built as `detector train` builds the
+                             cfg (gradients, optimizer state; batch: the cfg's [net]
+                             batch unless `batch` is set): dt_detector_train_step and
+                             dt_detector_train; detection works too */
+    float lr;             /* dt_detector_train_step's lr on every layer group (0: the
+                             lr= of the cfg's first [stage], its maximum when clr=;
+                             no [stage]: [net] learning_rate) */
 } dt_detector_opts;
 
 /* One detection, in the continuous pixel coordinates of the image given
@@ -166,6 +173,46 @@ int dt_detector_save(const dt_detector *d, const char *path);
 void dt_detector_close(dt_detector *d);
 /* The calling thread's last error message. */
 const char *dt_detector_last_error(void);
+
+/* --- training (a handle opened with opts.train = 1; docs/API.md) -----------
+ * One optimizer step on a batch the caller fills: exactly the network's batch
+ * of n images (dt_detector_batch), 8-bit pixels of any size, each resized as
+ * validation resizes it (no augmentation), and their ground truth: image i's
+ * n_boxes[i] boxes, one after another in `boxes` (image 0's first), in the
+ * pixels of that image (x1, y1, x2, y2: the dt_det_box convention) with their
+ * class in `cls` (score is ignored). A box under one pixel once resized is
+ * left out, as the data loader leaves it out. The step: targets, forward,
+ * loss, backward, the optimizer's update at the handle's lr (opts.lr, else
+ * the first [stage]'s; that stage's freeze_to and wd apply). *loss (if
+ * non-NULL) gets the batch's loss before the update. 0; -1 on bad arguments
+ * or a NaN / infinite loss (then nothing is updated). */
+int dt_detector_train_step(dt_detector *d, const dt_det_image *images, int n,
+                           const dt_det_box *boxes, const int *n_boxes, float *loss);
+/* The images per forward pass: opts.batch, else 1 (a training handle: the cfg's). */
+int dt_detector_batch(const dt_detector *d);
+
+/* A whole training run, as `detector train <cfg>` runs it (the handle's cfg
+ * and its current weights, which it trains): every [stage] of the cfg on the
+ * .data file's train split, validation on its valid split, the progress bar
+ * on stderr and the epoch table on stdout, checkpoints <backup>/<cfg stem>_*
+ * (resumed unless `clear`). All zero (or NULL): the defaults. */
+typedef struct {
+    const char *data;     /* the .data file (NULL: the cfg's data=) */
+    int max_epochs;       /* > 0: stop after this many epochs of this run (checkpointed) */
+    double minutes;       /* > 0: stop after this many minutes (checkpointed) */
+    int clear;            /* 1: start again; 0: resume <backup>/<stem>_last.state if present */
+    int seed_given;       /* 1: `seed` re-initialises the parameters and orders the data */
+    uint64_t seed;
+    int valid_every;      /* validate every N epochs and after the last (0: 1; < 0: never) */
+    int loader_threads;   /* the data loader's threads (0: its default) */
+    int quiet;            /* 1: no progress bar (the epoch table still printed) */
+    const char *backup;   /* checkpoint folder (NULL: the .data file's backup=, else
+                             "backup") */
+} dt_train_args;
+/* 0 when every stage ran (final weights in <backup>/<stem>_final.weights),
+ * 1 when stopped early by max_epochs (the handle holds the weights reached),
+ * -1 on error. */
+int dt_detector_train(dt_detector *d, const dt_train_args *a);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""The Python binding's overhead (docs/PYTHON.md): detect() of one picture
+at batch 1 from Python, against dt_detector_detect timed in C (a tiny
+timing loop compiled here against the same library), on the same model,
+picture and threads. Not run by the tests (it measures this machine).
+
+    python3 scripts/bench_python.py [--cfg cfg/ssd.cfg] [--weights W]
+                                    [--threads 2] [--iters 30] [--image F.ppm]
+
+Needs numpy and the detector package (pip install ./python, or
+PYTHONPATH=python from the repository root), make (build/libdetector.so)
+and a C compiler. The table leaves columns for ONNX Runtime and OpenVINO
+on the exported model (`detector export`, docs/EXPORT.md), filled in
+when that is joined."""
+import argparse
+import ctypes
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "python"))  # the checkout's package if not installed
+import detector  # noqa: E402
+
+# dt_detector_detect timed in C, called on the Python model's own handle, so
+# that C and Python calls alternate on one model under the same load.
+C_TIMER = r"""
+#define _POSIX_C_SOURCE 200809L
+#include <detector.h>
+#include <time.h>
+static dt_det_box box[4096];
+double timed_detect(dt_detector *d, const unsigned char *px, int w, int h, int *n) {
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    *n = dt_detector_detect(d, px, w, h, 3 * w, DT_PIXEL_RGB, box, 4096);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    return (b.tv_sec - a.tv_sec) + 1e-9 * (b.tv_nsec - a.tv_nsec);
+}
+"""
+
+
+def main():
+    p = argparse.ArgumentParser(description="Python detect() vs the C call")
+    p.add_argument("--cfg", default=os.path.join(ROOT, "cfg", "ssd.cfg"))
+    p.add_argument("--weights", default=None, help="(default: the cfg's initial parameters)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--iters", type=int, default=30)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--image", default=None, help="a binary PPM (default: a 640x480 pattern)")
+    a = p.parse_args()
+    if a.image:
+        with open(a.image, "rb") as f:
+            data = f.read()
+        parts = data.split(maxsplit=4)
+        w, h = int(parts[1]), int(parts[2])
+        img = np.frombuffer(parts[4][-w * h * 3:], np.uint8).reshape(h, w, 3)
+    else:
+        h, w = 480, 640
+        y, x = np.mgrid[0:h, 0:w]
+        img = np.stack([(x * 3 + y) % 256, (y * 5) % 256, (x ^ y) % 256], -1).astype(np.uint8)
+    lib = detector.library_path()
+    m = detector.Model(a.cfg, a.weights, threads=a.threads)
+    with tempfile.TemporaryDirectory() as t:
+        src, so = os.path.join(t, "timer.c"), os.path.join(t, "timer.so")
+        with open(src, "w") as f:
+            f.write(C_TIMER)
+        libdir = os.path.dirname(os.path.abspath(lib))
+        subprocess.run([os.environ.get("CC", "cc"), "-O2", "-std=c11", "-shared", "-fPIC", src,
+                        "-o", so, "-I", os.path.join(ROOT, "include"), os.path.abspath(lib)],
+                       check=True)
+        timer = ctypes.CDLL(so)
+    timer.timed_detect.restype = ctypes.c_double
+    timer.timed_detect.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
+                                   ctypes.POINTER(ctypes.c_int)]
+    px = np.ascontiguousarray(img)
+    n = ctypes.c_int()
+
+    class Timed:  # the model's library, its detect call timed from inside Python
+        def __init__(self, lib):
+            self.lib, self.last = lib, 0.0
+
+        def __getattr__(self, name):
+            return getattr(self.lib, name)
+
+        def dt_detector_detect_batch(self, *args):
+            t = time.perf_counter()
+            r = self.lib.dt_detector_detect_batch(*args)
+            self.last = time.perf_counter() - t
+            return r
+
+    m._L = Timed(m._L)
+    wrap_times = []
+    c_times, py_times, call_times = [], [], []
+    for i in range(a.warmup + a.iters):  # C and Python alternate: the same load on both
+        t0 = time.perf_counter()
+        tc = timer.timed_detect(m._d, px.ctypes.data, w, h, ctypes.byref(n))
+        t1 = time.perf_counter()
+        r = m.detect(img)
+        t2 = time.perf_counter()
+        if n.value < 0:
+            sys.exit("detect failed")
+        if i >= a.warmup:
+            c_times.append(tc)
+            call_times.append(t1 - t0 - tc)  # one bare ctypes call
+            py_times.append(t2 - t1)
+            wrap_times.append(t2 - t1 - m._L.last)  # the package's own Python work
+    c_n = n.value
+    m.close()
+    cm, pm = statistics.median(c_times), statistics.median(py_times)
+    print("# %s, %s, %dx%d picture, threads %d, %d iterations after %d warm-up; median ms "
+          "(min)" % (os.path.relpath(a.cfg, ROOT), a.weights or "initial parameters", w, h,
+                     a.threads, a.iters, a.warmup))
+    print("# library: %s; detections: C %d, Python %d" % (lib, c_n, len(r)))
+    print("| %-26s | %14s | %14s | %14s | %14s |" % ("", "C API", "Python", "ONNX Runtime",
+                                                       "OpenVINO"))
+    print("|%s|%s|%s|%s|%s|" % ("-" * 28, "-" * 16, "-" * 16, "-" * 16, "-" * 16))
+    print("| %-26s | %7.2f (%5.2f) | %7.2f (%5.2f) | %14s | %14s |" % (
+        "detect, batch 1", 1e3 * cm, 1e3 * min(c_times), 1e3 * pm, 1e3 * min(py_times),
+        "-", "-"))
+    print("| %-26s | %14s | %14.3f | %14s | %14s |" % ("the package's Python (ms)", "",
+                                                       1e3 * statistics.median(wrap_times), "",
+                                                       ""))
+    print("| %-26s | %14s | %14.3f | %14s | %14s |" % ("+ one ctypes call (ms)", "",
+                                                       1e3 * statistics.median(call_times), "",
+                                                       ""))
+
+
+if __name__ == "__main__":
+    main()
