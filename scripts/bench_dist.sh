@@ -76,7 +76,7 @@ for c in ${CFGS:-synth ssd}; do
     two "$c" 0 two.err; s2=$(secs two "$c" 0 two.err)
     s3=$(secs two "$c" 1 three.err)
     echo "| $c | $imgs | $(rate $imgs $s1) | $(rate $imgs $s2) | $(rate $imgs $s3) | $(ar two.err) | $(ar three.err) |" >>"$T/rows.md"
-    [ "$c" = ssd ] && echo "$(rate $imgs $s2)" >"$T/ssd_two_rate"
+    [ "$c" = ssd ] && echo "$(rate $imgs $s2)/$(rate $imgs $s1)" >"$T/ssd_two_rate"
     [ "$c" = ssd ] && echo "$s1 $imgs" >"$T/ssd_one"
 done
 # MPI_Allreduce against size, and the model

@@ -9,9 +9,13 @@ picture and threads. Not run by the tests (it measures this machine).
 
 Needs numpy and the detector package (pip install ./python, or
 PYTHONPATH=python from the repository root), make (build/libdetector.so)
-and a C compiler. The table leaves columns for ONNX Runtime and OpenVINO
-on the exported model (`detector export`, docs/EXPORT.md), filled in
-when that is joined."""
+and a C compiler. With onnxruntime and openvino importable (the test venv:
+`$(sh scripts/test_venv.sh) scripts/bench_python.py`), a second row runs
+the same model exported with `detector export -decode` (docs/EXPORT.md) in
+ONNX Runtime and OpenVINO at the same thread count, on a picture already at
+the network's size (their graphs take that size; ours resizes), every
+runtime's call alternating with the others under the same load; decoding
+and NMS are inside every column."""
 import argparse
 import ctypes
 import os
@@ -110,6 +114,7 @@ def main():
             py_times.append(t2 - t1)
             wrap_times.append(t2 - t1 - m._L.last)  # the package's own Python work
     c_n = n.value
+    net_row = onnx_row(a, m, timer)
     m.close()
     cm, pm = statistics.median(c_times), statistics.median(py_times)
     print("# %s, %s, %dx%d picture, threads %d, %d iterations after %d warm-up; median ms "
@@ -122,12 +127,65 @@ def main():
     print("| %-26s | %7.2f (%5.2f) | %7.2f (%5.2f) | %14s | %14s |" % (
         "detect, batch 1", 1e3 * cm, 1e3 * min(c_times), 1e3 * pm, 1e3 * min(py_times),
         "-", "-"))
+    if net_row:
+        print("| %-26s | %s |" % ("detect, %dx%d (net size)" % net_row[0], " | ".join(
+            "%7.2f (%5.2f)" % (1e3 * statistics.median(t), 1e3 * min(t)) if t else "%14s" % "-"
+            for t in net_row[1:])))
     print("| %-26s | %14s | %14.3f | %14s | %14s |" % ("the package's Python (ms)", "",
                                                        1e3 * statistics.median(wrap_times), "",
                                                        ""))
     print("| %-26s | %14s | %14.3f | %14s | %14s |" % ("+ one ctypes call (ms)", "",
                                                        1e3 * statistics.median(call_times), "",
                                                        ""))
+
+
+def onnx_row(a, m, timer):
+    """((w, h), C, Python, ORT, OpenVINO) times on a picture at the network
+    size, or None without onnxruntime / openvino."""
+    try:
+        import onnxruntime as ort
+        import openvino as ov
+    except ImportError:
+        print("# (no onnxruntime / openvino here: run with the test venv's python for them)")
+        return None
+    w, h = m.input_size
+    y, x = np.mgrid[0:h, 0:w]
+    img = np.ascontiguousarray(
+        np.stack([(x * 3 + y) % 256, (y * 5) % 256, (x ^ y) % 256], -1).astype(np.uint8))
+    with tempfile.TemporaryDirectory() as t:
+        wts = a.weights
+        if not wts:
+            wts = os.path.join(t, "init.weights")
+            m.save(wts)
+        f = os.path.join(t, "m.onnx")
+        subprocess.run([os.path.join(ROOT, "detector"), "export", a.cfg, wts, "-o", f, "-decode"],
+                       check=True, stderr=subprocess.DEVNULL)
+        so = ort.SessionOptions()
+        so.intra_op_num_threads, so.inter_op_num_threads = a.threads, 1
+        sess = ort.InferenceSession(f, so, providers=["CPUExecutionProvider"])
+        core = ov.Core()
+        cm = core.compile_model(core.read_model(f), "CPU", {"INFERENCE_NUM_THREADS": a.threads,
+                                                            "PERFORMANCE_HINT": "LATENCY"})
+    req = cm.create_infer_request()
+    x_in = np.ascontiguousarray(img.transpose(2, 0, 1)[None].astype(np.float32))
+    n = ctypes.c_int()
+    ts = [[], [], [], []]
+    for i in range(a.warmup + a.iters):
+        t0 = time.perf_counter()
+        tc = timer.timed_detect(m._d, img.ctypes.data, w, h, ctypes.byref(n))
+        t1 = time.perf_counter()
+        m.detect(img)
+        t2 = time.perf_counter()
+        sess.run(None, {"image": x_in})
+        t3 = time.perf_counter()
+        req.infer({"image": x_in})
+        t4 = time.perf_counter()
+        if i >= a.warmup:
+            for k, v in enumerate((tc, t2 - t1, t3 - t2, t4 - t3)):
+                ts[k].append(v)
+    print("# ONNX Runtime %s, OpenVINO %s: the -decode graph (boxes, scores, classes with NMS)"
+          % (ort.__version__, ov.__version__.split("-")[0]))
+    return ((w, h), *ts)
 
 
 if __name__ == "__main__":

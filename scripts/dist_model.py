@@ -22,7 +22,7 @@ all-reduce table (bench_allreduce.c: floats, bytes, seconds) for B and
 alpha of the loopback, and T_c, f_b of the cfg. The links' B and alpha
 (1/10/100 GbE) are stated assumptions, printed with the table.
 
-usage: dist_model.py ALLREDUCE_TABLE T_C F_B PARAMS BATCH [MEASURED_2RANK_IMG_S] [BUCKET_MB]
+usage: dist_model.py ALLREDUCE_TABLE T_C F_B PARAMS BATCH [TWO_RANK_IMG_S[/ONE_PROCESS_IMG_S]] [BUCKET_MB]
 """
 import sys
 
@@ -52,7 +52,10 @@ def step(tc, fb, tar, k, overlap):
 
 def main():
     table, tc, fb, params, batch = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-    meas = float(sys.argv[6]) if len(sys.argv) > 6 and sys.argv[6] != "-" else None
+    # MEASURED: "2-rank img/s" or "2-rank img/s/1-process img/s"
+    m6 = sys.argv[6].split("/") if len(sys.argv) > 6 and sys.argv[6] != "-" else None
+    meas = float(m6[0]) if m6 else None
+    one = float(m6[1]) if m6 and len(m6) > 1 else None
     bucket = float(sys.argv[7]) if len(sys.argv) > 7 else 16.0
     s = 4.0 * params
     k = max(1, int(s / (bucket * 2**20) + 0.999))
@@ -74,6 +77,10 @@ def main():
         print("| predicted (T_c + T_ar, T_ar = %.3f s) | %.1f |" % (tar2, p))
         print("| measured (scripts/bench_dist.sh) | %.1f |" % meas)
         print("| measured / predicted | %.2f |" % (meas / p))
+        if one:
+            print("| 2 ranks / 1 process x 2 threads: measured | %.2f |" % (meas / one))
+            print("| 2 ranks / 1 process x 2 threads: model, T_c / (T_c + T_ar) | %.2f |"
+                  % (tc / step(tc, fb, tar2, k, False)))
     links = [("1 GbE", 0.94 * 1e9 / 8, 50e-6), ("10 GbE", 0.94 * 10e9 / 8, 20e-6), ("100 GbE", 0.94 * 100e9 / 8, 5e-6)]
     print("\nAssumed links: payload bandwidth 94% of line rate (TCP/IP over Ethernet), latency per message 50 / 20 / 5 us.")
     print("\n| link | nodes | T_ar s | efficiency, no overlap | efficiency, overlap | images/s (overlap) |")
