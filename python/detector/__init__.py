@@ -242,16 +242,23 @@ class Model:
             _fail(None)
         return float(loss.value)
 
-    def train(self, data=None, max_epochs=0, minutes=0.0, clear=False, seed=None,
-              valid_every=1, loader_threads=0, quiet=False, backup=None):
+    def train(self, data=None, epochs=None, minutes=0.0, clear=False, seed=None,
+              valid_every=1, loader_threads=0, quiet=False, backup=None, max_epochs=0):
         """A training run as `detector train` runs it, on this model (its cfg's
         [stage]s, from its current weights): the .data file (None: the cfg's
         data=), checkpoints in backup (None: the .data file's backup=, else
         "backup"), resumed unless clear; seed re-initialises the parameters
         and orders the data; valid_every=0: never validate. The progress bar
         goes to stderr, the epoch table to stdout, as the command line's.
-        Returns True when every stage ran, False when max_epochs or minutes
-        stopped it first (checkpointed)."""
+        epochs: train at most this many epochs in this call, the recipe's
+        next ones (None: to the recipe's end; a later call resumes where
+        this one stopped); max_epochs is its older name. Returns True when
+        every stage ran, False when epochs or minutes stopped it first
+        (checkpointed)."""
+        if epochs is not None:
+            if int(epochs) < 1:
+                raise ValueError("epochs must be >= 1 (None: the recipe's end)")
+            max_epochs = int(epochs)
         for f in (sys.stdout, sys.stderr):  # ours before the library's lines
             try:
                 f.flush()

@@ -215,13 +215,15 @@ def test_train_prints_what_the_cli_prints(tmp_path, capfd):
             m.train(data=str(tmp_path / "nope.data"), backup=backup)
 
 
-def test_train_max_epochs_then_resume(tmp_path, capfd):
+def test_train_epochs_then_resume(tmp_path, capfd):
     cfg = tmp_path / "m.cfg"  # the stem names the checkpoints: m_*
     with open(CFG) as f:
         cfg.write_text(f.read().replace("epochs=1", "epochs=2"))
     backup = str(tmp_path / "bk")
     with detector.Model(str(cfg), train=True, conv_route="gemm") as m:
-        assert m.train(clear=True, quiet=True, backup=backup, max_epochs=1) is False
+        assert m.train(clear=True, quiet=True, backup=backup, epochs=1) is False
+        with pytest.raises(ValueError):
+            m.train(quiet=True, backup=backup, epochs=0)
     assert os.path.exists(os.path.join(backup, "m_last.state"))
     assert not os.path.exists(os.path.join(backup, "m_final.weights"))
     with detector.Model(str(cfg), train=True, conv_route="gemm") as m:
