@@ -95,10 +95,11 @@ static int crop_keeps(int keep, dt_box c, dt_box b) {
 // with some kept box's IoU with it >= the choice. 1 and the crop in *c, or 0
 // (the whole canvas).
 static int ssd_crop(const dt_augment *a, dt_rng *r, dt_box canvas, const dt_object *objs,
-                    int n_obj, dt_box *c) {
+                    int n_obj, dt_box *c, int *choice) {
     int n_opt = a->n_crop_iou + 2;
     int k = (int)(dt_rng_uniform(r) * n_opt);
     if (k >= n_opt) k = n_opt - 1;
+    *choice = k;
     if (k == 0) return 0; // the whole image
     double min_iou = k == 1 ? -1 : a->crop_iou[k - 2];
     float cw = canvas.x2 - canvas.x1, ch = canvas.y2 - canvas.y1;
@@ -160,6 +161,7 @@ void dt_tfm_draw_objs(const dt_augment *a, int augment, int src_w, int src_h, in
     int ssd = dt_augment_ssd(a);
     float ph[9] = {1, 0, 1, 1, 1, 1, 1, 1, 0}, ex[4] = {1, 1, 0, 0};
     uint64_t crop_seed = 0;
+    int crop_choice = 0;
     if (ssd) {
         ph[0] = dt_rng_uniform(r), ph[1] = dt_rng_range(r, -32 / 255.0f, 32 / 255.0f);
         ph[2] = dt_rng_uniform(r);
@@ -181,7 +183,7 @@ void dt_tfm_draw_objs(const dt_augment *a, int augment, int src_w, int src_h, in
         dt_rng cr;
         dt_rng_seed(&cr, crop_seed);
         dt_box c;
-        if (ssd_crop(a, &cr, region, objs, n_obj, &c)) {
+        if (ssd_crop(a, &cr, region, objs, n_obj, &c, &crop_choice)) {
             region = c;
             gs.box_crop = a->crop_keep == DT_CROP_KEEP_CENTRE ? 1 : 2;
             gs.bx1 = c.x1, gs.by1 = c.y1, gs.bx2 = c.x2, gs.by2 = c.y2;
@@ -195,6 +197,7 @@ void dt_tfm_draw_objs(const dt_augment *a, int augment, int src_w, int src_h, in
     g.flip = a->flip && u_flip < 0.5f;
     g.angle = (a->rotate > 0 && u_rot < a->rotate_p) ? angle : 0;
     dt_tfm_geometry_ssd(&g, &gs, src_w, src_h, out_w, out_h, t);
+    t->crop_choice = crop_choice;
     t->lighting = a->brightness > 0 || a->contrast > 0;
     t->bright = bp;
     t->contrast_k = cp >= 0 ? 1 + cp : 1 / (1 - cp);
@@ -300,12 +303,13 @@ static inline void slow_pixel(const dt_tfm *t, const unsigned char *p, float *o,
     if (hsv) {
         float h, s, v;
         rgb_to_hsv(r, g, b, &h, &s, &v);
-        h += t->hue;
-        if (t->photo) h += t->p_hue;
+        if (t->hsv) { // the hue/saturation/exposure keys
+            h += t->hue;
+            s = clip01(s * t->sat);
+            v = clip01(v * t->expo);
+        }
+        if (t->photo) h += t->p_hue, s = clip01(s * t->p_sat);
         h -= floorf(h);
-        s = clip01(s * t->sat);
-        if (t->photo) s = clip01(s * t->p_sat);
-        v = clip01(v * t->expo);
         hsv_to_rgb(h, s, v, &r, &g, &b);
     }
     if (post) r = clip01(r * t->p_alpha), g = clip01(g * t->p_alpha), b = clip01(b * t->p_alpha);

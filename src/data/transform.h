@@ -75,6 +75,7 @@ typedef struct {
     // SSD expand/crop, from dt_geom_ssd.
     int fill_mean, box_crop;
     float bx1, by1, bx2, by2;
+    int crop_choice; // the drawn option: 0 whole image, 1 no constraint, 2+k crop_iou[k]
     double inv[6]; // input -> source (fill_mean: which pixels are canvas)
 } dt_tfm;
 
