@@ -485,7 +485,8 @@ static void test_loader_threads(void **state) {
         dt_datacfg_free(&cfg);
         return;
     }
-    d.n = 24;
+    dt_dataset sub = d; // the first 24 (d keeps all 40 to free)
+    sub.n = 24;
     float *img[2] = {NULL, NULL}, *box[2] = {NULL, NULL};
     int nbox[2][24], maxb[2];
     for (int run = 0; run < 2; run++) {
@@ -494,7 +495,7 @@ static void test_loader_threads(void **state) {
         o.batch = 24, o.width = 96, o.height = 96, o.seed = 77, o.epochs = 1;
         o.threads = run ? 3 : 1;
         o.aug.photometric = 1, o.aug.expand = 4, o.aug.crop = 1, o.aug.flip = 1;
-        dt_loader *L = dt_loader_new(&d, &o, NULL);
+        dt_loader *L = dt_loader_new(&sub, &o, NULL);
         assert_non_null(L);
         dt_batch *b = dt_loader_next(L);
         assert_non_null(b);
