@@ -14,6 +14,8 @@
 #include "data/loader.h"
 #include "data/transform.h"
 #include "media/image.h"
+#include "train/checkpoint.h"
+#include "train/model.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -472,6 +474,32 @@ static void test_cfg_keys(void **state) {
     }
 }
 
+// The checkpoint's recipe names the SSD keys when on, and only then (so a
+// checkpoint of an older cfg still matches).
+static void test_recipe(void **state) {
+    static const char *net = "[net]\nbatch=2\nwidth=8\nheight=8\nchannels=3\n"
+                             "[convolutional]\nfilters=2\nsize=1\nactivation=linear\n"
+                             "[avgpool]\n[connected]\noutput=3\n[softmax]\n";
+    char text[1024];
+    snprintf(text, sizeof text, "%s[augment]\nflip=1\n", net);
+    dt_model *m = tu_model_from_text(text, 0);
+    assert_non_null(m);
+    char *r = dt_train_recipe(m, 3, NULL);
+    assert_null(strstr(r, "augment_ssd"));
+    free(r);
+    dt_model_free(m);
+    snprintf(text, sizeof text,
+             "%s[augment]\nphotometric=1\nexpand=4\ncrop=1\ncrop_keep=clip\ncrop_iou=0.5,0.7\n", net);
+    m = tu_model_from_text(text, 0);
+    assert_non_null(m);
+    r = dt_train_recipe(m, 3, NULL);
+    const char *want = "augment_ssd photometric=1 expand=4 expand_p=0.5 crop=1 crop_keep=clip "
+                       "crop_iou=0.5,0.7 crop_scale=0.3,1 crop_ratio=0.5,2 crop_trials=50\n";
+    if (!strstr(r, want)) fail_msg("recipe lacks '%s':\n%s", want, r);
+    free(r);
+    dt_model_free(m);
+}
+
 // Through the loader on the real BCCD subset: the same seed gives the same
 // batches (images and boxes, byte for byte) with 1 and 3 threads; boxes in
 // [0,1] and the expand canvas present.
@@ -581,7 +609,8 @@ int main(void) {
         cmocka_unit_test(test_expand),          cmocka_unit_test(test_expand_draw),
         cmocka_unit_test(test_centre_rule),     cmocka_unit_test(test_crop),
         cmocka_unit_test(test_photometric),     cmocka_unit_test(test_photometric_draw),
-        cmocka_unit_test(test_cfg_keys),        cmocka_unit_test(test_loader_threads),
+        cmocka_unit_test(test_cfg_keys),        cmocka_unit_test(test_recipe),
+        cmocka_unit_test(test_loader_threads),
         cmocka_unit_test(test_sample_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
