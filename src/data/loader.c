@@ -20,6 +20,8 @@ int dt_sample_load(dt_image_ctx *ctx, const dt_sample *s, const dt_augment *a, i
     // half scale only when even that keeps at least one source pixel per
     // output pixel.
     float zoom = augment && a->jitter > 0 ? 1.0f / (1.0f - 2.0f * a->jitter) : 1.0f;
+    // The SSD crop zooms in by up to 1/crop_scale's low end (per side).
+    if (augment && a->crop) zoom /= a->crop_scale[0];
     dt_image dec, warped;
     float scale;
     int ow, oh;
@@ -31,7 +33,17 @@ int dt_sample_load(dt_image_ctx *ctx, const dt_sample *s, const dt_augment *a, i
                         "image's size", s->ann ? s->ann : s->image, s->width, s->height, s->image,
                         ow, oh);
     dt_tfm t;
-    dt_tfm_draw(a, augment, ow, oh, out_w, out_h, r, &t);
+    if (augment && a->crop) {
+        // The crop looks at the boxes (source pixels): objs is the scratch.
+        for (int i = 0; i < s->n_obj; i++) {
+            objs[i] = s->obj[i];
+            dt_box *b = &objs[i].box;
+            if (s->normalised) b->x1 *= ow, b->x2 *= ow, b->y1 *= oh, b->y2 *= oh;
+        }
+        dt_tfm_draw_objs(a, augment, ow, oh, out_w, out_h, objs, s->n_obj, r, &t);
+    } else {
+        dt_tfm_draw(a, augment, ow, oh, out_w, out_h, r, &t);
+    }
     if (dt_tfm_warp(ctx, &dec, scale, &t, &warped) != 0) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", dt_last_error());

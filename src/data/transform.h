@@ -18,6 +18,14 @@
 //      its four rotated corners.
 // Boxes are then clipped to the picture and dropped when under one pixel
 // wide or tall.
+// The SSD augmentation (augment.h) comes before all of that: expand places
+// the source on a larger canvas of the mean pixel and the IoU crop picks a
+// region of that canvas; in source coordinates both are just a region,
+// possibly past the border, which becomes the base of step 1 (the jitter
+// moves its sides by U(-j, j) of its size). Pixels outside the source of an
+// expanded sample are the mean pixel exactly (0 after normalisation), never
+// reflected; boxes are first filtered by the crop (centre rule or clip).
+// Photometric distortion is a per-pixel map, done in the fused pixel pass.
 #ifndef DT_DATA_TRANSFORM_H
 #define DT_DATA_TRANSFORM_H
 
@@ -38,6 +46,13 @@ typedef struct {
     int letterbox;
 } dt_geom;
 
+// A sample's SSD expand/crop (all zero: none).
+typedef struct {
+    int fill_mean; // outside the source: the mean pixel, not a reflection
+    int box_crop;  // 0: none; 1: drop boxes whose centre is not inside (bx..), then clip; 2: clip
+    float bx1, by1, bx2, by2; // the crop, source pixels
+} dt_geom_ssd;
+
 // A sample's transform, ready to apply.
 typedef struct {
     int out_w, out_h;   // network input
@@ -51,13 +66,33 @@ typedef struct {
     float bright, contrast_k;
     int hsv;      // hue/saturation/exposure on
     float hue, sat, expo;
+    // SSD photometric distortion (photo set; neutral values when a part
+    // was not drawn): x -> clip(x + p_bright); contrast clip(x * p_alpha)
+    // before HSV (p_contrast_last 0) or after (1); S -> clip(S * p_sat),
+    // H -> H + p_hue (turns).
+    int photo, p_contrast_last;
+    float p_bright, p_alpha, p_sat, p_hue;
+    // SSD expand/crop, from dt_geom_ssd.
+    int fill_mean, box_crop;
+    float bx1, by1, bx2, by2;
+    int crop_choice; // the drawn option: 0 whole image, 1 no constraint, 2+k crop_iou[k]
+    double inv[6]; // input -> source (fill_mean: which pixels are canvas)
 } dt_tfm;
 
 void dt_tfm_geometry(const dt_geom *g, int src_w, int src_h, int out_w, int out_h, dt_tfm *t);
+// The same with the SSD expand/crop's part (ssd may be NULL).
+void dt_tfm_geometry_ssd(const dt_geom *g, const dt_geom_ssd *ssd, int src_w, int src_h,
+                         int out_w, int out_h, dt_tfm *t);
 // Draw a sample's transform from its RNG; augment = 0 gives the plain resize
 // (squash or letterbox as a->letterbox says).
 void dt_tfm_draw(const dt_augment *a, int augment, int src_w, int src_h, int out_w, int out_h,
                  dt_rng *r, dt_tfm *t);
+// The same with the sample's objects (boxes in source pixels), which the
+// IoU crop needs (dt_tfm_draw is this with none).
+void dt_tfm_draw_objs(const dt_augment *a, int augment, int src_w, int src_h, int out_w,
+                      int out_h, const dt_object *objs, int n_obj, dt_rng *r, dt_tfm *t);
+// IoU of two boxes (0 when either is empty).
+double dt_tfm_iou(dt_box a, dt_box b);
 // Box in source pixels -> input pixels, clipped to the picture. 0 kept, -1
 // dropped (under one pixel wide or tall).
 int dt_tfm_box(const dt_tfm *t, dt_box in, dt_box *out);

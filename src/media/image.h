@@ -54,6 +54,10 @@ int dt_image_ctx_decode(dt_image_ctx *c, const char *path, int want_w, int want_
 // convention, cheaper). The view stays valid until the next warp.
 int dt_image_ctx_warp(dt_image_ctx *c, const dt_image *src, const double m[6], int out_w,
                       int out_h, int affine_only_scale, dt_image *out);
+// The same warp (never the resize) with a constant border of colour
+// fill (B,G,R) in place of the reflection.
+int dt_image_ctx_warp_fill(dt_image_ctx *c, const dt_image *src, const double m[6], int out_w,
+                           int out_h, const unsigned char fill[3], dt_image *out);
 
 // Whole-image helpers (malloc'ed results, free with dt_image_free).
 int dt_image_load(const char *path, dt_image *out);

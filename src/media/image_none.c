@@ -33,6 +33,12 @@ int dt_image_ctx_warp(dt_image_ctx *c, const dt_image *src, const double m[6], i
     return -1;
 }
 
+int dt_image_ctx_warp_fill(dt_image_ctx *c, const dt_image *src, const double m[6], int out_w,
+                           int out_h, const unsigned char fill[3], dt_image *out) {
+    dt_error(NO_OPENCV ": cannot warp images");
+    return -1;
+}
+
 int dt_image_load(const char *path, dt_image *out) {
     dt_error(NO_OPENCV ": cannot read image %s", path);
     return -1;

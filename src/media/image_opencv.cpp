@@ -276,6 +276,17 @@ int dt_image_ctx_warp(dt_image_ctx *c, const dt_image *src, const double m[6], i
     } DT_CATCH("image warp failed", -1)
 }
 
+int dt_image_ctx_warp_fill(dt_image_ctx *c, const dt_image *src, const double m[6], int out_w,
+                           int out_h, const unsigned char fill[3], dt_image *out) {
+    try {
+        cv::Mat M = (cv::Mat_<double>(2, 3) << m[0], m[1], m[2], m[3], m[4], m[5]);
+        cv::warpAffine(as_mat(src), c->warped, M, cv::Size(out_w, out_h), cv::INTER_LINEAR,
+                       cv::BORDER_CONSTANT, cv::Scalar(fill[0], fill[1], fill[2]));
+        *out = view_of(c->warped);
+        return 0;
+    } DT_CATCH("image warp failed", -1)
+}
+
 int dt_image_load(const char *path, dt_image *out) {
     try {
         std::vector<unsigned char> bytes;

@@ -115,6 +115,19 @@ char *dt_train_recipe(const dt_model *m, int train_batches, const char *data) {
            fl(f[3], a->contrast));
     sb_add(&b, "jitter=%s hue=%s saturation=%s exposure=%s letterbox=%d\n", fl(f[0], a->jitter),
            fl(f[1], a->hue), fl(f[2], a->saturation), fl(f[3], a->exposure), a->letterbox);
+    if (dt_augment_ssd(a)) { // a line only when on: older checkpoints' text is unchanged
+        sb_add(&b, "augment_ssd photometric=%d expand=%s expand_p=%s crop=%d", a->photometric,
+               fl(f[0], a->expand), fl(f[1], a->expand_p), a->crop);
+        if (a->crop) {
+            sb_add(&b, " crop_keep=%s crop_iou=", a->crop_keep ? "clip" : "centre");
+            for (int k = 0; k < a->n_crop_iou; k++)
+                sb_add(&b, "%s%s", k ? "," : "", fl(f[0], a->crop_iou[k]));
+            sb_add(&b, " crop_scale=%s,%s crop_ratio=%s,%s crop_trials=%d", fl(f[0], a->crop_scale[0]),
+                   fl(f[1], a->crop_scale[1]), fl(f[2], a->crop_ratio[0]), fl(f[3], a->crop_ratio[1]),
+                   a->crop_trials);
+        }
+        sb_add(&b, "\n");
+    }
     for (int s = 0; s < m->n_stages; s++) {
         const dt_stage *st = &m->stages[s];
         sb_add(&b, "stage %d: epochs=%d lr=", s + 1, st->epochs);
