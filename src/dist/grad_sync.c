@@ -185,18 +185,18 @@ static void on_bn_reduce(void *ctx, double *buf, size_t n) {
 int dt_grad_sync_attach(dt_network *net, double bucket_mb, dt_grad_sync **out) {
     *out = NULL;
     if (!dt_dist_active()) return 0;
+    if (net->gpu && net->sync_bn) {
+        dt_error("%s: sync_bn=1 is not supported with -gpu under mpirun (the GPU batch norm "
+                 "does not reduce its statistics over ranks): set sync_bn=0 in [net], or "
+                 "train on the CPU (docs/DISTRIBUTED.md)",
+                 net->cfg_path);
+        return -1;
+    }
     if (net->gpu && !dt_dist_nccl_built) {
         dt_error("%s: data-parallel training on GPUs needs NCCL, and this detector was built "
                  "without it (make GPU=1 finds nccl.h in CUDA_PATH or the nvidia-nccl-cu13 "
                  "wheel, or NCCL_PATH=...): rebuild with it, or start without -gpu "
                  "(docs/DISTRIBUTED.md)",
-                 net->cfg_path);
-        return -1;
-    }
-    if (net->gpu && net->sync_bn) {
-        dt_error("%s: sync_bn=1 is not supported with -gpu under mpirun (the GPU batch norm "
-                 "does not reduce its statistics over ranks): set sync_bn=0 in [net], or "
-                 "train on the CPU (docs/DISTRIBUTED.md)",
                  net->cfg_path);
         return -1;
     }

@@ -1,0 +1,110 @@
+#!/bin/sh
+# Data-parallel training with -gpu (docs/DISTRIBUTED.md, "GPUs"), by
+# default on the CUDA emulator's build (make EMU=1, tests/cuda_emu: the GPU
+# code paths on the CPU; it has no NCCL), on cli_mpi.sh's VOC images at 32x32.
+# GPU_BIN=path runs it with another GPU build (scripts/gpu_check.sh on a GPU).
+#  1. one rank: `mpirun -np 1 detector train -gpu 0` ends with the weights
+#     of `detector train -gpu 0` without mpirun, byte for byte (N = 1 needs
+#     no NCCL and takes the same training steps); a run of one epoch fewer
+#     ends elsewhere (the comparison can tell);
+#  2. `mpirun -np 2 ... -gpu 0` in a build without NCCL stops every rank
+#     with an error that says NCCL is missing (not run with NCCL: two ranks
+#     would need two GPUs);
+#  3. sync_bn=1 with -gpu on 2 ranks is refused with an error naming it.
+# (With a GPU and NCCL, scripts/gpu_check.sh runs test 1 on the device.)
+# Skips (passes, with the reason) when the build is absent (scripts/test.sh
+# builds the emulator's), mpirun cannot start, or the build has no MPI or
+# no OpenCV (it reads JPEGs).
+set -u
+EMU_BIN=${GPU_BIN:-${EMU_BUILD:-build-emu}/detector}
+case "$EMU_BIN" in /*) ;; *) EMU_BIN=$(pwd)/$EMU_BIN ;; esac
+HERE=$(cd "$(dirname "$0")" && pwd)
+SRC=$HERE/data/real/voc2012_sample
+fail() { echo "FAIL: $*"; exit 1; }
+[ -x "$EMU_BIN" ] || { echo "SKIP: no $EMU_BIN (make EMU=1)"; exit 0; }
+T=$(mktemp -d "${TMPDIR:-/tmp}/dt_cli_mpi_gpu.XXXXXX") || exit 2
+[ -n "${KEEP:-}" ] || trap 'rm -rf "$T"' EXIT
+export OMP_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+MPIRUN="mpirun --oversubscribe --mca btl self,tcp --bind-to none"
+if ! command -v mpirun >/dev/null 2>&1; then echo "SKIP: no mpirun"; exit 0; fi
+if ! $MPIRUN -np 2 true >"$T/probe.log" 2>&1; then
+    cat "$T/probe.log"; echo "SKIP: mpirun cannot start 2 processes here"; exit 0
+fi
+if ! ldd "$EMU_BIN" | grep -q libmpi; then echo "SKIP: $EMU_BIN was built without MPI"; exit 0; fi
+if ! ldd "$EMU_BIN" | grep -q libopencv; then echo "SKIP: $EMU_BIN was built without OpenCV"; exit 0; fi
+WDIFF="/usr/bin/python3 $HERE/weights_diff.py"
+
+ls "$SRC/images" | sort | head -16 | sed "s|^|$SRC/images/|" >"$T/train.txt"
+ls "$SRC/images" | sort | sed -n 25,28p | sed "s|^|$SRC/images/|" >"$T/valid.txt"
+cat >"$T/tiny.data" <<EOD
+classes=20
+names=$SRC/voc.names
+train=train.txt
+valid=valid.txt
+annotations=$SRC/gts/pascalvoc_format
+format=voc
+backup=backup
+EOD
+# mk NAME NETEXTRA [EPOCHS]
+mk() {
+    cat >"$T/$1.cfg" <<EOD
+[net]
+batch=8
+width=32
+height=32
+optimizer=adam
+seed=7
+data=$T/tiny.data
+flip=1
+$2
+[convolutional]
+filters=8
+size=3
+stride=2
+pad=1
+batch_normalize=1
+bias=0
+activation=relu
+[avgpool]
+[connected]
+output=20
+[softmax]
+[stage]
+epochs=${3:-2}
+lr=1e-2
+EOD
+}
+cd "$T" || exit 2
+
+# 1. one rank under mpirun == no mpirun
+mk plain ""; mk ranked ""
+"$EMU_BIN" train plain.cfg -gpu 0 -quiet >plain.out 2>plain.err || { cat plain.err; fail "-gpu 0 without mpirun"; }
+timeout 300 $MPIRUN -np 1 "$EMU_BIN" train ranked.cfg -gpu 0 -quiet >ranked.out 2>ranked.err ||
+    { cat ranked.err; fail "mpirun -np 1 -gpu 0"; }
+cmp backup/plain_final.weights backup/ranked_final.weights ||
+    fail "mpirun -np 1 -gpu 0 ended with other weights than -gpu 0 without mpirun"
+# the comparison can tell: one epoch fewer ends elsewhere
+mk once "" 1
+"$EMU_BIN" train once.cfg -gpu 0 -quiet >once.out 2>once.err || { cat once.err; fail "-gpu 0, 1 epoch"; }
+if $WDIFF backup/plain_final.weights backup/once_final.weights 1e-6 --skip-running >/dev/null; then
+    fail "2 epochs and 1 epoch end with the same weights: the comparison cannot tell"
+fi
+echo "one rank: mpirun -np 1 -gpu 0 == -gpu 0 (byte for byte); 1 epoch differs"
+
+# 2. two ranks, no NCCL in this build
+if ldd "$EMU_BIN" | grep -q libnccl; then
+    echo "two ranks: not run (this build has NCCL; two ranks need two GPUs)"
+else
+timeout 120 $MPIRUN -np 2 "$EMU_BIN" train ranked.cfg -gpu 0 -quiet >two.out 2>two.err &&
+    { cat two.err; fail "mpirun -np 2 -gpu 0 trained in a build without NCCL"; }
+grep -q "data-parallel training on GPUs needs NCCL" two.err || { cat two.err; fail "no NCCL message"; }
+echo "two ranks without NCCL: refused ($(grep -m1 -o 'needs NCCL[^(]*' two.err))"
+fi
+
+# 3. sync_bn=1 with -gpu
+mk syncbn "sync_bn=1"
+timeout 120 $MPIRUN -np 2 "$EMU_BIN" train syncbn.cfg -gpu 0 -quiet >sb.out 2>sb.err &&
+    { cat sb.err; fail "sync_bn=1 with -gpu on 2 ranks trained"; }
+grep -q "sync_bn=1 is not supported with -gpu under mpirun" sb.err || { cat sb.err; fail "no sync_bn message"; }
+echo "sync_bn=1 with -gpu on 2 ranks: refused"
+echo "PASS"
