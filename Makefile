@@ -175,7 +175,8 @@ ifeq ($(NCCL),1)
   endif
   DEFS += -DDT_NCCL
   INCS += -I$(NCCL_PATH)/include
-  LDLIBS += -L$(dir $(NCCL_LIB)) -Wl,-rpath,$(dir $(NCCL_LIB)) -l:libnccl.so.2
+  # first: its rpath before CUDA_PATH's, which may hold another libnccl.so.2
+  LDLIBS := -L$(dir $(NCCL_LIB)) -Wl,-rpath,$(dir $(NCCL_LIB)) -l:libnccl.so.2 $(LDLIBS)
   FOUND += nccl=$(shell grep -h 'define NCCL_\(MAJOR\|MINOR\|PATCH\) ' $(NCCL_PATH)/include/nccl.h | awk '{printf "%s%s", sep, $$3; sep="."}')
 else ifeq ($(GPU),1)
   FOUND += nccl=off
