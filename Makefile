@@ -8,7 +8,8 @@
 #   NCCL=0     a GPU build with MPI without NCCL (default: on when nccl.h and
 #              libnccl are found in CUDA_PATH, else in the nvidia-nccl-cu13
 #              wheel of a venv under ~/.cache/detector; NCCL_PATH=DIR: DIR/include
-#              + DIR/lib64 or DIR/lib; multi-GPU training, docs/DISTRIBUTED.md)
+#              + DIR/lib64 or DIR/lib; multi-GPU training, docs/DISTRIBUTED.md;
+#              EMU=1: the emulator's, over MPI)
 #   ASAN=1     AddressSanitizer + UndefinedBehaviorSanitizer
 #   DEBUG=1    -O0 -g
 #   FUZZ=1     clang + libFuzzer + ASan/UBSan into build-fuzz/ (`make fuzz`
@@ -165,8 +166,13 @@ NCCL_WHEEL := $(patsubst %/include/nccl.h,%,$(firstword $(wildcard \
     $(HOME)/.cache/detector/*/lib/python3*/site-packages/nvidia/nccl/include/nccl.h)))
 NCCL_PATH ?= $(if $(wildcard $(CUDA_PATH)/include/nccl.h),$(CUDA_PATH),$(NCCL_WHEEL))
 NCCL_LIB := $(firstword $(wildcard $(NCCL_PATH)/lib64/libnccl.so.2 $(NCCL_PATH)/lib/libnccl.so.2))
-NCCL ?= $(if $(and $(filter 1,$(GPU)),$(filter 1,$(MPI)),$(filter-out 1,$(EMU)),$(wildcard $(NCCL_PATH)/include/nccl.h),$(NCCL_LIB)),1,0)
-ifeq ($(NCCL),1)
+NCCL ?= $(if $(and $(filter 1,$(GPU)),$(filter 1,$(MPI)),$(wildcard $(NCCL_PATH)/include/nccl.h),$(or $(filter 1,$(EMU)),$(NCCL_LIB))),1,0)
+ifeq ($(EMU)$(NCCL),11)
+  # the emulator's NCCL: all-reduces over MPI on its host memory
+  # (tests/cuda_emu/include/nccl.h, emu_nccl.c)
+  DEFS += -DDT_NCCL
+  FOUND += nccl=emu
+else ifeq ($(NCCL),1)
   ifneq ($(GPU)$(MPI),11)
     $(error NCCL=1 needs GPU=1 and MPI (mpicc found))
   endif
@@ -189,6 +195,9 @@ SRC_DIRS := base media data detect engine layers train eval dist api cli export
 LIB_C := $(filter-out src/cli/detector.c,$(foreach d,$(SRC_DIRS),$(wildcard src/$(d)/*.c)))
 ifneq ($(NCCL),1)
   LIB_C := $(filter-out src/dist/nccl.c,$(LIB_C))
+endif
+ifeq ($(EMU)$(NCCL),11)
+  LIB_C += tests/cuda_emu/emu_nccl.c
 endif
 ifeq ($(OPENCV),1)
   LIB_CXX := $(foreach d,$(filter-out export,$(SRC_DIRS)),$(wildcard src/$(d)/*.cpp))

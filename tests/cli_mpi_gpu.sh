@@ -1,15 +1,19 @@
 #!/bin/sh
 # Data-parallel training with -gpu (docs/DISTRIBUTED.md, "GPUs"), by
 # default on the CUDA emulator's build (make EMU=1, tests/cuda_emu: the GPU
-# code paths on the CPU; it has no NCCL), on cli_mpi.sh's VOC images at 32x32.
+# code paths on the CPU, its NCCL over MPI), on cli_mpi.sh's VOC images at 32x32.
 # GPU_BIN=path runs it with another GPU build (scripts/gpu_check.sh on a GPU).
 #  1. one rank: `mpirun -np 1 detector train -gpu 0` ends with the weights
 #     of `detector train -gpu 0` without mpirun, byte for byte (N = 1 needs
 #     no NCCL and takes the same training steps); a run of one epoch fewer
 #     ends elsewhere (the comparison can tell);
-#  2. `mpirun -np 2 ... -gpu 0` in a build without NCCL stops every rank
-#     with an error that says NCCL is missing (not run with NCCL: two ranks
-#     would need two GPUs);
+#  2. two ranks with NCCL: 2 steps of `mpirun -np 2 ... -gpu 0` with batch 4
+#     per rank end with the weights of one process with batch 8 over the
+#     same samples within 2e-6 (the device gradients' buckets averaged over
+#     NCCL, the start from rank 0, the checksums), also with
+#     DT_DIST_NO_OVERLAP=1 and with tiny buckets (DT_DIST_BUCKET_MB); a build
+#     without NCCL stops every rank with an error that says so (not run
+#     with a real GPU build with NCCL: two ranks would need two GPUs);
 #  3. sync_bn=1 with -gpu on 2 ranks is refused with an error naming it.
 # (With a GPU and NCCL, scripts/gpu_check.sh runs test 1 on the device.)
 # Skips (passes, with the reason) when the build is absent (scripts/test.sh
@@ -45,11 +49,14 @@ annotations=$SRC/gts/pascalvoc_format
 format=voc
 backup=backup
 EOD
-# mk NAME NETEXTRA [EPOCHS]
+# mk NAME NETEXTRA [EPOCHS [BATCH [BN]]]
 mk() {
+    bn=""
+    [ "${5:-1}" = 1 ] && bn="batch_normalize=1
+bias=0"
     cat >"$T/$1.cfg" <<EOD
 [net]
-batch=8
+batch=${4:-8}
 width=32
 height=32
 optimizer=adam
@@ -62,8 +69,7 @@ filters=8
 size=3
 stride=2
 pad=1
-batch_normalize=1
-bias=0
+$bn
 activation=relu
 [avgpool]
 [connected]
@@ -91,14 +97,35 @@ if $WDIFF backup/plain_final.weights backup/once_final.weights 1e-6 --skip-runni
 fi
 echo "one rank: mpirun -np 1 -gpu 0 == -gpu 0 (byte for byte); 1 epoch differs"
 
-# 2. two ranks, no NCCL in this build
-if ldd "$EMU_BIN" | grep -q libnccl; then
-    echo "two ranks: not run (this build has NCCL; two ranks need two GPUs)"
+# 2. two ranks
+mk one "" 1 8 0; mk two "" 1 4 0
+if [ -n "${GPU_BIN:-}" ] && ldd "$EMU_BIN" | grep -q libnccl; then
+    echo "two ranks: not run (a GPU build with NCCL: two ranks need two GPUs)"
 else
-timeout 120 $MPIRUN -np 2 "$EMU_BIN" train ranked.cfg -gpu 0 -quiet >two.out 2>two.err &&
-    { cat two.err; fail "mpirun -np 2 -gpu 0 trained in a build without NCCL"; }
-grep -q "data-parallel training on GPUs needs NCCL" two.err || { cat two.err; fail "no NCCL message"; }
-echo "two ranks without NCCL: refused ($(grep -m1 -o 'needs NCCL[^(]*' two.err))"
+    timeout 300 $MPIRUN -np 2 "$EMU_BIN" train two.cfg -gpu 0 -quiet >two.out 2>two.err
+    rc=$?
+    if grep -q "data-parallel training on GPUs needs NCCL" two.err; then
+        [ $rc -ne 0 ] || fail "a build without NCCL refused and exited 0"
+        echo "two ranks without NCCL: refused ($(grep -m1 -o 'needs NCCL[^(]*' two.err))"
+    else
+        [ $rc -eq 0 ] || { cat two.err; fail "mpirun -np 2 -gpu 0"; }
+        "$EMU_BIN" train one.cfg -gpu 0 -quiet >one.out 2>one.err || { cat one.err; fail "1 x 8 -gpu 0"; }
+        $WDIFF backup/one_final.weights backup/two_final.weights 2e-6 ||
+            fail "2 ranks x 4 on GPUs differ from 1 process x 8"
+        cp backup/two_final.weights two_overlap.weights
+        for env in DT_DIST_NO_OVERLAP=1 DT_DIST_BUCKET_MB=0.0001; do
+            env $env timeout 300 $MPIRUN -np 2 "$EMU_BIN" train two.cfg -gpu 0 -quiet -clear >two.out 2>two.err ||
+                { cat two.err; fail "mpirun -np 2 -gpu 0 with $env"; }
+            $WDIFF backup/one_final.weights backup/two_final.weights 2e-6 ||
+                fail "2 ranks x 4 on GPUs with $env differ from 1 process x 8"
+        done
+        mk onesmall "" 1 4 0
+        "$EMU_BIN" train onesmall.cfg -gpu 0 -quiet >ob.out 2>ob.err || { cat ob.err; fail "1 x 4 -gpu 0"; }
+        if $WDIFF backup/one_final.weights backup/onesmall_final.weights 1e-6 >/dev/null; then
+            fail "1 x 4 and 1 x 8 end alike: the comparison cannot tell"
+        fi
+        echo "two ranks over NCCL: 2 x 4 == 1 x 8 (overlapped, after backward, tiny buckets)"
+    fi
 fi
 
 # 3. sync_bn=1 with -gpu
