@@ -170,6 +170,9 @@ NCCL ?= $(if $(and $(filter 1,$(GPU)),$(filter 1,$(MPI)),$(wildcard $(NCCL_PATH)
 ifeq ($(EMU)$(NCCL),11)
   # the emulator's NCCL: all-reduces over MPI on its host memory
   # (tests/cuda_emu/include/nccl.h, emu_nccl.c)
+  ifneq ($(MPI),1)
+    $(error NCCL=1 needs MPI (mpicc found))
+  endif
   DEFS += -DDT_NCCL
   FOUND += nccl=emu
 else ifeq ($(NCCL),1)
