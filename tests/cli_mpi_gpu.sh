@@ -11,7 +11,8 @@
 #     per rank end with the weights of one process with batch 8 over the
 #     same samples within 2e-6 (the device gradients' buckets averaged over
 #     NCCL, the start from rank 0, the checksums), also with
-#     DT_DIST_NO_OVERLAP=1 and with tiny buckets (DT_DIST_BUCKET_MB); a build
+#     DT_DIST_NO_OVERLAP=1, with tiny buckets (DT_DIST_BUCKET_MB), and with
+#     -amp fp16 within 2e-5 (16-bit GEMM inputs); a build
 #     without NCCL stops every rank with an error that says so (not run
 #     with a real GPU build with NCCL: two ranks would need two GPUs);
 #  3. sync_bn=1 with -gpu on 2 ranks is refused with an error naming it.
@@ -124,7 +125,16 @@ else
         if $WDIFF backup/one_final.weights backup/onesmall_final.weights 1e-6 >/dev/null; then
             fail "1 x 4 and 1 x 8 end alike: the comparison cannot tell"
         fi
-        echo "two ranks over NCCL: 2 x 4 == 1 x 8 (overlapped, after backward, tiny buckets)"
+        # mixed precision: the loss-scaled gradients averaged, then unscaled
+        # and checked alike on every rank (FP16 GEMM inputs: 2e-5; 1 x 4
+        # against 1 x 8 differs by ~3e-2)
+        mk onea "" 1 8 0; mk twoa "" 1 4 0
+        "$EMU_BIN" train onea.cfg -gpu 0 -amp fp16 -quiet >oa.out 2>oa.err || { cat oa.err; fail "1 x 8 -amp fp16"; }
+        timeout 300 $MPIRUN -np 2 "$EMU_BIN" train twoa.cfg -gpu 0 -amp fp16 -quiet >ta.out 2>ta.err ||
+            { cat ta.err; fail "mpirun -np 2 -gpu 0 -amp fp16"; }
+        $WDIFF backup/onea_final.weights backup/twoa_final.weights 2e-5 ||
+            fail "2 ranks x 4 with -amp fp16 differ from 1 process x 8"
+        echo "two ranks over NCCL: 2 x 4 == 1 x 8 (overlapped, after backward, tiny buckets, fp16)"
     fi
 fi
 
