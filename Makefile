@@ -5,6 +5,11 @@
 #              header and protobuf are found; docs/EXPORT.md)
 #   MPI=0      build without Open MPI (default: on when `mpicc` is found;
 #              data-parallel training, docs/DISTRIBUTED.md)
+#   NCCL=0     a GPU build with MPI without NCCL (default: on when nccl.h and
+#              libnccl are found in CUDA_PATH, else in the nvidia-nccl-cu13
+#              wheel of a venv under ~/.cache/detector; NCCL_PATH=DIR: DIR/include
+#              + DIR/lib64 or DIR/lib; multi-GPU training, docs/DISTRIBUTED.md;
+#              EMU=1: the emulator's, over MPI)
 #   ASAN=1     AddressSanitizer + UndefinedBehaviorSanitizer
 #   DEBUG=1    -O0 -g
 #   FUZZ=1     clang + libFuzzer + ASan/UBSan into build-fuzz/ (`make fuzz`
@@ -155,12 +160,48 @@ ifeq ($(GPU),1)
     FOUND += cudnn=on
   endif
 endif
+# NCCL (docs/DISTRIBUTED.md, "GPUs"): GPU gradients of a data-parallel run.
+# Needs MPI (the ranks and the ncclUniqueId's broadcast); not in the emulator.
+NCCL_WHEEL := $(patsubst %/include/nccl.h,%,$(firstword $(wildcard \
+    $(HOME)/.cache/detector/*/lib/python3*/site-packages/nvidia/nccl/include/nccl.h)))
+NCCL_PATH ?= $(if $(wildcard $(CUDA_PATH)/include/nccl.h),$(CUDA_PATH),$(NCCL_WHEEL))
+NCCL_LIB := $(firstword $(wildcard $(NCCL_PATH)/lib64/libnccl.so.2 $(NCCL_PATH)/lib/libnccl.so.2))
+NCCL ?= $(if $(and $(filter 1,$(GPU)),$(filter 1,$(MPI)),$(wildcard $(NCCL_PATH)/include/nccl.h),$(or $(filter 1,$(EMU)),$(NCCL_LIB))),1,0)
+ifeq ($(EMU)$(NCCL),11)
+  # the emulator's NCCL: all-reduces over MPI on its host memory
+  # (tests/cuda_emu/include/nccl.h, emu_nccl.c)
+  ifneq ($(MPI),1)
+    $(error NCCL=1 needs MPI (mpicc found))
+  endif
+  DEFS += -DDT_NCCL
+  FOUND += nccl=emu
+else ifeq ($(NCCL),1)
+  ifneq ($(GPU)$(MPI),11)
+    $(error NCCL=1 needs GPU=1 and MPI (mpicc found))
+  endif
+  ifeq ($(NCCL_LIB),)
+    $(error NCCL=1 but no libnccl.so.2 in $(NCCL_PATH)/lib64 or $(NCCL_PATH)/lib (set NCCL_PATH))
+  endif
+  DEFS += -DDT_NCCL
+  INCS += -I$(NCCL_PATH)/include
+  # first: its rpath before CUDA_PATH's, which may hold another libnccl.so.2
+  LDLIBS := -L$(dir $(NCCL_LIB)) -Wl,-rpath,$(dir $(NCCL_LIB)) -l:libnccl.so.2 $(LDLIBS)
+  FOUND += nccl=$(shell grep -h 'define NCCL_\(MAJOR\|MINOR\|PATCH\) ' $(NCCL_PATH)/include/nccl.h | awk '{printf "%s%s", sep, $$3; sep="."}')
+else ifeq ($(GPU),1)
+  FOUND += nccl=off
+endif
 
 # --- sources -------------------------------------------------------------------
 # Every folder of src/ but cuda/ (docs/ARCHITECTURE.md); the program's main
 # is src/cli/detector.c, the rest is the library.
 SRC_DIRS := base media data detect engine layers train eval dist api cli export
 LIB_C := $(filter-out src/cli/detector.c,$(foreach d,$(SRC_DIRS),$(wildcard src/$(d)/*.c)))
+ifneq ($(NCCL),1)
+  LIB_C := $(filter-out src/dist/nccl.c,$(LIB_C))
+endif
+ifeq ($(EMU)$(NCCL),11)
+  LIB_C += tests/cuda_emu/emu_nccl.c
+endif
 ifeq ($(OPENCV),1)
   LIB_CXX := $(foreach d,$(filter-out export,$(SRC_DIRS)),$(wildcard src/$(d)/*.cpp))
 endif

@@ -22,7 +22,8 @@
 #     Logs go to $OUT (else ./gpu_check_out): check.log, gpuinfo.txt,
 #     parity.log, profile.txt (DT_GPU_PROFILE tables), bench.log, bench.txt,
 #     torch_profile.txt (PyTorch's per-kernel times, when time is left),
-#     bench.json (8 files). The last lines printed are the summary.
+#     bench.json, mpi_gpu.log (tests/cli_mpi_gpu.sh: one rank under mpirun
+#     trains as without it; skipped without mpirun or OpenCV) (9 files). The last lines printed are the summary.
 set -u
 cd "$(dirname "$0")/.." || exit 2
 
@@ -32,7 +33,9 @@ if [ "${1:-}" = "--pack" ]; then
     # CPU may lack an extension), from scratch so the flags apply
     B=build-gpu-pack
     rm -rf "$B"
-    make GPU=1 CUDNN=1 OPENCV=0 BUILD=$B ARCH="${ARCH:--march=x86-64-v3}" -j"$(nproc)" \
+    # NCCL=0: libnccl (hundreds of MB) stays out of the pack; one GPU runs
+    # one rank, which needs no NCCL (docs/DISTRIBUTED.md)
+    make GPU=1 CUDNN=1 OPENCV=0 NCCL=0 BUILD=$B ARCH="${ARCH:--march=x86-64-v3}" -j"$(nproc)" \
         "$B/detector" "$B/tests/test_gpu_parity" || exit 1
     rm -rf "$DIR" && mkdir -p "$DIR/lib" || exit 1
     cp "$B/detector" "$B/tests/test_gpu_parity" "$DIR/" || exit 1
@@ -151,6 +154,15 @@ if [ -n "$BIN" ]; then
     done
     grep -vE "^  slowest" "$OUT/profile.txt" | tee -a "$LOG" | head -150
     grep -E "^--|^  slowest" "$OUT/profile.txt" | tee -a "$LOG"
+
+    # data-parallel, one rank on the GPU: mpirun -np 1 trains as without it
+    # (tests/cli_mpi_gpu.sh; skips without mpirun or with an OPENCV=0 build)
+    say "== one rank under mpirun (t=$(elapsed)s)"
+    GPU_BIN=$BIN timeout 120 sh tests/cli_mpi_gpu.sh >"$OUT/mpi_gpu.log" 2>&1
+    rc=$?
+    tee -a "$LOG" <"$OUT/mpi_gpu.log" | tail -5
+    if grep -q '^SKIP' "$OUT/mpi_gpu.log"; then note "SKIP mpi gpu: $(grep -m1 '^SKIP' "$OUT/mpi_gpu.log")"
+    elif [ $rc -eq 0 ]; then note "PASS mpi gpu (1 rank == no mpirun)"; else note "FAIL mpi gpu ($OUT/mpi_gpu.log)"; fi
 
     # PyTorch's own kernel times, beside profile.txt's (what to close the gap on)
     left=$((520 - $(elapsed)))

@@ -7,5 +7,6 @@ cd "$(dirname "$0")/.."
 sh scripts/install_deps.sh
 make -j"$(nproc)"
 # the GPU parity test on the CUDA emulator (tests/cuda_emu), run by make test
-make -j"$(nproc)" EMU=1 OPENCV=0 build-emu/tests/test_gpu_parity
+# and its detector (tests/cli_mpi_gpu.sh: -gpu under mpirun; it reads the test images)
+make -j"$(nproc)" EMU=1 build-emu/tests/test_gpu_parity build-emu/detector
 make -j"$(nproc)" test

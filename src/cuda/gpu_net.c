@@ -184,6 +184,10 @@ void dt_net_gpu_put(dt_network *net, const float *host, size_t n) {
     if (net->gpu) up(net, host, n);
 }
 
+float *dt_net_gpu_twin(dt_network *net, const float *host) {
+    return net->gpu ? dt_dev(net, host) : NULL;
+}
+
 // The backend's input_from (engine/backend.h): the next forward uploads the
 // input from the page-locked `host` instead of net->input.
 static void cuda_input_from(dt_network *net, const float *host) {

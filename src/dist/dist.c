@@ -13,7 +13,7 @@
 #include <mpi.h>
 #endif
 
-static int g_rank = 0, g_size = 1, g_mpi = 0, g_threaded = 0;
+static int g_rank = 0, g_size = 1, g_mpi = 0, g_threaded = 0, g_local = 0;
 static dt_dist_opts g_opts;
 
 const dt_dist_opts *dt_dist_opts_get(void) { return &g_opts; }
@@ -22,6 +22,18 @@ int dt_dist_rank(void) { return g_rank; }
 int dt_dist_size(void) { return g_size; }
 int dt_dist_active(void) { return g_size > 1; }
 int dt_dist_threaded(void) { return g_threaded; }
+int dt_dist_local_rank(void) { return g_local; }
+#ifndef DT_NCCL // src/dist/nccl.c defines these in NCCL builds
+const int dt_dist_nccl_built = 0;
+// Callers test dt_dist_nccl_built first (dt_grad_sync_attach refuses a GPU
+// network): reaching these is a broken invariant.
+static void no_nccl(void) { dt_dist_abort("GPU collective called in a build without NCCL"); }
+void dt_dist_nccl_init(int device) { (void)device, no_nccl(); }
+void dt_dist_nccl_finalize(void) {}
+void dt_dist_nccl_avg(float *dev, size_t n, int slot) { (void)dev, (void)n, (void)slot, no_nccl(); }
+void dt_dist_nccl_join(int slots) { (void)slots, no_nccl(); }
+void dt_dist_nccl_times(double *comm, double *unhidden) { *comm = *unhidden = 0; }
+#endif
 
 
 #ifdef DT_MPI
@@ -52,10 +64,17 @@ int dt_dist_init(int *argc, char ***argv, const dt_dist_opts *o) {
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g_size);
     g_threaded = provided >= MPI_THREAD_SERIALIZED && !o->no_overlap;
+    MPI_Comm node; // the ranks sharing this node's memory (and GPUs)
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, g_rank, MPI_INFO_NULL,
+                            &node) == MPI_SUCCESS) {
+        MPI_Comm_rank(node, &g_local);
+        MPI_Comm_free(&node);
+    }
     return 0;
 }
 
 void dt_dist_finalize(void) {
+    dt_dist_nccl_finalize(); // before MPI: NCCL's ranks may still talk
     if (g_mpi) MPI_Finalize();
     g_mpi = 0;
 }

@@ -54,6 +54,34 @@ void dt_dist_abort(const char *fmt, ...) __attribute__((format(printf, 1, 2), no
 // An integer that every rank must hold the same: -1 + dt_error naming the
 // first disagreeing rank otherwise (what: what the value is). Collective.
 int dt_dist_agree_u64(uint64_t v, const char *what);
+// This rank's place among the ranks of its node (MPI_COMM_TYPE_SHARED), 0 in
+// one process: a rank's GPU is (-gpu N + local rank) mod the node's GPUs.
+int dt_dist_local_rank(void);
+
+// --- GPU collectives over NCCL (src/dist/nccl.c; builds with DT_NCCL) ------------------
+// The communicator of every rank's GPU: rank 0 makes the ncclUniqueId and
+// broadcasts it over MPI, then ncclCommInitRank on `device`; failures end
+// the job (dt_dist_abort). The compute stream is CUDA's legacy default stream
+// (0), where the CUDA backend runs; the all-reduces run on a non-blocking
+// communication stream of their own. No CUDA or NCCL type leaks out.
+// dt_dist_nccl_built is 0 in a build without NCCL: callers test it first
+// (there the others end the job, but dt_dist_nccl_finalize and _times).
+extern const int dt_dist_nccl_built;
+void dt_dist_nccl_init(int device); // collective; once per process
+void dt_dist_nccl_finalize(void);   // nothing when not initialised
+// Averages dev[0, n) (device floats) over the ranks (ncclAvg) on the
+// communication stream, once the work queued so far on the compute stream
+// is done (an event recorded there): it overlaps what the host queues next.
+// slot: the index of this all-reduce within the step (0, 1, ...).
+void dt_dist_nccl_avg(float *dev, size_t n, int slot);
+// The compute stream waits for the `slots` all-reduces of this step (the
+// host does not wait). Every rank queues the same sequence.
+void dt_dist_nccl_join(int slots);
+// Of the steps joined so far, with DT_DIST_STATS=1 (zeros otherwise):
+// seconds the communication stream spent in all-reduces, and from
+// backward's end to the last all-reduce's end (what the overlap did not
+// hide). Synchronises with the device.
+void dt_dist_nccl_times(double *comm, double *unhidden);
 
 #ifdef __cplusplus
 }

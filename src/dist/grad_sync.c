@@ -8,6 +8,13 @@
 // order); a bucket is handed to the thread when its lowest layer is done.
 // grads_wait hands over what is left and waits; every rank then holds the
 // same averaged gradients (sum / ranks) and takes the same optimizer step.
+//
+// A GPU network (NCCL builds) has the same buckets of its device gradients,
+// without the thread: a bucket's all-reduce is queued on NCCL's stream when
+// backward has queued its lowest layer (dist.h: dt_dist_nccl_avg waits on
+// the compute stream's event), and grads_wait makes the compute stream wait
+// for them, so the optimizer step that follows reads the averages; the host
+// never blocks.
 #include "dist/grad_sync.h"
 
 #include <pthread.h>
@@ -15,6 +22,7 @@
 #include <string.h>
 
 #include "dist/dist.h"
+#include "engine/gpu.h"
 
 typedef struct {
     size_t lo, hi; // floats of net->grads
@@ -30,6 +38,9 @@ struct dt_grad_sync {
     int handed;  // buckets [0, handed) given to the thread
     int done;    // buckets [0, done) reduced
     int threaded, stop;
+    int gpu;        // NCCL on the device gradients (no thread)
+    int overlap;    // gpu: all-reduces queued during backward (not DT_DIST_NO_OVERLAP)
+    float *dgrads;  // gpu: the device twin of net->grads
     pthread_t th;
     pthread_mutex_t mu;
     pthread_cond_t cv_work, cv_done;
@@ -101,9 +112,25 @@ static void *comm_main(void *arg) {
     return NULL;
 }
 
+// gpu: the buckets up to `upto` onto NCCL's stream, in order.
+static void queue_gpu(dt_grad_sync *s, int upto) {
+    for (; s->handed < upto; s->handed++) {
+        const bucket *k = &s->b[s->handed];
+        dt_dist_nccl_avg(s->dgrads + k->lo, k->hi - k->lo, s->handed);
+    }
+}
+
 static void on_ready(void *ctx, dt_network *net, int layer) {
     dt_grad_sync *s = ctx;
     (void)net;
+    if (s->gpu) {
+        if (!s->overlap) return;
+        if (!s->planned) plan(s);
+        int h = s->handed;
+        while (h < s->nb && s->b[h].low_layer >= layer) h++;
+        queue_gpu(s, h);
+        return;
+    }
     if (!s->threaded) return; // all of it in grads_wait
     pthread_mutex_lock(&s->mu);
     if (!s->planned) plan(s);
@@ -120,7 +147,12 @@ static void on_wait(void *ctx, dt_network *net) {
     dt_grad_sync *s = ctx;
     (void)net;
     double t0 = dt_now();
-    if (!s->threaded) {
+    if (s->gpu) {
+        if (!s->planned) plan(s);
+        queue_gpu(s, s->nb);
+        dt_dist_nccl_join(s->nb);
+        s->handed = 0;
+    } else if (!s->threaded) {
         plan(s);
         for (int k = 0; k < s->nb; k++) reduce(s, &s->b[k]);
     } else {
@@ -153,9 +185,18 @@ static void on_bn_reduce(void *ctx, double *buf, size_t n) {
 int dt_grad_sync_attach(dt_network *net, double bucket_mb, dt_grad_sync **out) {
     *out = NULL;
     if (!dt_dist_active()) return 0;
-    if (net->gpu) {
-        dt_error("%s: data-parallel training runs on the CPU for now (GPU gradients need "
-                 "NCCL, not built yet): start without -gpu (docs/DISTRIBUTED.md)",
+    if (net->gpu && net->sync_bn) {
+        dt_error("%s: sync_bn=1 is not supported with -gpu under mpirun (the GPU batch norm "
+                 "does not reduce its statistics over ranks): set sync_bn=0 in [net], or "
+                 "train on the CPU (docs/DISTRIBUTED.md)",
+                 net->cfg_path);
+        return -1;
+    }
+    if (net->gpu && !dt_dist_nccl_built) {
+        dt_error("%s: data-parallel training on GPUs needs NCCL, and this detector was built "
+                 "without it (make GPU=1 finds nccl.h in CUDA_PATH or the nvidia-nccl-cu13 "
+                 "wheel, or NCCL_PATH=...): rebuild with it, or start without -gpu "
+                 "(docs/DISTRIBUTED.md)",
                  net->cfg_path);
         return -1;
     }
@@ -165,7 +206,13 @@ int dt_grad_sync_attach(dt_network *net, double bucket_mb, dt_grad_sync **out) {
     s->net = net;
     s->bucket_floats = (size_t)(bucket_mb * 1048576.0 / sizeof(float));
     if (s->bucket_floats < 1) s->bucket_floats = 1;
-    s->threaded = dt_dist_threaded();
+    if (net->gpu) {
+        dt_dist_nccl_init(net->gpu - 1); // net->gpu: device + 1
+        s->gpu = 1;
+        s->overlap = !dt_dist_opts_get()->no_overlap;
+        s->dgrads = dt_net_gpu_twin(net, net->grads);
+    }
+    s->threaded = !s->gpu && dt_dist_threaded();
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv_work, NULL);
     pthread_cond_init(&s->cv_done, NULL);
@@ -173,7 +220,7 @@ int dt_grad_sync_attach(dt_network *net, double bucket_mb, dt_grad_sync **out) {
         s->threaded = 0; // reductions on the main thread, after backward
     net->grad_ready = on_ready;
     net->grads_wait = on_wait;
-    net->bn_reduce = on_bn_reduce;
+    net->bn_reduce = s->gpu ? NULL : on_bn_reduce;
     net->dist_ctx = s;
     *out = s;
     return 0;
@@ -199,6 +246,7 @@ void dt_grad_sync_detach(dt_grad_sync *s) {
 
 void dt_grad_sync_times(const dt_grad_sync *s, double *comm, double *wait, long *steps) {
     *comm = s ? s->t_comm : 0, *wait = s ? s->t_wait : 0, *steps = s ? s->steps : 0;
+    if (s && s->gpu) dt_dist_nccl_times(comm, wait); // device time, from CUDA events
 }
 
 void dt_dist_sync_net(dt_network *net) {
@@ -212,16 +260,19 @@ void dt_dist_sync_net(dt_network *net) {
     dt_dist_bcast(&net->rng, sizeof net->rng, 0);
     dt_dist_bcast(&net->seed, sizeof net->seed, 0);
     dt_net_weights_changed(net);
+    dt_net_push(net); // a GPU network: the parameters and moments onto the device
 }
 
 void dt_dist_sync_params(dt_network *net) {
     if (!dt_dist_active()) return;
+    dt_net_gpu_fetch(net, net->params, net->n_params); // a GPU network's are newer
     dt_dist_bcast(net->params, sizeof(float) * net->n_params, 0);
     dt_net_weights_changed(net);
 }
 
 int dt_dist_check_weights(dt_network *net) {
     if (!dt_dist_active()) return 0;
+    dt_net_gpu_fetch(net, net->params, net->n_params); // a GPU network's are on the device
     uint64_t h = 1469598103934665603ull; // FNV-1a over the trainable tensors' bits
     for (int i = 0; i < net->n_layers; i++) {
         const dt_layer *l = &net->layers[i];

@@ -11,7 +11,10 @@ typedef struct dt_grad_sync dt_grad_sync;
 
 // Hooks net up for the ranks of dist.h (with one rank: nothing is hooked and
 // NULL is returned). bucket_mb: gradients all-reduced at once (0: the
-// dt_dist_opts' bucket_mb, DT_DIST_BUCKET_MB, else 16). A GPU network is refused (-1 + dt_error, *out NULL).
+// dt_dist_opts' bucket_mb, DT_DIST_BUCKET_MB, else 16). A GPU network averages
+// its device gradients over NCCL (dist.h; collective: the communicator is made
+// here); refused (-1 + dt_error, *out NULL) in a build without NCCL and with
+// sync_bn=1.
 int dt_grad_sync_attach(dt_network *net, double bucket_mb, dt_grad_sync **out);
 void dt_grad_sync_detach(dt_grad_sync *s); // NULL: nothing
 // Seconds the communication thread spent in all-reduces and the main thread

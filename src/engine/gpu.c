@@ -126,6 +126,10 @@ void dt_net_gpu_fetch(dt_network *net, float *host, size_t n) {
 void dt_net_gpu_put(dt_network *net, const float *host, size_t n) {
     (void)net, (void)host, (void)n;
 }
+float *dt_net_gpu_twin(dt_network *net, const float *host) {
+    (void)net, (void)host;
+    return NULL;
+}
 void dt_net_gpu_input_unchanged(dt_network *net) { (void)net; }
 void dt_net_gpu_profile_print(dt_network *net) { (void)net; }
 void dt_net_gpu_set_tf32(dt_network *net, int on) { (void)net, (void)on; }

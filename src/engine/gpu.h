@@ -46,6 +46,9 @@ void dt_net_push(dt_network *net);
 void dt_net_gpu_fetch(dt_network *net, float *host, size_t n);
 // The other way: `host` (n floats, same rule) onto its device twin.
 void dt_net_gpu_put(dt_network *net, const float *host, size_t n);
+// The device address of host tensor `host` (same rule); NULL on a CPU
+// network. For src/dist/'s NCCL all-reduces of the gradients.
+float *dt_net_gpu_twin(dt_network *net, const float *host);
 // Declares net->input and net->truth unchanged since the last forward, so
 // the next GPU forward skips their upload (a benchmark on a fixed batch, as
 // PyTorch's keeps its input on the device). Cleared by that forward.

@@ -481,8 +481,11 @@ void dt_net_backward(dt_network *net) {
         be->layer_backward(net, &net->layers[i]);
         if (net->grad_ready) net->grad_ready(net->dist_ctx, net, i);
     }
-    be->backward_done(net);
+    // the averaged gradients first: mixed precision's unscale and overflow
+    // check (the CUDA backend's backward_done) then see the same gradients
+    // on every rank, so every rank takes or skips the step alike
     if (net->grads_wait) net->grads_wait(net->dist_ctx, net);
+    be->backward_done(net);
 }
 
 void dt_net_set_train(dt_network *net, int train) { net->train = train && net->with_grads; }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist/dist.h"
 #include "engine/gpu.h"
 
 // Reads one [stage] section (marking its keys used). base_lr: [net]'s
@@ -116,8 +117,14 @@ static dt_model *finish(dt_model *m, dt_network *net, int keep_cfg) {
     return m;
 }
 
+// Under mpirun each rank of a node takes the next GPU from -gpu N on:
+// (N + local rank) mod the node's GPUs (docs/DISTRIBUTED.md, "GPUs").
 int dt_net_place(dt_network *net) {
-    return net->gpu_wanted ? dt_net_gpu_enable(net, net->gpu_opts.device) : 0;
+    if (!net->gpu_wanted) return 0;
+    int dev = net->gpu_opts.device;
+    const int n = dt_gpu_count(), local = dt_dist_local_rank();
+    if (local > 0 && n > 0 && dev >= 0 && dev < n) dev = (dev + local) % n;
+    return dt_net_gpu_enable(net, dev);
 }
 
 dt_model *dt_model_load(const char *cfg_path, const dt_net_opts *o) {
