@@ -118,7 +118,9 @@ void dt_wema_update(float *ema, const float *w, size_t n, double d) {
 }
 
 void dt_wema_net(dt_network *net, float *ema, double d) {
-    // GPU: the parameters (BN running statistics included) live on the device
-    if (net->gpu) dt_net_gpu_fetch(net, net->params, net->n_params);
+    if (net->gpu) { // the parameters live on the device: so does the EMA
+        dt_net_gpu_ema_step(net, d);
+        return;
+    }
     dt_wema_update(ema, net->params, net->n_params, d);
 }

@@ -68,7 +68,9 @@ double dt_wema_decay(double decay, int warmup, long t);
 // AveragedModel's EMA and timm's ModelEmaV3; equal to d*ema + (1-d)*w).
 void dt_wema_update(float *ema, const float *w, size_t n, double d);
 // One update from the network's parameters (every tensor, BN running
-// statistics included); on a GPU network the parameters are fetched first.
+// statistics included). On a GPU network it runs on the device's copy
+// (engine/gpu.h: dt_net_gpu_ema_put first; ema is left as it was until
+// dt_net_gpu_ema_fetch).
 void dt_wema_net(dt_network *net, float *ema, double d);
 
 #ifdef __cplusplus

@@ -188,10 +188,16 @@ static void print_header(FILE *f, const dt_metric *m, int nm) {
 // place (host and device) between ema_in and ema_out; the optimizer never
 // sees it.
 
+// GPU: the device's EMA (dt_wema_net updates it there) into st.wema.
+static void ema_fetch(train_run *R) {
+    if (R->st.wema && R->net->gpu) dt_net_gpu_ema_fetch(R->net, R->st.wema);
+}
+
 static void ema_in(train_run *R) {
     dt_network *net = R->net;
     if (!R->st.wema) return;
     const size_t np = net->n_params;
+    ema_fetch(R);
     dt_net_pull(net); // GPU: the newest parameters and moments on the host
     if (!R->raw) R->raw = dt_alloc_floats(np);
     memcpy(R->raw, net->params, sizeof(float) * np);
@@ -218,6 +224,7 @@ static void ema_begin(train_run *R, int resumed) {
         memcpy(R->st.wema, net->params, sizeof(float) * net->n_params);
     }
     if (dt_dist_active()) dt_dist_bcast(R->st.wema, sizeof(float) * net->n_params, 0);
+    dt_net_gpu_ema_put(net, R->st.wema); // GPU: updated on the device from now on
 }
 
 // Runs validation through the evaluator's loop (eval/valid.h), whose loss is
@@ -387,7 +394,11 @@ static int train_epoch(train_run *R, const dt_stage *stage, int *timeout) {
         if (dt_dist_check_weights(net) != 0) return -1;
         dt_dist_sync_params(net);
         // the same for the EMA: its running statistics averaged each rank's own
-        if (st->wema) dt_dist_bcast(st->wema, sizeof(float) * net->n_params, 0);
+        if (st->wema) {
+            ema_fetch(R);
+            dt_dist_bcast(st->wema, sizeof(float) * net->n_params, 0);
+            dt_net_gpu_ema_put(net, st->wema);
+        }
     }
     if (done == 0 && !*timeout) {
         // Not one step: the loss would print as 0 and the weights
