@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/gpu.h"
 #include "testutil.h"
 #include "train/train.h"
 
@@ -452,6 +453,84 @@ static void test_wema_resume(void **state) {
     mem_free(&ms);
 }
 
+// The trainer with the EMA on a GPU network (the device's buffer and kernel:
+// engine/gpu.h dt_net_gpu_ema_*): its EMA against d * ema + (1 - d) * w
+// recomputed in double from the weights of each step of a replica of the
+// loop on the GPU, and a GPU run stopped after epoch 1 and resumed
+// byte-identical to an uninterrupted one. Skipped without a GPU (run
+// build-emu/tests/test_sched_ema for the CUDA emulator's).
+static void test_wema_gpu(void **state) {
+    (void)state;
+    if (dt_gpu_count() == 0) {
+        printf("SKIP wema_gpu: no GPU (dt_gpu_count() == 0)\n");
+        return;
+    }
+    const char *cfg = cfg_text("adam", "ema=0.7\nema_warmup=1\n",
+                               "[stage]\nepochs=3\nlr=1e-2\nschedule=cosine\nwarmup=2\n");
+    char d[2][4096];
+    snprintf(d[0], sizeof d[0], "%s/wg_full", tu_tmpdir());
+    snprintf(d[1], sizeof d[1], "%s/wg_res", tu_tmpdir());
+    mem_src ms;
+    dt_batch_source bs;
+    mem_init(&ms, &bs, 4, 8, 5, 14, 6);
+    for (int k = 0; k < 2; k++) {
+        const int stops[] = {1, 0};
+        for (int r = 0; r < k + 1; r++) {
+            dt_model *m = model_from(cfg);
+            if (dt_net_gpu_enable(m->net, 0) != 0) fail_msg("gpu: %s", tu_error());
+            dt_train_opts o = {.name = "g", .backup = d[k], .max_epochs = k ? stops[r] : 0};
+            assert_int_equal(dt_train(m, &bs, &o), k == 1 && r == 0 ? 1 : 0);
+            dt_model_free(m);
+        }
+    }
+    assert_true(same_file(d[0], d[1], "g_final.weights"));
+    assert_true(same_file(d[0], d[1], "g_final_raw.weights"));
+    assert_true(same_file(d[0], d[1], "g_last.state"));
+
+    // the replica on the GPU, the EMA recomputed on the host from pulled weights
+    dt_model *b = model_from(cfg);
+    dt_network *net = b->net;
+    if (dt_net_gpu_enable(net, 0) != 0) fail_msg("gpu: %s", tu_error());
+    const size_t np = net->n_params;
+    double *ema = malloc(sizeof(double) * np);
+    float *want = malloc(sizeof(float) * np);
+    for (size_t i = 0; i < np; i++) ema[i] = net->params[i];
+    dt_stage_enter(net, b, 0, net->opt.decay);
+    dt_net_reset_optim(net);
+    const long n_it = 3L * bs.train_batches;
+    long t = 0;
+    for (int e = 0; e < 3; e++) {
+        bs.begin(bs.ctx, 0, e);
+        dt_batch *bt;
+        while ((bt = bs.next(bs.ctx))) {
+            if (bt->n < net->batch) continue;
+            dt_stage_set_lr(net, &b->stages[0], n_it, t);
+            float loss;
+            assert_int_equal(dt_train_step(net, bt, &loss), 0);
+            dt_net_pull(net);
+            double dd = fmin(0.7, (1.0 + (double)t) / (10.0 + (double)t));
+            for (size_t i = 0; i < np; i++) ema[i] = dd * ema[i] + (1 - dd) * net->params[i];
+            t++;
+        }
+    }
+    dt_model *c = model_from(cfg);
+    char p[4200];
+    snprintf(p, sizeof p, "%s/g_final_raw.weights", d[0]);
+    assert_int_equal(load_into(c, p), 0);
+    int ok = tu_check("wema_gpu: raw weights, trainer vs replica", c->net->params, net->params,
+                      np, 1e-5);
+    snprintf(p, sizeof p, "%s/g_final.weights", d[0]);
+    assert_int_equal(load_into(c, p), 0);
+    for (size_t i = 0; i < np; i++) want[i] = (float)ema[i];
+    ok &= tu_check("wema_gpu: EMA, trainer vs recomputed", c->net->params, want, np, 1e-5);
+    assert_true(ok);
+    free(ema);
+    free(want);
+    dt_model_free(b);
+    dt_model_free(c);
+    mem_free(&ms);
+}
+
 int main(void) {
     omp_set_num_threads(1);
     dt_set_verbosity(0);
@@ -459,6 +538,7 @@ int main(void) {
         cmocka_unit_test(test_sched_vs_torch), cmocka_unit_test(test_onecycle_points),
         cmocka_unit_test(test_sched_errors),   cmocka_unit_test(test_wema_decay),
         cmocka_unit_test(test_wema_train),     cmocka_unit_test(test_wema_resume),
+        cmocka_unit_test(test_wema_gpu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

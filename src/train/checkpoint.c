@@ -138,7 +138,14 @@ char *dt_train_recipe(const dt_model *m, int train_batches, const char *data) {
                    fl(f[3], st->base_momentum), fl(f[4], st->max_momentum));
         sb_add(&b, "\n");
     }
-    if (m->ema_decay > 0) sb_add(&b, "ema %.17g warmup=%d\n", m->ema_decay, m->ema_warmup);
+    if (m->ema_decay > 0) { // the shortest text that reads back as the same double
+        char e[40];
+        for (int p = 6; p <= 17; p++) {
+            snprintf(e, sizeof e, "%.*g", p, m->ema_decay);
+            if (strtod(e, NULL) == m->ema_decay) break;
+        }
+        sb_add(&b, "ema %s warmup=%d\n", e, m->ema_warmup);
+    }
     sb_add(&b, "data %s\n", data && data[0] ? data : "(not described)");
     return b.s;
 }
