@@ -565,6 +565,8 @@ int dt_train(dt_model *m, dt_batch_source *src, const dt_train_opts *o) {
                dt_dist_size());
     }
     dt_grad_sync_detach(R.sync);
+    // a onecycle stage cycled them: the network leaves with its cfg's values
+    m->net->opt.beta1 = m->net_beta1, m->net->opt.momentum = m->net_momentum;
     free(R.st.hist);
     free(R.st.wema);
     free(R.raw);
