@@ -315,6 +315,8 @@ static void test_wema_train(void **state) {
     assert_int_equal(load_into(c, raw), 0);
     assert_true(memcmp(c->net->params, w_last, sizeof(float) * np) == 0);
     assert_int_equal(load_into(c, fin), 0);
+    // the trained network in memory holds _final.weights' EMA too
+    assert_true(memcmp(a->net->params, c->net->params, sizeof(float) * np) == 0);
     double worst = 0, moved = 0;
     for (size_t i = 0; i < np; i++) {
         double e = fabs(c->net->params[i] - ema[i]);

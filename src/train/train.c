@@ -565,6 +565,9 @@ int dt_train(dt_model *m, dt_batch_source *src, const dt_train_opts *o) {
                dt_dist_size());
     }
     dt_grad_sync_detach(R.sync);
+    // the network leaves with the weights of _final.weights: the EMA's when on
+    // (the C and Python API's handle then predicts with them)
+    if (rc != -1) ema_in(&R);
     // a onecycle stage cycled them: the network leaves with its cfg's values
     m->net->opt.beta1 = m->net_beta1, m->net->opt.momentum = m->net_momentum;
     free(R.st.hist);
