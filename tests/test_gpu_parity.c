@@ -24,6 +24,7 @@
 #include "detect/detect.h"
 #include "engine/gpu.h"
 #include "testutil.h"
+#include "train/schedule.h"
 
 #define NET(b, h, w, c) "[net]\nbatch=" #b "\nheight=" #h "\nwidth=" #w "\nchannels=" #c "\nseed=7\n"
 
@@ -523,12 +524,55 @@ static void test_amp_overflow_skips_step(void **state) {
     if (bad) fail_msg("amp_overflow_skips_step: %d check(s) failed (see above)", bad);
 }
 
+// The weight EMA on the device (dt_net_gpu_ema_*, the trainer's dt_wema_net on
+// a GPU network) against the host's dt_wema_update over the same parameters,
+// pulled after each of 4 Adam steps (BN running statistics included), with
+// timm's warm-up decays 0.1, 2/11, 3/12, 4/13.
+static void test_ema_gpu(void **state) {
+    (void)state;
+    if (dt_gpu_count() == 0) {
+        printf("SKIP ema_gpu_vs_cpu: no GPU (dt_gpu_count() == 0)\n");
+        return;
+    }
+    dt_network *net = tu_net_from_text(NET(2, 3, 3, 4) "optimizer=adam\nlearning_rate=0.01\n"
+                                       "[flatten]\n[connected]\noutput=8\n[batchnorm]\n"
+                                       "activation=relu\n[connected]\noutput=4\n", 1);
+    assert_non_null(net);
+    if (dt_net_gpu_enable(net, 0) != 0) fail_msg("dt_net_gpu_enable: %s", tu_error());
+    const size_t np = net->n_params, nin = (size_t)net->batch * net->h * net->w * net->c;
+    dt_layer *last = dt_net_last(net);
+    float *ref = malloc(sizeof(float) * np), *got = malloc(sizeof(float) * np);
+    memcpy(ref, net->params, sizeof(float) * np);
+    dt_net_gpu_ema_put(net, ref);
+    dt_net_set_train(net, 1);
+    for (int t = 0; t < 4; t++) {
+        tu_fill_uniform(net->input, nin, 11 + t, -1, 1);
+        dt_net_forward(net);
+        tu_fill_uniform(last->delta, last->outputs * (size_t)net->batch, 21 + t, -1, 1);
+        dt_net_backward(net);
+        dt_net_step(net);
+        const double d = dt_wema_decay(0.999, 1, t);
+        dt_wema_net(net, got, d); // on the device
+        dt_net_pull(net);
+        dt_wema_update(ref, net->params, np, d);
+    }
+    dt_net_gpu_ema_fetch(net, got);
+    double moved = 0;
+    for (size_t i = 0; i < np; i++) moved = fmax(moved, fabs(ref[i] - net->params[i]));
+    int ok = tu_check("ema_gpu: device EMA vs host", got, ref, np, 1e-6);
+    printf("  EMA vs raw parameters: max difference %.3g\n", moved);
+    free(ref), free(got);
+    dt_net_free(net);
+    assert_true(ok);
+    assert_true(moved > 1e-3);
+}
+
 int main(void) {
     // DT_PARITY_ONLY=pattern: only the matching cases (cmocka's filter, * wildcards)
     if (getenv("DT_PARITY_ONLY")) cmocka_set_test_filter(getenv("DT_PARITY_ONLY"));
     if (dt_gpu_count() > 0) dt_gpu_print_info(stdout);
     enum { N = sizeof cases / sizeof cases[0] };
-    struct CMUnitTest tests[N + 3];
+    struct CMUnitTest tests[N + 4];
     for (int i = 0; i < N; i++) {
         tests[i] = (struct CMUnitTest){cases[i].name, run_case, NULL, NULL, (void *)&cases[i]};
     }
@@ -536,5 +580,6 @@ int main(void) {
     tests[N + 1] = (struct CMUnitTest){"detect_gpu_vs_cpu", test_detect_gpu, NULL, NULL, NULL};
     tests[N + 2] = (struct CMUnitTest){"amp_overflow_skips_step", test_amp_overflow_skips_step,
                                        NULL, NULL, NULL};
+    tests[N + 3] = (struct CMUnitTest){"ema_gpu_vs_cpu", test_ema_gpu, NULL, NULL, NULL};
     return cmocka_run_group_tests_name("gpu_parity", tests, NULL, NULL);
 }

@@ -188,6 +188,27 @@ float *dt_net_gpu_twin(dt_network *net, const float *host) {
     return net->gpu ? dt_dev(net, host) : NULL;
 }
 
+void dt_net_gpu_ema_put(dt_network *net, const float *ema) {
+    if (!net->gpu) return;
+    dt_gpu_net *g = net->gpu_state;
+    if (!g->ema) g->ema = dt_gpu_alloc(net->n_params * sizeof(float), "the weight EMA");
+    DT_CUDA_CHECK(cudaMemcpy(g->ema, ema, net->n_params * sizeof(float), cudaMemcpyHostToDevice));
+}
+
+void dt_net_gpu_ema_step(dt_network *net, double d) {
+    if (!net->gpu) return;
+    dt_gpu_net *g = net->gpu_state;
+    DT_ASSERT(g->ema); // dt_net_gpu_ema_put first
+    dt_lerp_gpu(g->ema, g->params, (float)(1.0 - d), net->n_params);
+}
+
+void dt_net_gpu_ema_fetch(dt_network *net, float *ema) {
+    if (!net->gpu) return;
+    dt_gpu_net *g = net->gpu_state;
+    DT_ASSERT(g->ema);
+    DT_CUDA_CHECK(cudaMemcpy(ema, g->ema, net->n_params * sizeof(float), cudaMemcpyDeviceToHost));
+}
+
 // The backend's input_from (engine/backend.h): the next forward uploads the
 // input from the page-locked `host` instead of net->input.
 static void cuda_input_from(dt_network *net, const float *host) {
@@ -550,6 +571,7 @@ void dt_net_gpu_disable(dt_network *net) {
     dt_gpu_free(g->grads);
     dt_gpu_free(g->opt_m);
     dt_gpu_free(g->opt_v);
+    dt_gpu_free(g->ema);
     dt_gpu_free(g->arena);
     dt_gpu_free(g->scratch);
     dt_gpu_free(g->ws);

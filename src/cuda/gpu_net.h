@@ -73,6 +73,7 @@ typedef struct dt_gpu_net {
     cudaEvent_t uploaded;
     float *staging; // (input + truth floats)
     struct dt_gpu_prof *prof; // DT_GPU_PROFILE: event marks of one iteration, or NULL
+    float *ema; // (n_params) the trainer's weight EMA (dt_net_gpu_ema_put), or NULL
 } dt_gpu_net;
 
 // Private GPU state of a layer starts with this header.

@@ -310,6 +310,18 @@ extern "C" void dt_opt_step_gpu(const dt_optim *o, float lr, float *w, const flo
     DT_LAUNCH_CHECK("adam step");
 }
 
+// --- weight EMA: train/schedule.c's dt_wema_update ----------------------------------------------
+
+__global__ static void k_lerp(float *e, const float *w, float a, size_t n) {
+    GRID_LOOP(i, n) e[i] = e[i] + a * (w[i] - e[i]);
+}
+
+extern "C" void dt_lerp_gpu(float *e, const float *w, float a, size_t n) {
+    if (n == 0) return;
+    k_lerp<<<blocks_for(n), NT>>>(e, w, a, n);
+    DT_LAUNCH_CHECK("weight EMA");
+}
+
 // --- dropout: the mask of engine/dropout_mask.h ------------------------------------------------
 
 // One thread per chunk: the stream is sequential within a chunk, as on the

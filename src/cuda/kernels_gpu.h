@@ -43,6 +43,9 @@ void dt_bn_backward_gpu(const float *x, const float *y, float *dy, float *dx, si
 void dt_opt_step_gpu(const dt_optim *o, float lr, float *w, const float *g, float *m,
                      float *v, size_t n);
 
+// e = e + a * (w - e) over n floats (the weight EMA's update, train/schedule.h).
+void dt_lerp_gpu(float *e, const float *w, float a, size_t n);
+
 // Dropout: mask (n) = 0 or 1/(1-p) drawn exactly as the CPU draws it
 // (engine/dropout_mask.h, from `seed`), then y = x * mask (x may alias y).
 void dt_dropout_gpu(const float *x, float *y, float *mask, size_t n, float p, uint64_t seed);

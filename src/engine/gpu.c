@@ -130,6 +130,10 @@ float *dt_net_gpu_twin(dt_network *net, const float *host) {
     (void)net, (void)host;
     return NULL;
 }
+
+void dt_net_gpu_ema_put(dt_network *net, const float *ema) { (void)net, (void)ema; }
+void dt_net_gpu_ema_step(dt_network *net, double d) { (void)net, (void)d; }
+void dt_net_gpu_ema_fetch(dt_network *net, float *ema) { (void)net, (void)ema; }
 void dt_net_gpu_input_unchanged(dt_network *net) { (void)net; }
 void dt_net_gpu_profile_print(dt_network *net) { (void)net; }
 void dt_net_gpu_set_tf32(dt_network *net, int on) { (void)net, (void)on; }

@@ -49,6 +49,14 @@ void dt_net_gpu_put(dt_network *net, const float *host, size_t n);
 // The device address of host tensor `host` (same rule); NULL on a CPU
 // network. For src/dist/'s NCCL all-reduces of the gradients.
 float *dt_net_gpu_twin(dt_network *net, const float *host);
+// The trainer's weight EMA (train/schedule.h, dt_wema_net) on the device:
+// _put uploads the host copy ema (n_params floats; the device buffer is
+// allocated on first use, freed with the GPU state), _step takes one update
+// ema += (1 - d) * (params - ema) there, _fetch downloads it into ema.
+// No-ops on a CPU network.
+void dt_net_gpu_ema_put(dt_network *net, const float *ema);
+void dt_net_gpu_ema_step(dt_network *net, double d);
+void dt_net_gpu_ema_fetch(dt_network *net, float *ema);
 // Declares net->input and net->truth unchanged since the last forward, so
 // the next GPU forward skips their upload (a benchmark on a fixed batch, as
 // PyTorch's keeps its input on the device). Cleared by that forward.

@@ -19,7 +19,8 @@
 //   u64 n_params
 //   u32 CRC-32 of every byte above (the header)
 //   f32 params[n_params], f32 m[n_params], f32 v[n_params]
-//   u32 CRC-32 of the three tensors
+//   f32 ema[n_params]    only when the recipe has an "ema" line ([net] ema=)
+//   u32 CRC-32 of the three (four) tensors
 // str = u32 length + bytes. CRC-32 is zlib's crc32. The header's CRC is
 // checked before anything in it is believed: a damaged header is reported as
 // damaged, never as "made for another network".
@@ -135,7 +136,28 @@ char *dt_train_recipe(const dt_model *m, int train_batches, const char *data) {
         if (st->clr) sb_add(&b, " clr=%s,%s", fl(f[0], st->clr_div), fl(f[1], st->clr_cut_div));
         if (st->has_freeze) sb_add(&b, " freeze_to=%d", st->freeze_to);
         if (st->has_wd) sb_add(&b, " wd=%s", fl(f[0], st->wd));
+        // the schedule keys only when not the defaults: older recipes compare equal
+        static const char *const sn[] = {"constant", "clr", "cosine", "onecycle"};
+        if (st->sched == DT_SCHED_COSINE || st->sched == DT_SCHED_ONECYCLE)
+            sb_add(&b, " schedule=%s", sn[st->sched]);
+        if (st->warmup)
+            sb_add(&b, " warmup=%d warmup_start=%s", st->warmup, fl(f[0], st->warmup_start));
+        if (st->sched == DT_SCHED_COSINE) sb_add(&b, " lr_min=%s", fl(f[0], st->lr_min));
+        if (st->sched == DT_SCHED_ONECYCLE)
+            sb_add(&b, " pct_start=%s div_factor=%s final_div_factor=%s cycle_momentum=%d "
+                       "base_momentum=%s max_momentum=%s",
+                   fl(f[0], st->pct_start), fl(f[1], st->div_factor),
+                   fl(f[2], st->final_div_factor), st->cycle_momentum,
+                   fl(f[3], st->base_momentum), fl(f[4], st->max_momentum));
         sb_add(&b, "\n");
+    }
+    if (m->ema_decay > 0) { // the shortest text that reads back as the same double
+        char e[40];
+        for (int p = 6; p <= 17; p++) {
+            snprintf(e, sizeof e, "%.*g", p, m->ema_decay);
+            if (strtod(e, NULL) == m->ema_decay) break;
+        }
+        sb_add(&b, "ema %s warmup=%d\n", e, m->ema_warmup);
     }
     sb_add(&b, "data %s\n", data && data[0] ? data : "(not described)");
     return b.s;
@@ -190,6 +212,7 @@ int dt_state_save(const dt_model *m, const dt_train_state *st, const char *path)
     dt_bio_put(&c, hdr, sizeof hdr);
     dt_bio_put_str(&c, ident);
     dt_bio_put_str(&c, st->recipe ? st->recipe : recipe);
+    const int has_ema = strstr(st->recipe ? st->recipe : recipe, "\nema ") != NULL;
     free(ident);
     free(recipe);
     u = (uint32_t)net->n_class_names;
@@ -218,6 +241,8 @@ int dt_state_save(const dt_model *m, const dt_train_state *st, const char *path)
     dt_bio_put(&c, net->params, sizeof(float) * np);
     dt_bio_put(&c, net->opt_m, sizeof(float) * np);
     dt_bio_put(&c, net->opt_v, sizeof(float) * np);
+    if (has_ema) // without one yet (not trained), the average of the weights is them
+        dt_bio_put(&c, st->wema ? st->wema : net->params, sizeof(float) * np);
     crc = c.crc;
     dt_bio_put(&c, &crc, 4);
     return dt_atomic_commit(f, tmp, path, "training state", c.ok);
@@ -232,6 +257,7 @@ typedef struct {
     uint64_t seed, rng[2], seen, np;
     double ema_avg, ema_beta, best;
     char *ident, *recipe; // version 2
+    int has_ema;          // version 2: a weight EMA follows the Adam moments
     char **names;         // (n_names)
     uint64_t layout;      // version 1
     uint32_t n_stages, *epochs; // version 1
@@ -447,15 +473,16 @@ static int check_v2(const dt_model *m, const dt_train_state *st, dt_bio *cp, FIL
             return -1;
         }
     }
-    float *stage = *stagep = dt_alloc_floats(3 * np);
+    const size_t nt = 3 + (size_t)s.has_ema; // tensors
+    float *stage = *stagep = dt_alloc_floats(nt * np);
     c.crc = 0;
-    dt_bio_get(&c, stage, sizeof(float) * 3 * np);
+    dt_bio_get(&c, stage, sizeof(float) * nt * np);
     uint32_t want = c.crc, stored = 0;
     long at = ftell(f);
     if (c.ok) c.ok = fread(&stored, 4, 1, f) == 1;
     if (!c.ok) {
-        dt_error("%s: truncated training state (in its parameters and Adam moments; "
-                 "delete it or pass -clear)",
+        dt_error("%s: truncated training state (in its parameters, Adam moments and weight "
+                 "EMA; delete it or pass -clear)",
                  path);
         return -1;
     }
@@ -476,6 +503,7 @@ static void apply_state(dt_network *net, dt_train_state *st, state_file *sp, con
     memcpy(net->params, stage, sizeof(float) * np);
     memcpy(net->opt_m, stage + np, sizeof(float) * np);
     memcpy(net->opt_v, stage + 2 * np, sizeof(float) * np);
+    if (s.has_ema && st->wema) memcpy(st->wema, stage + 3 * np, sizeof(float) * np);
     net->rng.s[0] = s.rng[0], net->rng.s[1] = s.rng[1];
     net->images_seen = s.seen;
     net->opt.t = (long)s.t;
@@ -518,9 +546,9 @@ int dt_state_load(dt_model *m, dt_train_state *st, const char *path) {
     if (s.version == 1) {
         if (read_v1(f, &s, path, np, &stage) != 0 || check_v1(m, &s, path) != 0) goto done;
     } else {
-        if (read_header_v2(&c, &s, path) != 0 ||
-            check_v2(m, st, &c, f, &s, path, &stage) != 0)
-            goto done;
+        if (read_header_v2(&c, &s, path) != 0) goto done;
+        s.has_ema = strstr(s.recipe, "\nema ") != NULL; // dt_train_recipe's line
+        if (check_v2(m, st, &c, f, &s, path, &stage) != 0) goto done;
     }
     if (s.e_stage > (uint32_t)m->n_stages) {
         dt_error("%s: damaged training state (next stage %u of %d)", path, s.e_stage + 1,

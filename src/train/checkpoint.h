@@ -28,6 +28,11 @@ typedef struct {
     // and compared by dt_state_load (NULL: save writes the net's own with 0
     // batches, load compares only the network and the classes).
     const char *recipe;
+    // The weights' exponential moving average (n_params floats, owned by the
+    // trainer; NULL without [net] ema=). Saved after the three tensors when
+    // not NULL; loaded when the file has one (its recipe's "ema" line). Its
+    // update count is `iter` (one update per training step from the start).
+    float *wema;
 } dt_train_state;
 
 // <path>: a self-contained file (parameters, Adam m and v and t, net->rng,
@@ -39,7 +44,8 @@ int dt_state_save(const dt_model *m, const dt_train_state *st, const char *path)
 // (layer types, shapes, inputs, groups, tensors), another recipe (when
 // st->recipe is set) or other class names (when net has names; without,
 // net takes the file's). A damaged or truncated file is called so, with
-// where. Reads version 1 files (with a note). 0 / -1.
+// where. Reads version 1 files (with a note). A file with a weight EMA
+// fills st->wema when set (without one, st->wema is left as it was). 0 / -1.
 int dt_state_load(dt_model *m, dt_train_state *st, const char *path);
 // The class names a version 2 state records (*names NULL, *n 0 when none or
 // an older file). 0 / -1 when the file cannot be read or its header is damaged.

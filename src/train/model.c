@@ -8,6 +8,62 @@
 #include "dist/dist.h"
 #include "engine/gpu.h"
 
+// The schedule keys of a [stage] (model.h; docs/TRAIN.md, "Schedules"), after clr=.
+static int sched_parse(dt_cfg_section *s, dt_stage *st) {
+    static const char *const kinds[] = {"constant", "clr", "cosine", "onecycle", NULL};
+    int k;
+    if (dt_cfg_choice(s, "schedule", kinds, st->clr ? DT_SCHED_CLR : DT_SCHED_CONSTANT, &k))
+        return -1;
+    st->sched = k;
+    if (k == DT_SCHED_CLR && !st->clr) {
+        dt_cfg_error_key(s, dt_cfg_find(s, "schedule"), "schedule=clr needs clr=div,cut_div");
+        return -1;
+    }
+    if (k != DT_SCHED_CLR && st->clr) {
+        dt_cfg_error_key(s, dt_cfg_find(s, "clr"), "clr= belongs to schedule=clr, not %s",
+                         kinds[k]);
+        return -1;
+    }
+    const char *warm_keys[] = {"warmup", "warmup_start"};
+    for (int i = 0; i < 2; i++)
+        if ((k == DT_SCHED_CLR || k == DT_SCHED_ONECYCLE) && dt_cfg_has(s, warm_keys[i])) {
+            dt_cfg_error_key(s, dt_cfg_find(s, warm_keys[i]),
+                             "schedule=%s has its own warm-up: %s= applies to constant and "
+                             "cosine",
+                             kinds[k], warm_keys[i]);
+            return -1;
+        }
+    if (k != DT_SCHED_COSINE && dt_cfg_has(s, "lr_min")) {
+        dt_cfg_error_key(s, dt_cfg_find(s, "lr_min"), "lr_min= belongs to schedule=cosine");
+        return -1;
+    }
+    const char *oc_keys[] = {"pct_start",     "div_factor",    "final_div_factor",
+                             "cycle_momentum", "base_momentum", "max_momentum"};
+    for (int i = 0; i < 6; i++)
+        if (k != DT_SCHED_ONECYCLE && dt_cfg_has(s, oc_keys[i])) {
+            dt_cfg_error_key(s, dt_cfg_find(s, oc_keys[i]),
+                             "%s= belongs to schedule=onecycle", oc_keys[i]);
+            return -1;
+        }
+    if (dt_cfg_int(s, "warmup", 0, 0, 1 << 30, &st->warmup) ||
+        dt_cfg_float(s, "warmup_start", 0.1f, 0, 1, &st->warmup_start) ||
+        dt_cfg_float(s, "lr_min", 0, 0, 1e6f, &st->lr_min) ||
+        dt_cfg_float(s, "pct_start", 0.3f, 0, 1, &st->pct_start) ||
+        dt_cfg_float(s, "div_factor", 25, 1, 1e9f, &st->div_factor) ||
+        dt_cfg_float(s, "final_div_factor", 1e4f, 1, 1e12f, &st->final_div_factor) ||
+        dt_cfg_int(s, "cycle_momentum", 1, 0, 1, &st->cycle_momentum) ||
+        dt_cfg_float(s, "base_momentum", 0.85f, 0, 1, &st->base_momentum) ||
+        dt_cfg_float(s, "max_momentum", 0.95f, 0, 1, &st->max_momentum))
+        return -1;
+    if (k == DT_SCHED_ONECYCLE && !(st->pct_start > 0 && st->pct_start < 1)) {
+        dt_cfg_error_key(s, dt_cfg_find(s, "pct_start"), "%g: expected 0 < pct_start < 1",
+                         st->pct_start);
+        return -1;
+    }
+    if (k != DT_SCHED_ONECYCLE) st->cycle_momentum = 0;
+    return 0;
+}
+
 // Reads one [stage] section (marking its keys used). base_lr: [net]'s
 // learning_rate. 0 / -1 with a cfg error naming file, line and key.
 static int stage_parse(dt_model *m, dt_cfg_section *s, float base_lr) {
@@ -48,6 +104,7 @@ static int stage_parse(dt_model *m, dt_cfg_section *s, float base_lr) {
         }
         st->clr = 1, st->clr_div = v[0], st->clr_cut_div = v[1];
     }
+    if (sched_parse(s, st) != 0) return -1;
     if (dt_cfg_has(s, "freeze_to")) {
         st->has_freeze = 1;
         if (dt_cfg_int(s, "freeze_to", 0, -DT_MAX_GROUPS, DT_MAX_GROUPS, &st->freeze_to))
@@ -90,6 +147,20 @@ static int net_keys(void *ctx, const dt_network *net, dt_cfg_section *s) {
     (void)net;
     dt_model *m = ctx;
     dt_augment_defaults(&m->aug);
+    m->net_beta1 = net->opt.beta1, m->net_momentum = net->opt.momentum;
+    // the decay in double: 1 - 0.9998f would be 1.99974e-4, not 2e-4
+    const char *v = dt_cfg_str(s, "ema");
+    if (v) {
+        char *end;
+        double d = strtod(v, &end);
+        if (end == v || *end || !(d >= 0 && d < 1)) {
+            dt_cfg_error_key(s, dt_cfg_find(s, "ema"),
+                             "'%s': expected a decay 0 <= ema < 1 (e.g. 0.9998; 0: off)", v);
+            return -1;
+        }
+        m->ema_decay = d;
+    }
+    if (dt_cfg_int(s, "ema_warmup", 0, 0, 1, &m->ema_warmup)) return -1;
     return dt_augment_parse(s, &m->aug);
 }
 

@@ -10,6 +10,15 @@
 //   freeze_to=-1        train groups n.. only (negative: from the end; 0 unfreezes);
 //                       absent: as the previous stage left it (initially all train)
 //   wd=0                weight decay of this stage; absent: [net] decay
+//   schedule=cosine     constant | clr | cosine | onecycle (docs/TRAIN.md, "Schedules");
+//                       absent: clr when clr= is given, else constant
+//   warmup=100          iterations of linear warm-up from warmup_start x lr (constant, cosine)
+//   warmup_start=0.1    the warm-up's first factor (torch's LinearLR start_factor)
+//   lr_min=0            cosine: the lr at the end (torch's CosineAnnealingLR eta_min)
+//   pct_start=0.3 div_factor=25 final_div_factor=1e4 cycle_momentum=1
+//   base_momentum=0.85 max_momentum=0.95   onecycle: torch's OneCycleLR (three_phase off)
+// [net] ema=0.9998 (and ema_warmup=1) keeps an exponential moving average of
+// the weights (docs/TRAIN.md, "Weight EMA").
 // The lesson's single-object recipe, for instance:
 //   [stage] epochs=3  lr=1e-2 clr=32,5 freeze_to=-1
 //   [stage] epochs=5  lr=4e-5,4e-4,2e-3 clr=32,10 freeze_to=-2
@@ -24,13 +33,22 @@
 extern "C" {
 #endif
 
+typedef enum { DT_SCHED_CONSTANT = 0, DT_SCHED_CLR, DT_SCHED_COSINE, DT_SCHED_ONECYCLE } dt_sched_kind;
+
 // One [stage] of the recipe.
 #define DT_MAX_STAGES 16
 typedef struct {
     int epochs;
     int n_lr;                   // 1, or one per layer group
     float lr[DT_MAX_GROUPS];    // maximum lr of the schedule, per group
-    int clr;                    // cyclical schedule on
+    int clr;                    // cyclical schedule on (schedule == DT_SCHED_CLR)
+    int sched;                  // dt_sched_kind
+    int warmup;                 // iterations of linear warm-up (constant, cosine)
+    float warmup_start;         // the warm-up's first factor
+    float lr_min;               // cosine's eta_min (absolute)
+    float pct_start, div_factor, final_div_factor; // onecycle
+    int cycle_momentum;         // onecycle: beta1 (Adam) / momentum (SGD) cycled
+    float base_momentum, max_momentum;
     float clr_div, clr_cut_div; // clr=div,cut_div
     int has_freeze, freeze_to;  // freeze_to=n given
     int has_wd;
@@ -43,6 +61,13 @@ typedef struct {
     dt_augment aug; // data= and the augmentation keys of [net] / [augment]
     int n_stages;   // [stage] sections: the training recipe
     dt_stage stages[DT_MAX_STAGES];
+    // [net] ema=: decay of the weights' exponential moving average (0: off);
+    // ema_warmup=1: decay min(ema, (1 + t) / (10 + t)) at update t (0-based)
+    double ema_decay;
+    int ema_warmup;
+    // [net] beta1 / momentum as the cfg gave them: a stage without a cycled
+    // momentum puts them back (train/schedule.h)
+    float net_beta1, net_momentum;
 } dt_model;
 
 // Build a model from a cfg file / cfg text (cfg is owned by the model's

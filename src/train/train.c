@@ -164,6 +164,7 @@ typedef struct {
     long skipped, unfilled; // images left out by drop_last / batch places left empty
     int rank0;              // this process writes (rank 0, or the only one)
     dt_grad_sync *sync;     // data-parallel gradient averaging; NULL in one process
+    float *raw;             // with a weight EMA: the raw parameters while the EMA's are in
 } train_run;
 
 // Steps between two comparisons of the ranks' weights (docs/DISTRIBUTED.md).
@@ -182,6 +183,50 @@ static void print_header(FILE *f, const dt_metric *m, int nm) {
     fprintf(f, "\n");
 }
 
+// --- weight EMA (docs/TRAIN.md, "Weight EMA") ----------------------------------------
+// Validation and the .weights files use the EMA: it takes the parameters'
+// place (host and device) between ema_in and ema_out; the optimizer never
+// sees it.
+
+// GPU: the device's EMA (dt_wema_net updates it there) into st.wema.
+static void ema_fetch(train_run *R) {
+    if (R->st.wema && R->net->gpu) dt_net_gpu_ema_fetch(R->net, R->st.wema);
+}
+
+static void ema_in(train_run *R) {
+    dt_network *net = R->net;
+    if (!R->st.wema) return;
+    const size_t np = net->n_params;
+    ema_fetch(R);
+    dt_net_pull(net); // GPU: the newest parameters and moments on the host
+    if (!R->raw) R->raw = dt_alloc_floats(np);
+    memcpy(R->raw, net->params, sizeof(float) * np);
+    memcpy(net->params, R->st.wema, sizeof(float) * np);
+    dt_net_weights_changed(net);
+    dt_net_gpu_put(net, net->params, np); // a pull (saving weights) must find the EMA there
+}
+
+static void ema_out(train_run *R) {
+    dt_network *net = R->net;
+    if (!R->st.wema) return;
+    memcpy(net->params, R->raw, sizeof(float) * net->n_params);
+    dt_net_weights_changed(net);
+    dt_net_gpu_put(net, net->params, net->n_params);
+}
+
+// The EMA starts as the weights training starts from (rank 0's, resumed or
+// not: every rank read the same state).
+static void ema_begin(train_run *R, int resumed) {
+    dt_network *net = R->net;
+    if (!R->st.wema) return;
+    if (!resumed) {
+        dt_net_pull(net);
+        memcpy(R->st.wema, net->params, sizeof(float) * net->n_params);
+    }
+    if (dt_dist_active()) dt_dist_bcast(R->st.wema, sizeof(float) * net->n_params, 0);
+    dt_net_gpu_ema_put(net, R->st.wema); // GPU: updated on the device from now on
+}
+
 // Runs validation through the evaluator's loop (eval/valid.h), whose loss is
 // the mean per image; the table shows it in trn_loss's unit, the loss
 // layer's value for one full batch (fastai's tables): the mean itself for
@@ -195,7 +240,9 @@ static int validate(train_run *R, epoch_scores *e) {
     vo.shard = dt_valid_sharded(R->net); // the source's valid loader is sharded then
     if (R->src->begin(R->src->ctx, 1, R->ge) != 0) return -1;
     dt_valid_result r;
+    ema_in(R);
     int rc = dt_valid_pass(R->net, R->src->next, R->src->ctx, -1, &vo, &r);
+    ema_out(R);
     R->src->end(R->src->ctx);
     if (rc != 0) return -1;
     e->val = r.n_images ? r.loss * (r.loss_sums_rows ? R->net->batch : 1) : NAN;
@@ -231,9 +278,11 @@ static int run_begin(train_run *R) {
     R->st.recipe = R->recipe;
     R->base_decay = net->opt.decay;
     R->t_start = dt_now();
+    if (R->m->ema_decay > 0) R->st.wema = dt_alloc_floats(net->n_params);
     if (dt_grad_sync_attach(net, 0, &R->sync) != 0) return -1;
     if (!o->backup) {
         dt_dist_sync_net(net); // every rank starts from rank 0's weights
+        ema_begin(R, 0);
         return 0;
     }
     const char *name = o->name ? o->name : "net";
@@ -247,8 +296,10 @@ static int run_begin(train_run *R) {
     snprintf(P->best_w, sizeof P->best_w, "%s/%s_best.weights", o->backup, name);
     snprintf(P->final_w, sizeof P->final_w, "%s/%s_final.weights", o->backup, name);
     snprintf(P->chart, sizeof P->chart, "%s/%s_chart.png", o->backup, name);
+    int resumed = 0;
     if (!o->clear && access(P->last_s, F_OK) == 0) {
         const uint64_t asked = net->seed;
+        resumed = 1;
         if (dt_state_load(R->m, &R->st, P->last_s) != 0) return -1;
         if (R->st.seed != asked)
             dt_warn("%s was made with seed %llu: resuming with it (not %llu)\n", P->last_s,
@@ -276,6 +327,7 @@ static int run_begin(train_run *R) {
                                "folder shared by every rank?)") != 0)
         return -1;
     dt_dist_sync_net(net);
+    ema_begin(R, resumed);
     return 0;
 }
 
@@ -318,6 +370,8 @@ static int train_epoch(train_run *R, const dt_stage *stage, int *timeout) {
             return -1;
         }
         dt_ema_add(&st->ema, loss);
+        if (st->wema) // update st->iter (0-based) of the weights' EMA
+            dt_wema_net(net, st->wema, dt_wema_decay(R->m->ema_decay, R->m->ema_warmup, st->iter));
         st->iter++, st->stage_iter++, done++;
         if (R->sync && st->iter % DIST_CHECK_EVERY == 0 && dt_dist_check_weights(net) != 0) {
             src->end(src->ctx);
@@ -339,6 +393,12 @@ static int train_epoch(train_run *R, const dt_stage *stage, int *timeout) {
         // rank's own without sync_bn) become everyone's, as torch's DDP buffers
         if (dt_dist_check_weights(net) != 0) return -1;
         dt_dist_sync_params(net);
+        // the same for the EMA: its running statistics averaged each rank's own
+        if (st->wema) {
+            ema_fetch(R);
+            dt_dist_bcast(st->wema, sizeof(float) * net->n_params, 0);
+            dt_net_gpu_ema_put(net, st->wema);
+        }
     }
     if (done == 0 && !*timeout) {
         // Not one step: the loss would print as 0 and the weights
@@ -359,6 +419,9 @@ static void print_row(train_run *R, const epoch_scores *e, int timeout) {
     if (!R->header) { // the metric names; without a pass, from the head
         dt_metric names[DT_MAX_METRICS];
         R->n_names = e->validated ? e->nm : dt_valid_metric_names(R->net, names, DT_MAX_METRICS);
+        if (R->st.wema)
+            fprintf(f, "# val_loss and metrics: the weights' EMA (ema=%g%s)\n", R->m->ema_decay,
+                    R->m->ema_warmup ? ", ema_warmup=1" : "");
         print_header(f, e->validated ? e->m : names, R->n_names);
         R->header = 1;
     }
@@ -390,10 +453,12 @@ static int save_epoch(train_run *R, const dt_stage *stage, const epoch_scores *e
     dt_train_state next = R->st;
     next.epoch++;
     if (next.epoch == stage->epochs) next.stage++, next.epoch = 0, next.stage_iter = 0;
-    if (dt_net_save_weights(R->net, R->P.last_w) != 0 ||
-        dt_state_save(R->m, &next, R->P.last_s) != 0 ||
-        (better && dt_net_save_weights(R->net, R->P.best_w) != 0))
-        return -1;
+    // the .weights are the EMA's (when on); the state holds both
+    ema_in(R);
+    int bad = dt_net_save_weights(R->net, R->P.last_w) != 0 ||
+              (better && dt_net_save_weights(R->net, R->P.best_w) != 0);
+    ema_out(R);
+    if (bad || dt_state_save(R->m, &next, R->P.last_s) != 0) return -1;
     if (write_chart(R->P.chart, &R->st, e->nm ? e->m[0].name : NULL) != 0)
         dt_warn("%s\n", dt_last_error()); // a chart is not worth stopping for
     return 0;
@@ -454,7 +519,16 @@ static int run_stages(train_run *R, int *finish) {
 // The final weights and chart. 0 / -1.
 static int run_finish(train_run *R) {
     if (!R->o->backup || !R->rank0) return 0;
-    if (dt_net_save_weights(R->net, R->P.final_w) != 0) return -1;
+    if (R->st.wema) { // the raw weights beside the EMA's
+        char raw[4200];
+        snprintf(raw, sizeof raw, "%.*s_final_raw.weights",
+                 (int)(strlen(R->P.final_w) - strlen("_final.weights")), R->P.final_w);
+        if (dt_net_save_weights(R->net, raw) != 0) return -1;
+    }
+    ema_in(R);
+    int bad = dt_net_save_weights(R->net, R->P.final_w) != 0;
+    ema_out(R);
+    if (bad) return -1;
     dt_metric m[DT_MAX_METRICS];
     int nm = dt_valid_metric_names(R->net, m, DT_MAX_METRICS);
     if (write_chart(R->P.chart, &R->st, nm ? m[0].name : NULL) != 0)
@@ -491,7 +565,14 @@ int dt_train(dt_model *m, dt_batch_source *src, const dt_train_opts *o) {
                dt_dist_size());
     }
     dt_grad_sync_detach(R.sync);
+    // the network leaves with the weights of _final.weights: the EMA's when on
+    // (the C and Python API's handle then predicts with them)
+    if (rc != -1) ema_in(&R);
+    // a onecycle stage cycled them: the network leaves with its cfg's values
+    m->net->opt.beta1 = m->net_beta1, m->net->opt.momentum = m->net_momentum;
     free(R.st.hist);
+    free(R.st.wema);
+    free(R.raw);
     free(R.recipe);
     return rc;
 }
