@@ -13,9 +13,9 @@ and a C compiler. With onnxruntime and openvino importable (the test venv:
 `$(sh scripts/test_venv.sh) scripts/bench_python.py`), a second row runs
 the same model exported with `detector export -decode` (docs/EXPORT.md) in
 ONNX Runtime and OpenVINO at the same thread count, on a picture already at
-the network's size (their graphs take that size; ours resizes), every
-runtime's call alternating with the others under the same load; decoding
-and NMS are inside every column."""
+the network's size (their graphs take that size; ours resizes), each
+runtime's calls in blocks, the blocks taken three times round; decoding and
+NMS are inside every column."""
 import argparse
 import ctypes
 import os
@@ -169,20 +169,23 @@ def onnx_row(a, m, timer):
     req = cm.create_infer_request()
     x_in = np.ascontiguousarray(img.transpose(2, 0, 1)[None].astype(np.float32))
     n = ctypes.c_int()
+
+    def c_call():
+        timer.timed_detect(m._d, img.ctypes.data, w, h, ctypes.byref(n))
+
+    calls = (c_call, lambda: m.detect(img), lambda: sess.run(None, {"image": x_in}),
+             lambda: req.infer({"image": x_in}))
     ts = [[], [], [], []]
-    for i in range(a.warmup + a.iters):
-        t0 = time.perf_counter()
-        tc = timer.timed_detect(m._d, img.ctypes.data, w, h, ctypes.byref(n))
-        t1 = time.perf_counter()
-        m.detect(img)
-        t2 = time.perf_counter()
-        sess.run(None, {"image": x_in})
-        t3 = time.perf_counter()
-        req.infer({"image": x_in})
-        t4 = time.perf_counter()
-        if i >= a.warmup:
-            for k, v in enumerate((tc, t2 - t1, t3 - t2, t4 - t3)):
-                ts[k].append(v)
+    # each runtime in a block of calls (a runtime's worker threads may spin a
+    # while after a call, which would slow the next runtime's call), the
+    # blocks taken three times round so that all see the same load
+    for _ in range(3):
+        for k, f in enumerate(calls):
+            for i in range(a.warmup + max(1, a.iters // 3)):
+                t = time.perf_counter()
+                f()
+                if i >= a.warmup:
+                    ts[k].append(time.perf_counter() - t)
     print("# ONNX Runtime %s, OpenVINO %s: the -decode graph (boxes, scores, classes with NMS)"
           % (ort.__version__, ov.__version__.split("-")[0]))
     return ((w, h), *ts)
