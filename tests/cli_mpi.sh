@@ -27,31 +27,13 @@ SRC=$HERE/data/real/voc2012_sample
 T=$(mktemp -d "${TMPDIR:-/tmp}/dt_cli_mpi.XXXXXX") || exit 2
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
-export OMP_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+. "$HERE/mpi_common.sh"
 # Open MPI's and PMIx's components stay loaded to the end, and stacks are
 # unwound in full: under ASan their leaks keep names for tests/lsan.supp
 export OMPI_MCA_mca_base_component_disable_dlclose=1 PMIX_MCA_mca_base_component_disable_dlclose=1
 [ "${SANITIZED:-0}" = 1 ] && export ASAN_OPTIONS="fast_unwind_on_malloc=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
-# vader (shared memory) needs a writable /dev/shm; tcp works everywhere
-MPIRUN="mpirun --oversubscribe --mca btl self,tcp --bind-to none"
-if ! command -v mpirun >/dev/null 2>&1; then echo "SKIP: no mpirun"; exit 0; fi
-if ! $MPIRUN -np 2 true >"$T/probe.log" 2>&1; then
-    cat "$T/probe.log"; echo "SKIP: mpirun cannot start 2 processes here"; exit 0
-fi
-if ! ldd "$BIN" | grep -q libmpi; then echo "SKIP: $BIN was built without MPI (MPI=0)"; exit 0; fi
-WDIFF="/usr/bin/python3 $HERE/weights_diff.py"
-
-ls "$SRC/images" | sort | head -24 | sed "s|^|$SRC/images/|" >"$T/train.txt"
-ls "$SRC/images" | sort | sed -n 25,32p | sed "s|^|$SRC/images/|" >"$T/valid.txt"
-cat >"$T/tiny.data" <<EOD
-classes=20
-names=$SRC/voc.names
-train=train.txt
-valid=valid.txt
-annotations=$SRC/gts/pascalvoc_format
-format=voc
-backup=backup
-EOD
+mpi_skip "$BIN" " (MPI=0)"
+tiny_data 24 32
 # mk NAME BATCH EPOCHS BN(0/1) NETEXTRA
 mk() {
     bn=""

@@ -29,27 +29,10 @@ fail() { echo "FAIL: $*"; exit 1; }
 [ -x "$EMU_BIN" ] || { echo "SKIP: no $EMU_BIN (make EMU=1)"; exit 0; }
 T=$(mktemp -d "${TMPDIR:-/tmp}/dt_cli_mpi_gpu.XXXXXX") || exit 2
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$T"' EXIT
-export OMP_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-MPIRUN="mpirun --oversubscribe --mca btl self,tcp --bind-to none"
-if ! command -v mpirun >/dev/null 2>&1; then echo "SKIP: no mpirun"; exit 0; fi
-if ! $MPIRUN -np 2 true >"$T/probe.log" 2>&1; then
-    cat "$T/probe.log"; echo "SKIP: mpirun cannot start 2 processes here"; exit 0
-fi
-if ! ldd "$EMU_BIN" | grep -q libmpi; then echo "SKIP: $EMU_BIN was built without MPI"; exit 0; fi
+. "$HERE/mpi_common.sh"
+mpi_skip "$EMU_BIN" ""
 if ! ldd "$EMU_BIN" | grep -q libopencv; then echo "SKIP: $EMU_BIN was built without OpenCV"; exit 0; fi
-WDIFF="/usr/bin/python3 $HERE/weights_diff.py"
-
-ls "$SRC/images" | sort | head -16 | sed "s|^|$SRC/images/|" >"$T/train.txt"
-ls "$SRC/images" | sort | sed -n 25,28p | sed "s|^|$SRC/images/|" >"$T/valid.txt"
-cat >"$T/tiny.data" <<EOD
-classes=20
-names=$SRC/voc.names
-train=train.txt
-valid=valid.txt
-annotations=$SRC/gts/pascalvoc_format
-format=voc
-backup=backup
-EOD
+tiny_data 16 28
 # mk NAME NETEXTRA [EPOCHS [BATCH [BN]]]
 mk() {
     bn=""
