@@ -293,11 +293,11 @@ def evaluate(model, ds, anc, C, args):
     return res
 
 
-def print_eval(res, names, t, label):
+def print_eval(res, names, t, label, split="val"):
     per = "  ".join("%s %.4f/%.4f" % (n, a, b) for n, a, b in zip(names, res["11"], res["all"]))
     coco = "%.4f" % res["coco"] if res["coco"] is not None else "n/a"
-    print("%s: %.1f s: val mAP@.5 11-point %.4f, all-point %.4f (continuous IoU; %d detections); "
-          "per class 11/all: %s; COCO AP %s" % (label, t, res["map11"], res["mapall"], res["n_dets"], per, coco),
+    print("%s: %.1f s: " % (label, t) + split + " mAP@.5 11-point %.4f, all-point %.4f (continuous IoU; %d detections); "
+          "per class 11/all: %s; COCO AP %s" % (res["map11"], res["mapall"], res["n_dets"], per, coco),
           flush=True)
 
 
@@ -318,6 +318,7 @@ def main():
     ap.add_argument("--train-limit", type=int, default=0, help="smoke tests: only the first N train images")
     ap.add_argument("--thresh", type=float, default=0.05)
     ap.add_argument("--nms", type=float, default=0.45)
+    ap.add_argument("--test", action="store_true", help="also score the test split at the end")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -406,6 +407,9 @@ def main():
     res = evaluate(model, val_ds, anc, C, args)
     t_end = time.time() - t0
     print_eval(res, names, t_end, "final")
+    if args.test:
+        test_ds = BCCD(read_voc(args.data, "test", names), False, args.seed)
+        print_eval(evaluate(model, test_ds, anc, C, args), names, time.time() - t0, "final", "test")
     ep_str = "%d" % epochs_done if epochs_done == int(epochs_done) else "%.2f" % epochs_done
     print("ref_bccd_torch: %s epochs in %.0f s; val mAP@.5 11-point %.4f, all-point %.4f "
           "(scoring took %.0f s more)" % (ep_str, t_train_end, res["map11"], res["mapall"],
