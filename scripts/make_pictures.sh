@@ -6,10 +6,11 @@
 #                        a video of the same four shapes (tests/make_video.py
 #                        -scene synth, 448x448, 90 frames); prints the model's
 #                        held-out mAP and how many of the video's shapes it
-#                        found (scripts/pictures.py)
+#                        found (scripts/pictures.py); the frame's FPS label
+#                        is the one thing that differs between runs
 #   bccd_detections.png  `detector test` on 4 fixed BCCD validation images
 #                        (the first 4 of val.txt), ground truth drawn thinly
-#                        in white, tiled 2x2
+#                        in black, tiled 2x2
 # usage: scripts/make_pictures.sh [BCCD_CFG [BCCD_WEIGHTS]]
 #   BCCD_CFG      default cfg/ssd-bccd.cfg
 #   BCCD_WEIGHTS  default backup/bccd/ssd-bccd_final.weights; without them

@@ -11,10 +11,10 @@ usage:
       finds one box at most, highest score first, as in VOC). Prints the
       counts over all frames and for FRAME.
   pictures.py bccd ANNOTATIONS OUT.png DRAWN.jpg...
-      Draws each image's ground truth (ANNOTATIONS/<name>.xml, VOC) thinly
-      in white over `detector test`'s drawn detections DRAWN.jpg (same size
-      as the source image), names the image in a corner, and tiles them 2x2,
-      each downscaled to TILE_W pixels wide, into OUT.png (256 colours,
+      Downscales `detector test`'s drawn detections DRAWN.jpg (same size as
+      the source image) to TILE_W pixels wide, draws the image's ground truth
+      (ANNOTATIONS/<name>.xml, VOC) over them in thin black lines, names the
+      image in a corner, and tiles the four 2x2 into OUT.png (256 colours,
       median cut without dithering: a third of the bytes of full colour).
 """
 import os
@@ -114,12 +114,13 @@ def bccd(ann_dir, out, drawn):
         if img is None:
             sys.exit("pictures.py: cannot read %s" % p)
         name = os.path.splitext(os.path.basename(p))[0]
-        for _, x1, y1, x2, y2 in voc_boxes(os.path.join(ann_dir, name + ".xml")):
-            cv2.rectangle(img, (int(round(x1)), int(round(y1))),
-                          (int(round(x2)) - 1, int(round(y2)) - 1), (255, 255, 255), 1)
-        h = int(round(img.shape[0] * TILE_W / img.shape[1]))
+        k = TILE_W / img.shape[1]
+        h = int(round(img.shape[0] * k))
         t = cv2.resize(img, (TILE_W, h), interpolation=cv2.INTER_AREA)
-        label = "%s (white: ground truth)" % name
+        for _, x1, y1, x2, y2 in voc_boxes(os.path.join(ann_dir, name + ".xml")):
+            cv2.rectangle(t, (int(round(x1 * k)), int(round(y1 * k))),
+                          (int(round(x2 * k)) - 1, int(round(y2 * k)) - 1), (0, 0, 0), 1)
+        label = "%s (black: ground truth)" % name
         cv2.rectangle(t, (0, h - 22), (8 * len(label) + 10, h), (0, 0, 0), -1)
         cv2.putText(t, label, (5, h - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1,
                     cv2.LINE_AA)
