@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Converts a torchvision ResNet34 state_dict (.pth) into our weights file.
+"""Converts a torchvision ResNet34 or ResNet18 state_dict (.pth) into our weights file.
 
 usage: import_torchvision.py MODEL.pth OUT.weights [--cfg cfg/resnet34.cfg]
 
 The layer order is read from the cfg (default cfg/resnet34.cfg, the body
-that every model cfg includes): each [convolutional] takes the next
+that every model cfg includes; cfg/resnet18.cfg for a resnet18, or a model
+cfg that includes either): each [convolutional] takes the next
 (conv, bn) pair of torchvision's order -- conv1+bn1, then per BasicBlock
 conv1+bn1, conv2+bn2 and, for a projection block, downsample.0+.1 (the cfg
 writes a [route] back to the block input before that 1x1 conv). Layers

@@ -65,6 +65,8 @@ found=0
 for t in "$@"; do
     [ -f "$t" ] && [ -x "$t" ] || continue
     name=$(basename "$t")
+    # a program whose source is gone (renamed or removed) is a stale build output
+    case "$name" in test_*) [ -f "tests/$name.c" ] || continue ;; esac
     case "$name" in *.d|*.o) continue ;; esac
     case "$t" in "$EMU_BUILD"/*) name="emu_$name" ;; esac
     if [ -n "$ONLY" ]; then case "$name" in *"$ONLY"*) ;; *) continue ;; esac; fi

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""PyTorch reference for tests/test_resnet34.c.
+"""PyTorch reference for tests/test_resnet.c: cfg/BODY.cfg against torchvision.
 
-usage: resnet34_ref.py OUTDIR
+usage: resnet_ref.py BODY OUTDIR      (BODY: resnet18 or resnet34)
 
 Writes to OUTDIR:
-  resnet34.pth    a seeded random torchvision resnet34 whose BatchNorms have
+  BODY.pth        a seeded random torchvision BODY whose BatchNorms have
                   random affine parameters and running statistics (calibrated
                   on a random batch, then perturbed) so that eval mode is not
                   the identity
@@ -17,7 +17,10 @@ Writes to OUTDIR:
                     step, w1.L<i>.<p> parameters after the first step and
                     w.L<i>.<p> after the 3 steps, s.L<i>.<p>
                     running statistics after the 3 steps
-                  (L<i> = our layer index in cfg/resnet34.cfg + head)
+                  (L<i> = our layer index in cfg/BODY.cfg + head)
+  train.txt       body_layers, fc_layer, and body_params: torchvision's
+                  parameter count without fc (BN running statistics are
+                  buffers, not parameters), written last (the test's stamp)
 """
 import copy
 import os
@@ -37,7 +40,11 @@ sys.path.insert(0, os.path.join(ROOT, "scripts"))
 from common import nhwc, save_archive  # noqa: E402
 import import_torchvision as imp  # noqa: E402
 
-CFG = os.path.join(ROOT, "cfg", "resnet34.cfg")
+# Per body: the seed of its random model, and the blocks of layer3 / layer4
+# whose convolutions the training check watches (besides conv1, layer2's
+# projection and the fc).
+BODIES = {"resnet34": {"seed": 34, "layer3": 3, "layer4": 2},
+          "resnet18": {"seed": 18, "layer3": 1, "layer4": 1}}
 
 
 def body(m, x):
@@ -45,9 +52,9 @@ def body(m, x):
     return m.layer4(m.layer3(m.layer2(m.layer1(x))))
 
 
-def make_model():
-    torch.manual_seed(34)
-    m = torchvision.models.resnet34()
+def make_model(name):
+    torch.manual_seed(BODIES[name]["seed"])
+    m = getattr(torchvision.models, name)()
     bns = [mod for mod in m.modules() if isinstance(mod, torch.nn.BatchNorm2d)]
     with torch.no_grad():
         for bn in bns:
@@ -104,7 +111,7 @@ def _nudge(bn32, bn64, z, margin):
 
 
 def clear_kinks(m, x):
-    """Nudges the BN shifts of m (it stays a random torchvision ResNet34, with
+    """Nudges the BN shifts of m (it stays a random torchvision ResNet, with
     other random shifts) so that no ReLU input of its float64 train-mode
     forward on x lies within KINK_MARGIN of 0. Returns {stage: (channels not
     cleared, smallest |ReLU input|)}."""
@@ -133,17 +140,21 @@ def clear_kinks(m, x):
     return report
 
 
-def layer_index(sd):
+def layer_index(sd, cfg):
     """torchvision conv prefix -> our layer index (from the cfg, as the importer maps it)."""
-    layers = imp.convert(sd, imp.read_cfg(CFG), CFG)
+    layers = imp.convert(sd, imp.read_cfg(cfg), cfg)
     pairs = imp.torchvision_pairs(sd)
     convs = [idx for idx, name, _ in layers if name == "convolutional"]
     return {conv: idx for (conv, _), idx in zip(pairs, convs)}, len(layers)
 
 
-def train_run(m, fc0, x, t, dtype, idx, fc_idx, prefix, tensors):
+def train_run(m, fc0, x, t, dtype, idx, fc_idx, blocks, prefix, tensors):
     """3 Adam steps (lr 1e-3) of body + avgpool + fc; writes the watched
-    tensors under `prefix` into tensors and returns the losses."""
+    tensors (conv1, layer2's projection, layer3[blocks["layer3"]].conv1,
+    layer4[blocks["layer4"]].conv2, fc) under `prefix` into tensors and
+    returns the losses."""
+    b3, b4 = m.layer3[blocks["layer3"]], m.layer4[blocks["layer4"]]
+    n3, n4 = "layer3.%d.conv1" % blocks["layer3"], "layer4.%d.conv2" % blocks["layer4"]
     fc = torch.nn.Linear(512, 10).to(dtype)
     with torch.no_grad():
         fc.weight.copy_(fc0.weight), fc.bias.copy_(fc0.bias)
@@ -155,17 +166,17 @@ def train_run(m, fc0, x, t, dtype, idx, fc_idx, prefix, tensors):
         "L%d.shift" % idx["conv1"]: m.bn1.bias,
         "L%d.weights" % idx["layer2.0.downsample.0"]: m.layer2[0].downsample[0].weight,
         "L%d.scale" % idx["layer2.0.downsample.0"]: m.layer2[0].downsample[1].weight,
-        "L%d.weights" % idx["layer3.3.conv1"]: m.layer3[3].conv1.weight,
-        "L%d.weights" % idx["layer4.2.conv2"]: m.layer4[2].conv2.weight,
-        "L%d.shift" % idx["layer4.2.conv2"]: m.layer4[2].bn2.bias,
+        "L%d.weights" % idx[n3]: b3.conv1.weight,
+        "L%d.weights" % idx[n4]: b4.conv2.weight,
+        "L%d.shift" % idx[n4]: b4.bn2.bias,
         "L%d.weights" % fc_idx: fc.weight,  # Linear: (out, in), as ours
         "L%d.bias" % fc_idx: fc.bias,
     }
     stats = {
         "L%d.mean" % idx["conv1"]: m.bn1.running_mean,
         "L%d.var" % idx["conv1"]: m.bn1.running_var,
-        "L%d.mean" % idx["layer4.2.conv2"]: m.layer4[2].bn2.running_mean,
-        "L%d.var" % idx["layer4.2.conv2"]: m.layer4[2].bn2.running_var,
+        "L%d.mean" % idx[n4]: b4.bn2.running_mean,
+        "L%d.var" % idx[n4]: b4.bn2.running_var,
     }
     # contiguous NCHW copies: our OIHW layout, whatever the memory format
     grab = lambda p: p.detach().float().contiguous().clone()  # noqa: E731
@@ -193,12 +204,13 @@ def train_run(m, fc0, x, t, dtype, idx, fc_idx, prefix, tensors):
 
 
 def main():
-    if len(sys.argv) != 2:
-        sys.exit("usage: resnet34_ref.py OUTDIR")
-    out = sys.argv[1]
+    if len(sys.argv) != 3 or sys.argv[1] not in BODIES:
+        sys.exit("usage: resnet_ref.py {%s} OUTDIR" % "|".join(sorted(BODIES)))
+    name, out = sys.argv[1], sys.argv[2]
+    cfg = os.path.join(ROOT, "cfg", name + ".cfg")
     os.makedirs(out, exist_ok=True)
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
-    m = make_model()
+    m = make_model(name)
     # the training input (below) first: the model's BN shifts are fitted to it
     torch.manual_seed(2)
     fc0 = torch.nn.Linear(512, 10)
@@ -206,17 +218,18 @@ def main():
     t = torch.tensor([3, 7, 0, 9])
     for stage, (bad, mn) in clear_kinks(m, x0).items():
         if bad:
-            sys.exit("resnet34_ref: %d channels of %s keep a ReLU input within %g of 0"
-                     % (bad, stage, KINK_MARGIN[stage]))
-        print("resnet34_ref: %s: smallest |ReLU input| %.2e (margin %g)"
-              % (stage, mn, KINK_MARGIN[stage]))
-    pth = os.path.join(out, "resnet34.pth")
+            sys.exit("resnet_ref %s: %d channels of %s keep a ReLU input within %g of 0"
+                     % (name, bad, stage, KINK_MARGIN[stage]))
+        print("resnet_ref %s: %s: smallest |ReLU input| %.2e (margin %g)"
+              % (name, stage, mn, KINK_MARGIN[stage]))
+    n_params = sum(p.numel() for k, p in m.named_parameters() if not k.startswith("fc."))
+    pth = os.path.join(out, name + ".pth")
     torch.save(m.state_dict(), pth)
     # the importer as a user runs it
     subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "import_torchvision.py"), pth,
-                    os.path.join(out, "body.weights"), "--cfg", CFG], check=True)
+                    os.path.join(out, "body.weights"), "--cfg", cfg], check=True)
     sd = {k: v.numpy() for k, v in m.state_dict().items()}
-    idx, n_body = layer_index(sd)
+    idx, n_body = layer_index(sd, cfg)
 
     # 1. eval mode, 224x224, batch 2
     torch.manual_seed(1)
@@ -241,20 +254,21 @@ def main():
     runs = (("", torch.float32, False, True), ("d", torch.float64, False, True),
             ("c", torch.float32, True, True), ("n", torch.float32, False, False))
     for prefix, dtype, channels_last, onednn in runs:
-        m = make_model().to(dtype)
+        m = make_model(name).to(dtype)
         m.load_state_dict({k: v.to(dtype) if v.is_floating_point() else v
                            for k, v in start.items()})
         x = x0.to(dtype)
         if channels_last:
             m, x = m.to(memory_format=torch.channels_last), x.to(memory_format=torch.channels_last)
         with torch.backends.mkldnn.flags(enabled=onednn):
-            losses = train_run(m, fc0, x, t, dtype, idx, fc_idx, prefix, tensors)
+            losses = train_run(m, fc0, x, t, dtype, idx, fc_idx, BODIES[name], prefix, tensors)
         if prefix == "":
             losses32 = losses
     save_archive(os.path.join(out, "train.bin"), tensors)
     with open(os.path.join(out, "train.txt"), "w") as f:
-        f.write("body_layers %d\nfc_layer %d\n" % (n_body, fc_idx))
-    print("resnet34_ref: losses %s; files in %s" % (" ".join("%.6f" % v for v in losses32), out))
+        f.write("body_layers %d\nfc_layer %d\nbody_params %d\n" % (n_body, fc_idx, n_params))
+    print("resnet_ref %s: %d parameters without fc; losses %s; files in %s"
+          % (name, n_params, " ".join("%.6f" % v for v in losses32), out))
 
 
 if __name__ == "__main__":

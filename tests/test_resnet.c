@@ -1,9 +1,11 @@
-// ResNet34 against torchvision, end to end: a seeded random torchvision
-// resnet34 (random BN affine parameters and running statistics) is saved as
-// .pth and converted by scripts/import_torchvision.py; cfg/resnet34.cfg
-// loaded with that file must then
-//   1. give torchvision's 512x7x7 body output in eval mode (batch 2, 224x224),
-//      tolerance 1e-4 (max abs error / max |reference|);
+// ResNet34 and ResNet18 against torchvision, end to end, the same checks for
+// each body: a seeded random torchvision resnet34 / resnet18 (random BN affine
+// parameters and running statistics) is saved as .pth and converted by
+// scripts/import_torchvision.py; cfg/resnet34.cfg / cfg/resnet18.cfg loaded
+// with that file must then
+//   1. have torchvision's parameter count without fc (21,284,672 / 11,176,512
+//      trainable floats) and give torchvision's 512x7x7 body output in eval
+//      mode (batch 2, 224x224), tolerance 1e-4 (max abs error / max |reference|);
 //   2. with [avgpool] + [connected] output=10 + [softmax] on top, in train
 //      mode (batch 4, 64x64), follow PyTorch through 3 Adam steps (lr 1e-3,
 //      every parameter trained). PyTorch runs it in float64 (the truth) and
@@ -25,7 +27,7 @@
 //        forwards are not conditioned, and the float32 runs spread by up to
 //        1e-2 there): update error base 0.15 with at most 25% of the
 //        elements off by lr/10, BN running statistics base 5e-2.
-// The reference (tests/resnet34_ref.py) is written to tests/ref/resnet34 and
+// The reference (tests/resnet_ref.py BODY) is written to tests/ref/BODY and
 // rewritten when the script, the importer or the cfg is newer.
 #include <setjmp.h>
 #include <stdarg.h>
@@ -42,10 +44,13 @@
 
 #include "testutil.h"
 
-#define REF_SUBDIR "resnet34"
-#define CFG_PATH "cfg/resnet34.cfg"
-
-static char refdir[512];
+// One body under test: its name (cfg/NAME.cfg, tests/ref/NAME) and the
+// folder of its reference.
+typedef struct {
+    const char *name;
+    char cfg[64];
+    char refdir[512];
+} body;
 
 static double mtime(const char *p) {
     struct stat st;
@@ -53,12 +58,13 @@ static double mtime(const char *p) {
 }
 
 // Writes the reference unless it is newer than everything it comes from.
-static int ensure_reference(void) {
-    snprintf(refdir, sizeof refdir, "%s/%s", tu_ref_dir(), REF_SUBDIR);
+static int ensure_reference(body *b) {
+    snprintf(b->cfg, sizeof b->cfg, "cfg/%s.cfg", b->name);
+    snprintf(b->refdir, sizeof b->refdir, "%s/%s", tu_ref_dir(), b->name);
     char stamp[600];
-    snprintf(stamp, sizeof stamp, "%s/train.txt", refdir);
+    snprintf(stamp, sizeof stamp, "%s/train.txt", b->refdir);
     double t = mtime(stamp);
-    const char *deps[] = {"tests/resnet34_ref.py", "scripts/import_torchvision.py", CFG_PATH,
+    const char *deps[] = {"tests/resnet_ref.py", "scripts/import_torchvision.py", b->cfg,
                           "scripts/refs/common.py"};
     int fresh = t > 0;
     for (size_t i = 0; i < sizeof deps / sizeof deps[0]; i++)
@@ -67,7 +73,7 @@ static int ensure_reference(void) {
     if (fresh)
         return 0;
     char cmd[1024], *out = NULL;
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/resnet34_ref.py %s", refdir);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/resnet_ref.py %s %s", b->name, b->refdir);
     printf("  %s\n", cmd);
     int rc = tu_run(cmd, &out);
     printf("%s", out ? out : "");
@@ -77,15 +83,28 @@ static int ensure_reference(void) {
     return rc;
 }
 
-static tu_archive *load_ref(const char *name) {
+static tu_archive *load_ref(const body *b, const char *name) {
     char p[700];
-    snprintf(p, sizeof p, "%s/%s", refdir, name);
+    snprintf(p, sizeof p, "%s/%s", b->refdir, name);
     return tu_load(p);
 }
 
-static int load_body(dt_network *net) {
+// torchvision's parameter count without fc, from the reference's train.txt.
+static long ref_params(const body *b) {
+    char p[700], key[32];
+    snprintf(p, sizeof p, "%s/train.txt", b->refdir);
+    FILE *f = fopen(p, "r");
+    long v, n = -1;
+    while (f && fscanf(f, "%31s %ld", key, &v) == 2)
+        if (strcmp(key, "body_params") == 0)
+            n = v;
+    if (f) fclose(f);
+    return n;
+}
+
+static int load_body(const body *b, dt_network *net) {
     char p[700];
-    snprintf(p, sizeof p, "%s/body.weights", refdir);
+    snprintf(p, sizeof p, "%s/body.weights", b->refdir);
     if (dt_net_load_weights(net, p) != 0) {
         printf("  FAIL loading %s: %s\n", p, tu_error());
         return -1;
@@ -94,17 +113,23 @@ static int load_body(dt_network *net) {
 }
 
 static void test_eval_body(void **state) {
-    assert_int_equal(ensure_reference(), 0);
-    tu_archive *a = load_ref("eval.bin");
+    body *b = *state;
+    assert_int_equal(ensure_reference(b), 0);
+    tu_archive *a = load_ref(b, "eval.bin");
     assert_non_null(a);
     tu_tensor *x = tu_get(a, "x"), *y = tu_get(a, "y");
     assert_non_null(x);
     assert_non_null(y);
-    dt_network *net = dt_net_load(CFG_PATH, &(dt_net_opts){.batch = 2, .quiet = 1});
+    dt_network *net = dt_net_load(b->cfg, &(dt_net_opts){.batch = 2, .quiet = 1});
     if (!net)
         printf("  %s\n", tu_error());
     assert_non_null(net);
-    assert_int_equal(load_body(net), 0);
+    long want = ref_params(b);
+    printf("  %s: %zu trainable parameters, torchvision without fc %ld\n", b->cfg,
+           net->n_trainable, want);
+    assert_true(want > 0);
+    assert_int_equal(net->n_trainable, want);
+    assert_int_equal(load_body(b, net), 0);
     dt_layer *last = dt_net_last(net);
     assert_int_equal(last->out_h, 7);
     assert_int_equal(last->out_w, 7);
@@ -238,23 +263,25 @@ static int check_param(dt_network *net, tu_archive *a, const char *prefix, int g
 }
 
 static void test_train_head(void **state) {
-    assert_int_equal(ensure_reference(), 0);
-    tu_archive *a = load_ref("train.bin");
+    body *b = *state;
+    assert_int_equal(ensure_reference(b), 0);
+    tu_archive *a = load_ref(b, "train.bin");
     assert_non_null(a);
-    char cwd[512], text[1024];
+    char cwd[512], text[1024], file[96];
     assert_non_null(getcwd(cwd, sizeof cwd));
     snprintf(text, sizeof text,
              "[net]\nbatch=4\nheight=64\nwidth=64\nchannels=3\noptimizer=adam\n"
-             "learning_rate=0.001\n\n[include]\nfile=%s/" CFG_PATH "\n\n[avgpool]\n\n"
+             "learning_rate=0.001\n\n[include]\nfile=%s/%s\n\n[avgpool]\n\n"
              "[connected]\noutput=10\n\n[softmax]\n",
-             cwd);
-    char *path = tu_write_file("resnet34_head.cfg", text, (size_t)-1);
+             cwd, b->cfg);
+    snprintf(file, sizeof file, "%s_head.cfg", b->name);
+    char *path = tu_write_file(file, text, (size_t)-1);
     dt_network *net = dt_net_load(path, &(dt_net_opts){.with_grads = 1, .quiet = 1});
     free(path);
     if (!net)
         printf("  %s\n", tu_error());
     assert_non_null(net);
-    assert_int_equal(load_body(net), 0);
+    assert_int_equal(load_body(b, net), 0);
     dt_layer *fc = &net->layers[net->n_layers - 2];
     assert_string_equal(fc->ops->name, "connected");
     tu_tensor *fw = tu_get(a, "fc.weights"), *fb = tu_get(a, "fc.bias"), *x = tu_get(a, "x"),
@@ -308,9 +335,12 @@ static void test_train_head(void **state) {
 
 int main(void) {
     dt_set_verbosity(0);
+    static body r34 = {.name = "resnet34"}, r18 = {.name = "resnet18"};
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_eval_body),
-        cmocka_unit_test(test_train_head),
+        {"resnet34_eval_body", test_eval_body, NULL, NULL, &r34},
+        {"resnet34_train_head", test_train_head, NULL, NULL, &r34},
+        {"resnet18_eval_body", test_eval_body, NULL, NULL, &r18},
+        {"resnet18_train_head", test_train_head, NULL, NULL, &r18},
     };
-    return cmocka_run_group_tests_name("resnet34", tests, NULL, NULL);
+    return cmocka_run_group_tests_name("resnet", tests, NULL, NULL);
 }
