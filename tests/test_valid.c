@@ -168,7 +168,8 @@ static void fixture_box(float *box) {
     const float anchor[4] = {0.5f, 0.5f, 1.0f, 1.0f};
     float act[4];
     for (int k = 0; k < 4; k++) act[k] = atanhf(box_t[k]);
-    dt_box_decode(act, anchor, 1.0f, box);
+    const float grid[2] = {1.0f, 1.0f};
+    dt_box_decode(act, anchor, grid, box);
 }
 
 static void reference(dt_iou_mode mode, dt_eval_result *r) {
