@@ -74,9 +74,13 @@ grep -q "ns-bad3.cfg:$line: \[ssd\] key 'grids': bad grid '5y4' (expected g or W
     fail "anchors: $(cat "$T/anchors.log")"
 grep -q "900 anchors, 9 per cell" "$T/anchors.log" || fail "anchors: $(cat "$T/anchors.log")"
 [ -s "$T/anchors.png" ] || fail "no anchors picture"
-"$BIN" anchors "$T/ns.cfg" -kmeans 3 -out "$T/km.txt" >"$T/km.log" 2>&1 ||
+# -kmeans against tests/anchors_ref.py's numpy (the 18 distinct sizes of the
+# 10x8 and 5x4 grids, z*w/W by z*h/H, and the mean best IoU of the 4 images' boxes)
+"$BIN" anchors "$T/ns-grids.cfg" -kmeans 3 -out "$T/km.txt" >"$T/km.log" 2>&1 ||
     fail "anchors -kmeans: $(cat "$T/km.log")"
 grep -q "the cfg's 18 anchor sizes: mean best IoU" "$T/km.log" || fail "kmeans: $(cat "$T/km.log")"
+"${PYTHON:-/usr/bin/python3}" "$ROOT/tests/anchors_ref.py" "$T/BCCD" "$T/ns-grids.cfg" "$T/km.log" ||
+    fail "anchors -kmeans: the numpy reference disagrees"
 
 "$BIN" train "$T/ns.cfg" -threads 2 -clear -quiet -valid_every 0 -seed 3 >"$T/train.log" 2>&1 ||
     fail "train: $(cat "$T/train.log")"
