@@ -445,39 +445,47 @@ static void test_detect_gpu(void **state) {
         return;
     }
     enum { C = 5, C1 = C + 1 };
-    dt_anchors *an = dt_anchors_create_lesson();
-    assert_non_null(an);
-    const int A = an->n;
-    float *clas = malloc(sizeof(float) * A * C1), *bact = malloc(sizeof(float) * A * 4);
-    dt_detect_ws *ws = dt_detect_ws_create(A, C);
-    dt_detection dc[128], dg[128];
+    // the lesson's anchors, then non-square grids (10x8 and 5x4: steps 1/W across, 1/H down)
+    const int gw[] = {10, 5}, gh[] = {8, 4};
+    const float zooms[] = {0.75f, 1.0f, 1.3f}, ratios[] = {1, 1, 1, 0.5f, 0.5f, 1};
+    dt_anchors *sets[2] = {dt_anchors_create_lesson(),
+                           dt_anchors_create_wh(gw, gh, 2, zooms, 3, ratios, 3)};
     int bad = 0;
-    for (int s = 0; s < 3; s++) {
-        tu_fill_uniform(clas, (size_t)A * C1, 500 + s, -4, 2);
-        tu_fill_uniform(bact, (size_t)A * 4, 600 + s, -1, 1);
-        for (int tight = 0; tight < 2; tight++) {
-            dt_detect_cfg cfg;
-            dt_detect_cfg_default(&cfg);
-            if (tight) cfg.max_per_class = 3, cfg.max_total = 10;
-            int nc = dt_detect_image(an, C, clas, bact, &cfg, ws, dc);
-            int ng = dt_detect_image_gpu(an, C, clas, bact, &cfg, dg);
-            int same = nc == ng;
-            double err = 0;
-            for (int i = 0; same && i < nc; i++) {
-                same = dc[i].cls == dg[i].cls && dc[i].anchor == dg[i].anchor;
-                err = fmax(err, fabs((double)dc[i].score - dg[i].score));
-                for (int k = 0; k < 4; k++) err = fmax(err, fabs((double)dc[i].box[k] - dg[i].box[k]));
+    for (int set = 0; set < 2; set++) {
+        dt_anchors *an = sets[set];
+        assert_non_null(an);
+        const int A = an->n;
+        float *clas = malloc(sizeof(float) * A * C1), *bact = malloc(sizeof(float) * A * 4);
+        dt_detect_ws *ws = dt_detect_ws_create(A, C);
+        dt_detection dc[128], dg[128];
+        for (int s = 0; s < 3; s++) {
+            tu_fill_uniform(clas, (size_t)A * C1, 500 + s, -4, 2);
+            tu_fill_uniform(bact, (size_t)A * 4, 600 + s, -1, 1);
+            for (int tight = 0; tight < 2; tight++) {
+                dt_detect_cfg cfg;
+                dt_detect_cfg_default(&cfg);
+                if (tight) cfg.max_per_class = 3, cfg.max_total = 10;
+                int nc = dt_detect_image(an, C, clas, bact, &cfg, ws, dc);
+                int ng = dt_detect_image_gpu(an, C, clas, bact, &cfg, dg);
+                int same = nc == ng;
+                double err = 0;
+                for (int i = 0; same && i < nc; i++) {
+                    same = dc[i].cls == dg[i].cls && dc[i].anchor == dg[i].anchor;
+                    err = fmax(err, fabs((double)dc[i].score - dg[i].score));
+                    for (int k = 0; k < 4; k++) err = fmax(err, fabs((double)dc[i].box[k] - dg[i].box[k]));
+                }
+                same = same && err <= 1e-5;
+                printf("  detect %s seed %d %s: cpu %d gpu %d detections, max err %.2e %s\n",
+                       set ? "10x8,5x4" : "lesson", s, tight ? "3/class top 10" : "defaults", nc, ng,
+                       err, same ? "PASS" : "FAIL");
+                bad += !same;
             }
-            same = same && err <= 1e-5;
-            printf("  detect seed %d %s: cpu %d gpu %d detections, max err %.2e %s\n", s,
-                   tight ? "3/class top 10" : "defaults", nc, ng, err, same ? "PASS" : "FAIL");
-            bad += !same;
         }
+        free(clas);
+        free(bact);
+        dt_detect_ws_free(ws);
+        dt_anchors_free(an);
     }
-    free(clas);
-    free(bact);
-    dt_detect_ws_free(ws);
-    dt_anchors_free(an);
     if (bad) fail_msg("detect_gpu: %d comparison(s) differ (see above)", bad);
 }
 
