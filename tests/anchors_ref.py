@@ -5,7 +5,7 @@ usage: anchors_ref.py VOC_ROOT CFG LOG
 Reads the train split of a VOC folder with xml.etree (VOC's 1-based pixels:
 [xmin-1, xmax) over the <size> the file declares, clipped to the image),
 the [ssd] anchors of CFG from its grids/zooms/ratios (docs/DETECT.md: size
-(z*w_ratio/g, z*h_ratio/g)), and the detector's printed lines in LOG; then
+(z*w_ratio/g, z*h_ratio/g); a WxH grid: (z*w_ratio/W, z*h_ratio/H)), and the detector's printed lines in LOG; then
 in numpy: the box count, the mean best centred IoU against the cfg's anchors
 and against the printed anchor_sizes (both to 2e-6), the k-means result
 beating the cfg's anchors, sorted by area, and a fixed point of Lloyd's
@@ -41,12 +41,15 @@ def cfg_anchor_sizes(path):
     ssd = text[text.index("[ssd]"):]
     def key(k):
         return [float(v) for v in re.search(r"^%s=(.*)$" % k, ssd, re.M).group(1).split(",")]
-    grids, zooms, ratios = key("grids"), key("zooms"), key("ratios")
+    # a grid is g (g x g) or WxH: sizes z*w/W across, z*h/H down
+    grids = [tuple(float(x) for x in g.split("x")) if "x" in g else (float(g), float(g))
+             for g in re.search(r"^grids=(.*)$", ssd, re.M).group(1).strip().split(",")]
+    zooms, ratios = key("zooms"), key("ratios")
     sizes = set()
-    for g in grids:
+    for gw, gh in grids:
         for z in zooms:
             for h, w in zip(ratios[0::2], ratios[1::2]):
-                sizes.add((np.float32(z * w / g), np.float32(z * h / g)))
+                sizes.add((np.float32(z * w / gw), np.float32(z * h / gh)))
     return np.array(sorted(sizes), dtype=np.float64)
 
 

@@ -40,22 +40,35 @@ class Archive:
 
 # ---------------------------------------------------------------- the lesson
 def make_anchors(anc_grids, anc_zooms, anc_ratios):
+    """The lesson's anchors; a grid is g (g x g, the lesson's) or (W, H): W
+    columns, H rows (ours, docs/DETECT.md), the lesson's 1/g becoming 1/H for
+    the first (row, y) coordinate and 1/W for the second (column, x). With
+    every grid square, grid_sizes is the lesson's (A, 1); else (A, 2), lesson
+    order [1/H, 1/W]."""
+    wh = [(g, g) if np.isscalar(g) else tuple(g) for g in anc_grids]
     anchor_scales = [(anz * i, anz * j) for anz in anc_zooms for (i, j) in anc_ratios]
     k = len(anchor_scales)
-    anc_offsets = [1 / (o * 2) for o in anc_grids]
-    anc_x = np.concatenate([np.repeat(np.linspace(ao, 1 - ao, ag), ag)
-                            for ao, ag in zip(anc_offsets, anc_grids)])
-    anc_y = np.concatenate([np.tile(np.linspace(ao, 1 - ao, ag), ag)
-                            for ao, ag in zip(anc_offsets, anc_grids)])
-    anc_ctrs = np.repeat(np.stack([anc_x, anc_y], axis=1), k, axis=0)
-    anc_sizes = np.concatenate([np.array([[o / ag, p / ag] for i in range(ag * ag)
-                                          for o, p in anchor_scales]) for ag in anc_grids])
-    grid_sizes = torch.tensor(np.concatenate([np.array([1 / ag for i in range(ag * ag)
+    # rows (y) vary slowest: np.repeat over the W columns, np.tile over the H rows
+    anc_y = np.concatenate([np.repeat(np.linspace(1 / (2 * h), 1 - 1 / (2 * h), h), w)
+                            for w, h in wh])
+    anc_x = np.concatenate([np.tile(np.linspace(1 / (2 * w), 1 - 1 / (2 * w), w), h)
+                            for w, h in wh])
+    anc_ctrs = np.repeat(np.stack([anc_y, anc_x], axis=1), k, axis=0)
+    anc_sizes = np.concatenate([np.array([[o / h, p / w] for i in range(w * h)
+                                          for o, p in anchor_scales]) for w, h in wh])
+    grid_sizes = torch.tensor(np.concatenate([np.array([[1 / h, 1 / w] for i in range(w * h)
                                                         for o, p in anchor_scales])
-                                              for ag in anc_grids])).float().unsqueeze(1)
+                                              for w, h in wh])).float()
+    if all(w == h for w, h in wh):
+        grid_sizes = grid_sizes[:, :1]
     anchors = torch.tensor(np.concatenate([anc_ctrs, anc_sizes], axis=1)).float()
     anchor_cnr = hw2corners(anchors[:, :2], anchors[:, 2:])
     return anchors, anchor_cnr, grid_sizes, k
+
+
+def ours_grid(grid_sizes):
+    """grid_sizes (A, 1) or lesson (A, 2) -> ours (A, 2) [1/W, 1/H]."""
+    return grid_sizes.expand(-1, 2)[:, [1, 0]]
 
 
 def hw2corners(ctr, hw):
@@ -179,11 +192,34 @@ def write_math(ar):
     A = anchors.shape[0]
     ar.put("anchors.ctr_size", ours_boxes(anchors))
     ar.put("anchors.corners", ours_boxes(anchor_cnr))
-    ar.put("anchors.grid", grid_sizes[:, 0])
+    ar.put("anchors.grid", ours_grid(grid_sizes))
     a4, c4, g4, _ = make_anchors([4], [1.], [(1., 1.)])
     ar.put("anchors4.ctr_size", ours_boxes(a4))
     ar.put("anchors4.corners", ours_boxes(c4))
-    ar.put("anchors4.grid", g4[:, 0])
+    ar.put("anchors4.grid", ours_grid(g4))
+    # non-square grids (W, H) = 10x8 then 5x4: a 320x256 input's stride-32
+    # and stride-64 heads, the lesson's zooms and ratios; their decode
+    ans, cns, gns, _ = make_anchors([(10, 8), (5, 4)], [0.75, 1., 1.3],
+                                    [(1., 1.), (1., 0.5), (0.5, 1.)])
+    ar.put("anchorsNS.ctr_size", ours_boxes(ans))
+    ar.put("anchorsNS.corners", ours_boxes(cns))
+    ar.put("anchorsNS.grid", ours_grid(gns))
+    # anchor_sizes= on the same grids: k = 2 (w, h) image fractions per cell
+    az, _, _, _ = make_anchors([(10, 8), (5, 4)], [1.], [(1., 1.), (1., 1.)])
+    sizes = torch.tensor([[0.3, 0.1], [0.05, 0.4]])   # ours (w, h)
+    az[:, 2:] = sizes[:, [1, 0]].repeat(az.shape[0] // 2, 1)
+    ar.put("anchorsNSsz.ctr_size", ours_boxes(az))
+    ar.put("anchorsNSsz.corners", ours_boxes(hw2corners(az[:, :2], az[:, 2:])))
+    gn = torch.Generator().manual_seed(4321)
+    act = (torch.rand(ans.shape[0], 4, generator=gn) * 4 - 2)
+    up = torch.rand(ans.shape[0], 4, generator=gn) * 2 - 1
+    a_l = act[:, SWAP].clone().requires_grad_(True)
+    cnr = actn_to_bb(a_l, ans, gns)
+    (cnr * up[:, SWAP]).sum().backward()
+    ar.put("decodeNS.act", act)
+    ar.put("decodeNS.up", up)
+    ar.put("decodeNS.corners", ours_boxes(cnr))
+    ar.put("decodeNS.grad", a_l.grad[:, SWAP])
 
     # activations to boxes and back: loss = sum(corners * up)
     act = (torch.rand(A, 4, generator=g) * 4 - 2)  # ours (x, y, w, h)

@@ -38,6 +38,16 @@
     "[outconv]\nclasses=3\nanchors_per_cell=2\nbias=-3\n"                                  \
     "[ssd]\nlayers=1,4\nclasses=3\ngrids=4,2\nratios=1,1,1,0.5\nmax_boxes=4\nloss=" loss "\n"
 
+// The same on a non-square input (4 high, 6 wide): heads of 6x4 and 3x2 cells (W x H),
+// grids= given (WxH) or taken from the heads; A = 24*2 + 6*2 = 60 anchors.
+#define SSD2NS_CFG(loss, grids)                                                            \
+    NET(3, 4, 6, 8) "optimizer=adam\nlearning_rate=0.001\n"                                 \
+    "[convolutional]\nfilters=8\nsize=3\npad=1\nactivation=relu\n"                          \
+    "[outconv]\nclasses=3\nanchors_per_cell=2\nbias=-3\n"                                  \
+    "[route]\nlayers=0\n[maxpool]\nsize=2\nstride=2\n"                                      \
+    "[outconv]\nclasses=3\nanchors_per_cell=2\nbias=-3\n"                                  \
+    "[ssd]\nlayers=1,4\nclasses=3\n" grids "ratios=1,1,1,0.5\nmax_boxes=4\nloss=" loss "\n"
+
 typedef struct {
     const char *name;
     const char *cfg;
@@ -99,6 +109,8 @@ static const gpu_case cases[] = {
     // one; junk in every padding slot), BCE and focal.
     {"ssd_twin_bce_padded", SSD2_CFG("bce"), 'P', 1e-4, 2e-4, 1, 0, 0, 0, 0, 0},
     {"ssd_twin_focal_padded", SSD2_CFG("focal"), 'P', 1e-4, 2e-4, 1, 0, 0, 0, 0, 0},
+    {"ssd_twin_nonsquare_bce_padded", SSD2NS_CFG("bce", "grids=6x4,3x2\n"), 'P', 1e-4, 2e-4, 1, 0, 0, 0, 0, 0},
+    {"ssd_twin_nonsquare_focal_nogrids", SSD2NS_CFG("focal", ""), 'P', 1e-4, 2e-4, 1, 0, 0, 0, 0, 0},
     // The lesson's SSD itself (cfg/ssd.cfg: ResNet34 body, three heads, 189 anchors), batch 2
     // at 224x224: every layer's output, the loss, every gradient and an Adam step. Measured
     // on the CUDA emulator (cuDNN's convolutions as loops summing in another order): the loss
@@ -143,6 +155,7 @@ static const gpu_case cases[] = {
     // predictions-only networks (no targets, no loss): the heads' twins compute their
     // outputs alone
     {"ssd_twin_infer", SSD2_CFG("bce"), 0, 1e-4, 0, 0, 0, 0, 0, 0, 1},
+    {"ssd_twin_nonsquare_infer", SSD2NS_CFG("bce", ""), 0, 1e-4, 0, 0, 0, 0, 0, 0, 1},
     {"small_heads_infer", NET(3, 2, 2, 3) "[flatten]\n[connected]\noutput=7\n[route]\nlayers=-1\n[single]\nclasses=3\n[route]\nlayers=1\n[softmax]\n[route]\nlayers=1\n[multilabel]\nclasses=7\n[route]\nlayers=1\n[cost]\n", 0, 1e-5, 0, 0, 0, 0, 0, 0, 1},
     {"conv_bn_infer_amp_fp16", NET(2, 12, 12, 8) "[convolutional]\nfilters=16\nsize=3\nstride=2\npad=1\nbias=0\nbatch_normalize=1\nactivation=leaky\n[stdconv]\nfilters=16\nstride=1\n", 0, 1e-2, 0, 0, 0, DT_AMP_FP16, 0, 0, 1},
 };
@@ -432,39 +445,47 @@ static void test_detect_gpu(void **state) {
         return;
     }
     enum { C = 5, C1 = C + 1 };
-    dt_anchors *an = dt_anchors_create_lesson();
-    assert_non_null(an);
-    const int A = an->n;
-    float *clas = malloc(sizeof(float) * A * C1), *bact = malloc(sizeof(float) * A * 4);
-    dt_detect_ws *ws = dt_detect_ws_create(A, C);
-    dt_detection dc[128], dg[128];
+    // the lesson's anchors, then non-square grids (10x8 and 5x4: steps 1/W across, 1/H down)
+    const int gw[] = {10, 5}, gh[] = {8, 4};
+    const float zooms[] = {0.75f, 1.0f, 1.3f}, ratios[] = {1, 1, 1, 0.5f, 0.5f, 1};
+    dt_anchors *sets[2] = {dt_anchors_create_lesson(),
+                           dt_anchors_create_wh(gw, gh, 2, zooms, 3, ratios, 3)};
     int bad = 0;
-    for (int s = 0; s < 3; s++) {
-        tu_fill_uniform(clas, (size_t)A * C1, 500 + s, -4, 2);
-        tu_fill_uniform(bact, (size_t)A * 4, 600 + s, -1, 1);
-        for (int tight = 0; tight < 2; tight++) {
-            dt_detect_cfg cfg;
-            dt_detect_cfg_default(&cfg);
-            if (tight) cfg.max_per_class = 3, cfg.max_total = 10;
-            int nc = dt_detect_image(an, C, clas, bact, &cfg, ws, dc);
-            int ng = dt_detect_image_gpu(an, C, clas, bact, &cfg, dg);
-            int same = nc == ng;
-            double err = 0;
-            for (int i = 0; same && i < nc; i++) {
-                same = dc[i].cls == dg[i].cls && dc[i].anchor == dg[i].anchor;
-                err = fmax(err, fabs((double)dc[i].score - dg[i].score));
-                for (int k = 0; k < 4; k++) err = fmax(err, fabs((double)dc[i].box[k] - dg[i].box[k]));
+    for (int set = 0; set < 2; set++) {
+        dt_anchors *an = sets[set];
+        assert_non_null(an);
+        const int A = an->n;
+        float *clas = malloc(sizeof(float) * A * C1), *bact = malloc(sizeof(float) * A * 4);
+        dt_detect_ws *ws = dt_detect_ws_create(A, C);
+        dt_detection dc[128], dg[128];
+        for (int s = 0; s < 3; s++) {
+            tu_fill_uniform(clas, (size_t)A * C1, 500 + s, -4, 2);
+            tu_fill_uniform(bact, (size_t)A * 4, 600 + s, -1, 1);
+            for (int tight = 0; tight < 2; tight++) {
+                dt_detect_cfg cfg;
+                dt_detect_cfg_default(&cfg);
+                if (tight) cfg.max_per_class = 3, cfg.max_total = 10;
+                int nc = dt_detect_image(an, C, clas, bact, &cfg, ws, dc);
+                int ng = dt_detect_image_gpu(an, C, clas, bact, &cfg, dg);
+                int same = nc == ng;
+                double err = 0;
+                for (int i = 0; same && i < nc; i++) {
+                    same = dc[i].cls == dg[i].cls && dc[i].anchor == dg[i].anchor;
+                    err = fmax(err, fabs((double)dc[i].score - dg[i].score));
+                    for (int k = 0; k < 4; k++) err = fmax(err, fabs((double)dc[i].box[k] - dg[i].box[k]));
+                }
+                same = same && err <= 1e-5;
+                printf("  detect %s seed %d %s: cpu %d gpu %d detections, max err %.2e %s\n",
+                       set ? "10x8,5x4" : "lesson", s, tight ? "3/class top 10" : "defaults", nc, ng,
+                       err, same ? "PASS" : "FAIL");
+                bad += !same;
             }
-            same = same && err <= 1e-5;
-            printf("  detect seed %d %s: cpu %d gpu %d detections, max err %.2e %s\n", s,
-                   tight ? "3/class top 10" : "defaults", nc, ng, err, same ? "PASS" : "FAIL");
-            bad += !same;
         }
+        free(clas);
+        free(bact);
+        dt_detect_ws_free(ws);
+        dt_anchors_free(an);
     }
-    free(clas);
-    free(bact);
-    dt_detect_ws_free(ws);
-    dt_anchors_free(an);
     if (bad) fail_msg("detect_gpu: %d comparison(s) differ (see above)", bad);
 }
 

@@ -77,9 +77,11 @@ static void test_anchors_lesson(void **state) {
     assert_float_equal(l[1], 0.5f, 1e-7);
     assert_float_equal(l[2], 1.3f, 1e-6);
     assert_float_equal(l[3], 0.65f, 1e-6);
+    // grid (A, 2): [1/W, 1/H], square grids here
     assert_float_equal(lesson->grid[0], 0.25f, 0);
-    assert_float_equal(lesson->grid[144], 0.5f, 0);
-    assert_float_equal(lesson->grid[188], 1.0f, 0);
+    assert_float_equal(lesson->grid[1], 0.25f, 0);
+    assert_float_equal(lesson->grid[2 * 144], 0.5f, 0);
+    assert_float_equal(lesson->grid[2 * 188 + 1], 1.0f, 0);
     // anchor 9*5 + 1 = 4x4 cell (row 1, col 1), zoom .75, ratio (1, .5):
     // centre (.375, .375), w = .75*.5/4, h = .75/4
     const float *m = lesson->ctr_size + 46 * 4;
@@ -90,7 +92,7 @@ static void test_anchors_lesson(void **state) {
                          189 * 4, TOL_GEOM));
     assert_true(tu_check("anchors corners", lesson->corners, need("anchors.corners")->data,
                          189 * 4, TOL_GEOM));
-    assert_true(tu_check("anchors grid", lesson->grid, need("anchors.grid")->data, 189,
+    assert_true(tu_check("anchors grid", lesson->grid, need("anchors.grid")->data, 189 * 2,
                          TOL_GEOM));
 }
 
@@ -106,7 +108,8 @@ static void test_anchors_other(void **state) {
                          TOL_GEOM));
     assert_true(tu_check("anchors4 corners", a->corners, need("anchors4.corners")->data, 64,
                          TOL_GEOM));
-    assert_true(tu_check("anchors4 grid", a->grid, need("anchors4.grid")->data, 16, TOL_GEOM));
+    assert_true(tu_check("anchors4 grid", a->grid, need("anchors4.grid")->data, 16 * 2,
+                         TOL_GEOM));
     dt_anchors_free(a);
 
     const int g7[] = {7, 4, 2, 1};
@@ -123,13 +126,71 @@ static void test_anchors_other(void **state) {
     assert_true(tu_error_has("grid size 0", NULL));
 }
 
+// Non-square grids (W x H = 10x8, 5x4: a 320x256 input's heads) against the
+// reference's make_anchors over (W, H) grids: centres, sizes, 1/W and 1/H,
+// the decode and its gradient; then anchor_sizes= on the same grids.
+static void test_anchors_nonsquare(void **state) {
+    (void)state;
+    const int gw[] = {10, 5}, gh[] = {8, 4};
+    const float zooms[] = {0.75f, 1.0f, 1.3f}, ratios[] = {1, 1, 1, 0.5f, 0.5f, 1};
+    dt_anchors *a = dt_anchors_create_wh(gw, gh, 2, zooms, 3, ratios, 3);
+    assert_non_null(a);
+    const int A = (80 + 20) * 9;
+    assert_int_equal(a->n, A);
+    assert_int_equal(a->k, 9);
+    // 10x8 cell (row 2, column 7), zoom 1, ratio (h 1, w .5): anchor (2*10+7)*9+4
+    const float *m = a->ctr_size + (size_t)((2 * 10 + 7) * 9 + 4) * 4;
+    assert_float_equal(m[0], 7.5f / 10, 1e-7);
+    assert_float_equal(m[1], 2.5f / 8, 1e-7);
+    assert_float_equal(m[2], 0.5f / 10, 1e-7);
+    assert_float_equal(m[3], 1.0f / 8, 1e-7);
+    assert_float_equal(a->grid[2 * 719], 0.1f, 0);
+    assert_float_equal(a->grid[2 * 719 + 1], 0.125f, 0);
+    assert_float_equal(a->grid[2 * 720], 0.2f, 0);
+    assert_float_equal(a->grid[2 * 720 + 1], 0.25f, 0);
+    assert_true(tu_check("anchorsNS ctr_size", a->ctr_size, need("anchorsNS.ctr_size")->data,
+                         (size_t)A * 4, TOL_GEOM));
+    assert_true(tu_check("anchorsNS corners", a->corners, need("anchorsNS.corners")->data,
+                         (size_t)A * 4, TOL_GEOM));
+    assert_true(tu_check("anchorsNS grid", a->grid, need("anchorsNS.grid")->data, (size_t)A * 2,
+                         TOL_GEOM));
+    const float *act = need("decodeNS.act")->data, *up = need("decodeNS.up")->data;
+    float *cnr = malloc((size_t)A * 4 * sizeof(float)), *grad = malloc((size_t)A * 4 * sizeof(float));
+    for (int j = 0; j < A; j++) {
+        dt_box_decode(act + j * 4, a->ctr_size + j * 4, a->grid + j * 2, cnr + j * 4);
+        dt_box_decode_backward(act + j * 4, a->ctr_size + j * 4, a->grid + j * 2, up + j * 4,
+                               grad + j * 4);
+    }
+    assert_true(tu_check("decodeNS corners", cnr, need("decodeNS.corners")->data, (size_t)A * 4,
+                         TOL_GEOM));
+    assert_true(tu_check("decodeNS grad", grad, need("decodeNS.grad")->data, (size_t)A * 4,
+                         TOL_GEOM));
+    free(cnr);
+    free(grad);
+    dt_anchors_free(a);
+
+    const float wh[] = {0.3f, 0.1f, 0.05f, 0.4f};
+    a = dt_anchors_create_sizes_wh(gw, gh, 2, wh, 2);
+    assert_non_null(a);
+    assert_int_equal(a->n, 200);
+    assert_true(tu_check("anchorsNSsz ctr_size", a->ctr_size,
+                         need("anchorsNSsz.ctr_size")->data, 200 * 4, TOL_GEOM));
+    assert_true(tu_check("anchorsNSsz corners", a->corners, need("anchorsNSsz.corners")->data,
+                         200 * 4, TOL_GEOM));
+    dt_anchors_free(a);
+
+    const int bad_w[] = {10}, bad_h[] = {0};
+    assert_null(dt_anchors_create_wh(bad_w, bad_h, 1, zooms, 1, ratios, 1));
+    assert_true(tu_error_has("grid size 10x0", NULL));
+}
+
 static void test_decode(void **state) {
     (void)state;
     const float *act = need("decode.act")->data, *up = need("decode.up")->data;
     float *cnr = malloc(189 * 4 * sizeof(float)), *grad = malloc(189 * 4 * sizeof(float));
     for (int j = 0; j < 189; j++) {
-        dt_box_decode(act + j * 4, lesson->ctr_size + j * 4, lesson->grid[j], cnr + j * 4);
-        dt_box_decode_backward(act + j * 4, lesson->ctr_size + j * 4, lesson->grid[j],
+        dt_box_decode(act + j * 4, lesson->ctr_size + j * 4, lesson->grid + j * 2, cnr + j * 4);
+        dt_box_decode_backward(act + j * 4, lesson->ctr_size + j * 4, lesson->grid + j * 2,
                                up + j * 4, grad + j * 4);
     }
     assert_true(tu_check("decode corners", cnr, need("decode.corners")->data, 189 * 4,
@@ -421,6 +482,7 @@ static void test_detect(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_anchors_lesson), cmocka_unit_test(test_anchors_other),
+        cmocka_unit_test(test_anchors_nonsquare),
         cmocka_unit_test(test_decode),         cmocka_unit_test(test_jaccard),
         cmocka_unit_test(test_match),          cmocka_unit_test(test_bce),
         cmocka_unit_test(test_focal),          cmocka_unit_test(test_batch_bce),

@@ -26,6 +26,8 @@
 #include "base/fs.h"
 #include "data/data.h"
 #include "data/loader.h"
+#include "data/transform.h"
+#include "detect/anchors.h"
 #include "detect/box.h"
 #include "detect/eval.h"
 #include "media/image.h"
@@ -168,7 +170,8 @@ static void fixture_box(float *box) {
     const float anchor[4] = {0.5f, 0.5f, 1.0f, 1.0f};
     float act[4];
     for (int k = 0; k < 4; k++) act[k] = atanhf(box_t[k]);
-    dt_box_decode(act, anchor, 1.0f, box);
+    const float grid[2] = {1.0f, 1.0f};
+    dt_box_decode(act, anchor, grid, box);
 }
 
 static void reference(dt_iou_mode mode, dt_eval_result *r) {
@@ -582,6 +585,89 @@ static void test_synth(void **state) {
     dt_datacfg_free(&dc);
 }
 
+// Non-square input with letterbox, end to end in geometry: a ground-truth box
+// in source pixels goes through the loader's letterbox map (checked against
+// the map by hand: x' = rx + x rw / ow, y' = ry + y rh / oh), becomes an
+// image fraction of the W x H input, is encoded on the anchor of a 10x8 or
+// 5x4 grid (the heads of 320x240 at strides 32 and 64) that can reach it
+// (the inverse of dt_box_decode, in double), decoded with dt_box_decode and
+// mapped back by valid's dt_box_input_to_source: the same box, to 1e-4 px.
+// Sources of other aspects give bars left/right or top/bottom.
+static void test_nonsquare_letterbox_roundtrip(void **state) {
+    (void)state;
+    const int gw[] = {10, 5}, gh[] = {8, 4};
+    const float zooms[] = {0.75f, 1.0f, 1.3f}, ratios[] = {1, 1, 1, 0.5f, 0.5f, 1};
+    dt_anchors *an = dt_anchors_create_wh(gw, gh, 2, zooms, 3, ratios, 3);
+    assert_non_null(an);
+    dt_augment aug;
+    dt_augment_defaults(&aug);
+    aug.letterbox = 1;
+    const struct { int ow, oh, nw, nh; } sizes[] = {
+        {640, 480, 320, 240}, {480, 640, 320, 240}, {640, 480, 320, 256}, {500, 333, 320, 240}};
+    const double src_boxes[][4] = {{100.25, 50.5, 180.75, 130.0}, {300.0, 200.0, 420.5, 330.25},
+                                   {10.0, 20.0, 60.0, 140.0},    {200.0, 90.0, 380.0, 240.0}};
+    double worst = 0;
+    int checked = 0;
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        const int ow = sizes[si].ow, oh = sizes[si].oh, nw = sizes[si].nw, nh = sizes[si].nh;
+        dt_geom g = {0, 0, (float)ow, (float)oh, 0, 0, 1};
+        dt_tfm t;
+        dt_tfm_geometry(&g, ow, oh, nw, nh, &t);
+        // the letterbox rectangle by hand: scale min(nw/ow, nh/oh), centred
+        const double sc = fmin((double)nw / ow, (double)nh / oh);
+        const int rw = (int)lround(ow * sc), rh = (int)lround(oh * sc);
+        assert_int_equal(t.rw, rw);
+        assert_int_equal(t.rh, rh);
+        assert_int_equal(t.rx, (nw - rw) / 2);
+        assert_int_equal(t.ry, (nh - rh) / 2);
+        for (size_t bi = 0; bi < sizeof src_boxes / sizeof src_boxes[0]; bi++) {
+            double b[4];
+            memcpy(b, src_boxes[bi], sizeof b);
+            if (b[2] > ow) b[2] = ow - 1.5;
+            if (b[3] > oh) b[3] = oh - 1.5;
+            const double in[4] = {t.rx + b[0] * rw / ow, t.ry + b[1] * rh / oh,
+                                  t.rx + b[2] * rw / ow, t.ry + b[3] * rh / oh};
+            dt_box lb;
+            assert_int_equal(dt_tfm_box(&t, (dt_box){(float)b[0], (float)b[1], (float)b[2],
+                                                     (float)b[3]}, &lb), 0);
+            assert_true(fabs(lb.x1 - in[0]) < 1e-3 && fabs(lb.y1 - in[1]) < 1e-3 &&
+                        fabs(lb.x2 - in[2]) < 1e-3 && fabs(lb.y2 - in[3]) < 1e-3);
+            // the target as a fraction of the input; ctr/size
+            const double f[4] = {in[0] / nw, in[1] / nh, in[2] / nw, in[3] / nh};
+            const double cx = (f[0] + f[2]) / 2, cy = (f[1] + f[3]) / 2, w = f[2] - f[0],
+                         h = f[3] - f[1];
+            int found = -1;
+            float act[4];
+            for (int j = 0; j < an->n && found < 0; j++) {
+                const float *a = an->ctr_size + (size_t)j * 4, *gr = an->grid + (size_t)j * 2;
+                const double u[4] = {(cx - a[0]) * 2 / gr[0], (cy - a[1]) * 2 / gr[1],
+                                     (w / a[2] - 1) * 2, (h / a[3] - 1) * 2};
+                int ok = 1;
+                for (int q = 0; q < 4; q++) ok &= fabs(u[q]) < 0.999;
+                if (!ok) continue;
+                for (int q = 0; q < 4; q++) act[q] = (float)atanh(u[q]);
+                found = j;
+            }
+            if (found < 0) printf("no anchor reaches box %zu of size %zu\n", bi, si);
+            assert_true(found >= 0);
+            float dec[4];
+            dt_box_decode(act, an->ctr_size + (size_t)found * 4, an->grid + (size_t)found * 2,
+                          dec);
+            double back[4];
+            dt_box_input_to_source(&aug, nw, nh, ow, oh, dec, back);
+            for (int q = 0; q < 4; q++) {
+                const double e = fabs(back[q] - b[q]);
+                if (e > worst) worst = e;
+            }
+            checked++;
+        }
+    }
+    printf("letterbox round trip: %d boxes, worst %.3g px\n", checked, worst);
+    assert_int_equal(checked, 16);
+    assert_true(worst < 1e-4);
+    dt_anchors_free(an);
+}
+
 int main(void) {
     dt_set_verbosity(0);
     const struct CMUnitTest tests[] = {
@@ -591,6 +677,7 @@ int main(void) {
         cmocka_unit_test(test_test_prints_original_pixels),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_synth),
+        cmocka_unit_test(test_nonsquare_letterbox_roundtrip),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -33,7 +33,7 @@ struct dt_detect_gpu {
 
 __global__ static void k_decode(const float *bact, const float *ctr_size, const float *grid,
                                 int A, float *boxes) {
-    GRID_LOOP(j, (size_t)A) dt_box_decode(bact + j * 4, ctr_size + j * 4, grid[j], boxes + j * 4);
+    GRID_LOOP(j, (size_t)A) dt_box_decode(bact + j * 4, ctr_size + j * 4, grid + j * 2, boxes + j * 4);
 }
 
 // scores (C, A) from clas (A, C+1); the background column is not read
@@ -122,10 +122,10 @@ dt_anchors_gpu *dt_anchors_gpu_create(const dt_anchors *an) {
     g->n = an->n;
     g->corners = (float *)dt_gpu_alloc(A * 4 * sizeof(float), "the SSD anchors");
     g->ctr_size = (float *)dt_gpu_alloc(A * 4 * sizeof(float), "the SSD anchors");
-    g->grid = (float *)dt_gpu_alloc(A * sizeof(float), "the SSD anchors");
+    g->grid = (float *)dt_gpu_alloc(A * 2 * sizeof(float), "the SSD anchors");
     DT_CUDA_CHECK(cudaMemcpy(g->corners, an->corners, A * 4 * sizeof(float), cudaMemcpyHostToDevice));
     DT_CUDA_CHECK(cudaMemcpy(g->ctr_size, an->ctr_size, A * 4 * sizeof(float), cudaMemcpyHostToDevice));
-    DT_CUDA_CHECK(cudaMemcpy(g->grid, an->grid, A * sizeof(float), cudaMemcpyHostToDevice));
+    DT_CUDA_CHECK(cudaMemcpy(g->grid, an->grid, A * 2 * sizeof(float), cudaMemcpyHostToDevice));
     return g;
 }
 

@@ -21,7 +21,7 @@ typedef struct {
     int n;
     float *corners;  // (A, 4)
     float *ctr_size; // (A, 4)
-    float *grid;     // (A)
+    float *grid;     // (A, 2)
 } dt_anchors_gpu;
 
 dt_anchors_gpu *dt_anchors_gpu_create(const dt_anchors *an);

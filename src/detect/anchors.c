@@ -4,8 +4,30 @@
 
 #include "base/common.h"
 
+// A grid's sides in range, and the anchors of all grids (k per cell).
+static int grid_count(const int *gw, const int *gh, int n_grids, int k, int *n) {
+    *n = 0;
+    for (int gi = 0; gi < n_grids; gi++) {
+        if (gw[gi] < 1 || gw[gi] > 4096 || gh[gi] < 1 || gh[gi] > 4096) {
+            if (gw[gi] == gh[gi])
+                dt_error("anchors: grid size %d out of range [1, 4096]", gw[gi]);
+            else
+                dt_error("anchors: grid size %dx%d out of range [1, 4096] per side", gw[gi],
+                         gh[gi]);
+            return -1;
+        }
+        *n += gw[gi] * gh[gi] * k;
+    }
+    return 0;
+}
+
 dt_anchors *dt_anchors_create(const int *grids, int n_grids, const float *zooms, int n_zooms,
                               const float *ratios, int n_ratios) {
+    return dt_anchors_create_wh(grids, grids, n_grids, zooms, n_zooms, ratios, n_ratios);
+}
+
+dt_anchors *dt_anchors_create_wh(const int *gw, const int *gh, int n_grids, const float *zooms,
+                                 int n_zooms, const float *ratios, int n_ratios) {
     if (n_grids < 1 || n_zooms < 1 || n_ratios < 1) {
         dt_error("anchors: need at least one grid, zoom and ratio (got %d, %d, %d)", n_grids,
                  n_zooms, n_ratios);
@@ -13,13 +35,7 @@ dt_anchors *dt_anchors_create(const int *grids, int n_grids, const float *zooms,
     }
     int k = n_zooms * n_ratios;
     int n = 0;
-    for (int gi = 0; gi < n_grids; gi++) {
-        if (grids[gi] < 1 || grids[gi] > 4096) {
-            dt_error("anchors: grid size %d out of range [1, 4096]", grids[gi]);
-            return NULL;
-        }
-        n += grids[gi] * grids[gi] * k;
-    }
+    if (grid_count(gw, gh, n_grids, k, &n) != 0) return NULL;
     for (int i = 0; i < n_zooms; i++)
         if (!(zooms[i] > 0.0f)) {
             dt_error("anchors: zoom %g must be > 0", (double)zooms[i]);
@@ -36,28 +52,30 @@ dt_anchors *dt_anchors_create(const int *grids, int n_grids, const float *zooms,
     a->k = k;
     a->ctr_size = dt_alloc_floats((size_t)n * 4);
     a->corners = dt_alloc_floats((size_t)n * 4);
-    a->grid = dt_alloc_floats((size_t)n);
+    a->grid = dt_alloc_floats((size_t)n * 2);
     int idx = 0;
     for (int gi = 0; gi < n_grids; gi++) {
-        int g = grids[gi];
-        float gs = 1.0f / (float)g;
-        for (int r = 0; r < g; r++)
-            for (int c = 0; c < g; c++)
+        const int W = gw[gi], H = gh[gi];
+        const float sx = 1.0f / (float)W, sy = 1.0f / (float)H;
+        for (int r = 0; r < H; r++)
+            for (int c = 0; c < W; c++)
                 for (int z = 0; z < n_zooms; z++)
                     for (int q = 0; q < n_ratios; q++, idx++) {
                         float *cs = a->ctr_size + (size_t)idx * 4;
                         // in double then rounded once, as the lesson's numpy
-                        // arrays were before the cast to float32
-                        cs[0] = (float)((c + 0.5) / g);
-                        cs[1] = (float)((r + 0.5) / g);
-                        cs[2] = (float)((double)zooms[z] * ratios[2 * q + 1] / g);
-                        cs[3] = (float)((double)zooms[z] * ratios[2 * q] / g);
+                        // arrays were before the cast to float32; across by
+                        // 1/W, down by 1/H (docs/DETECT.md)
+                        cs[0] = (float)((c + 0.5) / W);
+                        cs[1] = (float)((r + 0.5) / H);
+                        cs[2] = (float)((double)zooms[z] * ratios[2 * q + 1] / W);
+                        cs[3] = (float)((double)zooms[z] * ratios[2 * q] / H);
                         float *b = a->corners + (size_t)idx * 4;
                         b[0] = cs[0] - cs[2] / 2.0f;
                         b[1] = cs[1] - cs[3] / 2.0f;
                         b[2] = cs[0] + cs[2] / 2.0f;
                         b[3] = cs[1] + cs[3] / 2.0f;
-                        a->grid[idx] = gs;
+                        a->grid[2 * (size_t)idx] = sx;
+                        a->grid[2 * (size_t)idx + 1] = sy;
                     }
     }
     return a;
@@ -79,18 +97,17 @@ void dt_anchors_free(dt_anchors *a) {
 }
 
 dt_anchors *dt_anchors_create_sizes(const int *grids, int n_grids, const float *wh, int n_sizes) {
+    return dt_anchors_create_sizes_wh(grids, grids, n_grids, wh, n_sizes);
+}
+
+dt_anchors *dt_anchors_create_sizes_wh(const int *gw, const int *gh, int n_grids, const float *wh,
+                                       int n_sizes) {
     if (n_grids < 1 || n_sizes < 1) {
         dt_error("anchors: need at least one grid and one size (got %d, %d)", n_grids, n_sizes);
         return NULL;
     }
     int n = 0;
-    for (int gi = 0; gi < n_grids; gi++) {
-        if (grids[gi] < 1 || grids[gi] > 4096) {
-            dt_error("anchors: grid size %d out of range [1, 4096]", grids[gi]);
-            return NULL;
-        }
-        n += grids[gi] * grids[gi] * n_sizes;
-    }
+    if (grid_count(gw, gh, n_grids, n_sizes, &n) != 0) return NULL;
     for (int i = 0; i < 2 * n_sizes; i++)
         if (!(wh[i] > 0.0f) || !(wh[i] <= 16.0f)) {
             dt_error("anchors: size %g must be in (0, 16] (a fraction of the image)",
@@ -102,16 +119,16 @@ dt_anchors *dt_anchors_create_sizes(const int *grids, int n_grids, const float *
     a->k = n_sizes;
     a->ctr_size = dt_alloc_floats((size_t)n * 4);
     a->corners = dt_alloc_floats((size_t)n * 4);
-    a->grid = dt_alloc_floats((size_t)n);
+    a->grid = dt_alloc_floats((size_t)n * 2);
     int idx = 0;
     for (int gi = 0; gi < n_grids; gi++) {
-        int g = grids[gi];
-        for (int r = 0; r < g; r++)
-            for (int c = 0; c < g; c++)
+        const int W = gw[gi], H = gh[gi];
+        for (int r = 0; r < H; r++)
+            for (int c = 0; c < W; c++)
                 for (int q = 0; q < n_sizes; q++, idx++) {
                     float *cs = a->ctr_size + (size_t)idx * 4;
-                    cs[0] = (float)((c + 0.5) / g);
-                    cs[1] = (float)((r + 0.5) / g);
+                    cs[0] = (float)((c + 0.5) / W);
+                    cs[1] = (float)((r + 0.5) / H);
                     cs[2] = wh[2 * q];
                     cs[3] = wh[2 * q + 1];
                     float *b = a->corners + (size_t)idx * 4;
@@ -119,7 +136,8 @@ dt_anchors *dt_anchors_create_sizes(const int *grids, int n_grids, const float *
                     b[1] = cs[1] - cs[3] / 2.0f;
                     b[2] = cs[0] + cs[2] / 2.0f;
                     b[3] = cs[1] + cs[3] / 2.0f;
-                    a->grid[idx] = 1.0f / (float)g;
+                    a->grid[2 * (size_t)idx] = 1.0f / (float)W;
+                    a->grid[2 * (size_t)idx + 1] = 1.0f / (float)H;
                 }
     }
     return a;

@@ -12,22 +12,30 @@ extern "C" {
 // column), within a cell the k scales zoom-major:
 //   scales = [(z*i, z*j) for z in zooms for (i, j) in ratios],
 // (i, j) = (height, width) factors; anchor size (w, h) = (z*j/g, z*i/g).
+// A grid may be W x H (W columns, H rows; docs/DETECT.md): cell (r, c) has
+// its centre at ((c + .5)/W, (r + .5)/H) and the size (z*j/W, z*i/H); a
+// square grid is W = H = g.
 typedef struct {
     int n;             // A, number of anchors
     int k;             // anchors per cell (n_zooms * n_ratios)
     float *ctr_size;   // (A, 4) [cx, cy, w, h]
     float *corners;    // (A, 4) [x1, y1, x2, y2]
-    float *grid;       // (A) 1/g of the anchor's grid
+    float *grid;       // (A, 2) [1/W, 1/H] of the anchor's grid
 } dt_anchors;
 
 // grids (n_grids), zooms (n_zooms), ratios (n_ratios, 2) as (h, w) factors.
 // NULL with dt_error() on bad arguments.
 dt_anchors *dt_anchors_create(const int *grids, int n_grids, const float *zooms, int n_zooms,
                               const float *ratios, int n_ratios);
+// The same over W x H grids: gw[i] columns and gh[i] rows for grid i.
+dt_anchors *dt_anchors_create_wh(const int *gw, const int *gh, int n_grids, const float *zooms,
+                                 int n_zooms, const float *ratios, int n_ratios);
 // Explicit sizes ([ssd] anchor_sizes=): the same k (w, h) pairs, in image
 // units (fractions of the image's width and height), in every cell of every
 // grid, in the order given: k = n_sizes. NULL with dt_error() on bad arguments.
 dt_anchors *dt_anchors_create_sizes(const int *grids, int n_grids, const float *wh, int n_sizes);
+dt_anchors *dt_anchors_create_sizes_wh(const int *gw, const int *gh, int n_grids, const float *wh,
+                                       int n_sizes);
 // The lesson's: grids (4, 2, 1), zooms (0.75, 1, 1.3), ratios (1,1),(1,.5),(.5,1): 189.
 dt_anchors *dt_anchors_create_lesson(void);
 void dt_anchors_free(dt_anchors *a);

@@ -80,14 +80,14 @@ static inline DT_HD int dt_det_before(float sa, int ca, int aa, float sb, int cb
 // ---------------------------------------------------------------------------
 // Activations to box (docs/SEMANTICS.md §3) and its backward.
 
-// act (4) [ax, ay, aw, ah]; anchor (4) [cx, cy, w, h]; grid = 1/g of the
-// anchor's grid; out (4) corners.
-static inline DT_HD void dt_box_decode(const float *act, const float *anchor, float grid,
+// act (4) [ax, ay, aw, ah]; anchor (4) [cx, cy, w, h]; grid (2) = [1/W, 1/H]
+// of the anchor's W x H grid (dt_anchors.grid); out (4) corners.
+static inline DT_HD void dt_box_decode(const float *act, const float *anchor, const float *grid,
                                        float *out) {
     float tx = tanhf(act[0]), ty = tanhf(act[1]);
     float tw = tanhf(act[2]), th = tanhf(act[3]);
-    float cx = tx / 2.0f * grid + anchor[0];
-    float cy = ty / 2.0f * grid + anchor[1];
+    float cx = tx / 2.0f * grid[0] + anchor[0];
+    float cy = ty / 2.0f * grid[1] + anchor[1];
     float w = (tw / 2.0f + 1.0f) * anchor[2];
     float h = (th / 2.0f + 1.0f) * anchor[3];
     out[0] = cx - w / 2.0f;
@@ -98,11 +98,12 @@ static inline DT_HD void dt_box_decode(const float *act, const float *anchor, fl
 
 // dout (4): dL/d corners; dact (4): dL/d activations (overwritten).
 static inline DT_HD void dt_box_decode_backward(const float *act, const float *anchor,
-                                                float grid, const float *dout, float *dact) {
+                                                const float *grid, const float *dout,
+                                                float *dact) {
     // x1 = cx - w/2, x2 = cx + w/2  =>  dcx = d1 + d2, dw = (d2 - d1)/2
     float dcx = dout[0] + dout[2], dcy = dout[1] + dout[3];
     float dw = (dout[2] - dout[0]) * 0.5f, dh = (dout[3] - dout[1]) * 0.5f;
-    float d[4] = {dcx * grid * 0.5f, dcy * grid * 0.5f, dw * anchor[2] * 0.5f,
+    float d[4] = {dcx * grid[0] * 0.5f, dcy * grid[1] * 0.5f, dw * anchor[2] * 0.5f,
                   dh * anchor[3] * 0.5f};
     for (int i = 0; i < 4; i++) {
         float t = tanhf(act[i]);

@@ -100,7 +100,7 @@ int dt_detect_image(const dt_anchors *an, int n_classes, const float *clas, cons
     int A = an->n, C = n_classes, C1 = C + 1;
     DT_ASSERT(w->n_anchors == A && w->n_classes == C);
     for (int j = 0; j < A; j++)
-        dt_box_decode(bact + (size_t)j * 4, an->ctr_size + (size_t)j * 4, an->grid[j],
+        dt_box_decode(bact + (size_t)j * 4, an->ctr_size + (size_t)j * 4, an->grid + (size_t)j * 2,
                       w->boxes + (size_t)j * 4);
     int n_all = 0;
     for (int c = 0; c < C; c++) {

@@ -97,7 +97,7 @@ int dt_ssd_loss_image(dt_ssd_loss *l, const float *clas, const float *bact, cons
     for (int j = 0; j < A; j++) {
         if (!dt_ssd_positive(l->gt_overlap[j], l->cfg.pos_thresh)) continue;
         float absd[4];
-        dt_ssd_loc_terms(bact + (size_t)j * 4, an->ctr_size + (size_t)j * 4, an->grid[j],
+        dt_ssd_loc_terms(bact + (size_t)j * 4, an->ctr_size + (size_t)j * 4, an->grid + (size_t)j * 2,
                          boxes + (size_t)l->gt_idx[j] * 4, gscale, l->pred + (size_t)j * 4, absd,
                          dbact ? dbact + (size_t)j * 4 : NULL);
         for (int q = 0; q < 4; q++) loc += absd[q];

@@ -41,7 +41,7 @@ static inline DT_HD int dt_ssd_positive(float overlap, float thresh) {
 // |pred - target| per corner (the caller sums them, in double, in this
 // order); dact (4), when not NULL, = d(gscale * sum absd) / d act, gscale =
 // 1 / (4 n_pos) of the image (the mean over its positive anchors' coords).
-static inline DT_HD void dt_ssd_loc_terms(const float *act, const float *anchor, float grid,
+static inline DT_HD void dt_ssd_loc_terms(const float *act, const float *anchor, const float *grid,
                                           const float *target, float gscale, float *pred,
                                           float *absd, float *dact) {
     float dp[4];

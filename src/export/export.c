@@ -459,7 +459,7 @@ static int ex_decode(ex *e, const dt_layer *l, const char *raw) {
     float *gr = dt_alloc_floats((size_t)A * 2), *ctr = dt_alloc_floats((size_t)A * 2),
           *sz = dt_alloc_floats((size_t)A * 2);
     for (int i = 0; i < A; i++) {
-        gr[2 * i] = gr[2 * i + 1] = an->grid[i];
+        gr[2 * i] = an->grid[2 * i], gr[2 * i + 1] = an->grid[2 * i + 1];
         ctr[2 * i] = an->ctr_size[4 * i], ctr[2 * i + 1] = an->ctr_size[4 * i + 1];
         sz[2 * i] = an->ctr_size[4 * i + 2], sz[2 * i + 1] = an->ctr_size[4 * i + 3];
     }

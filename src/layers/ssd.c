@@ -6,7 +6,9 @@
 //   layers=i,j,...       the [outconv] layers, in the anchors' order (cfg
 //                        order: 4x4 first, then 2x2, 1x1); required
 //   classes=C            object classes without background (required)
-//   grids=4,2,1          one grid size per layer (required)
+//   grids=4,2,1          one grid per layer: g (g x g) or WxH (W columns, H
+//                        rows, e.g. 40x30,20x15,10x8); without the key each
+//                        grid is its [outconv]'s out_w x out_h
 //   zooms=1              anchor zooms (lesson multi-head: 0.75,1,1.3)
 //   ratios=1,1           (height, width) factor pairs (lesson: 1,1,1,0.5,0.5,1)
 //   anchor_sizes=w1,h1,...  instead of zooms and ratios: k explicit (width,
@@ -20,8 +22,12 @@
 //                        detection settings (dt_ssd_layer_detect; docs/SEMANTICS.md §4)
 // The number of anchors per cell (k = zooms x ratio pairs, or the anchor_sizes pairs) and of outputs of
 // every referenced layer are checked against the anchors at load: an
-// [outconv] at grid g must be g x g x k*(C+1+4) with its own classes and
-// anchors_per_cell equal to C and k.
+// [outconv] at grid W x H (g x g) must be W wide, H high with k*(C+1+4)
+// channels, its own classes and anchors_per_cell equal to C and k. The
+// anchors of a W x H grid (docs/DETECT.md): cell (r, c) centred at
+// ((c+.5)/W, (r+.5)/H) of the image, sizes zoom*ratio/W across and /H down
+// (anchor_sizes= stay fractions of the image's width and height), cells in
+// the [outconv]'s order (rows, then columns).
 //
 // Targets (net->truth, truth_size = 1 + 5*max_boxes per image):
 //   [n, then n x (x1, y1, x2, y2, class)], boxes as corners normalised to
@@ -75,11 +81,16 @@ static int check_heads(dt_layer *l, dt_cfg_section *s, dt_network *net, const in
                              idx[j], h->ops->name);
             return -1;
         }
-        const int g = p->grid[j];
-        if (h->out_h != g || h->out_w != g) {
+        if (p->gw[j] == 0) { // no grids=: the head's own shape
+            p->gw[j] = h->out_w;
+            p->gh[j] = h->out_h;
+        }
+        const int gw = p->gw[j], gh = p->gh[j];
+        if (h->out_h != gh || h->out_w != gw) {
+            // W x H as in grids= (square: the old message, g x g)
             dt_cfg_error_key(s, kv, "outconv at layer %d is %dx%d, but grids= gives it the "
                                     "%dx%d grid (grid %d of %d)",
-                             idx[j], h->out_h, h->out_w, g, g, j + 1, p->n_heads);
+                             idx[j], h->out_w, h->out_h, gw, gh, j + 1, p->n_heads);
             return -1;
         }
         if (h->out_c != need) {
@@ -98,6 +109,68 @@ static int check_heads(dt_layer *l, dt_cfg_section *s, dt_network *net, const in
     return 0;
 }
 
+// grids=: per head g or WxH (W columns, H rows). 0, or -1 with a cfg error.
+static int parse_grids(dt_cfg_section *s, ssd_priv *p, int *n) {
+    dt_cfg_kv *kv = dt_cfg_find(s, "grids");
+    *n = 0;
+    kv->used = 1;
+    char *copy = dt_strdup(kv->value), *save = NULL;
+    int rc = 0;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ' || *tok == '\t') tok++;
+        char *end = tok + strlen(tok);
+        while (end > tok && (end[-1] == ' ' || end[-1] == '\t')) *--end = 0;
+        long w = -1, h = -1;
+        char *e1 = NULL, *e2 = NULL;
+        if (*tok >= '0' && *tok <= '9') w = strtol(tok, &e1, 10);
+        if (e1 && *e1 == 0) h = w;
+        else if (e1 && (*e1 == 'x' || *e1 == 'X') && e1[1] >= '0' && e1[1] <= '9') {
+            h = strtol(e1 + 1, &e2, 10);
+            if (*e2) h = -1;
+        }
+        if (*n >= SSD_MAX_HEADS) {
+            dt_cfg_error_key(s, kv, "more than %d grids", SSD_MAX_HEADS);
+            rc = -1;
+            break;
+        }
+        if (w < 1 || h < 1 || w > 4096 || h > 4096) {
+            dt_cfg_error_key(s, kv, "bad grid '%s' (expected g or WxH, sides in [1, 4096], "
+                                    "e.g. grids=4,2,1 or grids=40x30,20x15)", tok);
+            rc = -1;
+            break;
+        }
+        p->gw[*n] = (int)w;
+        p->gh[*n] = (int)h;
+        (*n)++;
+    }
+    if (rc == 0 && *n == 0) {
+        dt_cfg_error_key(s, kv, "empty list (expected g or WxH per [outconv])");
+        rc = -1;
+    }
+    free(copy);
+    return rc;
+}
+
+// p->anchors from the heads' grids (p->gw, p->gh) and the anchor keys. 0, or
+// -1 with a cfg error naming the key.
+static int make_anchors(dt_cfg_section *s, ssd_priv *p, const float *sizes, int n_sizes,
+                        const float *zooms, int n_zooms, const float *ratios, int n_ratios) {
+    p->anchors = n_sizes ? dt_anchors_create_sizes_wh(p->gw, p->gh, p->n_heads, sizes, n_sizes / 2)
+                         : dt_anchors_create_wh(p->gw, p->gh, p->n_heads, zooms, n_zooms, ratios,
+                                                n_ratios / 2);
+    if (p->anchors) return 0;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", dt_last_error());
+    const char *key = n_sizes ? "anchor_sizes" : dt_cfg_has(s, "grids") ? "grids" : "zooms";
+    dt_cfg_kv *kv = dt_cfg_find(s, key);
+    if (kv)
+        dt_cfg_error_key(s, kv, "%s (keys %s)", msg,
+                         n_sizes ? "grids, anchor_sizes" : "grids, zooms, ratios");
+    else
+        dt_cfg_error_sec(s, "%s (keys grids, zooms, ratios)", msg);
+    return -1;
+}
+
 static int ssd_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
     ssd_priv *p = dt_calloc(1, sizeof *p);
     l->priv = p;
@@ -107,14 +180,15 @@ static int ssd_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
     int n_sizes = 0;
     float thresh, alpha, gamma;
     dt_detect_cfg_default(&p->det);
-    if (!dt_cfg_has(s, "layers") || !dt_cfg_has(s, "grids")) {
-        dt_cfg_error_sec(s, "missing required key '%s'",
-                         dt_cfg_has(s, "layers") ? "grids" : "layers");
+    if (!dt_cfg_has(s, "layers")) {
+        dt_cfg_error_sec(s, "missing required key 'layers'");
         return -1;
     }
+    const int has_grids = dt_cfg_has(s, "grids");
+    n_grids = 0;
+    if (has_grids && parse_grids(s, p, &n_grids) != 0) return -1;
     if (dt_cfg_ints(s, "layers", refs, SSD_MAX_HEADS, &n_refs) ||
         dt_cfg_int_req(s, "classes", 1, 1 << 14, &p->classes) ||
-        dt_cfg_ints(s, "grids", p->grid, SSD_MAX_HEADS, &n_grids) ||
         dt_cfg_floats(s, "zooms", zooms, SSD_MAX_ANCHOR_KEYS, &n_zooms) ||
         dt_cfg_floats(s, "ratios", ratios, 2 * SSD_MAX_ANCHOR_KEYS, &n_ratios) ||
         dt_cfg_floats(s, "anchor_sizes", sizes, 2 * SSD_MAX_ANCHOR_KEYS, &n_sizes) ||
@@ -148,7 +222,7 @@ static int ssd_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
                          n_ratios);
         return -1;
     }
-    if (n_grids != n_refs) {
+    if (has_grids && n_grids != n_refs) {
         dt_cfg_error_key(s, dt_cfg_find(s, "grids"),
                          "%d grids for %d layers (one grid size per [outconv] in layers=)",
                          n_grids, n_refs);
@@ -156,25 +230,21 @@ static int ssd_parse(dt_layer *l, dt_cfg_section *s, dt_network *net) {
     }
     p->n_heads = n_refs;
     p->k = n_sizes ? n_sizes / 2 : n_zooms * (n_ratios / 2);
-    p->anchors = n_sizes ? dt_anchors_create_sizes(p->grid, n_grids, sizes, n_sizes / 2)
-                         : dt_anchors_create(p->grid, n_grids, zooms, n_zooms, ratios,
-                                             n_ratios / 2);
-    if (!p->anchors) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", dt_last_error());
-        dt_cfg_error_key(s, dt_cfg_find(s, n_sizes ? "anchor_sizes" : "grids"), "%s (keys %s)",
-                         msg, n_sizes ? "grids, anchor_sizes" : "grids, zooms, ratios");
+    // with grids= the anchors first (their errors before the heads', as
+    // always); without, after check_heads has read each head's W x H
+    if (has_grids && make_anchors(s, p, sizes, n_sizes, zooms, n_zooms, ratios, n_ratios) != 0)
         return -1;
-    }
     int idx[SSD_MAX_HEADS];
     for (int j = 0; j < n_refs; j++) {
         idx[j] = dt_layer_ref(l, s, "layers", refs[j]);
         if (idx[j] < 0) return -1;
     }
     if (check_heads(l, s, net, idx) != 0) return -1;
+    if (!has_grids && make_anchors(s, p, sizes, n_sizes, zooms, n_zooms, ratios, n_ratios) != 0)
+        return -1;
     for (int j = 0, a = 0; j < n_refs; j++) {
         p->first[j] = a;
-        a += p->grid[j] * p->grid[j] * p->k;
+        a += p->gw[j] * p->gh[j] * p->k;
     }
     dt_layer_set_inputs(l, idx, n_refs);
     dt_layer_in_shape(net, l, 0, &l->h, &l->w, &l->c);
@@ -254,10 +324,10 @@ static void ssd_forward(dt_layer *l, dt_network *net) {
     const int B = l->batch, A = p->anchors->n, C1 = p->classes + 1, k = p->k;
     const int rows = dt_ssd_rows(l);
     const int F = C1 + 4; // per anchor in our output and in an outconv cell
-    // gather: head j's cell (r, c) channels -> anchors first[j] + (r g + c) k + s
+    // gather: head j's cell (r, c) channels -> anchors first[j] + (r gw + c) k + s
     for (int j = 0; j < p->n_heads; j++) {
         const float *x = dt_layer_in(net, l, j); // (B, g, g, k (C+1) + 4 k)
-        const int g = p->grid[j], cells = g * g;
+        const int cells = p->gw[j] * p->gh[j];
 #pragma omp parallel for schedule(static) if (B * cells * k * F > 65536)
         for (int bc = 0; bc < B * cells; bc++) {
             const int b = bc / cells, cell = bc % cells;
@@ -293,7 +363,7 @@ static void ssd_backward(dt_layer *l, dt_network *net) {
     for (int j = 0; j < p->n_heads; j++) {
         float *dx = dt_layer_in_delta(net, l, j);
         if (!dx) continue;
-        const int g = p->grid[j], cells = g * g, accum = l->in_accum[j];
+        const int cells = p->gw[j] * p->gh[j], accum = l->in_accum[j];
         if (p->bad) {
             if (!accum) dt_fill(dx, (size_t)B * cells * k * F, 0.0f);
             continue;
@@ -419,7 +489,13 @@ static int ssd_set_truth(dt_layer *l, dt_network *net, const dt_batch *b) {
 
 static void ssd_describe(const dt_layer *l, char *buf, size_t n) {
     const ssd_priv *p = l->priv;
-    snprintf(buf, n, "%d anchors k%d", p->anchors ? p->anchors->n : 0, p->k);
+    int len = snprintf(buf, n, "%d anchors k%d", p->anchors ? p->anchors->n : 0, p->k);
+    int square = 1;
+    for (int j = 0; j < p->n_heads; j++) square &= p->gw[j] == p->gh[j];
+    // non-square grids named (W x H each); square ones as always
+    for (int j = 0; !square && j < p->n_heads && len > 0 && (size_t)len < n; j++)
+        len += snprintf(buf + len, n - (size_t)len, "%s%dx%d", j ? "," : " grids ", p->gw[j],
+                        p->gh[j]);
 }
 
 static void ssd_destroy(dt_layer *l) {

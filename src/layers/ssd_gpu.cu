@@ -203,7 +203,7 @@ k_ssd_loss(const float *truth, int ts, const float *clas, const float *bact,
         const int pos = dt_ssd_positive(gov[j], cfg.pos_thresh);
         if (pos) {
             float pred[4], absd[4];
-            dt_ssd_loc_terms(bact + a * 4, ctr_size + (size_t)j * 4, grid[j], obj + 5 * gid[j],
+            dt_ssd_loc_terms(bact + a * 4, ctr_size + (size_t)j * 4, grid + (size_t)j * 2, obj + 5 * gid[j],
                              gscale, pred, absd, dbact ? dbact + a * 4 : NULL);
             for (int q = 0; q < 4; q++) loc += absd[q];
         } else if (dbact) {
@@ -249,7 +249,7 @@ extern "C" void dt_ssd_forward_gpu(dt_layer *l, dt_network *net) {
     float *clas = dt_dev(net, p->clas), *bact = dt_dev(net, p->bact);
     float *dclas = dt_dev(net, p->dclas), *dbact = dt_dev(net, p->dbact);
     for (int j = 0; j < p->n_heads; j++) {
-        const int cells = p->grid[j] * p->grid[j];
+        const int cells = p->gw[j] * p->gh[j];
         const size_t n = (size_t)B * cells * k * (C1 + 4);
         k_gather<<<blocks_for(n), NT>>>(dt_layer_in_gpu(net, l, j), clas, bact,
                                         dt_dev(net, l->output), n, cells, k, C1, A, p->first[j]);
@@ -294,7 +294,7 @@ extern "C" void dt_ssd_backward_gpu(dt_layer *l, dt_network *net) {
     for (int j = 0; j < p->n_heads; j++) {
         float *dx = dt_layer_in_delta_gpu(net, l, j);
         if (!dx) continue;
-        const int cells = p->grid[j] * p->grid[j], accum = l->in_accum[j];
+        const int cells = p->gw[j] * p->gh[j], accum = l->in_accum[j];
         const size_t n = (size_t)B * cells * k * (C1 + 4);
         if (p->bad) {
             if (!accum) dt_fill_gpu(dx, n, 0.0f);

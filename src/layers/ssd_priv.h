@@ -17,7 +17,8 @@ extern "C" {
 
 typedef struct {
     int n_heads;
-    int grid[SSD_MAX_HEADS];  // g of head j
+    int gw[SSD_MAX_HEADS];    // head j's grid: gw columns x gh rows (its
+    int gh[SSD_MAX_HEADS];    // [outconv]'s out_w x out_h)
     int first[SSD_MAX_HEADS]; // index of head j's first anchor
     int classes, k, max_boxes;
     dt_detect_cfg det;

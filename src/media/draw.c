@@ -99,12 +99,16 @@ void dt_draw_detections(dt_image *im, int x0, int y0, int w, int h, const dt_det
                     dt_draw_font_scale(im));
 }
 
-void dt_draw_grid(dt_image *im, int x0, int y0, int w, int h, int g, const unsigned char bgr[3]) {
-    for (int i = 0; i <= g; i++) {
-        int x = x0 + (int)lround((double)i * w / g), y = y0 + (int)lround((double)i * h / g);
+void dt_draw_grid(dt_image *im, int x0, int y0, int w, int h, int gw, int gh,
+                  const unsigned char bgr[3]) {
+    for (int i = 0; i <= gw; i++) {
+        int x = x0 + (int)lround((double)i * w / gw);
         if (x >= x0 + w) x = x0 + w - 1;
-        if (y >= y0 + h) y = y0 + h - 1;
         dt_image_draw_rect(im, x, y0, x, y0 + h - 1, bgr, -1);
+    }
+    for (int i = 0; i <= gh; i++) {
+        int y = y0 + (int)lround((double)i * h / gh);
+        if (y >= y0 + h) y = y0 + h - 1;
         dt_image_draw_rect(im, x0, y, x0 + w - 1, y, bgr, -1);
     }
 }
@@ -114,16 +118,20 @@ static const unsigned char white[3] = {255, 255, 255}, black[3] = {0, 0, 0},
 
 int dt_draw_anchors(const dt_anchors *a, int panel, dt_image *out) {
     // Grids follow one another in the anchor order; a grid is a run of
-    // anchors with the same 1/g.
-    int starts[64], gs[64], ng = 0;
+    // anchors with the same 1/W and 1/H. A W x H grid's panel is the image
+    // squeezed into a square (anchors are fractions of its width and height).
+    int starts[64], gs[64], ghs[64], ng = 0;
     for (int i = 0; i < a->n; i++) {
-        if (i > 0 && a->grid[i] == a->grid[i - 1]) continue;
+        if (i > 0 && a->grid[2 * i] == a->grid[2 * i - 2] &&
+            a->grid[2 * i + 1] == a->grid[2 * i - 1])
+            continue;
         if (ng == 64) {
             dt_error("dt_draw_anchors: more than 64 grids");
             return -1;
         }
         starts[ng] = i;
-        gs[ng++] = (int)lround(1.0 / a->grid[i]);
+        gs[ng] = (int)lround(1.0 / a->grid[2 * i]);
+        ghs[ng++] = (int)lround(1.0 / a->grid[2 * i + 1]);
     }
     if (ng == 0 || panel < 64) {
         dt_error("dt_draw_anchors: %d anchors, panel %d px", a->n, panel);
@@ -138,12 +146,12 @@ int dt_draw_anchors(const dt_anchors *a, int panel, dt_image *out) {
     if (dt_image_new(ng * cell, cell + title + legend, out) != 0) return -1;
     dt_image_draw_rect(out, 0, 0, out->w - 1, out->h - 1, white, -1);
     for (int k = 0; k < ng; k++) {
-        const int g = gs[k], n = (k + 1 < ng ? starts[k + 1] : a->n) - starts[k];
+        const int g = gs[k], gh = ghs[k], n = (k + 1 < ng ? starts[k + 1] : a->n) - starts[k];
         const int x0 = k * cell + m, y0 = title + m;
         dt_image_draw_rect(out, x0, y0, x0 + panel - 1, y0 + panel - 1, light, -1);
-        dt_draw_grid(out, x0, y0, panel, panel, g, grey);
+        dt_draw_grid(out, x0, y0, panel, panel, g, gh, grey);
         // the cell nearest the middle gets its anchors drawn thick
-        const int mid = (g / 2) * g + (g / 2);
+        const int mid = (gh / 2) * g + (g / 2);
         for (int pass = 0; pass < 2; pass++)
             for (int i = 0; i < n; i++) {
                 const int cellno = i / a->k, s = i % a->k;
@@ -157,7 +165,7 @@ int dt_draw_anchors(const dt_anchors *a, int panel, dt_image *out) {
                                col, t);
             }
         char txt[96];
-        snprintf(txt, sizeof txt, "grid %dx%d: %d anchors (k=%d)", g, g, n, a->k);
+        snprintf(txt, sizeof txt, "grid %dx%d: %d anchors (k=%d)", g, gh, n, a->k);
         dt_image_draw_label(out, k * cell + 4, 4, txt, white, black, 0.5);
     }
     for (int s = 0; s < a->k; s++) {
@@ -166,7 +174,7 @@ int dt_draw_anchors(const dt_anchors *a, int panel, dt_image *out) {
         dt_draw_class_colour(s, col);
         dt_draw_text_colour(col, fg);
         char txt[48];
-        snprintf(txt, sizeof txt, "%d: %.2fx%.2f", s, cs[2] / a->grid[0], cs[3] / a->grid[0]);
+        snprintf(txt, sizeof txt, "%d: %.2fx%.2f", s, cs[2] / a->grid[0], cs[3] / a->grid[1]);
         dt_image_draw_label(out, 4 + (s % per_row) * lw, cell + title + 4 + (s / per_row) * lh,
                             txt, col, fg, 0.45);
     }

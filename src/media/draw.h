@@ -36,8 +36,9 @@ void dt_draw_box(dt_image *im, const double *px, int cls, const char *label);
 void dt_draw_detections(dt_image *im, int x0, int y0, int w, int h, const dt_detection *d,
                         int n, char **names, int n_names);
 
-// g x g cell lines over the rectangle (x0, y0, w, h).
-void dt_draw_grid(dt_image *im, int x0, int y0, int w, int h, int g, const unsigned char bgr[3]);
+// gw x gh cell lines (gw columns, gh rows) over the rectangle (x0, y0, w, h).
+void dt_draw_grid(dt_image *im, int x0, int y0, int w, int h, int gw, int gh,
+                  const unsigned char bgr[3]);
 
 // The anchors as a picture: one panel (panel x panel pixels) per grid, the
 // grid's cells drawn, every anchor of the grid outlined (colour = its scale
