@@ -16,7 +16,7 @@
 #   BCCD_WEIGHTS  default backup/bccd/ssd-bccd_final.weights; without them
 #                 (or without the BCCD data) that picture is skipped with a
 #                 message
-# Environment: THREADS (2); FRAME, the demo frame saved (30); TRAIN=0 reuses
+# Environment: THREADS (2); THRESH, the BCCD picture's score threshold (0.25); FRAME, the demo frame saved (30); TRAIN=0 reuses
 # backup/synth/synth_final.weights instead of training it again; BCCD, the
 # data set's VOC folder (../shared/data/bccd/BCCD); WORK, the scratch folder
 # (results/pictures/work, removed at the end).
@@ -24,6 +24,7 @@ set -eu
 cd "$(dirname "$0")/.."
 THREADS=${THREADS:-2}
 FRAME=${FRAME:-30}
+THRESH=${THRESH:-0.25} # the BCCD picture's score threshold (detector test -thresh)
 TRAIN=${TRAIN:-1}
 BCCD=${BCCD:-../shared/data/bccd/BCCD}
 BCCD_CFG=${1:-cfg/ssd-bccd.cfg}
@@ -64,7 +65,7 @@ else
         drawn="$drawn $WORK/bccd/$id.jpg"
     done
     # shellcheck disable=SC2086 # the lists are space-separated file names
-    ./detector test "$BCCD_CFG" "$BCCD_W" $imgs -threads "$THREADS" -out "$WORK/bccd"
+    ./detector test "$BCCD_CFG" "$BCCD_W" $imgs -threads "$THREADS" -thresh "$THRESH" -out "$WORK/bccd"
     # shellcheck disable=SC2086
     "$PY" scripts/pictures.py bccd "$BCCD/Annotations" "$OUT/bccd_detections.png" $drawn
     echo "bccd_detections.png: $BCCD_CFG with $BCCD_W on" $ids

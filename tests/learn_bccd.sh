@@ -21,7 +21,7 @@
 #   CFG       the model (cfg/ssd-bccd.cfg); issue 15's: CFG=cfg/ssd-bccd-fpn.cfg
 #             MIN_MAP=0.55 MIN_PLATELETS=0.25 (results/beyond/README.md)
 #   MIN_PLATELETS  threshold of the Platelets class's 11-point AP (0: none)
-#   TEST=1    also score the test split (72 images)
+#   TEST=1    also score the test split (72 images)   SEED  train -seed (the default)
 #   BIN       detector binary (./detector)  KEEP=1  keep the work folder
 set -u
 BIN=${BIN:-./detector}
@@ -55,7 +55,7 @@ sed "s|^valid=.*|valid=$DATA/BCCD/ImageSets/Main/test.txt|" "$T/bccd.data" >"$T/
 
 t0=$(date +%s)
 # -valid_every 0: the budget goes to training; the final weights are scored below
-"$BIN" train "$T/$NAME.cfg" -threads 2 -clear -quiet -minutes "$MINUTES" -valid_every 0 2>&1 |
+"$BIN" train "$T/$NAME.cfg" -threads 2 -clear -quiet -minutes "$MINUTES" -valid_every 0 ${SEED:+-seed "$SEED"} 2>&1 |
     tee "$T/train.log"
 t1=$(date +%s)
 W=$T/backup/${NAME}_final.weights
