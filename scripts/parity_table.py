@@ -37,7 +37,7 @@ def main():
         for c in cols:
             n, m, s = stats([float(r[c]) for r in rows])
             cells.append("%.3f ± %.3f" % (m, s) if n > 1 else "%.3f" % m)
-        seeds = ", ".join("%s: %.3f" % (r["seed"], float(r["map11"])) for r in rows)
+        seeds = ", ".join("%s: %.3f" % (r["seed"], float(r["map11"])) for r in sorted(rows, key=lambda r: int(r["seed"])))
         print("| %s | %s | %s | %d | %s | %s |" % (fw, ep, sp, len(rows), " | ".join(cells), seeds))
     print()
     print("Mean 11-point mAP minus %s's at the same epochs and split (± its standard error; Welch's t):" % ref)
