@@ -7,7 +7,6 @@
 set -u
 BIN=${BIN:-./detector}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-SRC=$ROOT/tests/data/real/bccd/BCCD
 T=$(mktemp -d "${TMPDIR:-/tmp}/dt_cli_fpn.XXXXXX") || exit 2
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
@@ -21,18 +20,8 @@ grep -Eq "^ +61 route +60,58 sum +14x14x256 -> 14x14x256" "$T/summary.log" ||
 grep -Eq "^ +70 ssd +2349 anchors k9" "$T/summary.log" || fail "no [ssd] with 2349 anchors"
 
 # 4 training images (a VOC folder of links), 2 steps
-mkdir -p "$T/BCCD/ImageSets/Main" && ln -s "$SRC/Annotations" "$SRC/JPEGImages" "$T/BCCD/" ||
-    fail "set-up"
-head -4 "$SRC/ImageSets/Main/train.txt" >"$T/BCCD/ImageSets/Main/train.txt"
-head -2 "$SRC/ImageSets/Main/val.txt" >"$T/BCCD/ImageSets/Main/val.txt"
-cat >"$T/fpn.data" <<EOD
-classes=3
-names=$ROOT/data/bccd.names
-train=BCCD/ImageSets/Main/train.txt
-valid=BCCD/ImageSets/Main/val.txt
-format=voc
-backup=$T/backup
-EOD
+. "$ROOT/tests/bccd_tiny.sh"
+bccd_tiny "$T/fpn.data"
 sed -e "s|^data=.*|data=$T/fpn.data|" -e "s|^batch=.*|batch=2|" -e "s|^epochs=.*|epochs=1|" \
     "$ROOT/cfg/ssd-fpn.cfg" >"$T/ssd-fpn.cfg"
 cp "$ROOT/cfg/resnet34.cfg" "$T/" || fail "copy resnet34.cfg"

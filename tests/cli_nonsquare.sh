@@ -19,18 +19,8 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/dt_cli_nonsquare.XXXXXX") || exit 2
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
-mkdir -p "$T/BCCD/ImageSets/Main" && ln -s "$SRC/Annotations" "$SRC/JPEGImages" "$T/BCCD/" ||
-    fail "set-up"
-head -4 "$SRC/ImageSets/Main/train.txt" >"$T/BCCD/ImageSets/Main/train.txt"
-head -2 "$SRC/ImageSets/Main/val.txt" >"$T/BCCD/ImageSets/Main/val.txt"
-cat >"$T/ns.data" <<EOD
-classes=3
-names=$ROOT/data/bccd.names
-train=BCCD/ImageSets/Main/train.txt
-valid=BCCD/ImageSets/Main/val.txt
-format=voc
-backup=$T/backup
-EOD
+. "$ROOT/tests/bccd_tiny.sh"
+bccd_tiny "$T/ns.data"
 # a small body: five stride-2 convolutions to stride 32 (10x8), one more to 5x4
 conv() {
     printf '[convolutional]\nfilters=%s\nsize=3\nstride=2\npad=1\nbias=0\nbatch_normalize=1\nactivation=relu\n\n' "$1"
