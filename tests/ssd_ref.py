@@ -210,27 +210,10 @@ def write_math(ar):
     az[:, 2:] = sizes[:, [1, 0]].repeat(az.shape[0] // 2, 1)
     ar.put("anchorsNSsz.ctr_size", ours_boxes(az))
     ar.put("anchorsNSsz.corners", ours_boxes(hw2corners(az[:, :2], az[:, 2:])))
-    gn = torch.Generator().manual_seed(4321)
-    act = (torch.rand(ans.shape[0], 4, generator=gn) * 4 - 2)
-    up = torch.rand(ans.shape[0], 4, generator=gn) * 2 - 1
-    a_l = act[:, SWAP].clone().requires_grad_(True)
-    cnr = actn_to_bb(a_l, ans, gns)
-    (cnr * up[:, SWAP]).sum().backward()
-    ar.put("decodeNS.act", act)
-    ar.put("decodeNS.up", up)
-    ar.put("decodeNS.corners", ours_boxes(cnr))
-    ar.put("decodeNS.grad", a_l.grad[:, SWAP])
+    put_decode(ar, "decodeNS", torch.Generator().manual_seed(4321), ans, gns)
 
     # activations to boxes and back: loss = sum(corners * up)
-    act = (torch.rand(A, 4, generator=g) * 4 - 2)  # ours (x, y, w, h)
-    up = torch.rand(A, 4, generator=g) * 2 - 1     # d loss / d ours corners
-    a_l = act[:, SWAP].clone().requires_grad_(True)
-    cnr = actn_to_bb(a_l, anchors, grid_sizes)
-    (cnr * up[:, SWAP]).sum().backward()
-    ar.put("decode.act", act)
-    ar.put("decode.up", up)
-    ar.put("decode.corners", ours_boxes(cnr))
-    ar.put("decode.grad", a_l.grad[:, SWAP])
+    put_decode(ar, "decode", g, anchors, grid_sizes)
 
     # jaccard of random boxes with the anchors
     p = torch.rand(6, 2, 2, generator=g)
@@ -353,6 +336,20 @@ def write_nms(ar):
         ar.put(p + "thr", torch.tensor([thr]))
         ar.put(p + "keep", keep.float())
         ar.put(p + "keep_plain", keep1.float())
+
+
+def put_decode(ar, prefix, gen, anchors, grids):
+    """Random activations (ours (x, y, w, h)) decoded to corners against the
+    anchors, and the gradient of sum(corners * up) (up: d loss / d ours corners)."""
+    act = torch.rand(anchors.shape[0], 4, generator=gen) * 4 - 2
+    up = torch.rand(anchors.shape[0], 4, generator=gen) * 2 - 1
+    a_l = act[:, SWAP].clone().requires_grad_(True)
+    cnr = actn_to_bb(a_l, anchors, grids)
+    (cnr * up[:, SWAP]).sum().backward()
+    ar.put(prefix + ".act", act)
+    ar.put(prefix + ".up", up)
+    ar.put(prefix + ".corners", ours_boxes(cnr))
+    ar.put(prefix + ".grad", a_l.grad[:, SWAP])
 
 
 def main():
