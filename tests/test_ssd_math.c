@@ -131,10 +131,7 @@ static void test_anchors_other(void **state) {
 // the decode and its gradient; then anchor_sizes= on the same grids.
 static void test_anchors_nonsquare(void **state) {
     (void)state;
-    const int gw[] = {10, 5}, gh[] = {8, 4};
-    const float zooms[] = {0.75f, 1.0f, 1.3f}, ratios[] = {1, 1, 1, 0.5f, 0.5f, 1};
-    dt_anchors *a = dt_anchors_create_wh(gw, gh, 2, zooms, 3, ratios, 3);
-    assert_non_null(a);
+    dt_anchors *a = tu_anchors_10x8_5x4();
     const int A = (80 + 20) * 9;
     assert_int_equal(a->n, A);
     assert_int_equal(a->k, 9);
@@ -169,6 +166,7 @@ static void test_anchors_nonsquare(void **state) {
     free(grad);
     dt_anchors_free(a);
 
+    const int gw[] = {10, 5}, gh[] = {8, 4};
     const float wh[] = {0.3f, 0.1f, 0.05f, 0.4f};
     a = dt_anchors_create_sizes_wh(gw, gh, 2, wh, 2);
     assert_non_null(a);
@@ -180,7 +178,8 @@ static void test_anchors_nonsquare(void **state) {
     dt_anchors_free(a);
 
     const int bad_w[] = {10}, bad_h[] = {0};
-    assert_null(dt_anchors_create_wh(bad_w, bad_h, 1, zooms, 1, ratios, 1));
+    const float z1[] = {1}, r11[] = {1, 1};
+    assert_null(dt_anchors_create_wh(bad_w, bad_h, 1, z1, 1, r11, 1));
     assert_true(tu_error_has("grid size 10x0", NULL));
 }
 

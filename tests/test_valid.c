@@ -595,10 +595,7 @@ static void test_synth(void **state) {
 // Sources of other aspects give bars left/right or top/bottom.
 static void test_nonsquare_letterbox_roundtrip(void **state) {
     (void)state;
-    const int gw[] = {10, 5}, gh[] = {8, 4};
-    const float zooms[] = {0.75f, 1.0f, 1.3f}, ratios[] = {1, 1, 1, 0.5f, 0.5f, 1};
-    dt_anchors *an = dt_anchors_create_wh(gw, gh, 2, zooms, 3, ratios, 3);
-    assert_non_null(an);
+    dt_anchors *an = tu_anchors_10x8_5x4();
     dt_augment aug;
     dt_augment_defaults(&aug);
     aug.letterbox = 1;

@@ -338,3 +338,14 @@ const char *tu_ref_dir(void) {
     const char *d = getenv("TU_REF_DIR");
     return d && *d ? d : "tests/ref";
 }
+
+dt_anchors *tu_anchors_10x8_5x4(void) {
+    const int gw[] = {10, 5}, gh[] = {8, 4};
+    const float zooms[] = {0.75f, 1.0f, 1.3f}, ratios[] = {1, 1, 1, 0.5f, 0.5f, 1};
+    dt_anchors *a = dt_anchors_create_wh(gw, gh, 2, zooms, 3, ratios, 3);
+    if (!a) {
+        fprintf(stderr, "tu_anchors_10x8_5x4: %s\n", dt_last_error());
+        abort();
+    }
+    return a;
+}

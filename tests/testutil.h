@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "detect/anchors.h"
 #include "engine/network.h"
 #include "train/model.h"
 
@@ -73,6 +74,11 @@ dt_model *tu_model_from_text(const char *cfg_text, int with_grads);
 void tu_fill_uniform(float *x, size_t n, uint64_t seed, float lo, float hi);
 // A layer's parameter by name, or NULL.
 dt_param *tu_param(dt_layer *l, const char *name);
+
+// The lesson's 9 anchors per cell (zooms .75, 1, 1.3 x ratios 1:1, 1:.5,
+// .5:1) on non-square grids 10x8 and 5x4 (W x H: a 320x256 or 320x240
+// input's stride-32 and stride-64 heads); asserts it was built.
+dt_anchors *tu_anchors_10x8_5x4(void);
 
 // Where the reference archives are: $TU_REF_DIR or "tests/ref".
 const char *tu_ref_dir(void);
