@@ -24,17 +24,8 @@ fail() { echo "FAIL: $*"; exit 1; }
 
 mkdir -p "$T/img" "$T/bad"
 for f in $(ls "$SRC/images" | sort | head -32); do cp "$SRC/images/$f" "$T/img/"; done
-ls "$T/img" | sort | head -24 | sed "s|^|img/|" >"$T/train.txt"
-ls "$T/img" | sort | sed -n 25,32p | sed "s|^|img/|" >"$T/valid.txt"
-cat >"$T/tiny.data" <<EOD
-classes=20
-names=$SRC/voc.names
-train=train.txt
-valid=valid.txt
-annotations=$SRC/gts/pascalvoc_format
-format=voc
-backup=backup
-EOD
+. "$(dirname "$0")/voc_tiny.sh"
+voc_tiny 24 32 img/
 cat >"$T/tiny.cfg" <<EOD
 [net]
 batch=8

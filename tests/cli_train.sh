@@ -15,17 +15,8 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/dt_cli_train.XXXXXX") || exit 2
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
-ls "$SRC/images" | sort | head -24 | sed "s|^|$SRC/images/|" >"$T/train.txt"
-ls "$SRC/images" | sort | sed -n 25,32p | sed "s|^|$SRC/images/|" >"$T/valid.txt"
-cat >"$T/tiny.data" <<EOD
-classes=20
-names=$SRC/voc.names
-train=train.txt
-valid=valid.txt
-annotations=$SRC/gts/pascalvoc_format
-format=voc
-backup=backup
-EOD
+. "$(dirname "$0")/voc_tiny.sh"
+voc_tiny 24 32 "$SRC/images/"
 cat >"$T/tiny.cfg" <<EOD
 [net]
 batch=8

@@ -16,17 +16,6 @@ mpi_skip() {
 }
 
 # tiny_data NTRAIN LAST_VALID: $T/tiny.data, the first NTRAIN images of SRC
-# to train on, images 25..LAST_VALID to validate on
-tiny_data() {
-    ls "$SRC/images" | sort | head -"$1" | sed "s|^|$SRC/images/|" >"$T/train.txt"
-    ls "$SRC/images" | sort | sed -n 25,"$2"p | sed "s|^|$SRC/images/|" >"$T/valid.txt"
-    cat >"$T/tiny.data" <<EOD
-classes=20
-names=$SRC/voc.names
-train=train.txt
-valid=valid.txt
-annotations=$SRC/gts/pascalvoc_format
-format=voc
-backup=backup
-EOD
-}
+# to train on, images 25..LAST_VALID to validate on (tests/voc_tiny.sh)
+. "$HERE/voc_tiny.sh"
+tiny_data() { voc_tiny "$1" "$2" "$SRC/images/"; }
