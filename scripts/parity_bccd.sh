@@ -40,7 +40,7 @@ CPU=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 done_run() { awk -F'\t' -v f="$1" -v s="$2" -v e="$EPOCHS" '$1 == f && $2 == s && $3 == e {n++} END {exit !(n >= 2)}' "$TSV"; }
 
 ours() { # seed
-    W=$OUT/work/$NAME-s$1
+    W=$OUT/work/$NAME-e$EPOCHS-s$1 # a run of other epochs has its own folder (its own checkpoints)
     mkdir -p "$W"
     for split in val test; do
         cat >"$W/bccd_$split.data" <<EOD
@@ -80,7 +80,7 @@ EOD
 }
 
 torch() { # seed
-    W=$OUT/work/torch-s$1
+    W=$OUT/work/torch-e$EPOCHS-s$1
     mkdir -p "$W"
     bind=true # pinned threads (PyTorch at its best, docs/BENCHMARKS.md), unless one thread shares the machine
     [ "$THREADS" -gt 1 ] || bind=false

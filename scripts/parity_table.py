@@ -47,7 +47,10 @@ def main():
             continue
         n1, m1, s1 = stats([float(r["map11"]) for r in rows])
         n2, m2, s2 = stats([float(r["map11"]) for r in groups[(ref, ep, sp)]])
-        se = math.sqrt(s1 * s1 / n1 + s2 * s2 / n2) if n1 > 1 and n2 > 1 else float("nan")
+        if n1 < 2 or n2 < 2:  # no spread to weigh the difference by
+            print("- %s, %s epochs, %s: %+.3f (%d and %d seeds: no spread, no t)" % (fw, ep, sp, m1 - m2, n1, n2))
+            continue
+        se = math.sqrt(s1 * s1 / n1 + s2 * s2 / n2)
         t = (m1 - m2) / se if se > 0 else float("nan")
         print("- %s, %s epochs, %s: %+.3f ± %.3f (t = %.2f, %d and %d seeds)" % (fw, ep, sp, m1 - m2, se, t, n1, n2))
 
