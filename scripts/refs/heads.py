@@ -221,14 +221,15 @@ def ssd_single_head_case(name, focal):
     return case(name, cfg, True, t)
 
 
-def ssd_two_head_case(name, focal, counts, W=4, H=4, grids_key="grids=2,1", seed=21):
+def ssd_two_head_case(name, focal, counts, W=4, H=4, Cin=5, grids_key="grids=2,1", seed=21):
     """[stdconv s2] -> [outconv] k=9; [route 0] -> [stdconv s2] -> [outconv] k=9;
     [ssd layers=1,4] with the lesson's zooms and ratios (k = 9). Layer 0's delta is
     written by two consumers (outconv, route). The default 4x4 input gives 2x2 and
     1x1 grids; a non-square one (W x H = 20 x 16) gives 10x8 and 5x4, the grids of a
     320x256 input's stride-32 and stride-64 heads. grids_key: the [ssd] grids= line,
-    or "" to take each grid from its [outconv]'s shape."""
-    B, Cin, classes, M = 3, 5 if W == H else 4, 3, 4
+    or "" to take each grid from its [outconv]'s shape. A square grid goes to the
+    reference as its side (the lesson's form), any other as (W, H)."""
+    B, classes, M = 3, 3, 4
     zooms, ratios = [0.75, 1.0, 1.3], [(1.0, 1.0), (1.0, 0.5), (0.5, 1.0)]
     gen = torch.Generator().manual_seed(seed + focal)
     x = leaf(f32(B, Cin, H, W))
@@ -243,8 +244,8 @@ def ssd_two_head_case(name, focal, counts, W=4, H=4, grids_key="grids=2,1", seed
     clas = torch.cat([flatten_conv(c1, 9), flatten_conv(c4, 9)], 1)
     bact = torch.cat([flatten_conv(b1, 9), flatten_conv(b4, 9)], 1)
     truth, objs = random_objects(counts, classes, M, gen)
-    loss = ssd_loss_ref(clas, bact, objs, [g[0] if W == H else g for g in grids], zooms, ratios,
-                        classes, focal)
+    loss = ssd_loss_ref(clas, bact, objs, [g[0] if g[0] == g[1] else g for g in grids], zooms,
+                        ratios, classes, focal)
     loss.backward()
     cfg = (net_head(B, H, W, Cin) + s0.cfg() + o1.cfg() + "\n[route]\nlayers=0\n" + s3.cfg()
            + o4.cfg() + "\n[ssd]\nlayers=1,4\nclasses=%d\n%s\nzooms=0.75,1,1.3\n"
@@ -311,8 +312,8 @@ def cases():
         ssd_single_head_case("ssd_4x4_focal", True),
         ssd_two_head_case("ssd_2head_k9_bce", False, [2, 3, 1]),
         ssd_two_head_case("ssd_2head_k9_focal_empty", True, [3, 0, 1]),
-        ssd_two_head_case("ssd_10x8_5x4_bce", False, [2, 3, 1], 20, 16, "grids=10x8,5x4", 31),
-        ssd_two_head_case("ssd_10x8_5x4_focal_nogrids", True, [3, 0, 2], 20, 16, "", 31),
+        ssd_two_head_case("ssd_10x8_5x4_bce", False, [2, 3, 1], 20, 16, 4, "grids=10x8,5x4", 31),
+        ssd_two_head_case("ssd_10x8_5x4_focal_nogrids", True, [3, 0, 2], 20, 16, 4, "", 31),
         single_case(),
         multilabel_case(),
     ]
