@@ -33,7 +33,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 export OMPI_MCA_mca_base_component_disable_dlclose=1 PMIX_MCA_mca_base_component_disable_dlclose=1
 [ "${SANITIZED:-0}" = 1 ] && export ASAN_OPTIONS="fast_unwind_on_malloc=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 mpi_skip "$BIN" " (MPI=0)"
-tiny_data 24 32
+voc_tiny 24 32 "$SRC/images/"
 # mk NAME BATCH EPOCHS BN(0/1) NETEXTRA
 mk() {
     bn=""

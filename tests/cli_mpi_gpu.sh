@@ -32,7 +32,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/dt_cli_mpi_gpu.XXXXXX") || exit 2
 . "$HERE/mpi_common.sh"
 mpi_skip "$EMU_BIN" ""
 if ! ldd "$EMU_BIN" | grep -q libopencv; then echo "SKIP: $EMU_BIN was built without OpenCV"; exit 0; fi
-tiny_data 16 28
+voc_tiny 16 28 "$SRC/images/"
 # mk NAME NETEXTRA [EPOCHS [BATCH [BN]]]
 mk() {
     bn=""

@@ -15,7 +15,5 @@ mpi_skip() {
     if ! ldd "$1" | grep -q libmpi; then echo "SKIP: $1 was built without MPI$2"; exit 0; fi
 }
 
-# tiny_data NTRAIN LAST_VALID: $T/tiny.data, the first NTRAIN images of SRC
-# to train on, images 25..LAST_VALID to validate on (tests/voc_tiny.sh)
+# voc_tiny NTRAIN LAST_VALID PREFIX: the tiny VOC set's lists and $T/tiny.data
 . "$HERE/voc_tiny.sh"
-tiny_data() { voc_tiny "$1" "$2" "$SRC/images/"; }

@@ -1,9 +1,10 @@
 # Sourced by tests that train a few steps on the tests' VOC subset
-# (cli_train.sh, cli_bad_images.sh, mpi_common.sh): voc_tiny NTRAIN LAST_VALID
-# PREFIX writes $T/train.txt (the first NTRAIN images of $SRC/images, sorted by
-# name), $T/valid.txt (images 25..LAST_VALID), each name after PREFIX (a
-# folder, with its slash), and $T/tiny.data over them (20 classes, the
-# annotations in $SRC/gts/pascalvoc_format, backup in $T/backup).
+# (cli_train.sh, cli_bad_images.sh; cli_mpi.sh and cli_mpi_gpu.sh through
+# mpi_common.sh): voc_tiny NTRAIN LAST_VALID PREFIX writes $T/train.txt (the
+# first NTRAIN images of $SRC/images, sorted by name), $T/valid.txt (images
+# 25..LAST_VALID), each name after PREFIX (a folder, with its slash), and
+# $T/tiny.data over them (20 classes, the annotations in
+# $SRC/gts/pascalvoc_format, backup in $T/backup).
 # Needs $SRC (tests/data/real/voc2012_sample) and $T.
 voc_tiny() {
     ls "$SRC/images" | sort | head -"$1" | sed "s|^|$3|" >"$T/train.txt"
